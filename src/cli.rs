@@ -1,0 +1,239 @@
+//! The command line: parsing (clap derive) and dispatch to the commands.
+
+use crate::config::{self, Environment, Target};
+use crate::error::{Error, Result};
+use crate::naming;
+use crate::plan;
+use crate::render::{Known, Templates};
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+const ABOUT: &str = "Stand up and keep in shape a serverless RAG stack on AWS, one environment at a time.";
+
+const LONG_ABOUT: &str = "\
+Stand up and keep in shape a serverless RAG stack on AWS, one environment at a time.
+
+For each environment (dev, qa, sandbox, or any environments/NAME.toml) ragstack manages an S3
+documents bucket, IAM roles, an OpenSearch Serverless vector collection and index, a Bedrock
+knowledge base with its data sources, a query Lambda function and an API Gateway REST API.
+
+Credentials come from the standard AWS chain (environment, profiles, SSO, CloudShell). REGION may
+be left out where AWS_REGION, AWS_DEFAULT_REGION or the profile gives one (CloudShell sets it).";
+
+const EXAMPLES: &str = "\
+Examples:
+  ragstack plan dev us-east-1 --offline            what dev consists of, without credentials
+  ragstack plan dev --offline --show-documents     ... with every IAM and OpenSearch policy
+  ragstack deploy dev us-east-1                    create or update dev, then sync documents
+  ragstack status dev                              what exists and whether it is healthy
+  ragstack teardown dev --yes                      delete everything dev owns, nothing else
+
+Exit codes: 0 success, 1 AWS failure (or command not available yet), 2 invalid input (nothing was
+sent to AWS), 3 changes pending (plan --detailed-exitcode).";
+
+#[derive(Debug, Parser)]
+#[command(name = "ragstack", version, about = ABOUT, long_about = LONG_ABOUT, after_help = EXAMPLES)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+    #[command(flatten)]
+    pub global: GlobalArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// AWS profile to use (from ~/.aws/config); default: AWS_PROFILE or "default"
+    #[arg(long, global = true, env = "AWS_PROFILE", value_name = "NAME")]
+    pub profile: Option<String>,
+
+    /// Print machine-readable JSON instead of text
+    #[arg(long, global = true)]
+    pub json: bool,
+
+    /// Answer yes to confirmations (teardown, replacing resources)
+    #[arg(long, short = 'y', global = true)]
+    pub yes: bool,
+
+    /// More detail on stderr (-v, -vv)
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+
+    /// Directory with ENV.toml files that override or add to the built-in environments
+    /// [default: ./environments, then the built-in dev, qa, sandbox]
+    #[arg(long, global = true, env = "RAGSTACK_ENVIRONMENTS", value_name = "DIR")]
+    pub environments: Option<PathBuf>,
+
+    /// Directory with templates that override the built-in ones (same layout as templates/)
+    #[arg(long, global = true, env = "RAGSTACK_TEMPLATES", value_name = "DIR")]
+    pub templates: Option<PathBuf>,
+
+    /// Do not check the region against ragstack's table of where OpenSearch Serverless and the
+    /// embedding model are offered (for regions AWS launched after this version)
+    #[arg(long, global = true)]
+    pub skip_region_check: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create or update everything the environment needs, then sync its data sources
+    Deploy(TargetArgs),
+    /// Show what deploy would change (with --offline: what the environment consists of)
+    Plan(PlanArgs),
+    /// Run knowledge-base ingestion for the environment's data sources and follow it
+    Sync(TargetArgs),
+    /// Show what exists, its health, the outputs and the last ingestion
+    Status(TargetArgs),
+    /// Delete everything the environment owns, and nothing else
+    Teardown(TargetArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct TargetArgs {
+    /// Environment name: dev, qa, sandbox, or any environments/NAME.toml
+    pub env: String,
+    /// AWS region, e.g. us-east-1 [default: AWS_REGION, AWS_DEFAULT_REGION, or the profile's]
+    pub region: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    #[command(flatten)]
+    pub target: TargetArgs,
+    /// Use no credentials and no network: print every resource the environment consists of
+    #[arg(long)]
+    pub offline: bool,
+    /// Account id to derive names and ARNs with (offline); default: a placeholder
+    #[arg(long, value_name = "ID", value_parser = parse_account)]
+    pub account: Option<String>,
+    /// Also print every rendered document (IAM and OpenSearch Serverless policies, index mapping)
+    #[arg(long)]
+    pub show_documents: bool,
+}
+
+fn parse_account(s: &str) -> std::result::Result<String, String> {
+    if naming::is_account_id(s) {
+        Ok(s.to_string())
+    } else {
+        Err("an AWS account id is exactly 12 digits, e.g. 123456789012".into())
+    }
+}
+
+impl Command {
+    fn name(&self) -> &'static str {
+        match self {
+            Command::Deploy(_) => "deploy",
+            Command::Plan(_) => "plan",
+            Command::Sync(_) => "sync",
+            Command::Status(_) => "status",
+            Command::Teardown(_) => "teardown",
+        }
+    }
+
+    fn target(&self) -> &TargetArgs {
+        match self {
+            Command::Deploy(t) | Command::Sync(t) | Command::Status(t) | Command::Teardown(t) => t,
+            Command::Plan(p) => &p.target,
+        }
+    }
+}
+
+/// REGION from the argument, else AWS_REGION / AWS_DEFAULT_REGION, else the profile. Never asks
+/// the instance metadata service: ragstack must not send traffic anywhere it was not pointed at.
+async fn resolve_region(arg: Option<&str>, profile: Option<&str>) -> Result<String> {
+    use aws_config::meta::region::ProvideRegion;
+    let region = match arg {
+        Some(r) => r.to_string(),
+        None => {
+            let from_env = aws_config::environment::region::EnvironmentVariableRegionProvider::new().region().await;
+            let found = match from_env {
+                Some(r) => Some(r),
+                None => {
+                    let mut b = aws_config::profile::ProfileFileRegionProvider::builder();
+                    if let Some(p) = profile {
+                        b = b.profile_name(p);
+                    }
+                    b.build().region().await
+                }
+            };
+            match found {
+                Some(r) => r.to_string(),
+                None => {
+                    return Err(Error::usage(
+                        "no region: give one after the environment name (ragstack deploy dev us-east-1)",
+                        Some("or set AWS_REGION, or a region in your AWS profile (aws configure set region us-east-1)".to_string()),
+                    ));
+                }
+            }
+        }
+    };
+    if !naming::is_region_format(&region) {
+        return Err(Error::usage(
+            format!("invalid region `{region}`: a region looks like us-east-1, eu-west-2 or ap-southeast-2"),
+            Some("list regions with `aws ec2 describe-regions --query 'Regions[].RegionName'`".to_string()),
+        ));
+    }
+    Ok(region)
+}
+
+fn check_region_offers_the_stack(region: &str, skip: bool) -> Result<()> {
+    let catalog = crate::catalog::Catalog::get();
+    if skip || catalog.offers_opensearch_serverless(region) {
+        return Ok(());
+    }
+    Err(Error::usage(
+        format!(
+            "OpenSearch Serverless is not offered in {region} according to ragstack's region table ({}); \
+             offered in: {}",
+            catalog.sources.opensearch_serverless,
+            catalog.opensearch_serverless.regions.join(", ")
+        ),
+        Some("choose one of those regions, or pass --skip-region-check if AWS has launched it there since".to_string()),
+    ))
+}
+
+/// Everything that must hold before any AWS call: region, environment file, templates.
+async fn prepare(cli: &Cli, account: Option<String>) -> Result<(Environment, Templates)> {
+    let t = cli.command.target();
+    let region = resolve_region(t.region.as_deref(), cli.global.profile.as_deref()).await?;
+    check_region_offers_the_stack(&region, cli.global.skip_region_check)?;
+    let source = config::find(&t.env, cli.global.environments.as_deref())?;
+    let target = Target { region, account, skip_region_check: cli.global.skip_region_check };
+    let env = config::load(&source, &target)?;
+    let templates = Templates::load(cli.global.templates.as_deref())?;
+    Ok((env, templates))
+}
+
+/// Runs the command; returns the process exit code on success paths.
+pub async fn run(cli: Cli) -> Result<u8> {
+    match &cli.command {
+        Command::Plan(p) if p.offline => {
+            let (env, templates) = prepare(&cli, p.account.clone()).await?;
+            let desired = plan::desired(&env, &templates, &Known::default())?;
+            if cli.global.json {
+                let v = plan::to_json(&desired, p.show_documents);
+                println!("{}", serde_json::to_string_pretty(&v).expect("JSON value serializes"));
+            } else {
+                print!("{}", plan::to_text(&desired, p.show_documents));
+            }
+            Ok(0)
+        }
+        Command::Plan(p) if p.account.is_some() => Err(Error::usage(
+            "--account goes with --offline: online, ragstack reads the account from your credentials",
+            None,
+        )),
+        command => {
+            // Validate first, so that a bad file is reported the same way it will be once the
+            // command is available, and nothing is pretended.
+            let (env, _) = prepare(&cli, None).await?;
+            Err(Error::NotYet {
+                command: command.name().to_string(),
+                help: format!(
+                    "the environment file is valid; to see what `{}` will manage, run `ragstack plan {} {} --offline`",
+                    command.name(),
+                    env.name,
+                    env.region()
+                ),
+            })
+        }
+    }
+}

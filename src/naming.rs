@@ -1,0 +1,394 @@
+//! Every AWS name and ARN ragstack uses, derived in one place from the prefix, environment,
+//! region and account, and checked against AWS's length and character rules before any call.
+//!
+//! Names are deterministic so that a re-run finds what an earlier (possibly killed) run created,
+//! and so that teardown can match resources by name *and* ownership tags.
+
+/// The account shown when the real one is not known (AWS's own documentation example).
+pub const PLACEHOLDER_ACCOUNT: &str = "111122223333";
+/// Stands in for ids AWS assigns on creation (collection id, knowledge base id, API id).
+pub const AFTER_APPLY: &str = "<known after apply>";
+/// Stands in for the deploying principal, which deploy reads from STS GetCallerIdentity.
+pub const DEPLOYER_PLACEHOLDER: &str = "<deploying principal, from sts:GetCallerIdentity>";
+
+/// Ownership tag keys; every taggable resource carries both.
+pub const TAG_ENVIRONMENT: &str = "ragstack:environment";
+pub const TAG_MANAGED: &str = "ragstack:managed";
+
+/// Field names Bedrock writes into the vector index (the console's defaults).
+pub const VECTOR_FIELD: &str = "bedrock-knowledge-base-default-vector";
+pub const TEXT_FIELD: &str = "AMAZON_BEDROCK_TEXT_CHUNK";
+pub const METADATA_FIELD: &str = "AMAZON_BEDROCK_METADATA";
+
+/// Cross-region inference profile prefixes: `us.anthropic...` is a profile, not a model.
+const INFERENCE_PROFILE_PREFIXES: &[&str] = &["us", "eu", "apac", "jp", "au", "ca", "us-gov", "global"];
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Names {
+    pub prefix: String,
+    pub environment: String,
+    pub region: String,
+    pub account: String,
+    pub partition: &'static str,
+    pub role_path: String,
+    pub documents_bucket: String,
+    pub knowledge_base_role: String,
+    pub api_role: String,
+    pub collection: String,
+    pub encryption_policy: String,
+    pub network_policy: String,
+    pub access_policy: String,
+    pub vector_index: String,
+    pub knowledge_base: String,
+    pub function: String,
+    pub log_group: String,
+    pub rest_api: String,
+}
+
+/// A derived name that AWS would reject.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NameProblem {
+    pub what: &'static str,
+    pub name: String,
+    pub rule: String,
+}
+
+impl Names {
+    pub fn derive(prefix: &str, environment: &str, region: &str, account: &str, vector_index: &str) -> Names {
+        let stem = format!("{prefix}-{environment}");
+        // IAM is global: the region keeps `dev` in two regions of one account apart.
+        let regional_stem = format!("{stem}-{region}");
+        let function = format!("{stem}-query");
+        Names {
+            prefix: prefix.to_string(),
+            environment: environment.to_string(),
+            region: region.to_string(),
+            account: account.to_string(),
+            partition: partition(region),
+            role_path: format!("/{prefix}/"),
+            // Bucket names are global across all accounts: account and region make ours unique.
+            documents_bucket: format!("{stem}-{account}-{region}"),
+            knowledge_base_role: format!("{regional_stem}-kb"),
+            api_role: format!("{regional_stem}-api"),
+            collection: stem.clone(),
+            encryption_policy: format!("{stem}-enc"),
+            network_policy: format!("{stem}-net"),
+            access_policy: format!("{stem}-access"),
+            vector_index: vector_index.to_string(),
+            knowledge_base: stem.clone(),
+            log_group: format!("/aws/lambda/{function}"),
+            function,
+            rest_api: stem,
+        }
+    }
+
+    /// Every rule AWS enforces on these names; empty when all are acceptable.
+    pub fn problems(&self) -> Vec<NameProblem> {
+        let mut out = Vec::new();
+        let mut check = |what: &'static str, name: &str, rule: Option<String>| {
+            if let Some(rule) = rule {
+                out.push(NameProblem { what, name: name.to_string(), rule });
+            }
+        };
+        for (what, name) in [
+            ("OpenSearch Serverless collection", &self.collection),
+            ("OpenSearch Serverless encryption policy", &self.encryption_policy),
+            ("OpenSearch Serverless network policy", &self.network_policy),
+            ("OpenSearch Serverless data access policy", &self.access_policy),
+        ] {
+            check(what, name, aoss_name_rule(name));
+        }
+        check("S3 documents bucket", &self.documents_bucket, bucket_name_rule(&self.documents_bucket));
+        check("IAM role (knowledge base)", &self.knowledge_base_role, iam_role_rule(&self.knowledge_base_role));
+        check("IAM role (API function)", &self.api_role, iam_role_rule(&self.api_role));
+        check("Lambda function", &self.function, lambda_name_rule(&self.function));
+        check("Bedrock knowledge base", &self.knowledge_base, bedrock_name_rule(&self.knowledge_base));
+        out
+    }
+
+    pub fn bucket_arn(&self, bucket: &str) -> String {
+        format!("arn:{}:s3:::{bucket}", self.partition)
+    }
+
+    pub fn role_arn(&self, role: &str) -> String {
+        format!("arn:{}:iam::{}:role{}{role}", self.partition, self.account, self.role_path)
+    }
+
+    pub fn collection_arn(&self, id: Option<&str>) -> String {
+        format!(
+            "arn:{}:aoss:{}:{}:collection/{}",
+            self.partition,
+            self.region,
+            self.account,
+            id.unwrap_or(AFTER_APPLY)
+        )
+    }
+
+    pub fn collection_endpoint(&self, id: Option<&str>) -> String {
+        format!("https://{}.{}.aoss.{}", id.unwrap_or(AFTER_APPLY), self.region, dns_suffix(self.region.as_str()))
+    }
+
+    pub fn knowledge_base_arn(&self, id: Option<&str>) -> String {
+        format!(
+            "arn:{}:bedrock:{}:{}:knowledge-base/{}",
+            self.partition,
+            self.region,
+            self.account,
+            id.unwrap_or(AFTER_APPLY)
+        )
+    }
+
+    /// What the knowledge-base role's trust policy accepts as `aws:SourceArn`: the role must exist
+    /// before the knowledge base (and its id) does, so AWS documents this account-scoped pattern.
+    pub fn knowledge_base_arn_pattern(&self) -> String {
+        format!("arn:{}:bedrock:{}:{}:knowledge-base/*", self.partition, self.region, self.account)
+    }
+
+    pub fn foundation_model_arn(&self, model_id: &str) -> String {
+        format!("arn:{}:bedrock:{}::foundation-model/{model_id}", self.partition, self.region)
+    }
+
+    /// The ARNs `bedrock:InvokeModel` must allow for a generation model id. A cross-region
+    /// inference profile (`us.anthropic...`) needs the profile and the model in every region the
+    /// profile routes to.
+    pub fn generation_model_arns(&self, model_id: &str) -> Vec<String> {
+        match inference_profile_base(model_id) {
+            Some(base) => vec![
+                format!("arn:{}:bedrock:{}:{}:inference-profile/{model_id}", self.partition, self.region, self.account),
+                format!("arn:{}:bedrock:*::foundation-model/{base}", self.partition),
+            ],
+            None => vec![self.foundation_model_arn(model_id)],
+        }
+    }
+
+    pub fn function_arn(&self) -> String {
+        format!("arn:{}:lambda:{}:{}:function:{}", self.partition, self.region, self.account, self.function)
+    }
+
+    pub fn log_group_arn(&self) -> String {
+        format!("arn:{}:logs:{}:{}:log-group:{}", self.partition, self.region, self.account, self.log_group)
+    }
+
+    pub fn rest_api_arn(&self, id: Option<&str>) -> String {
+        format!("arn:{}:apigateway:{}::/restapis/{}", self.partition, self.region, id.unwrap_or(AFTER_APPLY))
+    }
+
+    /// The source ARN the function's invoke permission is scoped to: this API, any stage, /rag routes.
+    pub fn execute_api_arn(&self, id: Option<&str>) -> String {
+        format!(
+            "arn:{}:execute-api:{}:{}:{}/*/*/rag*",
+            self.partition,
+            self.region,
+            self.account,
+            id.unwrap_or(AFTER_APPLY)
+        )
+    }
+
+    pub fn invoke_url(&self, id: Option<&str>, stage: &str) -> String {
+        format!(
+            "https://{}.execute-api.{}.{}/{stage}/rag",
+            id.unwrap_or(AFTER_APPLY),
+            self.region,
+            dns_suffix(self.region.as_str())
+        )
+    }
+}
+
+/// `us.anthropic.claude-3-5-haiku-20241022-v1:0` -> `anthropic.claude-3-5-haiku-20241022-v1:0`.
+pub fn inference_profile_base(model_id: &str) -> Option<&str> {
+    let (head, rest) = model_id.split_once('.')?;
+    INFERENCE_PROFILE_PREFIXES.contains(&head).then_some(rest)
+}
+
+pub fn partition(region: &str) -> &'static str {
+    if region.starts_with("cn-") {
+        "aws-cn"
+    } else if region.starts_with("us-gov-") {
+        "aws-us-gov"
+    } else {
+        "aws"
+    }
+}
+
+fn dns_suffix(region: &str) -> &'static str {
+    if region.starts_with("cn-") { "amazonaws.com.cn" } else { "amazonaws.com" }
+}
+
+/// `us-east-1`, `us-gov-west-1`, `ap-southeast-2`: lowercase words joined by `-`, ending in a number.
+pub fn is_region_format(region: &str) -> bool {
+    let parts: Vec<&str> = region.split('-').collect();
+    let Some((number, words)) = parts.split_last() else { return false };
+    (2..=3).contains(&words.len())
+        && !number.is_empty()
+        && number.len() <= 2
+        && number.bytes().all(|b| b.is_ascii_digit())
+        && words.iter().all(|w| !w.is_empty() && w.bytes().all(|b| b.is_ascii_lowercase()))
+}
+
+pub fn is_account_id(account: &str) -> bool {
+    account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit())
+}
+
+fn length_rule(name: &str, min: usize, max: usize) -> Option<String> {
+    let n = name.len();
+    (n < min || n > max).then(|| format!("must be {min}-{max} characters, is {n}"))
+}
+
+/// OpenSearch Serverless collection and policy names: 3-32, `[a-z][a-z0-9-]*`.
+pub fn aoss_name_rule(name: &str) -> Option<String> {
+    length_rule(name, 3, 32).or_else(|| {
+        let ok = name.starts_with(|c: char| c.is_ascii_lowercase())
+            && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        (!ok).then(|| "must match [a-z][a-z0-9-]* (lowercase letters, digits, hyphens; starts with a letter)".into())
+    })
+}
+
+/// S3 general purpose bucket names.
+pub fn bucket_name_rule(name: &str) -> Option<String> {
+    length_rule(name, 3, 63).or_else(|| {
+        let charset = name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.');
+        let ends = name.starts_with(|c: char| c.is_ascii_alphanumeric()) && name.ends_with(|c: char| c.is_ascii_alphanumeric());
+        let ip_like = name.split('.').count() == 4 && name.split('.').all(|p| p.parse::<u8>().is_ok());
+        if !charset || !ends {
+            Some("must use lowercase letters, digits, '-' and '.', and start and end with a letter or digit".into())
+        } else if name.contains("..") || ip_like {
+            Some("must not contain '..' or look like an IP address".into())
+        } else if name.starts_with("xn--") || name.starts_with("sthree-") || name.ends_with("-s3alias") || name.ends_with("--ol-s3") {
+            Some("must not use the reserved prefixes xn--/sthree- or suffixes -s3alias/--ol-s3".into())
+        } else {
+            None
+        }
+    })
+}
+
+/// IAM role names: 1-64 of `[A-Za-z0-9+=,.@_-]`.
+pub fn iam_role_rule(name: &str) -> Option<String> {
+    length_rule(name, 1, 64).or_else(|| {
+        let ok = name.bytes().all(|b| b.is_ascii_alphanumeric() || b"+=,.@_-".contains(&b));
+        (!ok).then(|| "must use only letters, digits and +=,.@_-".into())
+    })
+}
+
+/// Lambda function names: 1-64 of `[A-Za-z0-9_-]`.
+pub fn lambda_name_rule(name: &str) -> Option<String> {
+    length_rule(name, 1, 64).or_else(|| {
+        let ok = name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        (!ok).then(|| "must use only letters, digits, '-' and '_'".into())
+    })
+}
+
+/// Bedrock knowledge base and data source names: `([0-9a-zA-Z][_-]?){1,100}`.
+pub fn bedrock_name_rule(name: &str) -> Option<String> {
+    let bytes = name.as_bytes();
+    let mut units = 0;
+    let mut i = 0;
+    while i < bytes.len() {
+        if !bytes[i].is_ascii_alphanumeric() {
+            return Some("must be letters and digits, each optionally followed by one '-' or '_' (pattern ([0-9a-zA-Z][_-]?){1,100})".into());
+        }
+        units += 1;
+        i += 1;
+        if i < bytes.len() && (bytes[i] == b'-' || bytes[i] == b'_') {
+            i += 1;
+        }
+    }
+    if units == 0 || units > 100 {
+        return Some(format!("must have 1-100 letters or digits, has {units}"));
+    }
+    None
+}
+
+/// OpenSearch index names: lowercase, 1-255 bytes, not starting with `_`, `-` or `+`, none of `\/*?"<>| ,#:`.
+pub fn index_name_rule(name: &str) -> Option<String> {
+    length_rule(name, 1, 255).or_else(|| {
+        if name != name.to_lowercase() {
+            Some("must be lowercase".into())
+        } else if name.starts_with(['_', '-', '+']) || name == "." || name == ".." {
+            Some("must not start with '_', '-' or '+', nor be '.' or '..'".into())
+        } else if name.contains(['\\', '/', '*', '?', '"', '<', '>', '|', ' ', ',', '#', ':']) {
+            Some("must not contain any of \\ / * ? \" < > | space , # :".into())
+        } else {
+            None
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(prefix: &str, env: &str, region: &str) -> Names {
+        Names::derive(prefix, env, region, "123456789012", "ragstack-index")
+    }
+
+    #[test]
+    fn default_names_are_valid_for_every_shipped_region_shape() {
+        for region in ["us-east-1", "ap-southeast-2", "us-gov-west-1", "eu-central-2"] {
+            let n = names("ragstack", "sandbox", region);
+            assert_eq!(n.problems(), vec![], "{region}");
+        }
+    }
+
+    #[test]
+    fn derived_names_and_arns() {
+        let n = names("ragstack", "dev", "us-east-1");
+        assert_eq!(n.documents_bucket, "ragstack-dev-123456789012-us-east-1");
+        assert_eq!(n.knowledge_base_role, "ragstack-dev-us-east-1-kb");
+        assert_eq!(n.role_arn(&n.api_role), "arn:aws:iam::123456789012:role/ragstack/ragstack-dev-us-east-1-api");
+        assert_eq!(n.collection_arn(Some("abc")), "arn:aws:aoss:us-east-1:123456789012:collection/abc");
+        assert_eq!(n.invoke_url(Some("x1"), "dev"), "https://x1.execute-api.us-east-1.amazonaws.com/dev/rag");
+        let gov = names("ragstack", "dev", "us-gov-west-1");
+        assert_eq!(gov.bucket_arn("b"), "arn:aws-us-gov:s3:::b");
+    }
+
+    #[test]
+    fn too_long_prefix_is_reported_for_each_name_it_breaks() {
+        let n = names("a-very-long-prefix-for-names", "sandbox", "ap-southeast-2");
+        let whats: Vec<_> = n.problems().iter().map(|p| p.what).collect();
+        assert!(whats.contains(&"OpenSearch Serverless collection"), "{whats:?}");
+        assert!(whats.contains(&"S3 documents bucket"), "{whats:?}");
+        assert!(whats.contains(&"IAM role (knowledge base)") || n.knowledge_base_role.len() <= 64);
+    }
+
+    #[test]
+    fn name_rules() {
+        assert!(aoss_name_rule("ab").is_some());
+        assert!(aoss_name_rule("1abc").is_some());
+        assert!(aoss_name_rule("abc-1").is_none());
+        assert!(bucket_name_rule("my..bucket").is_some());
+        assert!(bucket_name_rule("192.168.1.1").is_some());
+        assert!(bucket_name_rule("Upper").is_some());
+        assert!(bucket_name_rule("ok-bucket.1").is_none());
+        assert!(iam_role_rule(&"r".repeat(65)).is_some());
+        assert!(lambda_name_rule("fn.name").is_some());
+        assert!(bedrock_name_rule("a--b").is_some());
+        assert!(bedrock_name_rule("docs_v2-x").is_none());
+        assert!(bedrock_name_rule("").is_some());
+        assert!(index_name_rule("Index").is_some());
+        assert!(index_name_rule("_x").is_some());
+        assert!(index_name_rule("a:b").is_some());
+        assert!(index_name_rule("rag-index").is_none());
+    }
+
+    #[test]
+    fn region_format() {
+        for ok in ["us-east-1", "us-gov-west-1", "ap-southeast-12", "cn-north-1"] {
+            assert!(is_region_format(ok), "{ok}");
+        }
+        for bad in ["", "us-east", "US-EAST-1", "useast1", "us-east-1a", "us--1", "us-east-123", "a-b-c-d-1"] {
+            assert!(!is_region_format(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn inference_profiles() {
+        assert_eq!(inference_profile_base("us.anthropic.claude-3-haiku-20240307-v1:0"), Some("anthropic.claude-3-haiku-20240307-v1:0"));
+        assert_eq!(inference_profile_base("anthropic.claude-3-haiku-20240307-v1:0"), None);
+        let n = names("ragstack", "dev", "us-east-1");
+        assert_eq!(n.generation_model_arns("us.amazon.nova-lite-v1:0").len(), 2);
+        assert_eq!(
+            n.generation_model_arns("amazon.nova-lite-v1:0"),
+            vec!["arn:aws:bedrock:us-east-1::foundation-model/amazon.nova-lite-v1:0"]
+        );
+    }
+}
