@@ -40,9 +40,8 @@ pub struct EmbeddingModel {
 impl Catalog {
     pub fn get() -> &'static Catalog {
         static CATALOG: OnceLock<Catalog> = OnceLock::new();
-        CATALOG.get_or_init(|| {
-            toml::from_str(include_str!("catalog.toml")).expect("src/catalog.toml is valid (tested)")
-        })
+        CATALOG
+            .get_or_init(|| toml::from_str(include_str!("catalog.toml")).expect("src/catalog.toml is valid (tested)"))
     }
 
     pub fn embedding_model(&self, id: &str) -> Option<&EmbeddingModel> {

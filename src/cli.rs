@@ -160,7 +160,10 @@ async fn resolve_region(arg: Option<&str>, profile: Option<&str>) -> Result<Stri
                 None => {
                     return Err(Error::usage(
                         "no region: give one after the environment name (ragstack deploy dev us-east-1)",
-                        Some("or set AWS_REGION, or a region in your AWS profile (aws configure set region us-east-1)".to_string()),
+                        Some(
+                            "or set AWS_REGION, or a region in your AWS profile (aws configure set region us-east-1)"
+                                .to_string(),
+                        ),
                     ));
                 }
             }

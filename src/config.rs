@@ -379,7 +379,11 @@ pub fn load(source: &EnvironmentSource, target: &Target) -> crate::Result<Enviro
             v.fail(&["tags", k], Some(q(k)), "a tag key may use letters, digits, spaces and _ . : / = + - @".into());
         }
         if val.len() > 256 || !val.chars().all(tag_char) {
-            v.fail(&["tags", k], Some(q(val)), "a tag value must be 0-256 characters of letters, digits, spaces and _ . : / = + - @".into());
+            v.fail(
+                &["tags", k],
+                Some(q(val)),
+                "a tag value must be 0-256 characters of letters, digits, spaces and _ . : / = + - @".into(),
+            );
         }
     }
 
@@ -389,13 +393,23 @@ pub fn load(source: &EnvironmentSource, target: &Target) -> crate::Result<Enviro
         v.fail(&["vector_store", "index_name"], Some(q(&vs.index_name)), format!("an OpenSearch index name {rule}"));
     }
     for (i, e) in vs.vpc_endpoints.iter().enumerate() {
-        let ok = e.strip_prefix("vpce-").is_some_and(|id| !id.is_empty() && id.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()));
+        let ok = e
+            .strip_prefix("vpce-")
+            .is_some_and(|id| !id.is_empty() && id.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()));
         if !ok {
-            v.fail_at(vec![Seg::Key("vector_store".into()), Seg::Key("vpc_endpoints".into()), Seg::Index(i)], Some(q(e)), "a VPC endpoint id looks like vpce-0123456789abcdef0".into());
+            v.fail_at(
+                vec![Seg::Key("vector_store".into()), Seg::Key("vpc_endpoints".into()), Seg::Index(i)],
+                Some(q(e)),
+                "a VPC endpoint id looks like vpce-0123456789abcdef0".into(),
+            );
         }
     }
     if vs.network_access == NetworkAccess::Public && !vs.vpc_endpoints.is_empty() {
-        v.fail(&["vector_store", "vpc_endpoints"], None, "vpc_endpoints applies only with network_access = \"private\"; with \"public\" leave it out".into());
+        v.fail(
+            &["vector_store", "vpc_endpoints"],
+            None,
+            "vpc_endpoints applies only with network_access = \"private\"; with \"public\" leave it out".into(),
+        );
     }
     if let Some(arn) = &vs.kms_key_arn {
         match kms_key_region(arn) {
@@ -443,10 +457,21 @@ pub fn load(source: &EnvironmentSource, target: &Target) -> crate::Result<Enviro
 
     // Data sources.
     if file.data_sources.is_empty() {
-        v.fail(&["data_sources"], None, "at least one [[data_sources]] entry is needed: where the knowledge base reads documents from".into());
+        v.fail(
+            &["data_sources"],
+            None,
+            "at least one [[data_sources]] entry is needed: where the knowledge base reads documents from".into(),
+        );
     }
     if file.data_sources.len() > MAX_DATA_SOURCES {
-        v.fail(&["data_sources"], None, format!("{} data sources; Bedrock allows {MAX_DATA_SOURCES} per knowledge base by default", file.data_sources.len()));
+        v.fail(
+            &["data_sources"],
+            None,
+            format!(
+                "{} data sources; Bedrock allows {MAX_DATA_SOURCES} per knowledge base by default",
+                file.data_sources.len()
+            ),
+        );
     }
     let mut seen = BTreeSet::new();
     for (i, ds) in file.data_sources.iter().enumerate() {
@@ -466,7 +491,17 @@ pub fn load(source: &EnvironmentSource, target: &Target) -> crate::Result<Enviro
         }
         for (j, p) in ds.inclusion_prefixes.iter().enumerate() {
             if p.is_empty() || p.len() > 300 {
-                v.fail_at(vec![Seg::Key("data_sources".into()), Seg::Index(i), Seg::Key("inclusion_prefixes".into()), Seg::Index(j)], Some(q(p)), "an inclusion prefix must be 1-300 characters (leave the list empty to include the whole bucket)".into());
+                v.fail_at(
+                    vec![
+                        Seg::Key("data_sources".into()),
+                        Seg::Index(i),
+                        Seg::Key("inclusion_prefixes".into()),
+                        Seg::Index(j),
+                    ],
+                    Some(q(p)),
+                    "an inclusion prefix must be 1-300 characters (leave the list empty to include the whole bucket)"
+                        .into(),
+                );
             }
         }
     }
@@ -476,8 +511,20 @@ pub fn load(source: &EnvironmentSource, target: &Target) -> crate::Result<Enviro
     if !LAMBDA_RUNTIMES.contains(&l.runtime.as_str()) {
         v.fail(&["lambda", "runtime"], Some(q(&l.runtime)), format!("allowed: {}", LAMBDA_RUNTIMES.join(", ")));
     }
-    v.range(&["lambda", "memory_mb"], l.memory_mb, 128, 10240, "MB of Lambda memory (new accounts may be capped at 3008)");
-    v.range(&["lambda", "timeout_seconds"], l.timeout_seconds, 1, 900, "seconds (API Gateway waits at most 29 s by default, so longer rarely helps)");
+    v.range(
+        &["lambda", "memory_mb"],
+        l.memory_mb,
+        128,
+        10240,
+        "MB of Lambda memory (new accounts may be capped at 3008)",
+    );
+    v.range(
+        &["lambda", "timeout_seconds"],
+        l.timeout_seconds,
+        1,
+        900,
+        "seconds (API Gateway waits at most 29 s by default, so longer rarely helps)",
+    );
     let model_ok = !l.generation_model.is_empty()
         && l.generation_model.len() <= 200
         && l.generation_model.bytes().all(|b| b.is_ascii_alphanumeric() || b".:-_".contains(&b));
@@ -487,14 +534,30 @@ pub fn load(source: &EnvironmentSource, target: &Target) -> crate::Result<Enviro
 
     // API.
     let a = &file.api;
-    let stage_ok = !a.stage_name.is_empty() && a.stage_name.len() <= 128 && a.stage_name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+    let stage_ok = !a.stage_name.is_empty()
+        && a.stage_name.len() <= 128
+        && a.stage_name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
     if !stage_ok {
-        v.fail(&["api", "stage_name"], Some(q(&a.stage_name)), "a stage name must be 1-128 letters, digits or underscores".into());
+        v.fail(
+            &["api", "stage_name"],
+            Some(q(&a.stage_name)),
+            "a stage name must be 1-128 letters, digits or underscores".into(),
+        );
     }
     if !(a.throttling_rate_limit > 0.0 && a.throttling_rate_limit <= 10000.0) {
-        v.fail(&["api", "throttling_rate_limit"], Some(a.throttling_rate_limit.to_string()), "allowed: more than 0 and at most 10000 requests per second (the account-level default)".into());
+        v.fail(
+            &["api", "throttling_rate_limit"],
+            Some(a.throttling_rate_limit.to_string()),
+            "allowed: more than 0 and at most 10000 requests per second (the account-level default)".into(),
+        );
     }
-    v.range(&["api", "throttling_burst_limit"], a.throttling_burst_limit, 1, 5000, "requests (the account-level default burst is 5000)");
+    v.range(
+        &["api", "throttling_burst_limit"],
+        a.throttling_burst_limit,
+        1,
+        5000,
+        "requests (the account-level default burst is 5000)",
+    );
 
     // Names derived from prefix, environment, region and account.
     let account = target.account.clone().unwrap_or_else(|| naming::PLACEHOLDER_ACCOUNT.into());
@@ -544,7 +607,10 @@ fn kms_key_region(arn: &str) -> Option<&str> {
     let parts: Vec<&str> = arn.splitn(6, ':').collect();
     match parts.as_slice() {
         ["arn", _, "kms", region, account, resource]
-            if naming::is_region_format(region) && naming::is_account_id(account) && resource.starts_with("key/") && resource.len() > 4 =>
+            if naming::is_region_format(region)
+                && naming::is_account_id(account)
+                && resource.starts_with("key/")
+                && resource.len() > 4 =>
         {
             Some(region)
         }
@@ -600,8 +666,12 @@ impl Validator {
         ];
         let (strategy_name, takes): (&str, &[&str]) = match c.strategy {
             ChunkingStrategy::FixedSize => ("fixed_size", &["max_tokens", "overlap_percentage"]),
-            ChunkingStrategy::Hierarchical => ("hierarchical", &["parent_max_tokens", "child_max_tokens", "overlap_tokens"]),
-            ChunkingStrategy::Semantic => ("semantic", &["max_tokens", "buffer_size", "breakpoint_percentile_threshold"]),
+            ChunkingStrategy::Hierarchical => {
+                ("hierarchical", &["parent_max_tokens", "child_max_tokens", "overlap_tokens"])
+            }
+            ChunkingStrategy::Semantic => {
+                ("semantic", &["max_tokens", "buffer_size", "breakpoint_percentile_threshold"])
+            }
             ChunkingStrategy::None => ("none", &[]),
         };
         let before = self.problems.len();
@@ -609,8 +679,16 @@ impl Validator {
         for (key, value) in given {
             let applies = takes.contains(&key);
             match (applies, value) {
-                (false, Some(v)) => self.fail(&[base[0], base[1], key], Some(v.to_string()), format!("does not apply to strategy \"{strategy_name}\", which takes {takes_text}")),
-                (true, None) => self.fail(&[base[0], base[1], key], None, format!("missing: strategy \"{strategy_name}\" needs {takes_text}")),
+                (false, Some(v)) => self.fail(
+                    &[base[0], base[1], key],
+                    Some(v.to_string()),
+                    format!("does not apply to strategy \"{strategy_name}\", which takes {takes_text}"),
+                ),
+                (true, None) => self.fail(
+                    &[base[0], base[1], key],
+                    None,
+                    format!("missing: strategy \"{strategy_name}\" needs {takes_text}"),
+                ),
                 _ => {}
             }
         }
@@ -634,18 +712,32 @@ impl Validator {
                 if let (Some(p), Some(ch)) = (c.parent_max_tokens, c.child_max_tokens)
                     && ch >= p
                 {
-                    self.fail(&[base[0], base[1], "child_max_tokens"], Some(ch.to_string()), format!("the child level must be smaller than the parent level (parent_max_tokens = {p})"));
+                    self.fail(
+                        &[base[0], base[1], "child_max_tokens"],
+                        Some(ch.to_string()),
+                        format!("the child level must be smaller than the parent level (parent_max_tokens = {p})"),
+                    );
                 }
                 if let (Some(o), Some(ch)) = (c.overlap_tokens, c.child_max_tokens)
                     && o >= ch
                 {
-                    self.fail(&[base[0], base[1], "overlap_tokens"], Some(o.to_string()), format!("the overlap must be smaller than a child chunk (child_max_tokens = {ch})"));
+                    self.fail(
+                        &[base[0], base[1], "overlap_tokens"],
+                        Some(o.to_string()),
+                        format!("the overlap must be smaller than a child chunk (child_max_tokens = {ch})"),
+                    );
                 }
             }
             ChunkingStrategy::Semantic => {
                 range("max_tokens", c.max_tokens, 1, max_tokens_limit, &token_unit);
                 range("buffer_size", c.buffer_size, 0, 1, "surrounding sentences compared (Bedrock allows 0 or 1)");
-                range("breakpoint_percentile_threshold", c.breakpoint_percentile_threshold, 50, 99, "percentile of sentence distance that starts a new chunk");
+                range(
+                    "breakpoint_percentile_threshold",
+                    c.breakpoint_percentile_threshold,
+                    50,
+                    99,
+                    "percentile of sentence distance that starts a new chunk",
+                );
             }
             ChunkingStrategy::None => {}
         }
@@ -654,7 +746,9 @@ impl Validator {
         }
         let u = |v: Option<i64>| get(v) as u32;
         Some(match c.strategy {
-            ChunkingStrategy::FixedSize => Chunking::FixedSize { max_tokens: u(c.max_tokens), overlap_percentage: u(c.overlap_percentage) },
+            ChunkingStrategy::FixedSize => {
+                Chunking::FixedSize { max_tokens: u(c.max_tokens), overlap_percentage: u(c.overlap_percentage) }
+            }
             ChunkingStrategy::Hierarchical => Chunking::Hierarchical {
                 parent_max_tokens: u(c.parent_max_tokens),
                 child_max_tokens: u(c.child_max_tokens),
@@ -680,7 +774,15 @@ impl Validator {
                     Some(o) => position(&source.text, o),
                     None => (None, None, None),
                 };
-                Problem { file: source.display.clone(), line, column, key: dotted(&p.path), value: p.value, message: p.message, source_line }
+                Problem {
+                    file: source.display.clone(),
+                    line,
+                    column,
+                    key: dotted(&p.path),
+                    value: p.value,
+                    message: p.message,
+                    source_line,
+                }
             })
             .collect();
         ConfigErrors { file: source.display.clone(), problems }

@@ -115,13 +115,7 @@ impl Names {
     }
 
     pub fn collection_arn(&self, id: Option<&str>) -> String {
-        format!(
-            "arn:{}:aoss:{}:{}:collection/{}",
-            self.partition,
-            self.region,
-            self.account,
-            id.unwrap_or(AFTER_APPLY)
-        )
+        format!("arn:{}:aoss:{}:{}:collection/{}", self.partition, self.region, self.account, id.unwrap_or(AFTER_APPLY))
     }
 
     pub fn collection_endpoint(&self, id: Option<&str>) -> String {
@@ -247,13 +241,18 @@ pub fn aoss_name_rule(name: &str) -> Option<String> {
 pub fn bucket_name_rule(name: &str) -> Option<String> {
     length_rule(name, 3, 63).or_else(|| {
         let charset = name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.');
-        let ends = name.starts_with(|c: char| c.is_ascii_alphanumeric()) && name.ends_with(|c: char| c.is_ascii_alphanumeric());
+        let ends = name.starts_with(|c: char| c.is_ascii_alphanumeric())
+            && name.ends_with(|c: char| c.is_ascii_alphanumeric());
         let ip_like = name.split('.').count() == 4 && name.split('.').all(|p| p.parse::<u8>().is_ok());
         if !charset || !ends {
             Some("must use lowercase letters, digits, '-' and '.', and start and end with a letter or digit".into())
         } else if name.contains("..") || ip_like {
             Some("must not contain '..' or look like an IP address".into())
-        } else if name.starts_with("xn--") || name.starts_with("sthree-") || name.ends_with("-s3alias") || name.ends_with("--ol-s3") {
+        } else if name.starts_with("xn--")
+            || name.starts_with("sthree-")
+            || name.ends_with("-s3alias")
+            || name.ends_with("--ol-s3")
+        {
             Some("must not use the reserved prefixes xn--/sthree- or suffixes -s3alias/--ol-s3".into())
         } else {
             None
@@ -382,7 +381,10 @@ mod tests {
 
     #[test]
     fn inference_profiles() {
-        assert_eq!(inference_profile_base("us.anthropic.claude-3-haiku-20240307-v1:0"), Some("anthropic.claude-3-haiku-20240307-v1:0"));
+        assert_eq!(
+            inference_profile_base("us.anthropic.claude-3-haiku-20240307-v1:0"),
+            Some("anthropic.claude-3-haiku-20240307-v1:0")
+        );
         assert_eq!(inference_profile_base("anthropic.claude-3-haiku-20240307-v1:0"), None);
         let n = names("ragstack", "dev", "us-east-1");
         assert_eq!(n.generation_model_arns("us.amazon.nova-lite-v1:0").len(), 2);

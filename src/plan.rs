@@ -311,7 +311,10 @@ pub fn desired(env: &Environment, templates: &Templates, known: &Known) -> Resul
         source: env.source.clone(),
         tags: env.tags(),
         resources: r,
-        then: vec![format!("sync: start an ingestion job for each data source ({}) and follow it to the end", sources.join(", "))],
+        then: vec![format!(
+            "sync: start an ingestion job for each data source ({}) and follow it to the end",
+            sources.join(", ")
+        )],
         outputs,
     })
 }
@@ -323,7 +326,8 @@ fn chunking_settings(c: &Chunking) -> Value {
 /// The human form of the plan.
 pub fn to_text(d: &Desired, show_documents: bool) -> String {
     let mut s = String::new();
-    let _ = writeln!(s, "ragstack plan (offline): environment {} in {}, account {}", d.environment, d.region, d.account);
+    let _ =
+        writeln!(s, "ragstack plan (offline): environment {} in {}, account {}", d.environment, d.region, d.account);
     if d.account_is_placeholder {
         let _ = writeln!(s, "  the account is a placeholder: pass --account 123456789012 to see the real names");
     }
@@ -331,7 +335,8 @@ pub fn to_text(d: &Desired, show_documents: bool) -> String {
     let tags: Vec<String> = d.tags.iter().map(|(k, v)| format!("{k}={v}")).collect();
     let _ = writeln!(s, "  tags on every taggable resource: {}", tags.join(", "));
     let _ = writeln!(s, "\n{} resources, in dependency order:", d.resources.len());
-    let w = d.resources.iter().flat_map(|r| r.settings.keys().map(String::len)).chain([10]).max().unwrap_or(10).min(18) + 1;
+    let w =
+        d.resources.iter().flat_map(|r| r.settings.keys().map(String::len)).chain([10]).max().unwrap_or(10).min(18) + 1;
     let label = |s: &mut String, k: &str, v: &str| {
         let _ = writeln!(s, "       {k:<w$} {v}");
     };
