@@ -2,6 +2,8 @@
 //! and a tripwire listener as its AWS endpoint, so a test can prove nothing was sent.
 #![allow(dead_code)]
 
+pub mod emulator;
+
 use assert_cmd::Command;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};

@@ -1,0 +1,76 @@
+//! Starts the local AWS emulator (`scripts/emulator`) on a free loopback port for a test. The
+//! process stops when the handle is dropped, or when the test binary exits.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+pub struct Emulator {
+    pub endpoint: String,
+    child: Child,
+}
+
+impl Emulator {
+    /// Starts one emulator with extra flags, e.g. `["--throttle-rate", "0.2"]`.
+    pub fn start(flags: &[&str]) -> Emulator {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/emulator");
+        let mut child = Command::new(script)
+            .args(["--port", "0", "--exit-with-parent"])
+            .args(flags)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start scripts/emulator");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).expect("read the emulator's endpoint");
+        let endpoint = line
+            .trim()
+            .strip_prefix("endpoint ")
+            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+            .to_string();
+        assert!(endpoint.starts_with("http://127.0.0.1:"), "{endpoint}");
+        Emulator { endpoint, child }
+    }
+
+    /// Every call the emulator has answered, as JSON objects.
+    pub fn calls(&self) -> Vec<serde_json::Value> {
+        let body = http(&self.endpoint, "GET", "/_ragstack/calls", "");
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+        v["calls"].as_array().unwrap().clone()
+    }
+
+    pub fn clear_calls(&self) {
+        http(&self.endpoint, "DELETE", "/_ragstack/calls", "");
+    }
+
+    pub fn configure(&self, json: &str) {
+        http(&self.endpoint, "POST", "/_ragstack/config", json);
+    }
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A unique name for a test's resources, so tests can share an emulator.
+pub fn unique(prefix: &str) -> String {
+    static N: AtomicUsize = AtomicUsize::new(0);
+    format!("{prefix}{}-{}", std::process::id() % 10000, N.fetch_add(1, Ordering::SeqCst))
+}
+
+/// A minimal HTTP/1.1 request for the admin API (no client crate needed for three endpoints).
+fn http(endpoint: &str, method: &str, path: &str, body: &str) -> String {
+    use std::io::{Read, Write};
+    let addr = endpoint.trim_start_matches("http://");
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    write!(s, "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len()).unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    let (head, rest) = out.split_once("\r\n\r\n").expect("an HTTP response");
+    assert!(head.starts_with("HTTP/1.1 200") || head.starts_with("HTTP/1.0 200"), "{method} {path}: {head}");
+    rest.to_string()
+}

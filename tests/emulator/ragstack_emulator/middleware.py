@@ -1,0 +1,224 @@
+"""The WSGI layer in front of moto: call log, fault injection, and routing of the services ragstack
+implements itself. Admin endpoints live under /_ragstack/ on the same port:
+
+  GET    /_ragstack/health   settings in force
+  GET    /_ragstack/calls    every AWS request so far: seq, service, operation, mutating, status
+  DELETE /_ragstack/calls    forget the log (e.g. before a re-deploy whose calls a test counts)
+  POST   /_ragstack/config   change throttle_rate, error_rate, seed or delays at run time (JSON)
+"""
+import io
+import json
+import random
+import re
+import threading
+import time
+from urllib.parse import parse_qs
+
+from .aoss import OpenSearchServerless
+from .errors import AwsError
+
+READ_ONLY = re.compile(r"^(Get|List|Describe|BatchGet|Head|Lookup|Search|Query|Scan|Check|Validate|Simulate)")
+
+# Each service's own throttling answer: (HTTP status, error code). Others use their protocol's.
+THROTTLING = {
+    "aoss": (400, "ThrottlingException"),
+    "bedrock": (429, "ThrottlingException"),
+    "iam": (400, "Throttling"),
+    "sts": (400, "Throttling"),
+    "cloudformation": (400, "Throttling"),
+    "logs": (400, "ThrottlingException"),
+    "lambda": (429, "TooManyRequestsException"),
+    "apigateway": (429, "TooManyRequestsException"),
+    "s3": (503, "SlowDown"),
+}
+SERVER_ERROR = {
+    "iam": "InternalFailure",
+    "sts": "InternalFailure",
+    "cloudformation": "InternalFailure",
+    "s3": "InternalError",
+    "lambda": "ServiceException",
+}
+
+
+def caller_principal(access_key, region):
+    """The IAM identity AWS evaluates data access policies against: an assumed-role session
+    counts as its role (with path), as OpenSearch Serverless does."""
+    from moto.iam.models import get_account_id_from, iam_backends
+    from moto.sts.models import sts_backends
+
+    account = get_account_id_from(access_key)
+    try:
+        _, arn, account = sts_backends[account]["global"].get_caller_identity(access_key, region)
+    except Exception:  # noqa: BLE001 - moto's default identity when it knows nothing better
+        arn = f"arn:aws:sts::{account}:user/moto"
+    m = re.match(r"^arn:([^:]+):sts::(\d+):assumed-role/([^/]+)/", arn)
+    if m:
+        partition, acct, role_name = m.groups()
+        path = "/"
+        try:
+            path = iam_backends[acct][partition].get_role(role_name).path
+        except Exception:  # noqa: BLE001 - a role moto does not know keeps the root path
+            pass
+        return f"arn:{partition}:iam::{acct}:role{path}{role_name}"
+    return arn
+
+
+class Emulator:
+    def __init__(self, moto_app, settings):
+        self.moto_app = moto_app
+        self.settings = settings
+        self.calls = []
+        self.lock = threading.Lock()
+        self.rng = random.Random(settings.seed)
+        self.aoss = OpenSearchServerless(settings, caller_principal)
+
+    # -- request classification ---------------------------------------------------------------
+
+    @staticmethod
+    def _credential_scope(environ):
+        auth = environ.get("HTTP_AUTHORIZATION", "")
+        m = re.search(r"Credential=([^/]+)/\d+/([^/]+)/([^/]+)/aws4_request", auth)
+        if not m:
+            return None, "us-east-1", None
+        access_key, region, service = m.groups()
+        return service, region, access_key
+
+    @staticmethod
+    def _classify(service, environ, body):
+        """(operation, mutating, protocol) of a request."""
+        target = environ.get("HTTP_X_AMZ_TARGET")
+        method = environ.get("REQUEST_METHOD", "GET")
+        if target:
+            op = target.rsplit(".", 1)[-1]
+            return op, not READ_ONLY.match(op), "json"
+        ctype = environ.get("CONTENT_TYPE", "")
+        if service in ("iam", "sts", "cloudformation") or ctype.startswith("application/x-www-form-urlencoded"):
+            params = parse_qs(body.decode("utf-8", "replace")) if body else {}
+            params.update(parse_qs(environ.get("QUERY_STRING", "")))
+            action = (params.get("Action") or [""])[0]
+            if action:
+                return action, not READ_ONLY.match(action), "query"
+        path = environ.get("PATH_INFO", "/")
+        op = f"{method} {path}"
+        protocol = "s3" if service == "s3" else "rest-json"
+        return op, method not in ("GET", "HEAD", "OPTIONS"), protocol
+
+    # -- faults -------------------------------------------------------------------------------
+
+    def _pick_fault(self):
+        with self.lock:
+            roll = self.rng.random()
+        if roll < self.settings.throttle_rate:
+            return "throttle"
+        if roll < self.settings.throttle_rate + self.settings.error_rate:
+            return "server"
+        return None
+
+    @staticmethod
+    def _error_response(service, protocol, error):
+        if protocol == "json":
+            body = json.dumps({"__type": error.code, "message": error.message}).encode()
+            return error.status, [("Content-Type", "application/x-amz-json-1.0"), ("x-amzn-ErrorType", error.code)], body
+        if protocol == "query":
+            kind = "Receiver" if error.status >= 500 else "Sender"
+            xml = (
+                f"<ErrorResponse><Error><Type>{kind}</Type><Code>{error.code}</Code>"
+                f"<Message>{error.message}</Message></Error><RequestId>ragstack-emulator</RequestId></ErrorResponse>"
+            )
+            return error.status, [("Content-Type", "text/xml")], xml.encode()
+        if protocol == "s3":
+            xml = f"<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>{error.code}</Code><Message>{error.message}</Message></Error>"
+            return error.status, [("Content-Type", "application/xml")], xml.encode()
+        body = json.dumps({"message": error.message, "Message": error.message}).encode()
+        return error.status, [("Content-Type", "application/json"), ("x-amzn-ErrorType", error.code)], body
+
+    def _fault(self, service, fault):
+        if fault == "throttle":
+            status, code = THROTTLING.get(service, (429, "ThrottlingException"))
+            return AwsError(status, code, "Rate exceeded")
+        return AwsError(500, SERVER_ERROR.get(service, "InternalServerException"), "Injected internal failure")
+
+    # -- WSGI ---------------------------------------------------------------------------------
+
+    def __call__(self, environ, start_response):
+        path = environ.get("PATH_INFO", "")
+        if path.startswith("/_ragstack/"):
+            return self._admin(environ, start_response)
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        body = environ["wsgi.input"].read(length) if length else b""
+        environ["wsgi.input"] = io.BytesIO(body)
+        service, region, access_key = self._credential_scope(environ)
+        operation, mutating, protocol = self._classify(service, environ, body)
+
+        fault = self._pick_fault() if service else None
+        try:
+            if fault:
+                raise self._fault(service, fault)
+            if service == "aoss":
+                params = json.loads(body or b"{}")
+                from moto.iam.models import get_account_id_from
+
+                result = self.aoss.handle(operation, params, get_account_id_from(access_key or ""), region, access_key)
+                status, headers, payload = 200, [("Content-Type", "application/x-amz-json-1.0")], json.dumps(result).encode()
+            else:
+                return self._to_moto(environ, start_response, service, operation, mutating, fault)
+        except AwsError as e:
+            status, headers, payload = self._error_response(service, protocol, e)
+        self._log(service, operation, mutating, status, region, fault)
+        start_response(f"{status} {'OK' if status < 400 else 'Error'}", headers + [("Content-Length", str(len(payload)))])
+        return [payload]
+
+    def _to_moto(self, environ, start_response, service, operation, mutating, fault):
+        seen = {}
+
+        def recording_start_response(status, headers, exc_info=None):
+            seen["status"] = int(status.split(" ", 1)[0])
+            return start_response(status, headers, exc_info)
+
+        result = self.moto_app(environ, recording_start_response)
+        self._log(service, operation, mutating, seen.get("status", 0), environ.get("HTTP_HOST", ""), fault)
+        return result
+
+    def _log(self, service, operation, mutating, status, region, fault):
+        with self.lock:
+            self.calls.append(
+                {
+                    "seq": len(self.calls) + 1,
+                    "time": time.time(),
+                    "service": service or "unknown",
+                    "operation": operation,
+                    "mutating": bool(mutating),
+                    "status": status,
+                    "injected": fault,
+                }
+            )
+
+    def _admin(self, environ, start_response):
+        method = environ.get("REQUEST_METHOD")
+        path = environ.get("PATH_INFO")
+        status, result = 200, None
+        if path == "/_ragstack/health":
+            result = {"ok": True, "settings": self.settings.to_dict()}
+        elif path == "/_ragstack/calls" and method == "GET":
+            with self.lock:
+                result = {"calls": list(self.calls)}
+        elif path == "/_ragstack/calls" and method == "DELETE":
+            with self.lock:
+                self.calls.clear()
+            result = {"calls": []}
+        elif path == "/_ragstack/config" and method == "POST":
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+            try:
+                changes = json.loads(environ["wsgi.input"].read(length) or b"{}")
+                self.settings.update(changes)
+                if "seed" in changes:
+                    with self.lock:
+                        self.rng = random.Random(self.settings.seed)
+                result = self.settings.to_dict()
+            except (ValueError, TypeError) as e:
+                status, result = 400, {"error": str(e)}
+        else:
+            status, result = 404, {"error": f"no admin endpoint {method} {path}"}
+        payload = json.dumps(result).encode()
+        start_response(f"{status} {'OK' if status == 200 else 'Error'}", [("Content-Type", "application/json"), ("Content-Length", str(len(payload)))])
+        return [payload]

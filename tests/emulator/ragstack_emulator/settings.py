@@ -1,0 +1,73 @@
+"""Delay profiles and fault rates, from environment variables (flags of __main__ set them too).
+
+Profiles:
+  test       sub-second delays, so tests see every state without waiting.
+  realistic  AWS's published or commonly reported magnitudes divided by REALISTIC_SCALE, for
+             benchmarks (a collection's ~8 minutes of CREATING becomes 8 s).
+
+Every delay can be overridden with RAGSTACK_EMULATOR_<NAME>_SECONDS, e.g.
+RAGSTACK_EMULATOR_COLLECTION_CREATE_SECONDS=2.
+"""
+import os
+
+REALISTIC_SCALE = 60.0
+
+# AWS magnitudes in seconds (sources: DESIGN.md section 3; AOSS collection creation is reported at
+# 5-12 minutes, data access policy propagation up to about a minute, IAM propagation seconds).
+_AWS_SECONDS = {
+    "collection_create": 480.0,
+    "collection_delete": 120.0,
+    "access_policy_propagation": 60.0,
+    "iam_propagation": 10.0,
+}
+
+_TEST_SECONDS = {
+    "collection_create": 0.6,
+    "collection_delete": 0.3,
+    "access_policy_propagation": 0.5,
+    "iam_propagation": 0.4,
+}
+
+PROFILES = {
+    "test": _TEST_SECONDS,
+    "realistic": {k: v / REALISTIC_SCALE for k, v in _AWS_SECONDS.items()},
+}
+
+
+class Settings:
+    def __init__(self, environ=os.environ):
+        self.profile = environ.get("RAGSTACK_EMULATOR_PROFILE", "test")
+        if self.profile not in PROFILES:
+            raise SystemExit(f"RAGSTACK_EMULATOR_PROFILE={self.profile!r}: allowed: {', '.join(PROFILES)}")
+        self.delays = dict(PROFILES[self.profile])
+        for name in self.delays:
+            override = environ.get(f"RAGSTACK_EMULATOR_{name.upper()}_SECONDS")
+            if override is not None:
+                self.delays[name] = float(override)
+        self.throttle_rate = float(environ.get("RAGSTACK_EMULATOR_THROTTLE_RATE", "0"))
+        self.error_rate = float(environ.get("RAGSTACK_EMULATOR_ERROR_RATE", "0"))
+        self.seed = int(environ.get("RAGSTACK_EMULATOR_SEED", "1"))
+
+    def to_dict(self):
+        return {
+            "profile": self.profile,
+            "delays": self.delays,
+            "throttle_rate": self.throttle_rate,
+            "error_rate": self.error_rate,
+            "seed": self.seed,
+        }
+
+    def update(self, changes):
+        """Applies a JSON object of changes (the admin API's POST /_ragstack/config)."""
+        for key in ("throttle_rate", "error_rate"):
+            if key in changes:
+                value = float(changes[key])
+                if not 0.0 <= value <= 1.0:
+                    raise ValueError(f"{key} must be between 0 and 1")
+                setattr(self, key, value)
+        if "seed" in changes:
+            self.seed = int(changes["seed"])
+        for name, value in changes.get("delays", {}).items():
+            if name not in self.delays:
+                raise ValueError(f"unknown delay {name!r}; known: {', '.join(self.delays)}")
+            self.delays[name] = float(value)
