@@ -14,6 +14,7 @@ import threading
 import time
 from urllib.parse import parse_qs
 
+from . import bedrock_agent
 from .aoss import OpenSearchServerless
 from .errors import AwsError
 
@@ -63,6 +64,37 @@ def caller_principal(access_key, region):
     return arn
 
 
+def role_age(role_arn):
+    """Seconds since moto created the role, or None when it does not exist."""
+    from moto.core.utils import utcnow
+    from moto.iam.models import iam_backends
+
+    m = re.match(r"^arn:([^:]+):iam::(\d+):role/(?:.*/)?([^/]+)$", role_arn or "")
+    if not m:
+        return None
+    partition, account, name = m.groups()
+    try:
+        role = iam_backends[account][partition].get_role(name)
+    except Exception:  # noqa: BLE001 - moto raises its own NoSuchEntity
+        return None
+    return (utcnow() - role.create_date).total_seconds()
+
+
+def s3_objects(account, bucket, prefix):
+    """{key: etag} of the current objects under prefix, as S3 lists them."""
+    from moto.s3.models import FakeDeleteMarker, s3_backends
+
+    try:
+        b = s3_backends[account]["aws"].get_bucket(bucket)
+    except Exception:  # noqa: BLE001 - a missing bucket holds nothing
+        return {}
+    out = {}
+    for key, obj in b.keys.items():
+        if key.startswith(prefix) and not isinstance(obj, FakeDeleteMarker):
+            out[key] = obj.etag
+    return out
+
+
 class Emulator:
     def __init__(self, moto_app, settings):
         self.moto_app = moto_app
@@ -71,6 +103,7 @@ class Emulator:
         self.lock = threading.Lock()
         self.rng = random.Random(settings.seed)
         self.aoss = OpenSearchServerless(settings, caller_principal)
+        self.bedrock_agent = bedrock_agent.BedrockAgent(settings, self.aoss, role_age, s3_objects)
 
     # -- request classification ---------------------------------------------------------------
 
@@ -150,11 +183,29 @@ class Emulator:
         service, region, access_key = self._credential_scope(environ)
         operation, mutating, protocol = self._classify(service, environ, body)
 
+        bedrock_route = bedrock_agent.route(environ.get("REQUEST_METHOD"), path) if service == "bedrock" else None
+        if bedrock_route:
+            operation = bedrock_agent.OPERATION_NAMES[bedrock_route[0]]
+            mutating = not READ_ONLY.match(operation)
+        elif service == "lambda" and environ.get("REQUEST_METHOD") == "POST" and re.match(r"^/2015-03-31/functions/?$", path):
+            operation, mutating = "CreateFunction", True
+
         fault = self._pick_fault() if service else None
         try:
             if fault:
                 raise self._fault(service, fault)
-            if service == "aoss":
+            if bedrock_route:
+                from moto.iam.models import get_account_id_from
+
+                name, params = bedrock_route
+                status, result = self.bedrock_agent.handle(name, params, bedrock_agent.decode(body), get_account_id_from(access_key or ""), region)
+                headers, payload = [("Content-Type", "application/json")], json.dumps(result).encode()
+            elif operation == "CreateFunction":
+                age = role_age(json.loads(body or b"{}").get("Role"))
+                if age is not None and age < self.settings.delays["iam_propagation"]:
+                    raise AwsError(400, "InvalidParameterValueException", "The role defined for the function cannot be assumed by Lambda.")
+                return self._to_moto(environ, start_response, service, operation, mutating, fault)
+            elif service == "aoss":
                 params = json.loads(body or b"{}")
                 from moto.iam.models import get_account_id_from
 

@@ -13,12 +13,17 @@ import os
 REALISTIC_SCALE = 60.0
 
 # AWS magnitudes in seconds (sources: DESIGN.md section 3; AOSS collection creation is reported at
-# 5-12 minutes, data access policy propagation up to about a minute, IAM propagation seconds).
+# 5-12 minutes, data access policy propagation up to about a minute, IAM propagation seconds,
+# knowledge base creation tens of seconds, ingestion of a small corpus about a minute).
 _AWS_SECONDS = {
     "collection_create": 480.0,
     "collection_delete": 120.0,
     "access_policy_propagation": 60.0,
     "iam_propagation": 10.0,
+    "knowledge_base_create": 30.0,
+    "knowledge_base_delete": 30.0,
+    "ingestion_starting": 15.0,
+    "ingestion_in_progress": 60.0,
 }
 
 _TEST_SECONDS = {
@@ -26,6 +31,10 @@ _TEST_SECONDS = {
     "collection_delete": 0.3,
     "access_policy_propagation": 0.5,
     "iam_propagation": 0.4,
+    "knowledge_base_create": 0.3,
+    "knowledge_base_delete": 0.3,
+    "ingestion_starting": 0.2,
+    "ingestion_in_progress": 0.3,
 }
 
 PROFILES = {

@@ -1,0 +1,440 @@
+"""Bedrock agent (knowledge bases, data sources, ingestion jobs), restJson1, signing name `bedrock`.
+
+Replaces moto's module, whose timestamps and status strings the Rust SDK cannot parse and which has
+no data sources or ingestion jobs. Timestamps are ISO 8601 (the model's date-time format); states
+advance lazily from monotonic timestamps. The rules AWS enforces and ragstack must survive:
+
+- CreateKnowledgeBase: ValidationException while the role is younger than the IAM propagation
+  delay; ValidationException when the vector index does not exist (`no such index`), when its
+  vector field is not a faiss knn_vector, or when its dimension differs from the embedding model's.
+- Ingestion jobs: STARTING -> IN_PROGRESS -> COMPLETE, statistics from the objects actually under
+  the data source's bucket and inclusion prefix compared with the last completed job;
+  ConflictException while a job is running on the data source.
+"""
+import datetime
+import json
+import random
+import re
+import string
+import threading
+import time
+
+from .errors import AwsError
+
+DEFAULT_DIMENSIONS = {
+    "amazon.titan-embed-text-v2:0": 1024,
+    "amazon.titan-embed-text-v1": 1536,
+    "cohere.embed-english-v3": 1024,
+    "cohere.embed-multilingual-v3": 1024,
+}
+NAME_RE = re.compile(r"^([0-9a-zA-Z][_-]?){1,100}$")
+CHUNKING_STRATEGIES = ("FIXED_SIZE", "HIERARCHICAL", "SEMANTIC", "NONE")
+
+
+def _iso(epoch):
+    return datetime.datetime.fromtimestamp(epoch, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def _id():
+    return "".join(random.choices(string.ascii_uppercase + string.digits, k=10))
+
+
+def _validation(message):
+    return AwsError(400, "ValidationException", message)
+
+
+def _not_found(message):
+    return AwsError(404, "ResourceNotFoundException", message)
+
+
+def _conflict(message):
+    return AwsError(409, "ConflictException", message)
+
+
+def validate_chunking(config):
+    """AWS's ranges for vectorIngestionConfiguration.chunkingConfiguration."""
+    if not config:
+        return
+    chunking = config.get("chunkingConfiguration")
+    if not chunking:
+        return
+    strategy = chunking.get("chunkingStrategy")
+    if strategy not in CHUNKING_STRATEGIES:
+        raise _validation(f"chunkingStrategy must be one of {list(CHUNKING_STRATEGIES)}")
+    if strategy == "FIXED_SIZE":
+        c = chunking.get("fixedSizeChunkingConfiguration") or {}
+        if not (isinstance(c.get("maxTokens"), int) and c["maxTokens"] >= 1):
+            raise _validation("fixedSizeChunkingConfiguration.maxTokens must be at least 1")
+        if not (isinstance(c.get("overlapPercentage"), int) and 1 <= c["overlapPercentage"] <= 99):
+            raise _validation("fixedSizeChunkingConfiguration.overlapPercentage must be between 1 and 99")
+    elif strategy == "HIERARCHICAL":
+        c = chunking.get("hierarchicalChunkingConfiguration") or {}
+        levels = c.get("levelConfigurations") or []
+        if len(levels) != 2:
+            raise _validation("hierarchicalChunkingConfiguration.levelConfigurations must have exactly 2 items")
+        for level in levels:
+            if not (isinstance(level.get("maxTokens"), int) and 1 <= level["maxTokens"] <= 8192):
+                raise _validation("levelConfigurations.maxTokens must be between 1 and 8192")
+        if not (isinstance(c.get("overlapTokens"), int) and c["overlapTokens"] >= 1):
+            raise _validation("hierarchicalChunkingConfiguration.overlapTokens must be at least 1")
+    elif strategy == "SEMANTIC":
+        c = chunking.get("semanticChunkingConfiguration") or {}
+        if not (isinstance(c.get("maxTokens"), int) and c["maxTokens"] >= 1):
+            raise _validation("semanticChunkingConfiguration.maxTokens must be at least 1")
+        if c.get("bufferSize") not in (0, 1):
+            raise _validation("semanticChunkingConfiguration.bufferSize must be between 0 and 1")
+        if not (isinstance(c.get("breakpointPercentileThreshold"), int) and 50 <= c["breakpointPercentileThreshold"] <= 99):
+            raise _validation("semanticChunkingConfiguration.breakpointPercentileThreshold must be between 50 and 99")
+
+
+class KnowledgeBase:
+    def __init__(self, account, region, body, delays):
+        self.id = _id()
+        self.account = account
+        self.region = region
+        self.body = body
+        self.tags = dict(body.get("tags") or {})
+        self.created = time.time()
+        self.updated = self.created
+        self.created_monotonic = time.monotonic()
+        self.create_delay = delays["knowledge_base_create"]
+        self.deleting_since = None
+        self.delete_delay = delays["knowledge_base_delete"]
+        self.data_sources = {}
+
+    @property
+    def arn(self):
+        return f"arn:aws:bedrock:{self.region}:{self.account}:knowledge-base/{self.id}"
+
+    def status(self, now):
+        if self.deleting_since is not None:
+            return "DELETING"
+        return "CREATING" if now < self.created_monotonic + self.create_delay else "ACTIVE"
+
+    def gone(self, now):
+        return self.deleting_since is not None and now >= self.deleting_since + self.delete_delay
+
+    def detail(self, now):
+        d = {
+            "knowledgeBaseId": self.id,
+            "name": self.body["name"],
+            "knowledgeBaseArn": self.arn,
+            "roleArn": self.body["roleArn"],
+            "knowledgeBaseConfiguration": self.body["knowledgeBaseConfiguration"],
+            "storageConfiguration": self.body["storageConfiguration"],
+            "status": self.status(now),
+            "createdAt": _iso(self.created),
+            "updatedAt": _iso(self.updated),
+        }
+        if self.body.get("description") is not None:
+            d["description"] = self.body["description"]
+        return d
+
+
+class DataSource:
+    def __init__(self, kb, body):
+        self.id = _id()
+        self.kb = kb
+        self.body = body
+        self.created = time.time()
+        self.updated = self.created
+        self.jobs = []
+        # key -> etag as of the last completed ingestion
+        self.indexed = {}
+
+    def detail(self):
+        d = {
+            "knowledgeBaseId": self.kb.id,
+            "dataSourceId": self.id,
+            "name": self.body["name"],
+            "status": "AVAILABLE",
+            "dataSourceConfiguration": self.body["dataSourceConfiguration"],
+            "dataDeletionPolicy": self.body.get("dataDeletionPolicy", "DELETE"),
+            "createdAt": _iso(self.created),
+            "updatedAt": _iso(self.updated),
+        }
+        if self.body.get("vectorIngestionConfiguration"):
+            d["vectorIngestionConfiguration"] = self.body["vectorIngestionConfiguration"]
+        if self.body.get("description") is not None:
+            d["description"] = self.body["description"]
+        return d
+
+
+class IngestionJob:
+    def __init__(self, ds, snapshot, delays):
+        self.id = _id()
+        self.ds = ds
+        self.snapshot = snapshot
+        self.started = time.time()
+        self.started_monotonic = time.monotonic()
+        self.starting = delays["ingestion_starting"]
+        self.running = delays["ingestion_in_progress"]
+        before, now = ds.indexed, snapshot
+        self.statistics = {
+            "numberOfDocumentsScanned": len(now),
+            "numberOfMetadataDocumentsScanned": 0,
+            "numberOfNewDocumentsIndexed": sum(1 for k in now if k not in before),
+            "numberOfModifiedDocumentsIndexed": sum(1 for k, e in now.items() if k in before and before[k] != e),
+            "numberOfMetadataDocumentsModified": 0,
+            "numberOfDocumentsDeleted": sum(1 for k in before if k not in now),
+            "numberOfDocumentsFailed": 0,
+        }
+        self.committed = False
+
+    def status(self, now):
+        elapsed = now - self.started_monotonic
+        if elapsed < self.starting:
+            return "STARTING"
+        if elapsed < self.starting + self.running:
+            return "IN_PROGRESS"
+        if not self.committed:
+            # What this job indexed is what the next job compares against.
+            self.ds.indexed = self.snapshot
+            self.committed = True
+        return "COMPLETE"
+
+    def detail(self, now):
+        status = self.status(now)
+        done = status == "COMPLETE"
+        return {
+            "knowledgeBaseId": self.ds.kb.id,
+            "dataSourceId": self.ds.id,
+            "ingestionJobId": self.id,
+            "status": status,
+            "statistics": self.statistics if done else {k: 0 for k in self.statistics},
+            "startedAt": _iso(self.started),
+            "updatedAt": _iso(time.time() if not done else self.started + self.starting + self.running),
+        }
+
+    def summary(self, now):
+        d = self.detail(now)
+        return d
+
+
+ROUTES = [
+    ("PUT", r"^/knowledgebases/?$", "create_knowledge_base"),
+    ("POST", r"^/knowledgebases/?$", "list_knowledge_bases"),
+    ("GET", r"^/knowledgebases/(?P<kb>[^/]+)/?$", "get_knowledge_base"),
+    ("PUT", r"^/knowledgebases/(?P<kb>[^/]+)/?$", "update_knowledge_base"),
+    ("DELETE", r"^/knowledgebases/(?P<kb>[^/]+)/?$", "delete_knowledge_base"),
+    ("PUT", r"^/knowledgebases/(?P<kb>[^/]+)/datasources/?$", "create_data_source"),
+    ("POST", r"^/knowledgebases/(?P<kb>[^/]+)/datasources/?$", "list_data_sources"),
+    ("GET", r"^/knowledgebases/(?P<kb>[^/]+)/datasources/(?P<ds>[^/]+)/?$", "get_data_source"),
+    ("PUT", r"^/knowledgebases/(?P<kb>[^/]+)/datasources/(?P<ds>[^/]+)/?$", "update_data_source"),
+    ("DELETE", r"^/knowledgebases/(?P<kb>[^/]+)/datasources/(?P<ds>[^/]+)/?$", "delete_data_source"),
+    ("PUT", r"^/knowledgebases/(?P<kb>[^/]+)/datasources/(?P<ds>[^/]+)/ingestionjobs/?$", "start_ingestion_job"),
+    ("POST", r"^/knowledgebases/(?P<kb>[^/]+)/datasources/(?P<ds>[^/]+)/ingestionjobs/?$", "list_ingestion_jobs"),
+    ("GET", r"^/knowledgebases/(?P<kb>[^/]+)/datasources/(?P<ds>[^/]+)/ingestionjobs/(?P<job>[^/]+)/?$", "get_ingestion_job"),
+]
+
+OPERATION_NAMES = {
+    "create_knowledge_base": "CreateKnowledgeBase",
+    "list_knowledge_bases": "ListKnowledgeBases",
+    "get_knowledge_base": "GetKnowledgeBase",
+    "update_knowledge_base": "UpdateKnowledgeBase",
+    "delete_knowledge_base": "DeleteKnowledgeBase",
+    "create_data_source": "CreateDataSource",
+    "list_data_sources": "ListDataSources",
+    "get_data_source": "GetDataSource",
+    "update_data_source": "UpdateDataSource",
+    "delete_data_source": "DeleteDataSource",
+    "start_ingestion_job": "StartIngestionJob",
+    "list_ingestion_jobs": "ListIngestionJobs",
+    "get_ingestion_job": "GetIngestionJob",
+}
+
+
+def route(method, path):
+    """(handler name, path parameters) for a knowledge-base request, or None for other bedrock paths."""
+    for m, pattern, name in ROUTES:
+        if m == method:
+            match = re.match(pattern, path)
+            if match:
+                return name, match.groupdict()
+    return None
+
+
+class BedrockAgent:
+    def __init__(self, settings, aoss, role_age, s3_objects):
+        self.settings = settings
+        self.aoss = aoss
+        self.role_age = role_age  # role ARN -> seconds since creation, or None when unknown
+        self.s3_objects = s3_objects  # (account, bucket, prefix) -> {key: etag}
+        self.kbs = {}  # (account, region) -> {id: KnowledgeBase}
+        self.lock = threading.Lock()
+
+    def handle(self, name, params, body, account, region):
+        with self.lock:
+            kbs = self.kbs.setdefault((account, region), {})
+            now = time.monotonic()
+            for kid in [k for k, kb in kbs.items() if kb.gone(now)]:
+                del kbs[kid]
+            return getattr(self, name)(kbs, params, body, account, region)
+
+    def _kb(self, kbs, params):
+        kb = kbs.get(params["kb"])
+        if kb is None:
+            raise _not_found(f"Knowledge base with id {params['kb']} does not exist")
+        return kb
+
+    def _ds(self, kb, params):
+        ds = kb.data_sources.get(params["ds"])
+        if ds is None:
+            raise _not_found(f"Data source with id {params['ds']} does not exist")
+        return ds
+
+    # -- knowledge bases ----------------------------------------------------------------------
+
+    def create_knowledge_base(self, kbs, params, body, account, region):
+        name = body.get("name", "")
+        if not NAME_RE.match(name):
+            raise _validation(f"1 validation error detected: Value '{name}' at 'name' failed to satisfy constraint")
+        for kb in kbs.values():
+            if kb.body.get("name") == name:
+                raise _conflict(f"KnowledgeBase with name {name} already exists")
+        age = self.role_age(body.get("roleArn", ""))
+        if age is None or age < self.settings.delays["iam_propagation"]:
+            raise _validation("Bedrock Knowledge Base was unable to assume the given role. Provide the correct permissions and try again.")
+        vector = (body.get("knowledgeBaseConfiguration") or {}).get("vectorKnowledgeBaseConfiguration") or {}
+        model_arn = vector.get("embeddingModelArn", "")
+        model_id = model_arn.rsplit("/", 1)[-1]
+        dims = (((vector.get("embeddingModelConfiguration") or {}).get("bedrockEmbeddingModelConfiguration") or {}).get("dimensions")) or DEFAULT_DIMENSIONS.get(model_id)
+        storage = body.get("storageConfiguration") or {}
+        if storage.get("type") != "OPENSEARCH_SERVERLESS":
+            raise _validation("ragstack emulator supports storageConfiguration.type OPENSEARCH_SERVERLESS only")
+        aoss = storage.get("opensearchServerlessConfiguration") or {}
+        index = aoss.get("vectorIndexName", "")
+        field = (aoss.get("fieldMapping") or {}).get("vectorField", "")
+        schema = self.aoss.index_schema(account, region, aoss.get("collectionArn", ""), index)
+        prefix = "The knowledge base storage configuration provided is invalid... "
+        if schema is None:
+            raise _validation(prefix + f"no such index [{index}]")
+        mapping = ((schema.get("mappings") or {}).get("properties") or {}).get(field)
+        if not mapping or mapping.get("type") != "knn_vector":
+            raise _validation(prefix + f"The vector field {field} is not a knn_vector field of index {index}")
+        engine = (mapping.get("method") or {}).get("engine")
+        if engine != "faiss":
+            raise _validation(prefix + f"The vector field {field} must use the faiss engine, not {engine}")
+        if mapping.get("dimension") != dims:
+            raise _validation(prefix + f"Query vector has invalid dimension: {dims}. Dimension should be: {mapping.get('dimension')}")
+        kb = KnowledgeBase(account, region, body, self.settings.delays)
+        kbs[kb.id] = kb
+        return 202, {"knowledgeBase": kb.detail(time.monotonic())}
+
+    def get_knowledge_base(self, kbs, params, body, *_):
+        return 200, {"knowledgeBase": self._kb(kbs, params).detail(time.monotonic())}
+
+    def list_knowledge_bases(self, kbs, params, body, *_):
+        now = time.monotonic()
+        out = [
+            {"knowledgeBaseId": kb.id, "name": kb.body["name"], "status": kb.status(now), "updatedAt": _iso(kb.updated)}
+            for kb in sorted(kbs.values(), key=lambda k: k.body["name"])
+        ]
+        return 200, {"knowledgeBaseSummaries": out}
+
+    def update_knowledge_base(self, kbs, params, body, *_):
+        kb = self._kb(kbs, params)
+        if body.get("storageConfiguration") != kb.body["storageConfiguration"]:
+            raise _validation("The storage configuration of a knowledge base cannot be updated")
+        vec_old = kb.body["knowledgeBaseConfiguration"]
+        if body.get("knowledgeBaseConfiguration") != vec_old:
+            raise _validation("The embedding model configuration of a knowledge base cannot be updated")
+        kb.body.update({k: body[k] for k in ("name", "description", "roleArn") if k in body})
+        kb.updated = time.time()
+        return 202, {"knowledgeBase": kb.detail(time.monotonic())}
+
+    def delete_knowledge_base(self, kbs, params, body, *_):
+        kb = self._kb(kbs, params)
+        if kb.deleting_since is None:
+            kb.deleting_since = time.monotonic()
+        return 202, {"knowledgeBaseId": kb.id, "status": "DELETING"}
+
+    # -- data sources -------------------------------------------------------------------------
+
+    def create_data_source(self, kbs, params, body, *_):
+        kb = self._kb(kbs, params)
+        name = body.get("name", "")
+        if not NAME_RE.match(name):
+            raise _validation(f"1 validation error detected: Value '{name}' at 'name' failed to satisfy constraint")
+        if any(d.body["name"] == name for d in kb.data_sources.values()):
+            raise _conflict(f"DataSource with name {name} already exists")
+        s3 = ((body.get("dataSourceConfiguration") or {}).get("s3Configuration")) or {}
+        if not s3.get("bucketArn", "").startswith("arn:aws:s3:::"):
+            raise _validation("dataSourceConfiguration.s3Configuration.bucketArn is required")
+        if len(s3.get("inclusionPrefixes") or []) > 1:
+            raise _validation("Member must have length less than or equal to 1 (inclusionPrefixes)")
+        if body.get("dataDeletionPolicy", "DELETE") not in ("RETAIN", "DELETE"):
+            raise _validation("dataDeletionPolicy must be RETAIN or DELETE")
+        validate_chunking(body.get("vectorIngestionConfiguration"))
+        ds = DataSource(kb, body)
+        kb.data_sources[ds.id] = ds
+        return 200, {"dataSource": ds.detail()}
+
+    def get_data_source(self, kbs, params, body, *_):
+        return 200, {"dataSource": self._ds(self._kb(kbs, params), params).detail()}
+
+    def list_data_sources(self, kbs, params, body, *_):
+        kb = self._kb(kbs, params)
+        out = [
+            {"knowledgeBaseId": kb.id, "dataSourceId": d.id, "name": d.body["name"], "status": "AVAILABLE", "updatedAt": _iso(d.updated)}
+            for d in sorted(kb.data_sources.values(), key=lambda d: d.body["name"])
+        ]
+        return 200, {"dataSourceSummaries": out}
+
+    def update_data_source(self, kbs, params, body, *_):
+        ds = self._ds(self._kb(kbs, params), params)
+        if body.get("vectorIngestionConfiguration") != ds.body.get("vectorIngestionConfiguration"):
+            raise _validation("The chunking configuration of a data source cannot be updated")
+        validate_chunking(body.get("vectorIngestionConfiguration"))
+        ds.body.update({k: body[k] for k in ("name", "description", "dataSourceConfiguration", "dataDeletionPolicy") if k in body})
+        ds.updated = time.time()
+        return 200, {"dataSource": ds.detail()}
+
+    def delete_data_source(self, kbs, params, body, *_):
+        kb = self._kb(kbs, params)
+        ds = self._ds(kb, params)
+        del kb.data_sources[ds.id]
+        return 202, {"knowledgeBaseId": kb.id, "dataSourceId": ds.id, "status": "DELETING"}
+
+    # -- ingestion jobs -----------------------------------------------------------------------
+
+    def start_ingestion_job(self, kbs, params, body, account, region):
+        kb = self._kb(kbs, params)
+        ds = self._ds(kb, params)
+        now = time.monotonic()
+        for other in kb.data_sources.values():
+            for job in other.jobs:
+                if job.status(now) in ("STARTING", "IN_PROGRESS"):
+                    raise _conflict(
+                        f"There is already an ongoing ingestion job {job.id} for knowledge base {kb.id}; "
+                        "wait for it to finish before starting another"
+                    )
+        s3 = ds.body["dataSourceConfiguration"]["s3Configuration"]
+        bucket = s3["bucketArn"].split(":::", 1)[1]
+        prefixes = s3.get("inclusionPrefixes") or [""]
+        snapshot = {}
+        for prefix in prefixes:
+            snapshot.update(self.s3_objects(account, bucket, prefix))
+        job = IngestionJob(ds, snapshot, self.settings.delays)
+        ds.jobs.append(job)
+        return 202, {"ingestionJob": job.detail(now)}
+
+    def get_ingestion_job(self, kbs, params, body, *_):
+        ds = self._ds(self._kb(kbs, params), params)
+        job = next((j for j in ds.jobs if j.id == params["job"]), None)
+        if job is None:
+            raise _not_found(f"Ingestion job {params['job']} does not exist")
+        return 200, {"ingestionJob": job.detail(time.monotonic())}
+
+    def list_ingestion_jobs(self, kbs, params, body, *_):
+        ds = self._ds(self._kb(kbs, params), params)
+        now = time.monotonic()
+        jobs = sorted(ds.jobs, key=lambda j: j.started, reverse=True)
+        return 200, {"ingestionJobSummaries": [j.summary(now) for j in jobs]}
+
+
+def decode(body):
+    try:
+        return json.loads(body or b"{}")
+    except ValueError:
+        raise _validation("The request body is not valid JSON")
