@@ -440,3 +440,62 @@ async fn lambda_cannot_assume_a_role_until_it_has_propagated() {
     let ops: Vec<String> = e.calls().iter().map(|c| c["operation"].as_str().unwrap().to_string()).collect();
     assert_eq!(ops.iter().filter(|o| *o == "CreateFunction").count(), 2, "{ops:?}");
 }
+
+#[tokio::test]
+async fn ownership_tags_are_kept_on_collections_and_knowledge_bases() {
+    let e = Emulator::start(&[]);
+    let c = clients(&e);
+    let name = unique("tag");
+    let kb = knowledge_base(&c, &name).await;
+    let arn = c
+        .agent
+        .get_knowledge_base()
+        .knowledge_base_id(&kb)
+        .send()
+        .await
+        .unwrap()
+        .knowledge_base()
+        .unwrap()
+        .knowledge_base_arn()
+        .to_string();
+    c.agent
+        .tag_resource()
+        .resource_arn(&arn)
+        .tags("ragstack:managed", "true")
+        .tags("ragstack:environment", "dev")
+        .send()
+        .await
+        .unwrap();
+    let tags = c.agent.list_tags_for_resource().resource_arn(&arn).send().await.unwrap();
+    assert_eq!(tags.tags().unwrap().get("ragstack:environment").map(String::as_str), Some("dev"));
+    c.agent.untag_resource().resource_arn(&arn).tag_keys("ragstack:environment").send().await.unwrap();
+    let tags = c.agent.list_tags_for_resource().resource_arn(&arn).send().await.unwrap();
+    assert_eq!(tags.tags().unwrap().len(), 1);
+    let unknown = c.agent.list_tags_for_resource().resource_arn(format!("{arn}X")).send().await.unwrap_err();
+    assert_eq!(unknown.code(), Some("ResourceNotFoundException"));
+
+    use aws_sdk_opensearchserverless::types::{CollectionType, SecurityPolicyType, Tag};
+    let other = unique("tagc");
+    let enc = serde_json::json!({"Rules": [{"ResourceType": "collection", "Resource": [format!("collection/{other}")]}], "AWSOwnedKey": true});
+    c.aoss
+        .create_security_policy()
+        .name(&other)
+        .r#type(SecurityPolicyType::Encryption)
+        .policy(enc.to_string())
+        .send()
+        .await
+        .unwrap();
+    let created = c
+        .aoss
+        .create_collection()
+        .name(&other)
+        .r#type(CollectionType::Vectorsearch)
+        .tags(Tag::builder().key("ragstack:managed").value("true").build().unwrap())
+        .send()
+        .await
+        .unwrap();
+    let collection_arn = created.create_collection_detail().unwrap().arn().unwrap().to_string();
+    let tags = c.aoss.list_tags_for_resource().resource_arn(&collection_arn).send().await.unwrap();
+    let pairs: Vec<(&str, &str)> = tags.tags().iter().map(|t| (t.key(), t.value())).collect();
+    assert_eq!(pairs, vec![("ragstack:managed", "true")]);
+}

@@ -225,6 +225,9 @@ ROUTES = [
     ("PUT", r"^/knowledgebases/(?P<kb>[^/]+)/datasources/(?P<ds>[^/]+)/ingestionjobs/?$", "start_ingestion_job"),
     ("POST", r"^/knowledgebases/(?P<kb>[^/]+)/datasources/(?P<ds>[^/]+)/ingestionjobs/?$", "list_ingestion_jobs"),
     ("GET", r"^/knowledgebases/(?P<kb>[^/]+)/datasources/(?P<ds>[^/]+)/ingestionjobs/(?P<job>[^/]+)/?$", "get_ingestion_job"),
+    ("GET", r"^/tags/(?P<arn>arn:[^:]+:bedrock:.+:knowledge-base/.+)$", "list_tags_for_resource"),
+    ("POST", r"^/tags/(?P<arn>arn:[^:]+:bedrock:.+:knowledge-base/.+)$", "tag_resource"),
+    ("DELETE", r"^/tags/(?P<arn>arn:[^:]+:bedrock:.+:knowledge-base/.+)$", "untag_resource"),
 ]
 
 OPERATION_NAMES = {
@@ -241,6 +244,9 @@ OPERATION_NAMES = {
     "start_ingestion_job": "StartIngestionJob",
     "list_ingestion_jobs": "ListIngestionJobs",
     "get_ingestion_job": "GetIngestionJob",
+    "list_tags_for_resource": "ListTagsForResource",
+    "tag_resource": "TagResource",
+    "untag_resource": "UntagResource",
 }
 
 
@@ -431,6 +437,29 @@ class BedrockAgent:
         now = time.monotonic()
         jobs = sorted(ds.jobs, key=lambda j: j.started, reverse=True)
         return 200, {"ingestionJobSummaries": [j.summary(now) for j in jobs]}
+
+
+    # -- tags ---------------------------------------------------------------------------------
+
+    @staticmethod
+    def _tagged(kbs, params):
+        kb = next((kb for kb in kbs.values() if kb.arn == params["arn"]), None)
+        if kb is None:
+            raise _not_found(f"Resource {params['arn']} does not exist")
+        return kb
+
+    def list_tags_for_resource(self, kbs, params, body, *_):
+        return 200, {"tags": dict(sorted(self._tagged(kbs, params).tags.items()))}
+
+    def tag_resource(self, kbs, params, body, *_):
+        self._tagged(kbs, params).tags.update(body.get("tags") or {})
+        return 200, {}
+
+    def untag_resource(self, kbs, params, body, *_):
+        kb = self._tagged(kbs, params)
+        for key in params.get("_query", {}).get("tagKeys", []):
+            kb.tags.pop(key, None)
+        return 200, {}
 
 
 def decode(body):

@@ -198,6 +198,7 @@ class Emulator:
                 from moto.iam.models import get_account_id_from
 
                 name, params = bedrock_route
+                params = dict(params, _query=parse_qs(environ.get("QUERY_STRING", "")))
                 status, result = self.bedrock_agent.handle(name, params, bedrock_agent.decode(body), get_account_id_from(access_key or ""), region)
                 headers, payload = [("Content-Type", "application/json")], json.dumps(result).encode()
             elif operation == "CreateFunction":
