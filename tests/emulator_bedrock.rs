@@ -66,9 +66,22 @@ where
     }
 }
 
+async fn encryption_policy(c: &Clients, collection: &str) {
+    use aws_sdk_opensearchserverless::types::SecurityPolicyType;
+    let enc = serde_json::json!({"Rules": [{"ResourceType": "collection", "Resource": [format!("collection/{collection}")]}], "AWSOwnedKey": true});
+    c.aoss
+        .create_security_policy()
+        .name(format!("{collection}-enc"))
+        .r#type(SecurityPolicyType::Encryption)
+        .policy(enc.to_string())
+        .send()
+        .await
+        .unwrap();
+}
+
 /// A role, an ACTIVE collection with an access policy for the caller, and its ARN.
 async fn storage(c: &Clients, name: &str) -> (String, String, String) {
-    use aws_sdk_opensearchserverless::types::{AccessPolicyType, CollectionStatus, CollectionType, SecurityPolicyType};
+    use aws_sdk_opensearchserverless::types::{AccessPolicyType, CollectionStatus, CollectionType};
     let role = c
         .iam
         .create_role()
@@ -82,15 +95,7 @@ async fn storage(c: &Clients, name: &str) -> (String, String, String) {
         .unwrap()
         .arn()
         .to_string();
-    let enc = serde_json::json!({"Rules": [{"ResourceType": "collection", "Resource": [format!("collection/{name}")]}], "AWSOwnedKey": true});
-    c.aoss
-        .create_security_policy()
-        .name(format!("{name}-enc"))
-        .r#type(SecurityPolicyType::Encryption)
-        .policy(enc.to_string())
-        .send()
-        .await
-        .unwrap();
+    encryption_policy(c, name).await;
     let access = serde_json::json!([{"Rules": [{"ResourceType": "index", "Resource": [format!("index/{name}/*")], "Permission": ["aoss:*"]}], "Principal": [CALLER]}]);
     c.aoss
         .create_access_policy()
@@ -474,17 +479,9 @@ async fn ownership_tags_are_kept_on_collections_and_knowledge_bases() {
     let unknown = c.agent.list_tags_for_resource().resource_arn(format!("{arn}X")).send().await.unwrap_err();
     assert_eq!(unknown.code(), Some("ResourceNotFoundException"));
 
-    use aws_sdk_opensearchserverless::types::{CollectionType, SecurityPolicyType, Tag};
+    use aws_sdk_opensearchserverless::types::{CollectionType, Tag};
     let other = unique("tagc");
-    let enc = serde_json::json!({"Rules": [{"ResourceType": "collection", "Resource": [format!("collection/{other}")]}], "AWSOwnedKey": true});
-    c.aoss
-        .create_security_policy()
-        .name(&other)
-        .r#type(SecurityPolicyType::Encryption)
-        .policy(enc.to_string())
-        .send()
-        .await
-        .unwrap();
+    encryption_policy(&c, &other).await;
     let created = c
         .aoss
         .create_collection()

@@ -15,6 +15,9 @@ import time
 import uuid
 
 from .errors import AwsError
+from .errors import conflict as _conflict
+from .errors import not_found as _not_found
+from .errors import validation as _validation
 
 NAME_RE = re.compile(r"^[a-z][a-z0-9-]{2,31}$")
 SECURITY_POLICY_TYPES = ("encryption", "network")
@@ -31,17 +34,6 @@ INDEX_PERMISSIONS = {
 def _now_ms():
     return int(time.time() * 1000)
 
-
-def _validation(message):
-    return AwsError(400, "ValidationException", message)
-
-
-def _not_found(message):
-    return AwsError(404, "ResourceNotFoundException", message)
-
-
-def _conflict(message):
-    return AwsError(409, "ConflictException", message)
 
 
 class Policy:
@@ -194,50 +186,90 @@ class OpenSearchServerless:
                 f"Member must satisfy regular expression pattern: [a-z][a-z0-9-]+ and length 3-32 ({what})"
             )
 
-    def _policy_ops(self, store, types, body, kind):
+    def _policy_ops(self, store, types, body, family):
         type_ = body.get("type")
         if type_ not in types:
             raise _validation(f"Value '{type_}' at 'type' failed to satisfy constraint: Member must be one of {list(types)}")
         return store, type_
 
-    def op_create_security_policy(self, st, body, *_):
-        store, type_ = self._policy_ops(st.security_policies, SECURITY_POLICY_TYPES, body, "security")
+    # Security policies (encryption, network) and access policies (data) share one lifecycle;
+    # only their store, allowed types and response keys differ.
+    FAMILIES = {
+        "security": ("security_policies", SECURITY_POLICY_TYPES, "securityPolicyDetail", "securityPolicySummaries"),
+        "access": ("access_policies", ("data",), "accessPolicyDetail", "accessPolicySummaries"),
+    }
+
+    def _family(self, st, family, body):
+        attr, types, detail_key, summaries_key = self.FAMILIES[family]
+        store, type_ = self._policy_ops(getattr(st, attr), types, body, family)
+        return store, type_, detail_key, summaries_key
+
+    def _create_policy(self, st, body, family):
+        store, type_, detail_key, _ = self._family(st, family, body)
         self._check_name(body.get("name"), "policy name")
         doc = self._parse_policy(body.get("policy"), type_)
         key = (type_, body["name"])
         if key in store:
             raise _conflict(f"Policy with name {body['name']} and type {type_} already exists")
-        store[key] = Policy("security", type_, body["name"], doc, body.get("description"))
-        return {"securityPolicyDetail": store[key].detail()}
+        store[key] = Policy(family, type_, body["name"], doc, body.get("description"))
+        return {detail_key: store[key].detail()}
 
-    def op_get_security_policy(self, st, body, *_):
-        store, type_ = self._policy_ops(st.security_policies, SECURITY_POLICY_TYPES, body, "security")
+    def _get_policy(self, st, body, family):
+        store, type_, detail_key, _ = self._family(st, family, body)
         p = store.get((type_, body.get("name")))
         if p is None:
             raise _not_found(f"Policy not found: {body.get('name')}")
-        return {"securityPolicyDetail": p.detail()}
+        return {detail_key: p.detail()}
 
-    def op_list_security_policies(self, st, body, *_):
-        store, type_ = self._policy_ops(st.security_policies, SECURITY_POLICY_TYPES, body, "security")
+    def _list_policies(self, st, body, family):
+        store, type_, _, summaries_key = self._family(st, family, body)
         wanted = body.get("resource")
-        out = []
-        for (t, _), p in sorted(store.items()):
-            if t != type_:
-                continue
-            if wanted and not any(self._rules_cover(p.document, r) for r in wanted):
-                continue
-            out.append(p.summary())
-        return {"securityPolicySummaries": out}
+        out = [
+            p.summary()
+            for (t, _), p in sorted(store.items())
+            if t == type_ and (not wanted or any(self._rules_cover(p.document, r) for r in wanted))
+        ]
+        return {summaries_key: out}
 
-    def op_update_security_policy(self, st, body, *_):
-        store, type_ = self._policy_ops(st.security_policies, SECURITY_POLICY_TYPES, body, "security")
-        return {"securityPolicyDetail": self._update(store, type_, body).detail()}
+    def _update_policy(self, st, body, family):
+        store, type_, detail_key, _ = self._family(st, family, body)
+        return {detail_key: self._update(store, type_, body).detail()}
 
-    def op_delete_security_policy(self, st, body, *_):
-        store, type_ = self._policy_ops(st.security_policies, SECURITY_POLICY_TYPES, body, "security")
+    def _delete_policy(self, st, body, family):
+        store, type_, _, _ = self._family(st, family, body)
         if store.pop((type_, body.get("name")), None) is None:
             raise _not_found(f"Policy not found: {body.get('name')}")
         return {}
+
+    def op_create_security_policy(self, st, body, *_):
+        return self._create_policy(st, body, "security")
+
+    def op_get_security_policy(self, st, body, *_):
+        return self._get_policy(st, body, "security")
+
+    def op_list_security_policies(self, st, body, *_):
+        return self._list_policies(st, body, "security")
+
+    def op_update_security_policy(self, st, body, *_):
+        return self._update_policy(st, body, "security")
+
+    def op_delete_security_policy(self, st, body, *_):
+        return self._delete_policy(st, body, "security")
+
+    def op_create_access_policy(self, st, body, *_):
+        return self._create_policy(st, body, "access")
+
+    def op_get_access_policy(self, st, body, *_):
+        return self._get_policy(st, body, "access")
+
+    def op_list_access_policies(self, st, body, *_):
+        return self._list_policies(st, body, "access")
+
+    def op_update_access_policy(self, st, body, *_):
+        return self._update_policy(st, body, "access")
+
+    def op_delete_access_policy(self, st, body, *_):
+        return self._delete_policy(st, body, "access")
 
     def _update(self, store, type_, body):
         p = store.get((type_, body.get("name")))
@@ -266,45 +298,6 @@ class OpenSearchServerless:
                     if fnmatch.fnmatchcase(resource, pattern):
                         return True
         return False
-
-    # -- access policies (data) ---------------------------------------------------------------
-
-    def op_create_access_policy(self, st, body, *_):
-        store, type_ = self._policy_ops(st.access_policies, ("data",), body, "access")
-        self._check_name(body.get("name"), "policy name")
-        doc = self._parse_policy(body.get("policy"), type_)
-        key = (type_, body["name"])
-        if key in store:
-            raise _conflict(f"Policy with name {body['name']} and type {type_} already exists")
-        store[key] = Policy("access", type_, body["name"], doc, body.get("description"))
-        return {"accessPolicyDetail": store[key].detail()}
-
-    def op_get_access_policy(self, st, body, *_):
-        store, type_ = self._policy_ops(st.access_policies, ("data",), body, "access")
-        p = store.get((type_, body.get("name")))
-        if p is None:
-            raise _not_found(f"Policy not found: {body.get('name')}")
-        return {"accessPolicyDetail": p.detail()}
-
-    def op_list_access_policies(self, st, body, *_):
-        store, type_ = self._policy_ops(st.access_policies, ("data",), body, "access")
-        wanted = body.get("resource")
-        out = [
-            p.summary()
-            for (t, _), p in sorted(store.items())
-            if t == type_ and (not wanted or any(self._rules_cover(p.document, r) for r in wanted))
-        ]
-        return {"accessPolicySummaries": out}
-
-    def op_update_access_policy(self, st, body, *_):
-        store, type_ = self._policy_ops(st.access_policies, ("data",), body, "access")
-        return {"accessPolicyDetail": self._update(store, type_, body).detail()}
-
-    def op_delete_access_policy(self, st, body, *_):
-        store, type_ = self._policy_ops(st.access_policies, ("data",), body, "access")
-        if store.pop((type_, body.get("name")), None) is None:
-            raise _not_found(f"Policy not found: {body.get('name')}")
-        return {}
 
     # -- collections --------------------------------------------------------------------------
 

@@ -20,6 +20,9 @@ import threading
 import time
 
 from .errors import AwsError
+from .errors import conflict as _conflict
+from .errors import not_found as _not_found
+from .errors import validation as _validation
 
 DEFAULT_DIMENSIONS = {
     "amazon.titan-embed-text-v2:0": 1024,
@@ -38,17 +41,6 @@ def _iso(epoch):
 def _id():
     return "".join(random.choices(string.ascii_uppercase + string.digits, k=10))
 
-
-def _validation(message):
-    return AwsError(400, "ValidationException", message)
-
-
-def _not_found(message):
-    return AwsError(404, "ResourceNotFoundException", message)
-
-
-def _conflict(message):
-    return AwsError(409, "ConflictException", message)
 
 
 def validate_chunking(config):

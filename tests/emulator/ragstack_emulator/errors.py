@@ -7,3 +7,15 @@ class AwsError(Exception):
         self.status = status
         self.code = code
         self.message = message
+
+
+def validation(message):
+    return AwsError(400, "ValidationException", message)
+
+
+def not_found(message):
+    return AwsError(404, "ResourceNotFoundException", message)
+
+
+def conflict(message):
+    return AwsError(409, "ConflictException", message)
