@@ -496,3 +496,36 @@ async fn ownership_tags_are_kept_on_collections_and_knowledge_bases() {
     let pairs: Vec<(&str, &str)> = tags.tags().iter().map(|t| (t.key(), t.value())).collect();
     assert_eq!(pairs, vec![("ragstack:managed", "true")]);
 }
+
+#[tokio::test]
+async fn each_service_throttles_with_its_own_error_and_the_sdk_retries_it() {
+    let e = Emulator::start(&["--throttle-rate", "1"]);
+    let c = clients(&e);
+    let s3 = c.s3.list_buckets().send().await.unwrap_err();
+    assert_eq!(aws_sdk_s3::error::ProvideErrorMetadata::code(&s3), Some("SlowDown"));
+    assert_eq!(s3.raw_response().map(|r| r.status().as_u16()), Some(503));
+    let iam = c.iam.list_roles().send().await.unwrap_err();
+    assert_eq!(aws_sdk_iam::error::ProvideErrorMetadata::code(&iam), Some("Throttling"));
+    let lambda = c.lambda.list_functions().send().await.unwrap_err();
+    assert_eq!(aws_sdk_lambda::error::ProvideErrorMetadata::code(&lambda), Some("TooManyRequestsException"));
+    assert_eq!(lambda.raw_response().map(|r| r.status().as_u16()), Some(429));
+    let agent = c.agent.list_knowledge_bases().send().await.unwrap_err();
+    assert_eq!(agent.code(), Some("ThrottlingException"));
+
+    // With the SDK's standard retries, a 50 % throttling rate is absorbed.
+    e.configure(r#"{"throttle_rate": 0.5, "seed": 3}"#);
+    let retrying = aws_sdk_iam::Client::from_conf(
+        sdk_config!(aws_sdk_iam, e)
+            .retry_config(
+                aws_sdk_iam::config::retry::RetryConfig::standard()
+                    .with_max_attempts(8)
+                    .with_initial_backoff(Duration::from_millis(5)),
+            )
+            .build(),
+    );
+    for _ in 0..10 {
+        retrying.list_roles().send().await.unwrap();
+    }
+    let throttled = e.calls().iter().filter(|c| c["service"] == "iam" && c["injected"] == "throttle").count();
+    assert!(throttled >= 5, "the retries met throttling ({throttled} times) and got through");
+}
