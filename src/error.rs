@@ -39,8 +39,9 @@ impl Error {
 
     pub fn exit_code(&self) -> u8 {
         match self {
-            Error::Config(_) | Error::Usage { .. } | Error::Template { .. } => 2,
-            Error::NotYet { .. } | Error::Io { .. } => 1,
+            // Io is only ever a local file (environment, template) read before any AWS call.
+            Error::Config(_) | Error::Usage { .. } | Error::Template { .. } | Error::Io { .. } => 2,
+            Error::NotYet { .. } => 1,
         }
     }
 

@@ -427,3 +427,12 @@ fn clap_rejects_a_bad_account_with_exit_2() {
     let err = rejected(&w, &["plan", "dev", "us-east-1", "--offline", "--account", "12345"]);
     assert_mentions(&err, &["exactly 12 digits"]);
 }
+
+#[test]
+fn an_unreadable_environment_file_is_invalid_input() {
+    let w = Workdir::new();
+    // A directory where the file should be: reading it fails with something other than NotFound.
+    std::fs::create_dir(w.path().join("environments/odd.toml")).unwrap();
+    let err = rejected(&w, &["deploy", "odd", "us-east-1"]);
+    assert_mentions(&err, &["cannot read environments/odd.toml"]);
+}
