@@ -10,28 +10,8 @@ use aws_sdk_bedrockagent::types::{
     KnowledgeBaseStorageType, KnowledgeBaseType, OpenSearchServerlessConfiguration, OpenSearchServerlessFieldMapping,
     S3DataSourceConfiguration, StorageConfiguration, VectorIngestionConfiguration, VectorKnowledgeBaseConfiguration,
 };
-use aws_smithy_types::{Document, Number};
-use common::emulator::{Emulator, unique};
+use common::emulator::{CALLER, Emulator, encryption_policy, json_document, sdk_config, unique};
 use std::time::{Duration, Instant};
-
-const CALLER: &str = "arn:aws:sts::123456789012:user/moto";
-
-macro_rules! sdk_config {
-    ($krate:ident, $e:expr) => {
-        $krate::Config::builder()
-            .behavior_version($krate::config::BehaviorVersion::latest())
-            .region($krate::config::Region::new("us-east-1"))
-            .endpoint_url(&$e.endpoint)
-            .credentials_provider($krate::config::Credentials::new(
-                "AKIDEMULATORTEST",
-                "not-a-secret",
-                None,
-                None,
-                "test",
-            ))
-            .retry_config($krate::config::retry::RetryConfig::disabled())
-    };
-}
 
 struct Clients {
     agent: aws_sdk_bedrockagent::Client,
@@ -66,19 +46,6 @@ where
     }
 }
 
-async fn encryption_policy(c: &Clients, collection: &str) {
-    use aws_sdk_opensearchserverless::types::SecurityPolicyType;
-    let enc = serde_json::json!({"Rules": [{"ResourceType": "collection", "Resource": [format!("collection/{collection}")]}], "AWSOwnedKey": true});
-    c.aoss
-        .create_security_policy()
-        .name(format!("{collection}-enc"))
-        .r#type(SecurityPolicyType::Encryption)
-        .policy(enc.to_string())
-        .send()
-        .await
-        .unwrap();
-}
-
 /// A role, an ACTIVE collection with an access policy for the caller, and its ARN.
 async fn storage(c: &Clients, name: &str) -> (String, String, String) {
     use aws_sdk_opensearchserverless::types::{AccessPolicyType, CollectionStatus, CollectionType};
@@ -95,7 +62,7 @@ async fn storage(c: &Clients, name: &str) -> (String, String, String) {
         .unwrap()
         .arn()
         .to_string();
-    encryption_policy(c, name).await;
+    encryption_policy(&c.aoss, &format!("{name}-enc"), &format!("collection/{name}")).await;
     let access = serde_json::json!([{"Rules": [{"ResourceType": "index", "Resource": [format!("index/{name}/*")], "Permission": ["aoss:*"]}], "Principal": [CALLER]}]);
     c.aoss
         .create_access_policy()
@@ -117,17 +84,13 @@ async fn storage(c: &Clients, name: &str) -> (String, String, String) {
 }
 
 async fn create_index(c: &Clients, collection_id: &str, engine: &str, dimension: u64) {
-    let mut method = std::collections::HashMap::new();
-    method.insert("engine".to_string(), Document::String(engine.into()));
-    method.insert("name".to_string(), Document::String("hnsw".into()));
-    let mut vector = std::collections::HashMap::new();
-    vector.insert("type".to_string(), Document::String("knn_vector".into()));
-    vector.insert("dimension".to_string(), Document::Number(Number::PosInt(dimension)));
-    vector.insert("method".to_string(), Document::Object(method));
-    let properties = Document::Object([("vector".to_string(), Document::Object(vector))].into());
-    let schema = Document::Object(
-        [("mappings".to_string(), Document::Object([("properties".to_string(), properties)].into()))].into(),
-    );
+    let schema = json_document(serde_json::json!({
+        "mappings": {"properties": {"vector": {
+            "type": "knn_vector",
+            "dimension": dimension,
+            "method": {"engine": engine, "name": "hnsw"},
+        }}}
+    }));
     eventually("CreateIndex allowed", || async {
         match c.aoss.create_index().id(collection_id).index_name("vectors").index_schema(schema.clone()).send().await {
             Ok(_) => Some(()),
@@ -481,7 +444,7 @@ async fn ownership_tags_are_kept_on_collections_and_knowledge_bases() {
 
     use aws_sdk_opensearchserverless::types::{CollectionType, Tag};
     let other = unique("tagc");
-    encryption_policy(&c, &other).await;
+    encryption_policy(&c.aoss, &format!("{other}-enc"), &format!("collection/{other}")).await;
     let created = c
         .aoss
         .create_collection()

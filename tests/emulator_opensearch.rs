@@ -4,17 +4,11 @@
 
 mod common;
 use aws_sdk_opensearchserverless::Client;
-use aws_sdk_opensearchserverless::config::retry::RetryConfig;
-use aws_sdk_opensearchserverless::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_opensearchserverless::error::ProvideErrorMetadata;
 use aws_sdk_opensearchserverless::types::{AccessPolicyType, CollectionStatus, CollectionType, SecurityPolicyType};
-use aws_smithy_types::{Document, Number};
-use common::emulator::{Emulator, unique};
+use common::emulator::{CALLER, Emulator, encryption_policy, json_document as doc, sdk_config, unique};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
-
-/// moto's identity for access keys it did not issue; AWS would report the key's IAM user.
-const CALLER: &str = "arn:aws:sts::123456789012:user/moto";
 
 fn shared() -> &'static Emulator {
     static E: OnceLock<Emulator> = OnceLock::new();
@@ -22,41 +16,7 @@ fn shared() -> &'static Emulator {
 }
 
 fn client(e: &Emulator) -> Client {
-    let config = aws_sdk_opensearchserverless::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
-        .endpoint_url(&e.endpoint)
-        .credentials_provider(Credentials::new("AKIDEMULATORTEST", "not-a-secret", None, None, "test"))
-        .retry_config(RetryConfig::disabled())
-        .build();
-    Client::from_conf(config)
-}
-
-fn doc(v: serde_json::Value) -> Document {
-    match v {
-        serde_json::Value::Null => Document::Null,
-        serde_json::Value::Bool(b) => Document::Bool(b),
-        serde_json::Value::Number(n) => match (n.as_u64(), n.as_i64()) {
-            (Some(u), _) => Document::Number(Number::PosInt(u)),
-            (None, Some(i)) => Document::Number(Number::NegInt(i)),
-            _ => Document::Number(Number::Float(n.as_f64().unwrap())),
-        },
-        serde_json::Value::String(s) => Document::String(s),
-        serde_json::Value::Array(a) => Document::Array(a.into_iter().map(doc).collect()),
-        serde_json::Value::Object(o) => Document::Object(o.into_iter().map(|(k, v)| (k, doc(v))).collect()),
-    }
-}
-
-async fn encryption_policy(c: &Client, name: &str, pattern: &str) {
-    let policy =
-        serde_json::json!({"Rules": [{"ResourceType": "collection", "Resource": [pattern]}], "AWSOwnedKey": true});
-    c.create_security_policy()
-        .name(name)
-        .r#type(SecurityPolicyType::Encryption)
-        .policy(policy.to_string())
-        .send()
-        .await
-        .unwrap();
+    Client::from_conf(sdk_config!(aws_sdk_opensearchserverless, e).build())
 }
 
 async fn active_collection(c: &Client, name: &str) -> String {

@@ -74,3 +74,59 @@ fn http(endpoint: &str, method: &str, path: &str, body: &str) -> String {
     assert!(head.starts_with("HTTP/1.1 200") || head.starts_with("HTTP/1.0 200"), "{method} {path}: {head}");
     rest.to_string()
 }
+
+/// moto's identity for access keys it did not issue; AWS would report the key's IAM user.
+pub const CALLER: &str = "arn:aws:sts::123456789012:user/moto";
+
+/// An SDK config builder for any client crate, pointed at the emulator, with retries off so a
+/// test sees every answer: `sdk_config!(aws_sdk_iam, emulator).build()`. (Every test binary
+/// compiles this module; those without emulator tests leave the macro unused.)
+#[allow(unused_macros)]
+macro_rules! sdk_config {
+    ($krate:ident, $e:expr) => {
+        $krate::Config::builder()
+            .behavior_version($krate::config::BehaviorVersion::latest())
+            .region($krate::config::Region::new("us-east-1"))
+            .endpoint_url(&$e.endpoint)
+            .credentials_provider($krate::config::Credentials::new(
+                "AKIDEMULATORTEST",
+                "not-a-secret",
+                None,
+                None,
+                "test",
+            ))
+            .retry_config($krate::config::retry::RetryConfig::disabled())
+    };
+}
+#[allow(unused_imports)]
+pub(crate) use sdk_config;
+
+/// A JSON value as the SDK's Document type (index schemas).
+pub fn json_document(v: serde_json::Value) -> aws_smithy_types::Document {
+    use aws_smithy_types::{Document, Number};
+    match v {
+        serde_json::Value::Null => Document::Null,
+        serde_json::Value::Bool(b) => Document::Bool(b),
+        serde_json::Value::Number(n) => match (n.as_u64(), n.as_i64()) {
+            (Some(u), _) => Document::Number(Number::PosInt(u)),
+            (None, Some(i)) => Document::Number(Number::NegInt(i)),
+            _ => Document::Number(Number::Float(n.as_f64().unwrap())),
+        },
+        serde_json::Value::String(s) => Document::String(s),
+        serde_json::Value::Array(a) => Document::Array(a.into_iter().map(json_document).collect()),
+        serde_json::Value::Object(o) => Document::Object(o.into_iter().map(|(k, v)| (k, json_document(v))).collect()),
+    }
+}
+
+/// An encryption policy named `name` whose one rule covers `pattern` (e.g. `collection/x*`).
+pub async fn encryption_policy(c: &aws_sdk_opensearchserverless::Client, name: &str, pattern: &str) {
+    let policy =
+        serde_json::json!({"Rules": [{"ResourceType": "collection", "Resource": [pattern]}], "AWSOwnedKey": true});
+    c.create_security_policy()
+        .name(name)
+        .r#type(aws_sdk_opensearchserverless::types::SecurityPolicyType::Encryption)
+        .policy(policy.to_string())
+        .send()
+        .await
+        .unwrap();
+}

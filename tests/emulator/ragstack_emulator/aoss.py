@@ -35,10 +35,8 @@ def _now_ms():
     return int(time.time() * 1000)
 
 
-
 class Policy:
-    def __init__(self, kind, type_, name, document, description):
-        self.kind = kind  # "security" or "access"
+    def __init__(self, type_, name, document, description):
         self.type = type_
         self.name = name
         self.document = document
@@ -157,7 +155,7 @@ class OpenSearchServerless:
         with self.lock:
             return method(self.state(account, region), body, access_key, region)
 
-    # -- security policies (encryption, network) ---------------------------------------------
+    # -- policies: security (encryption, network) and access (data) ---------------------------
 
     def _parse_policy(self, text, type_):
         try:
@@ -186,12 +184,6 @@ class OpenSearchServerless:
                 f"Member must satisfy regular expression pattern: [a-z][a-z0-9-]+ and length 3-32 ({what})"
             )
 
-    def _policy_ops(self, store, types, body, family):
-        type_ = body.get("type")
-        if type_ not in types:
-            raise _validation(f"Value '{type_}' at 'type' failed to satisfy constraint: Member must be one of {list(types)}")
-        return store, type_
-
     # Security policies (encryption, network) and access policies (data) share one lifecycle;
     # only their store, allowed types and response keys differ.
     FAMILIES = {
@@ -201,8 +193,17 @@ class OpenSearchServerless:
 
     def _family(self, st, family, body):
         attr, types, detail_key, summaries_key = self.FAMILIES[family]
-        store, type_ = self._policy_ops(getattr(st, attr), types, body, family)
-        return store, type_, detail_key, summaries_key
+        type_ = body.get("type")
+        if type_ not in types:
+            raise _validation(f"Value '{type_}' at 'type' failed to satisfy constraint: Member must be one of {list(types)}")
+        return getattr(st, attr), type_, detail_key, summaries_key
+
+    @staticmethod
+    def _find(store, type_, name):
+        p = store.get((type_, name))
+        if p is None:
+            raise _not_found(f"Policy not found: {name}")
+        return p
 
     def _create_policy(self, st, body, family):
         store, type_, detail_key, _ = self._family(st, family, body)
@@ -211,15 +212,12 @@ class OpenSearchServerless:
         key = (type_, body["name"])
         if key in store:
             raise _conflict(f"Policy with name {body['name']} and type {type_} already exists")
-        store[key] = Policy(family, type_, body["name"], doc, body.get("description"))
+        store[key] = Policy(type_, body["name"], doc, body.get("description"))
         return {detail_key: store[key].detail()}
 
     def _get_policy(self, st, body, family):
         store, type_, detail_key, _ = self._family(st, family, body)
-        p = store.get((type_, body.get("name")))
-        if p is None:
-            raise _not_found(f"Policy not found: {body.get('name')}")
-        return {detail_key: p.detail()}
+        return {detail_key: self._find(store, type_, body.get("name")).detail()}
 
     def _list_policies(self, st, body, family):
         store, type_, _, summaries_key = self._family(st, family, body)
@@ -233,7 +231,17 @@ class OpenSearchServerless:
 
     def _update_policy(self, st, body, family):
         store, type_, detail_key, _ = self._family(st, family, body)
-        return {detail_key: self._update(store, type_, body).detail()}
+        p = self._find(store, type_, body.get("name"))
+        if body.get("policyVersion") != p.version:
+            raise _validation("Policy version specified in the request refers to an older version and policy has since changed")
+        if body.get("policy") is not None:
+            p.document = self._parse_policy(body["policy"], type_)
+        if "description" in body:
+            p.description = body["description"]
+        p.version = uuid.uuid4().hex[:20]
+        p.modified = _now_ms()
+        p.modified_monotonic = time.monotonic()
+        return {detail_key: p.detail()}
 
     def _delete_policy(self, st, body, family):
         store, type_, _, _ = self._family(st, family, body)
@@ -270,21 +278,6 @@ class OpenSearchServerless:
 
     def op_delete_access_policy(self, st, body, *_):
         return self._delete_policy(st, body, "access")
-
-    def _update(self, store, type_, body):
-        p = store.get((type_, body.get("name")))
-        if p is None:
-            raise _not_found(f"Policy not found: {body.get('name')}")
-        if body.get("policyVersion") != p.version:
-            raise _validation("Policy version specified in the request refers to an older version and policy has since changed")
-        if "policy" in body and body["policy"] is not None:
-            p.document = self._parse_policy(body["policy"], type_)
-        if "description" in body:
-            p.description = body["description"]
-        p.version = uuid.uuid4().hex[:20]
-        p.modified = _now_ms()
-        p.modified_monotonic = time.monotonic()
-        return p
 
     @staticmethod
     def _rules_cover(document, resource, resource_type=None):
@@ -327,9 +320,9 @@ class OpenSearchServerless:
         c = Collection(st.account, region, name, type_, body.get("description"), standby, kms, tags, self.settings.delays)
         st.collections[c.id] = c
         detail = c.detail(time.monotonic())
-        for key in ("collectionEndpoint", "dashboardEndpoint", "type"):
-            detail.pop(key, None)
-        detail["type"] = type_
+        # CreateCollectionDetail has no endpoints: AWS reports them once the collection exists.
+        for key in ("collectionEndpoint", "dashboardEndpoint"):
+            detail.pop(key)
         return {"createCollectionDetail": detail}
 
     def op_batch_get_collection(self, st, body, *_):

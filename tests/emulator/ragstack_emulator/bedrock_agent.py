@@ -198,10 +198,6 @@ class IngestionJob:
             "updatedAt": _iso(time.time() if not done else self.started + self.starting + self.running),
         }
 
-    def summary(self, now):
-        d = self.detail(now)
-        return d
-
 
 ROUTES = [
     ("PUT", r"^/knowledgebases/?$", "create_knowledge_base"),
@@ -222,24 +218,9 @@ ROUTES = [
     ("DELETE", r"^/tags/(?P<arn>arn:[^:]+:bedrock:.+:knowledge-base/.+)$", "untag_resource"),
 ]
 
-OPERATION_NAMES = {
-    "create_knowledge_base": "CreateKnowledgeBase",
-    "list_knowledge_bases": "ListKnowledgeBases",
-    "get_knowledge_base": "GetKnowledgeBase",
-    "update_knowledge_base": "UpdateKnowledgeBase",
-    "delete_knowledge_base": "DeleteKnowledgeBase",
-    "create_data_source": "CreateDataSource",
-    "list_data_sources": "ListDataSources",
-    "get_data_source": "GetDataSource",
-    "update_data_source": "UpdateDataSource",
-    "delete_data_source": "DeleteDataSource",
-    "start_ingestion_job": "StartIngestionJob",
-    "list_ingestion_jobs": "ListIngestionJobs",
-    "get_ingestion_job": "GetIngestionJob",
-    "list_tags_for_resource": "ListTagsForResource",
-    "tag_resource": "TagResource",
-    "untag_resource": "UntagResource",
-}
+def operation_name(handler):
+    """`create_knowledge_base` -> `CreateKnowledgeBase`, the AWS operation a handler serves."""
+    return "".join(word.capitalize() for word in handler.split("_"))
 
 
 def route(method, path):
@@ -428,7 +409,7 @@ class BedrockAgent:
         ds = self._ds(self._kb(kbs, params), params)
         now = time.monotonic()
         jobs = sorted(ds.jobs, key=lambda j: j.started, reverse=True)
-        return 200, {"ingestionJobSummaries": [j.summary(now) for j in jobs]}
+        return 200, {"ingestionJobSummaries": [j.detail(now) for j in jobs]}
 
 
     # -- tags ---------------------------------------------------------------------------------

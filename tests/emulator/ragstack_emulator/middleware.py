@@ -185,21 +185,22 @@ class Emulator:
 
         bedrock_route = bedrock_agent.route(environ.get("REQUEST_METHOD"), path) if service == "bedrock" else None
         if bedrock_route:
-            operation = bedrock_agent.OPERATION_NAMES[bedrock_route[0]]
+            operation = bedrock_agent.operation_name(bedrock_route[0])
             mutating = not READ_ONLY.match(operation)
         elif service == "lambda" and environ.get("REQUEST_METHOD") == "POST" and re.match(r"^/2015-03-31/functions/?$", path):
             operation, mutating = "CreateFunction", True
 
+        from moto.iam.models import get_account_id_from
+
+        account = get_account_id_from(access_key or "")
         fault = self._pick_fault() if service else None
         try:
             if fault:
                 raise self._fault(service, fault)
             if bedrock_route:
-                from moto.iam.models import get_account_id_from
-
                 name, params = bedrock_route
                 params = dict(params, _query=parse_qs(environ.get("QUERY_STRING", "")))
-                status, result = self.bedrock_agent.handle(name, params, bedrock_agent.decode(body), get_account_id_from(access_key or ""), region)
+                status, result = self.bedrock_agent.handle(name, params, bedrock_agent.decode(body), account, region)
                 headers, payload = [("Content-Type", "application/json")], json.dumps(result).encode()
             elif operation == "CreateFunction":
                 age = role_age(json.loads(body or b"{}").get("Role"))
@@ -208,15 +209,13 @@ class Emulator:
                 return self._to_moto(environ, start_response, service, operation, mutating, fault)
             elif service == "aoss":
                 params = json.loads(body or b"{}")
-                from moto.iam.models import get_account_id_from
-
-                result = self.aoss.handle(operation, params, get_account_id_from(access_key or ""), region, access_key)
+                result = self.aoss.handle(operation, params, account, region, access_key)
                 status, headers, payload = 200, [("Content-Type", "application/x-amz-json-1.0")], json.dumps(result).encode()
             else:
                 return self._to_moto(environ, start_response, service, operation, mutating, fault)
         except AwsError as e:
             status, headers, payload = self._error_response(service, protocol, e)
-        self._log(service, operation, mutating, status, region, fault)
+        self._log(service, operation, mutating, status, fault)
         start_response(f"{status} {'OK' if status < 400 else 'Error'}", headers + [("Content-Length", str(len(payload)))])
         return [payload]
 
@@ -228,10 +227,10 @@ class Emulator:
             return start_response(status, headers, exc_info)
 
         result = self.moto_app(environ, recording_start_response)
-        self._log(service, operation, mutating, seen.get("status", 0), environ.get("HTTP_HOST", ""), fault)
+        self._log(service, operation, mutating, seen.get("status", 0), fault)
         return result
 
-    def _log(self, service, operation, mutating, status, region, fault):
+    def _log(self, service, operation, mutating, status, fault):
         with self.lock:
             self.calls.append(
                 {
