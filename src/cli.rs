@@ -1,12 +1,15 @@
 //! The command line: parsing (clap derive) and dispatch to the commands.
 
+use crate::aws::Clients;
 use crate::config::{self, Environment, Target};
 use crate::error::{Error, Result};
-use crate::naming;
-use crate::plan;
+use crate::output::Reporter;
 use crate::render::{Known, Templates};
+use crate::resources::Ctx;
+use crate::{deploy, engine, naming, plan, preflight};
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
 
 const ABOUT: &str = "Stand up and keep in shape a serverless RAG stack on AWS, one environment at a time.";
 
@@ -76,7 +79,7 @@ pub struct GlobalArgs {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Create or update everything the environment needs, then sync its data sources
-    Deploy(TargetArgs),
+    Deploy(DeployArgs),
     /// Show what deploy would change (with --offline: what the environment consists of)
     Plan(PlanArgs),
     /// Run knowledge-base ingestion for the environment's data sources and follow it
@@ -96,6 +99,19 @@ pub struct TargetArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct DeployArgs {
+    #[command(flatten)]
+    pub target: TargetArgs,
+    /// Allow deleting and recreating resources whose immutable settings changed (embedding model,
+    /// dimensions, index mapping, chunking); their documents are re-ingested
+    #[arg(long)]
+    pub allow_replace: bool,
+    /// Do not run ingestion after the resources are in place
+    #[arg(long)]
+    pub no_sync: bool,
+}
+
+#[derive(Debug, Args)]
 pub struct PlanArgs {
     #[command(flatten)]
     pub target: TargetArgs,
@@ -108,6 +124,9 @@ pub struct PlanArgs {
     /// Also print every rendered document (IAM and OpenSearch Serverless policies, index mapping)
     #[arg(long)]
     pub show_documents: bool,
+    /// Exit 3 when deploy would change something (0 when nothing would change)
+    #[arg(long)]
+    pub detailed_exitcode: bool,
 }
 
 fn parse_account(s: &str) -> std::result::Result<String, String> {
@@ -131,7 +150,8 @@ impl Command {
 
     fn target(&self) -> &TargetArgs {
         match self {
-            Command::Deploy(t) | Command::Sync(t) | Command::Status(t) | Command::Teardown(t) => t,
+            Command::Sync(t) | Command::Status(t) | Command::Teardown(t) => t,
+            Command::Deploy(d) => &d.target,
             Command::Plan(p) => &p.target,
         }
     }
@@ -206,6 +226,26 @@ async fn prepare(cli: &Cli, account: Option<String>) -> Result<(Environment, Tem
     Ok((env, templates))
 }
 
+/// Validates everything locally, then connects: credentials, caller identity, the embedding
+/// model's availability; names are derived again with the real account.
+async fn connect(cli: &Cli) -> Result<Arc<Ctx>> {
+    let (env, _) = prepare(cli, None).await?;
+    let report = Reporter::new(cli.global.json);
+    let clients = Clients::connect(env.region(), cli.global.profile.as_deref()).await;
+    let me = preflight::identify(&clients, &report).await?;
+    let (env, templates) = prepare(cli, Some(me.account.clone())).await?;
+    preflight::check_embedding_model(&clients, &env, &report).await?;
+    let known = Known { deployer_arn: Some(me.deployer_arn.clone()), ..Known::default() };
+    Ok(Arc::new(Ctx {
+        env,
+        templates,
+        clients,
+        known: Mutex::new(known),
+        data_source_ids: Mutex::new(Default::default()),
+        report,
+    }))
+}
+
 /// Runs the command; returns the process exit code on success paths.
 pub async fn run(cli: Cli) -> Result<u8> {
     match &cli.command {
@@ -224,6 +264,17 @@ pub async fn run(cli: Cli) -> Result<u8> {
             "--account goes with --offline: online, ragstack reads the account from your credentials",
             None,
         )),
+        Command::Plan(p) => {
+            let ctx = connect(&cli).await?;
+            let observed = engine::observe(&ctx, &ctx.known().deployer_arn.unwrap_or_default()).await?;
+            if cli.global.json {
+                println!("{}", serde_json::to_string_pretty(&engine::plan_json(&observed)).expect("JSON serializes"));
+            } else {
+                print!("{}", engine::plan_text(&observed));
+            }
+            Ok(if p.detailed_exitcode && observed.has_changes() { 3 } else { 0 })
+        }
+        Command::Deploy(d) => deploy::run(connect(&cli).await?, d).await,
         command => {
             // Validate first, so that a bad file is reported the same way it will be once the
             // command is available, and nothing is pretended.

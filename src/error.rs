@@ -1,8 +1,8 @@
 //! The error type of every command, and the exit code each kind maps to.
 //!
 //! Exit codes are a contract with scripts: 0 success, 1 failure talking to AWS (or a command that
-//! is not available yet), 2 invalid input (nothing was sent to AWS), 3 reserved for
-//! `plan --detailed-exitcode` (changes pending).
+//! is not available yet), 2 invalid input or a refused change (nothing was changed in AWS), 3
+//! `plan --detailed-exitcode` with changes pending.
 
 use crate::config::ConfigErrors;
 
@@ -24,6 +24,19 @@ pub enum Error {
     #[error("`ragstack {command}` is not available yet in this version of ragstack")]
     NotYet { command: String, help: String },
 
+    /// AWS refused or failed a call: the code and message are AWS's own.
+    #[error("{action}: {source}")]
+    Aws { action: String, source: crate::aws::AwsError, help: Option<String> },
+
+    /// The run reached AWS but did not bring everything to the desired state; the details were
+    /// reported as they happened.
+    #[error("{message}")]
+    Incomplete { message: String, help: Option<String> },
+
+    /// A change deploy will not make without an explicit flag (a replace that loses data).
+    #[error("{message}")]
+    Refused { message: String, help: String },
+
     #[error("{context}: {source}")]
     Io {
         context: String,
@@ -33,6 +46,25 @@ pub enum Error {
 }
 
 impl Error {
+    /// An AWS failure while doing `action`, with what the user can do about it where ragstack knows.
+    pub fn aws(action: impl Into<String>, source: crate::aws::AwsError) -> Self {
+        let help = match source.code.as_str() {
+            "AccessDeniedException" | "AccessDenied" | "UnauthorizedOperation" => Some(
+                "the credentials in use lack a permission this step needs; `aws sts get-caller-identity` shows who you are"
+                    .to_string(),
+            ),
+            "ExpiredToken" | "ExpiredTokenException" | "InvalidClientTokenId" | "UnrecognizedClientException" => {
+                Some("refresh your credentials (aws sso login, or new keys) and run the command again".to_string())
+            }
+            "ServiceQuotaExceededException" | "LimitExceeded" | "LimitExceededException" => {
+                Some("an account quota is reached: delete unused resources or ask AWS for a higher quota".to_string())
+            }
+            "ConnectionFailure" | "Timeout" => Some("check your network and AWS_ENDPOINT_URL settings".to_string()),
+            _ => Some("run the command again: ragstack resumes where it stopped; -v shows every AWS call".to_string()),
+        };
+        Error::Aws { action: action.into(), source, help }
+    }
+
     pub fn usage(message: impl Into<String>, help: impl Into<Option<String>>) -> Self {
         Error::Usage { message: message.into(), help: help.into() }
     }
@@ -41,7 +73,8 @@ impl Error {
         match self {
             // Io is only ever a local file (environment, template) read before any AWS call.
             Error::Config(_) | Error::Usage { .. } | Error::Template { .. } | Error::Io { .. } => 2,
-            Error::NotYet { .. } => 1,
+            Error::Refused { .. } => 2,
+            Error::NotYet { .. } | Error::Aws { .. } | Error::Incomplete { .. } => 1,
         }
     }
 
@@ -56,7 +89,8 @@ impl Error {
                  with the built-in templates to see the values"
                     .into(),
             ),
-            Error::NotYet { help, .. } => Some(help.clone()),
+            Error::NotYet { help, .. } | Error::Refused { help, .. } => Some(help.clone()),
+            Error::Aws { help, .. } | Error::Incomplete { help, .. } => help.clone(),
             Error::Io { .. } => None,
         }
     }
@@ -69,6 +103,9 @@ impl Error {
             Error::Template { .. } => "invalid_template",
             Error::NotYet { .. } => "not_available",
             Error::Io { .. } => "io",
+            Error::Aws { .. } => "aws",
+            Error::Incomplete { .. } => "incomplete",
+            Error::Refused { .. } => "refused",
         };
         let mut v = serde_json::json!({
             "error": {
@@ -78,6 +115,9 @@ impl Error {
                 "help": self.help(),
             }
         });
+        if let Error::Aws { source, .. } = self {
+            v["error"]["aws_code"] = source.code.clone().into();
+        }
         if let Error::Config(e) = self {
             v["error"]["problems"] = serde_json::to_value(&e.problems).unwrap_or_default();
         }

@@ -2,14 +2,25 @@
 //!
 //! Modules, one per concern: `cli` (parsing and dispatch), `config` (environment files and their
 //! validation), `catalog` (where AWS offers what), `naming` (every AWS name and ARN), `render`
-//! (templates), `plan` (the desired state), `error` (errors and exit codes).
+//! (templates), `plan` (the desired state), `error` (errors and exit codes), `aws` (clients and
+//! AWS errors), `preflight` (identity and model checks), `resources` (one module per AWS resource
+//! kind), `engine` (observe, diff, apply along the graph), `wait` (waiters and classified
+//! retries), `ingestion` (knowledge-base sync), `output` (progress), `deploy` (the command).
 
+pub mod aws;
 pub mod catalog;
 pub mod cli;
 pub mod config;
+pub mod deploy;
+pub mod engine;
 pub mod error;
+pub mod ingestion;
 pub mod naming;
+pub mod output;
 pub mod plan;
+pub mod preflight;
 pub mod render;
+pub mod resources;
+pub mod wait;
 
 pub use error::{Error, Result};

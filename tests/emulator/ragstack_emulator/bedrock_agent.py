@@ -214,6 +214,7 @@ ROUTES = [
     ("POST", r"^/knowledgebases/(?P<kb>[^/]+)/datasources/(?P<ds>[^/]+)/ingestionjobs/?$", "list_ingestion_jobs"),
     ("GET", r"^/knowledgebases/(?P<kb>[^/]+)/datasources/(?P<ds>[^/]+)/ingestionjobs/(?P<job>[^/]+)/?$", "get_ingestion_job"),
     ("GET", r"^/tags/(?P<arn>arn:[^:]+:bedrock:.+:knowledge-base/.+)$", "list_tags_for_resource"),
+    ("GET", r"^/foundation-models/(?P<model>[^/]+)/?$", "get_foundation_model"),
     ("POST", r"^/tags/(?P<arn>arn:[^:]+:bedrock:.+:knowledge-base/.+)$", "tag_resource"),
     ("DELETE", r"^/tags/(?P<arn>arn:[^:]+:bedrock:.+:knowledge-base/.+)$", "untag_resource"),
 ]
@@ -411,6 +412,27 @@ class BedrockAgent:
         jobs = sorted(ds.jobs, key=lambda j: j.started, reverse=True)
         return 200, {"ingestionJobSummaries": [j.detail(now) for j in jobs]}
 
+
+    # -- foundation models (the bedrock control plane; ragstack's preflight asks for one) -------
+
+    def get_foundation_model(self, kbs, params, body, account, region):
+        model = params["model"]
+        if model not in DEFAULT_DIMENSIONS or model in self.settings.unavailable_models:
+            raise _validation("The provided model identifier is invalid.")
+        provider = "Amazon" if model.startswith("amazon.") else "Cohere"
+        return 200, {
+            "modelDetails": {
+                "modelArn": f"arn:aws:bedrock:{region}::foundation-model/{model}",
+                "modelId": model,
+                "modelName": model,
+                "providerName": provider,
+                "inputModalities": ["TEXT"],
+                "outputModalities": ["EMBEDDING"],
+                "customizationsSupported": [],
+                "inferenceTypesSupported": ["ON_DEMAND"],
+                "modelLifecycle": {"status": "ACTIVE"},
+            }
+        }
 
     # -- tags ---------------------------------------------------------------------------------
 

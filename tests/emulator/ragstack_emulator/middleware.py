@@ -64,6 +64,18 @@ def caller_principal(access_key, region):
     return arn
 
 
+def _response_fix(service, environ):
+    """A rewrite of moto's answer where it departs from the AWS model, or None.
+
+    GetBucketVersioning: moto answers with a `GetBucketVersioningResponse` root element; S3 (and
+    the Rust SDK's parser) use `VersioningConfiguration`.
+    """
+    query = environ.get("QUERY_STRING", "")
+    if service == "s3" and environ.get("REQUEST_METHOD") == "GET" and re.search(r"(^|&)versioning(=|&|$)", query):
+        return lambda body: body.replace(b"GetBucketVersioningResponse", b"VersioningConfiguration")
+    return None
+
+
 def role_age(role_arn):
     """Seconds since moto created the role, or None when it does not exist."""
     from moto.core.utils import utcnow
@@ -221,14 +233,23 @@ class Emulator:
 
     def _to_moto(self, environ, start_response, service, operation, mutating, fault):
         seen = {}
+        fix = _response_fix(service, environ)
 
         def recording_start_response(status, headers, exc_info=None):
             seen["status"] = int(status.split(" ", 1)[0])
+            if fix:
+                seen["headers"] = headers
+                return lambda _data: None
             return start_response(status, headers, exc_info)
 
         result = self.moto_app(environ, recording_start_response)
         self._log(service, operation, mutating, seen.get("status", 0), fault)
-        return result
+        if not fix:
+            return result
+        body = fix(b"".join(result))
+        headers = [(k, v) for k, v in seen["headers"] if k.lower() != "content-length"]
+        start_response(f"{seen['status']} OK", headers + [("Content-Length", str(len(body)))])
+        return [body]
 
     def _log(self, service, operation, mutating, status, fault):
         with self.lock:

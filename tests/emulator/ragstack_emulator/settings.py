@@ -56,6 +56,8 @@ class Settings:
         self.throttle_rate = float(environ.get("RAGSTACK_EMULATOR_THROTTLE_RATE", "0"))
         self.error_rate = float(environ.get("RAGSTACK_EMULATOR_ERROR_RATE", "0"))
         self.seed = int(environ.get("RAGSTACK_EMULATOR_SEED", "1"))
+        # Embedding models GetFoundationModel reports as not offered (comma-separated ids).
+        self.unavailable_models = [m for m in environ.get("RAGSTACK_EMULATOR_UNAVAILABLE_MODELS", "").split(",") if m]
 
     def to_dict(self):
         return {
@@ -64,6 +66,7 @@ class Settings:
             "throttle_rate": self.throttle_rate,
             "error_rate": self.error_rate,
             "seed": self.seed,
+            "unavailable_models": self.unavailable_models,
         }
 
     def update(self, changes):
@@ -76,6 +79,8 @@ class Settings:
                 setattr(self, key, value)
         if "seed" in changes:
             self.seed = int(changes["seed"])
+        if "unavailable_models" in changes:
+            self.unavailable_models = [str(m) for m in changes["unavailable_models"]]
         for name, value in changes.get("delays", {}).items():
             if name not in self.delays:
                 raise ValueError(f"unknown delay {name!r}; known: {', '.join(self.delays)}")

@@ -1,0 +1,131 @@
+//! `ragstack deploy`: observe, refuse what must not happen (foreign resources, replacements
+//! without `--allow-replace`), apply, sync, and print the outputs. A deploy with nothing to do
+//! makes no mutating call and says so.
+
+use crate::cli::DeployArgs;
+use crate::engine::{self, Action, Applied};
+use crate::error::Result;
+use crate::output::Mode;
+use crate::resources::Ctx;
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// What a user needs after a deploy: where things are.
+pub fn outputs(ctx: &Ctx) -> BTreeMap<String, String> {
+    let known = ctx.known();
+    let n = &ctx.env.names;
+    let mut out = BTreeMap::new();
+    if let Some(id) = &known.collection_id {
+        out.insert("collection_endpoint".into(), n.collection_endpoint(Some(id)));
+    }
+    if let Some(id) = &known.knowledge_base_id {
+        out.insert("knowledge_base_id".into(), id.clone());
+    }
+    for (name, id) in ctx.data_source_ids.lock().expect("ids lock").iter() {
+        out.insert(format!("data_source.{name}"), id.clone());
+    }
+    if ctx.env.uses_documents_bucket() {
+        out.insert("documents_bucket".into(), n.documents_bucket.clone());
+    }
+    out
+}
+
+pub async fn run(ctx: Arc<Ctx>, args: &DeployArgs) -> Result<u8> {
+    let report = &ctx.report;
+    let deployer = ctx.known().deployer_arn.unwrap_or_default();
+    report.event(
+        json!({"event": "start", "command": "deploy", "environment": ctx.env.name, "region": ctx.env.region(),
+               "account": ctx.env.names.account, "deployer": deployer}),
+        Some(&format!(
+            "ragstack deploy: environment {} in {}, account {} (as {deployer})",
+            ctx.env.name,
+            ctx.env.region(),
+            ctx.env.names.account
+        )),
+    );
+    let plan = engine::observe(&ctx, &deployer).await?;
+    engine::check(&plan, args.allow_replace)?;
+    let sync = !args.no_sync;
+    if !plan.has_changes() || (!sync && plan.items.iter().all(|i| i.action == Action::NoOp)) {
+        summary(&ctx, &plan, None);
+        return Ok(0);
+    }
+    report.event(
+        json!({"event": "plan", "summary": engine::plan_json(&plan)["summary"].clone()}),
+        Some(&format!(
+            "plan: {} to create, {} to update, {} to replace, {} unchanged",
+            plan.count(Action::Create),
+            plan.count(Action::Update),
+            plan.count(Action::Replace),
+            plan.count(Action::NoOp)
+        )),
+    );
+    let applied = engine::apply(&ctx, &plan, sync).await?;
+    summary(&ctx, &plan, Some(&applied));
+    let ingestion_failed = applied.ingestion.iter().any(|j| !j.succeeded());
+    Ok(if ingestion_failed { 1 } else { 0 })
+}
+
+fn summary(ctx: &Ctx, plan: &engine::Plan, applied: Option<&Applied>) {
+    let report = &ctx.report;
+    report.finish();
+    let outputs = outputs(ctx);
+    let secs = report.elapsed().as_secs_f64();
+    let result = if applied.is_some() { "deployed" } else { "no_changes" };
+    if report.mode() == Mode::Json {
+        let mut v = json!({
+            "event": "summary",
+            "result": result,
+            "environment": ctx.env.name,
+            "region": ctx.env.region(),
+            "outputs": outputs,
+            "total_s": (secs * 1000.0).round() / 1000.0,
+        });
+        if let Some(a) = applied {
+            v["resources"] = serde_json::to_value(&a.outcomes).unwrap_or(Value::Null);
+            v["ingestion"] = serde_json::to_value(&a.ingestion).unwrap_or(Value::Null);
+        }
+        report.event(v, None);
+        return;
+    }
+    println!();
+    match applied {
+        None => println!("No changes: {} in {} is up to date ({secs:.1}s).", ctx.env.name, ctx.env.region()),
+        Some(a) => {
+            println!(
+                "Deployed {} in {} in {secs:.1}s: {} created, {} updated, {} replaced, {} unchanged.",
+                ctx.env.name,
+                ctx.env.region(),
+                plan.count(Action::Create),
+                plan.count(Action::Update),
+                plan.count(Action::Replace),
+                plan.count(Action::NoOp) + plan.count(Action::Wait),
+            );
+            for job in &a.ingestion {
+                println!("  ingestion {}", job.line());
+            }
+        }
+    }
+    println!("\noutputs:");
+    for (k, v) in &outputs {
+        println!("  {k:<24} {v}");
+    }
+    let n = &ctx.env.names;
+    if ctx.env.uses_documents_bucket() {
+        let prefix = ctx
+            .env
+            .file
+            .data_sources
+            .iter()
+            .find(|d| d.bucket.is_none())
+            .and_then(|d| d.inclusion_prefixes.first().cloned())
+            .unwrap_or_default();
+        println!(
+            "\nnext: add documents with `aws s3 cp --recursive ./docs s3://{}/{prefix}`, then `ragstack sync {} {}`",
+            n.documents_bucket,
+            ctx.env.name,
+            ctx.env.region()
+        );
+    }
+}

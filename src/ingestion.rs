@@ -1,0 +1,140 @@
+//! Knowledge-base ingestion: start a job per data source (or follow the one already running) and
+//! follow it to the end with its statistics. Shared by `deploy` (after the resources exist) and
+//! `sync`. Bedrock runs one job per knowledge base at a time, so data sources go one after another.
+
+use crate::aws::{AwsError, aws};
+use crate::error::{Error, Result};
+use crate::resources::{Ctx, Step, failed};
+use crate::wait;
+use aws_sdk_bedrockagent::types::{IngestionJob, IngestionJobStatus};
+use serde::Serialize;
+use std::sync::Arc;
+use std::time::Duration;
+
+const JOB_DEADLINE: Duration = Duration::from_secs(4 * 60 * 60);
+
+#[derive(Debug, Clone, Serialize)]
+pub struct JobResult {
+    pub data_source: String,
+    pub job_id: String,
+    pub status: String,
+    pub scanned: i64,
+    pub new: i64,
+    pub modified: i64,
+    pub deleted: i64,
+    pub failed: i64,
+    pub failure_reasons: Vec<String>,
+}
+
+impl JobResult {
+    fn from_job(data_source: &str, job: &IngestionJob) -> JobResult {
+        let s = job.statistics();
+        JobResult {
+            data_source: data_source.to_string(),
+            job_id: job.ingestion_job_id().to_string(),
+            status: job.status().as_str().to_string(),
+            scanned: s.map_or(0, |s| s.number_of_documents_scanned()),
+            new: s.map_or(0, |s| s.number_of_new_documents_indexed()),
+            modified: s.map_or(0, |s| s.number_of_modified_documents_indexed()),
+            deleted: s.map_or(0, |s| s.number_of_documents_deleted()),
+            failed: s.map_or(0, |s| s.number_of_documents_failed()),
+            failure_reasons: job.failure_reasons().to_vec(),
+        }
+    }
+
+    pub fn succeeded(&self) -> bool {
+        self.status == "COMPLETE" && self.failed == 0
+    }
+
+    pub fn line(&self) -> String {
+        format!(
+            "{}: {} (job {}): {} scanned, {} new, {} modified, {} deleted, {} failed",
+            self.data_source,
+            self.status,
+            self.job_id,
+            self.scanned,
+            self.new,
+            self.modified,
+            self.deleted,
+            self.failed
+        )
+    }
+}
+
+/// The job running on this data source, if any.
+async fn running_job(ctx: &Ctx, kb: &str, ds: &str) -> std::result::Result<Option<String>, AwsError> {
+    let out =
+        ctx.clients.agent.list_ingestion_jobs().knowledge_base_id(kb).data_source_id(ds).send().await.map_err(aws)?;
+    Ok(out
+        .ingestion_job_summaries()
+        .iter()
+        .find(|j| matches!(j.status(), IngestionJobStatus::Starting | IngestionJobStatus::InProgress))
+        .map(|j| j.ingestion_job_id().to_string()))
+}
+
+/// Starts (or joins) and follows one ingestion job per data source, in order.
+pub async fn run(ctx: &Arc<Ctx>, sources: &[(String, String)]) -> Result<Vec<JobResult>> {
+    let kb = ctx.knowledge_base_id().ok_or_else(|| Error::Incomplete {
+        message: "the knowledge base does not exist: run `ragstack deploy` first".into(),
+        help: None,
+    })?;
+    let mut results = Vec::new();
+    for (name, ds) in sources {
+        let step = Step { ctx: ctx.clone(), id: format!("sync.{name}"), exists: Box::new(|| {}) };
+        let job_id = start(&step, &kb, ds).await?;
+        let job = wait::until(&step, &format!("ingestion job {job_id}"), JOB_DEADLINE, || async {
+            let out = ctx
+                .clients
+                .agent
+                .get_ingestion_job()
+                .knowledge_base_id(&kb)
+                .data_source_id(ds)
+                .ingestion_job_id(&job_id)
+                .send()
+                .await
+                .map_err(aws)
+                .map_err(failed("read ingestion job"))?;
+            let job =
+                out.ingestion_job.ok_or_else(|| Error::Incomplete { message: "no job returned".into(), help: None })?;
+            Ok(matches!(
+                job.status(),
+                IngestionJobStatus::Complete | IngestionJobStatus::Failed | IngestionJobStatus::Stopped
+            )
+            .then_some(job))
+        })
+        .await?;
+        let result = JobResult::from_job(name, &job);
+        step.progress(if result.succeeded() { "done" } else { "failed" }, &result.line());
+        for reason in &result.failure_reasons {
+            ctx.report.note(&format!("  {name}: {reason}"));
+        }
+        results.push(result);
+    }
+    Ok(results)
+}
+
+/// Starts a job; when Bedrock says one is already running, follows that one (on this data source)
+/// or waits for the other data source's job to end and starts again.
+async fn start(step: &Step, kb: &str, ds: &str) -> Result<String> {
+    let ctx = &step.ctx;
+    let begun = std::time::Instant::now();
+    loop {
+        step.progress("starting", "ingestion job");
+        let started = ctx.clients.agent.start_ingestion_job().knowledge_base_id(kb).data_source_id(ds).send().await;
+        match started.map_err(aws) {
+            Ok(out) => return Ok(out.ingestion_job.map(|j| j.ingestion_job_id).unwrap_or_default()),
+            Err(e) if e.is_conflict() => {
+                if let Some(running) = running_job(ctx, kb, ds).await.map_err(failed("list ingestion jobs"))? {
+                    step.progress("following", &format!("job {running}, already running"));
+                    return Ok(running);
+                }
+                if begun.elapsed() > JOB_DEADLINE {
+                    return Err(Error::aws("start ingestion job", e));
+                }
+                step.progress("waiting", "another ingestion job of this knowledge base to finish");
+                tokio::time::sleep(wait::interval(begun.elapsed()).max(Duration::from_secs(1))).await;
+            }
+            Err(e) => return Err(Error::aws("start ingestion job", e)),
+        }
+    }
+}

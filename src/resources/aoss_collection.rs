@@ -1,0 +1,172 @@
+//! The OpenSearch Serverless VECTORSEARCH collection: the slow resource (CREATING takes minutes on
+//! AWS), so it is created first and waited on while everything else is built. Standby replicas
+//! and the type cannot be changed after creation: a change is a replace, which loses the index.
+
+use super::{Ctx, Observation, Step, failed};
+use crate::aws::{AwsError, aws};
+use crate::error::{Error, Result};
+use crate::plan::Resource;
+use crate::wait;
+use aws_sdk_opensearchserverless::types::{CollectionDetail, CollectionStatus, CollectionType, StandbyReplicas, Tag};
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+const CREATE_DEADLINE: Duration = Duration::from_secs(30 * 60);
+const DELETE_DEADLINE: Duration = Duration::from_secs(20 * 60);
+
+fn standby(ctx: &Ctx) -> StandbyReplicas {
+    if ctx.env.file.vector_store.standby_replicas { StandbyReplicas::Enabled } else { StandbyReplicas::Disabled }
+}
+
+pub async fn find(ctx: &Ctx, name: &str) -> std::result::Result<Option<CollectionDetail>, AwsError> {
+    let out = ctx.clients.aoss.batch_get_collection().names(name).send().await.map_err(aws)?;
+    Ok(out.collection_details().iter().find(|c| c.name() == Some(name)).cloned())
+}
+
+pub async fn tags(ctx: &Ctx, arn: &str) -> std::result::Result<BTreeMap<String, String>, AwsError> {
+    let out = ctx.clients.aoss.list_tags_for_resource().resource_arn(arn).send().await.map_err(aws)?;
+    Ok(out.tags().iter().map(|t| (t.key().to_string(), t.value().to_string())).collect())
+}
+
+pub async fn observe(ctx: &Ctx, r: &Resource) -> Result<Observation> {
+    let read = |e| Error::aws(format!("read collection {}", r.name), e);
+    let Some(c) = find(ctx, &r.name).await.map_err(read)? else {
+        return Ok(Observation::absent());
+    };
+    let status = c.status().map(|s| s.as_str().to_string());
+    if c.status() == Some(&CollectionStatus::Deleting) {
+        // Being deleted (a teardown or a replace): the run waits for it to go, then creates it.
+        return Ok(Observation { status, ..Observation::absent() });
+    }
+    let mut obs = Observation::present(c.id().map(str::to_string));
+    obs.status = status;
+    let current = tags(ctx, c.arn().unwrap_or_default()).await.map_err(read)?;
+    if let Some(why) = ctx.ownership(&current) {
+        obs.foreign = Some(why);
+        return Ok(obs);
+    }
+    if let Some(id) = c.id() {
+        ctx.set_known(|k| k.collection_id = Some(id.to_string()));
+    }
+    obs.diff("type", c.r#type().map(|t| t.as_str()).unwrap_or_default(), "VECTORSEARCH", true);
+    obs.diff(
+        "standby_replicas",
+        c.standby_replicas().map(|s| s.as_str()).unwrap_or_default(),
+        standby(ctx).as_str(),
+        true,
+    );
+    if c.status() == Some(&CollectionStatus::Failed) {
+        obs.changes.push(super::Change {
+            field: "status".into(),
+            from: "FAILED".into(),
+            to: "ACTIVE".into(),
+            replace: true,
+        });
+    }
+    obs.diff_tags(ctx, &current);
+    Ok(obs)
+}
+
+pub async fn apply(step: &Step, r: &Resource, obs: &Observation) -> Result<()> {
+    let ctx = &step.ctx;
+    let aoss = &ctx.clients.aoss;
+    if !obs.exists {
+        if obs.status.as_deref() == Some("DELETING") {
+            wait_gone(step, &r.name).await?;
+        }
+        step.progress("creating", "VECTORSEARCH collection");
+        let tags: Vec<Tag> = ctx
+            .env
+            .tags()
+            .into_iter()
+            .map(|(k, v)| Tag::builder().key(k).value(v).build().expect("key and value are set"))
+            .collect();
+        let created = aoss
+            .create_collection()
+            .name(&r.name)
+            .r#type(CollectionType::Vectorsearch)
+            .standby_replicas(standby(ctx))
+            .description(format!("ragstack {}: vectors of the knowledge base", ctx.env.name))
+            .set_tags(Some(tags))
+            .send()
+            .await
+            .map_err(aws);
+        match created {
+            Ok(out) => {
+                let id = out.create_collection_detail().and_then(|d| d.id()).map(str::to_string);
+                ctx.set_known(|k| k.collection_id = id);
+            }
+            // A concurrent deploy won the race: adopt its collection if it is ours.
+            Err(e) if e.is_conflict() => {
+                let again = observe(ctx, r).await?;
+                if let Some(why) = again.foreign {
+                    return Err(Error::Incomplete { message: format!("collection {}: {why}", r.name), help: None });
+                }
+            }
+            Err(e) => return Err(Error::aws(format!("create collection {}", r.name), e)),
+        }
+        (step.exists)();
+    } else {
+        (step.exists)();
+        let missing = ctx.missing_tags(&BTreeMap::new());
+        if obs.changed("tags") {
+            step.progress("updating", "tags");
+            let arn = r.arn.clone().unwrap_or_default();
+            let tags: Vec<Tag> = missing
+                .into_iter()
+                .map(|(k, v)| Tag::builder().key(k).value(v).build().expect("key and value are set"))
+                .collect();
+            aoss.tag_resource()
+                .resource_arn(arn)
+                .set_tags(Some(tags))
+                .send()
+                .await
+                .map_err(aws)
+                .map_err(failed(&format!("tag collection {}", r.name)))?;
+        }
+        if obs.status.as_deref() == Some("ACTIVE") {
+            return Ok(());
+        }
+    }
+    wait_active(step, &r.name).await
+}
+
+async fn wait_active(step: &Step, name: &str) -> Result<()> {
+    let started = std::time::Instant::now();
+    wait::until(step, "collection to become ACTIVE (minutes on AWS)", CREATE_DEADLINE, || async {
+        let c = find(&step.ctx, name).await.map_err(failed(&format!("read collection {name}")))?;
+        match c.as_ref().and_then(|c| c.status()) {
+            Some(CollectionStatus::Active) => Ok(Some(())),
+            Some(CollectionStatus::Failed) => Err(Error::Incomplete {
+                message: format!("collection {name} failed to create after {}s", started.elapsed().as_secs()),
+                help: Some(
+                    "see the collection in the OpenSearch Service console; a deploy with --allow-replace recreates it"
+                        .into(),
+                ),
+            }),
+            _ => Ok(None),
+        }
+    })
+    .await
+}
+
+pub async fn wait_gone(step: &Step, name: &str) -> Result<()> {
+    wait::until(step, "the old collection to finish deleting", DELETE_DEADLINE, || async {
+        let c = find(&step.ctx, name).await.map_err(failed(&format!("read collection {name}")))?;
+        Ok(c.is_none().then_some(()))
+    })
+    .await
+}
+
+pub async fn delete(step: &Step, obs: &Observation) -> Result<()> {
+    let Some(id) = obs.id.clone() else { return Ok(()) };
+    let name = step.ctx.env.names.collection.clone();
+    step.progress("deleting", &format!("collection {id}"));
+    match step.ctx.clients.aoss.delete_collection().id(&id).send().await.map_err(aws) {
+        Ok(_) => {}
+        Err(e) if e.is_not_found() => {}
+        Err(e) => return Err(Error::aws(format!("delete collection {name}"), e)),
+    }
+    step.ctx.set_known(|k| k.collection_id = None);
+    wait_gone(step, &name).await
+}

@@ -1,0 +1,292 @@
+//! S3 data sources of the knowledge base. They carry no tags: ragstack owns them by name under
+//! its own knowledge base. Chunking cannot change after creation (a replace, which re-ingests the
+//! documents); the bucket, prefixes and deletion policy can. `dataDeletionPolicy = RETAIN`, because
+//! DELETE can leave a data source stuck in DELETE_UNSUCCESSFUL, blocking the knowledge base's
+//! deletion.
+
+use super::{Ctx, Observation, Step, failed};
+use crate::aws::{AwsError, aws};
+use crate::config::Chunking;
+use crate::error::{Error, Result};
+use crate::plan::Resource;
+use crate::wait;
+use aws_sdk_bedrockagent::types::{
+    ChunkingConfiguration, ChunkingStrategy, DataDeletionPolicy, DataSource, DataSourceConfiguration, DataSourceType,
+    FixedSizeChunkingConfiguration, HierarchicalChunkingConfiguration, HierarchicalChunkingLevelConfiguration,
+    IngestionJobStatus, S3DataSourceConfiguration, SemanticChunkingConfiguration, VectorIngestionConfiguration,
+};
+use serde_json::{Value, json};
+use std::time::Duration;
+
+const DELETE_DEADLINE: Duration = Duration::from_secs(10 * 60);
+
+fn name_of(r: &Resource) -> &str {
+    r.id.strip_prefix("data_source.").unwrap_or(&r.name)
+}
+
+fn spec<'a>(ctx: &'a Ctx, name: &str) -> &'a crate::config::DataSource {
+    ctx.env.file.data_sources.iter().find(|d| d.name == name).expect("data source ids come from the file")
+}
+
+/// All data sources of a knowledge base: (name, id).
+pub async fn list(ctx: &Ctx, kb: &str) -> std::result::Result<Vec<(String, String)>, AwsError> {
+    let mut found = Vec::new();
+    let mut token = None;
+    loop {
+        let out = ctx
+            .clients
+            .agent
+            .list_data_sources()
+            .knowledge_base_id(kb)
+            .set_next_token(token)
+            .max_results(100)
+            .send()
+            .await
+            .map_err(aws)?;
+        found
+            .extend(out.data_source_summaries().iter().map(|d| (d.name().to_string(), d.data_source_id().to_string())));
+        match out.next_token() {
+            Some(t) => token = Some(t.to_string()),
+            None => return Ok(found),
+        }
+    }
+}
+
+async fn get(ctx: &Ctx, kb: &str, id: &str) -> std::result::Result<Option<DataSource>, AwsError> {
+    match ctx.clients.agent.get_data_source().knowledge_base_id(kb).data_source_id(id).send().await.map_err(aws) {
+        Ok(out) => Ok(out.data_source),
+        Err(e) if e.is_not_found() => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// Chunking in one comparable form, from the file or from AWS.
+fn chunking_json(c: &Chunking) -> Value {
+    match c {
+        Chunking::FixedSize { max_tokens, overlap_percentage } => {
+            json!({"strategy": "FIXED_SIZE", "max_tokens": max_tokens, "overlap_percentage": overlap_percentage})
+        }
+        Chunking::Hierarchical { parent_max_tokens, child_max_tokens, overlap_tokens } => json!({
+            "strategy": "HIERARCHICAL", "parent_max_tokens": parent_max_tokens,
+            "child_max_tokens": child_max_tokens, "overlap_tokens": overlap_tokens,
+        }),
+        Chunking::Semantic { max_tokens, buffer_size, breakpoint_percentile_threshold } => json!({
+            "strategy": "SEMANTIC", "max_tokens": max_tokens, "buffer_size": buffer_size,
+            "breakpoint_percentile_threshold": breakpoint_percentile_threshold,
+        }),
+        Chunking::None => json!({"strategy": "NONE"}),
+    }
+}
+
+fn observed_chunking(ds: &DataSource) -> Value {
+    let Some(c) = ds.vector_ingestion_configuration().and_then(|v| v.chunking_configuration()) else {
+        // AWS's default when none was given.
+        return json!({"strategy": "FIXED_SIZE", "max_tokens": 300, "overlap_percentage": 20});
+    };
+    match c.chunking_strategy() {
+        ChunkingStrategy::FixedSize => {
+            let f = c.fixed_size_chunking_configuration();
+            json!({"strategy": "FIXED_SIZE", "max_tokens": f.map(|f| f.max_tokens()), "overlap_percentage": f.map(|f| f.overlap_percentage())})
+        }
+        ChunkingStrategy::Hierarchical => {
+            let h = c.hierarchical_chunking_configuration();
+            let levels = h.map(|h| h.level_configurations()).unwrap_or_default();
+            json!({
+                "strategy": "HIERARCHICAL",
+                "parent_max_tokens": levels.first().map(|l| l.max_tokens()),
+                "child_max_tokens": levels.get(1).map(|l| l.max_tokens()),
+                "overlap_tokens": h.map(|h| h.overlap_tokens()),
+            })
+        }
+        ChunkingStrategy::Semantic => {
+            let s = c.semantic_chunking_configuration();
+            json!({
+                "strategy": "SEMANTIC", "max_tokens": s.map(|s| s.max_tokens()), "buffer_size": s.map(|s| s.buffer_size()),
+                "breakpoint_percentile_threshold": s.map(|s| s.breakpoint_percentile_threshold()),
+            })
+        }
+        other => json!({"strategy": other.as_str()}),
+    }
+}
+
+fn chunking_configuration(c: &Chunking) -> ChunkingConfiguration {
+    let b = ChunkingConfiguration::builder();
+    let b = match *c {
+        Chunking::FixedSize { max_tokens, overlap_percentage } => {
+            b.chunking_strategy(ChunkingStrategy::FixedSize).fixed_size_chunking_configuration(
+                FixedSizeChunkingConfiguration::builder()
+                    .max_tokens(max_tokens as i32)
+                    .overlap_percentage(overlap_percentage as i32)
+                    .build()
+                    .expect("fields are set"),
+            )
+        }
+        Chunking::Hierarchical { parent_max_tokens, child_max_tokens, overlap_tokens } => {
+            let level = |t: u32| {
+                HierarchicalChunkingLevelConfiguration::builder()
+                    .max_tokens(t as i32)
+                    .build()
+                    .expect("max tokens is set")
+            };
+            b.chunking_strategy(ChunkingStrategy::Hierarchical).hierarchical_chunking_configuration(
+                HierarchicalChunkingConfiguration::builder()
+                    .level_configurations(level(parent_max_tokens))
+                    .level_configurations(level(child_max_tokens))
+                    .overlap_tokens(overlap_tokens as i32)
+                    .build()
+                    .expect("fields are set"),
+            )
+        }
+        Chunking::Semantic { max_tokens, buffer_size, breakpoint_percentile_threshold } => {
+            b.chunking_strategy(ChunkingStrategy::Semantic).semantic_chunking_configuration(
+                SemanticChunkingConfiguration::builder()
+                    .max_tokens(max_tokens as i32)
+                    .buffer_size(buffer_size as i32)
+                    .breakpoint_percentile_threshold(breakpoint_percentile_threshold as i32)
+                    .build()
+                    .expect("fields are set"),
+            )
+        }
+        Chunking::None => b.chunking_strategy(ChunkingStrategy::None),
+    };
+    b.build().expect("strategy is set")
+}
+
+fn source_configuration(ctx: &Ctx, name: &str) -> DataSourceConfiguration {
+    let ds = spec(ctx, name);
+    let s3 = S3DataSourceConfiguration::builder()
+        .bucket_arn(ctx.env.names.bucket_arn(ctx.env.data_source_bucket(ds)))
+        .set_inclusion_prefixes((!ds.inclusion_prefixes.is_empty()).then(|| ds.inclusion_prefixes.clone()))
+        .build()
+        .expect("bucket is set");
+    DataSourceConfiguration::builder().r#type(DataSourceType::S3).s3_configuration(s3).build().expect("type is set")
+}
+
+pub async fn observe(ctx: &Ctx, r: &Resource) -> Result<Observation> {
+    let name = name_of(r);
+    let Some(kb) = ctx.knowledge_base_id() else { return Ok(Observation::absent()) };
+    let read = |e| Error::aws(format!("read data source {name}"), e);
+    let Some((_, id)) = list(ctx, &kb).await.map_err(read)?.into_iter().find(|(n, _)| n == name) else {
+        return Ok(Observation::absent());
+    };
+    let Some(current) = get(ctx, &kb, &id).await.map_err(read)? else { return Ok(Observation::absent()) };
+    ctx.data_source_ids.lock().expect("ids lock").insert(name.to_string(), id.clone());
+    let mut obs = Observation::present(Some(id.clone()));
+    obs.status = Some(current.status().as_str().to_string());
+    let spec = spec(ctx, name);
+    let s3 = current.data_source_configuration().and_then(|c| c.s3_configuration());
+    obs.diff(
+        "bucket",
+        s3.map(|s| s.bucket_arn()).unwrap_or_default(),
+        ctx.env.names.bucket_arn(ctx.env.data_source_bucket(spec)),
+        false,
+    );
+    obs.diff(
+        "inclusion_prefixes",
+        s3.map(|s| s.inclusion_prefixes().to_vec()).unwrap_or_default(),
+        spec.inclusion_prefixes.clone(),
+        false,
+    );
+    obs.diff("data_deletion_policy", current.data_deletion_policy().map_or("DELETE", |p| p.as_str()), "RETAIN", false);
+    obs.diff("chunking", observed_chunking(&current), chunking_json(&ctx.env.chunking), true);
+    let jobs = ctx.clients.agent.list_ingestion_jobs().knowledge_base_id(&kb).data_source_id(&id).send().await;
+    let jobs = jobs.map_err(aws).map_err(read)?;
+    obs.needs_sync = !jobs.ingestion_job_summaries().iter().any(|j| j.status() == &IngestionJobStatus::Complete);
+    Ok(obs)
+}
+
+pub async fn apply(step: &Step, r: &Resource, obs: &Observation) -> Result<()> {
+    let ctx = &step.ctx;
+    let name = name_of(r);
+    let Some(kb) = ctx.knowledge_base_id() else {
+        return Err(Error::Incomplete { message: "the knowledge base id is unknown".into(), help: None });
+    };
+    let agent = &ctx.clients.agent;
+    let ingestion = VectorIngestionConfiguration::builder()
+        .chunking_configuration(chunking_configuration(&ctx.env.chunking))
+        .build();
+    if !obs.exists {
+        step.progress("creating", &format!("in knowledge base {kb}"));
+        let created = agent
+            .create_data_source()
+            .knowledge_base_id(&kb)
+            .name(name)
+            .description(format!("ragstack {}: s3 documents", ctx.env.name))
+            .data_source_configuration(source_configuration(ctx, name))
+            .vector_ingestion_configuration(ingestion)
+            .data_deletion_policy(DataDeletionPolicy::Retain)
+            .send()
+            .await
+            .map_err(aws);
+        let id = match created {
+            Ok(out) => out.data_source.map(|d| d.data_source_id).unwrap_or_default(),
+            Err(e) if e.is_conflict() => {
+                let found = list(ctx, &kb).await.map_err(failed("list data sources"))?;
+                found.into_iter().find(|(n, _)| n == name).map(|(_, id)| id).unwrap_or_default()
+            }
+            Err(e) => return Err(Error::aws(format!("create data source {name}"), e)),
+        };
+        ctx.data_source_ids.lock().expect("ids lock").insert(name.to_string(), id);
+        return Ok(());
+    }
+    if obs.changes.is_empty() {
+        return Ok(());
+    }
+    let fields: Vec<&str> = obs.changes.iter().map(|c| c.field.as_str()).collect();
+    step.progress("updating", &fields.join(", "));
+    agent
+        .update_data_source()
+        .knowledge_base_id(&kb)
+        .data_source_id(obs.id.clone().unwrap_or_default())
+        .name(name)
+        .data_source_configuration(source_configuration(ctx, name))
+        .vector_ingestion_configuration(ingestion)
+        .data_deletion_policy(DataDeletionPolicy::Retain)
+        .send()
+        .await
+        .map_err(aws)
+        .map_err(failed(&format!("update data source {name}")))?;
+    Ok(())
+}
+
+pub async fn delete(step: &Step, obs: &Observation) -> Result<()> {
+    let (Some(kb), Some(id)) = (step.ctx.knowledge_base_id(), obs.id.clone()) else { return Ok(()) };
+    let name = step.id.strip_prefix("data_source.").unwrap_or(&step.id).to_string();
+    delete_one(step, &kb, &id, &name).await
+}
+
+/// Switches the data source to RETAIN (when it is not), deletes it, and waits until it is gone.
+pub async fn delete_one(step: &Step, kb: &str, id: &str, name: &str) -> Result<()> {
+    let ctx = &step.ctx;
+    let agent = &ctx.clients.agent;
+    let Some(current) = get(ctx, kb, id).await.map_err(failed(&format!("read data source {name}")))? else {
+        return Ok(());
+    };
+    if current.data_deletion_policy() != Some(&DataDeletionPolicy::Retain) {
+        step.progress("updating", &format!("data source {name}: deletion policy RETAIN"));
+        agent
+            .update_data_source()
+            .knowledge_base_id(kb)
+            .data_source_id(id)
+            .name(name)
+            .set_data_source_configuration(current.data_source_configuration().cloned())
+            .set_vector_ingestion_configuration(current.vector_ingestion_configuration().cloned())
+            .data_deletion_policy(DataDeletionPolicy::Retain)
+            .send()
+            .await
+            .map_err(aws)
+            .map_err(failed(&format!("set RETAIN on data source {name}")))?;
+    }
+    step.progress("deleting", &format!("data source {name}"));
+    match agent.delete_data_source().knowledge_base_id(kb).data_source_id(id).send().await.map_err(aws) {
+        Ok(_) => {}
+        Err(e) if e.is_not_found() => return Ok(()),
+        Err(e) => return Err(Error::aws(format!("delete data source {name}"), e)),
+    }
+    ctx.data_source_ids.lock().expect("ids lock").remove(name);
+    wait::until(step, "the data source to finish deleting", DELETE_DEADLINE, || async {
+        let ds = get(ctx, kb, id).await.map_err(failed(&format!("read data source {name}")))?;
+        Ok(ds.is_none().then_some(()))
+    })
+    .await
+}

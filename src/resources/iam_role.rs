@@ -1,0 +1,128 @@
+//! IAM roles: trust policy, one inline permission policy, tags, under the path `/PREFIX/`.
+//! IAM is eventually consistent: a new role is not assumable for some seconds, which the services
+//! that assume it (Bedrock, Lambda) report as a validation error their modules retry on.
+
+use super::{Ctx, Observation, Step, failed};
+use crate::aws::{aws, parse_policy};
+use crate::error::{Error, Result};
+use crate::plan::Resource;
+use aws_sdk_iam::types::Tag;
+use serde_json::Value;
+use std::collections::BTreeMap;
+
+fn trust(r: &Resource) -> Value {
+    r.documents.first().map(|d| d.content.clone()).unwrap_or(Value::Null)
+}
+
+fn permissions(r: &Resource) -> Value {
+    r.documents.get(1).map(|d| d.content.clone()).unwrap_or(Value::Null)
+}
+
+fn policy_name(r: &Resource) -> String {
+    r.settings.get("inline_policy").and_then(Value::as_str).unwrap_or("ragstack").to_string()
+}
+
+fn tags(ctx: &Ctx) -> Vec<Tag> {
+    ctx.env
+        .tags()
+        .into_iter()
+        .map(|(k, v)| Tag::builder().key(k).value(v).build().expect("key and value are set"))
+        .collect()
+}
+
+pub async fn observe(ctx: &Ctx, r: &Resource) -> Result<Observation> {
+    let read = |e| Error::aws(format!("read role {}", r.name), e);
+    let role = match ctx.clients.iam.get_role().role_name(&r.name).send().await.map_err(aws) {
+        Ok(out) => {
+            out.role.ok_or_else(|| Error::Incomplete { message: "GetRole returned no role".into(), help: None })?
+        }
+        Err(e) if e.is_not_found() => return Ok(Observation::absent()),
+        Err(e) => return Err(read(e)),
+    };
+    let mut obs = Observation::present(Some(role.arn().to_string()));
+    let current: BTreeMap<String, String> =
+        role.tags().iter().map(|t| (t.key().to_string(), t.value().to_string())).collect();
+    if let Some(why) = ctx.ownership(&current) {
+        obs.foreign = Some(why);
+        return Ok(obs);
+    }
+    let wanted_path = r.settings.get("path").and_then(Value::as_str).unwrap_or("/");
+    obs.diff("path", role.path(), wanted_path, true);
+    let current_trust = role.assume_role_policy_document().map(parse_policy).unwrap_or(Value::Null);
+    obs.diff("trust_policy", current_trust, trust(r), false);
+    let inline = ctx.clients.iam.get_role_policy().role_name(&r.name).policy_name(policy_name(r)).send().await;
+    let current_permissions = match inline.map_err(aws) {
+        Ok(out) => parse_policy(out.policy_document()),
+        Err(e) if e.is_not_found() => Value::Null,
+        Err(e) => return Err(read(e)),
+    };
+    obs.diff("permissions_policy", current_permissions, permissions(r), false);
+    obs.diff_tags(ctx, &current);
+    Ok(obs)
+}
+
+pub async fn apply(step: &Step, r: &Resource, obs: &Observation) -> Result<()> {
+    let ctx = &step.ctx;
+    let iam = &ctx.clients.iam;
+    let path = r.settings.get("path").and_then(Value::as_str).unwrap_or("/");
+    let mut put_permissions = obs.changed("permissions_policy");
+    if !obs.exists {
+        step.progress("creating", "");
+        let created = iam
+            .create_role()
+            .role_name(&r.name)
+            .path(path)
+            .assume_role_policy_document(trust(r).to_string())
+            .description(format!("ragstack {}: {}", ctx.env.name, r.id.replace('_', " ")))
+            .set_tags(Some(tags(ctx)))
+            .send()
+            .await
+            .map_err(aws);
+        match created {
+            Ok(_) => {}
+            Err(e) if e.is_conflict() => {
+                // Created by a concurrent or interrupted run: converge from what is there.
+                let again = observe(ctx, r).await?;
+                if let Some(why) = again.foreign {
+                    return Err(Error::Incomplete { message: format!("role {}: {why}", r.name), help: None });
+                }
+                return Box::pin(apply(step, r, &again)).await;
+            }
+            Err(e) => return Err(Error::aws(format!("create role {}", r.name), e)),
+        }
+        put_permissions = true;
+    } else {
+        if obs.changed("trust_policy") {
+            step.progress("updating", "trust policy");
+            iam.update_assume_role_policy()
+                .role_name(&r.name)
+                .policy_document(trust(r).to_string())
+                .send()
+                .await
+                .map_err(aws)
+                .map_err(failed(&format!("update the trust policy of role {}", r.name)))?;
+        }
+        if obs.changed("tags") {
+            step.progress("updating", "tags");
+            iam.tag_role()
+                .role_name(&r.name)
+                .set_tags(Some(tags(ctx)))
+                .send()
+                .await
+                .map_err(aws)
+                .map_err(failed(&format!("tag role {}", r.name)))?;
+        }
+    }
+    if put_permissions {
+        step.progress(if obs.exists { "updating" } else { "creating" }, "permissions policy");
+        iam.put_role_policy()
+            .role_name(&r.name)
+            .policy_name(policy_name(r))
+            .policy_document(permissions(r).to_string())
+            .send()
+            .await
+            .map_err(aws)
+            .map_err(failed(&format!("put the permissions policy of role {}", r.name)))?;
+    }
+    Ok(())
+}

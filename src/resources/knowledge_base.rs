@@ -1,0 +1,288 @@
+//! The Bedrock knowledge base. Names are unique per account and region, so a name taken by a
+//! concurrent or interrupted run is read (and adopted when the tags say it is ours). The embedding
+//! model, its dimensions and the storage configuration cannot change: a change is a replace.
+
+use super::{Ctx, Observation, Step, failed};
+use crate::aws::{AwsError, aws};
+use crate::error::{Error, Result};
+use crate::naming::{METADATA_FIELD, TEXT_FIELD, VECTOR_FIELD};
+use crate::plan::Resource;
+use crate::wait;
+use aws_sdk_bedrockagent::types::{
+    BedrockEmbeddingModelConfiguration, EmbeddingModelConfiguration, KnowledgeBase, KnowledgeBaseConfiguration,
+    KnowledgeBaseStatus, KnowledgeBaseStorageType, KnowledgeBaseType, OpenSearchServerlessConfiguration,
+    OpenSearchServerlessFieldMapping, StorageConfiguration, VectorKnowledgeBaseConfiguration,
+};
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+const ROLE_PROPAGATION_DEADLINE: Duration = Duration::from_secs(3 * 60);
+const READY_DEADLINE: Duration = Duration::from_secs(15 * 60);
+
+/// Bedrock's answer while a new role is not yet assumable (IAM propagation).
+fn role_not_assumable(e: &AwsError) -> bool {
+    e.is("ValidationException") && e.message.contains("assume")
+}
+
+/// The id of the knowledge base named `name`, with its status.
+pub async fn find(ctx: &Ctx, name: &str) -> std::result::Result<Option<(String, String)>, AwsError> {
+    let mut token = None;
+    loop {
+        let out = ctx
+            .clients
+            .agent
+            .list_knowledge_bases()
+            .set_next_token(token)
+            .max_results(100)
+            .send()
+            .await
+            .map_err(aws)?;
+        if let Some(kb) = out.knowledge_base_summaries().iter().find(|k| k.name() == name) {
+            return Ok(Some((kb.knowledge_base_id().to_string(), kb.status().as_str().to_string())));
+        }
+        match out.next_token() {
+            Some(t) => token = Some(t.to_string()),
+            None => return Ok(None),
+        }
+    }
+}
+
+async fn get(ctx: &Ctx, id: &str) -> std::result::Result<Option<KnowledgeBase>, AwsError> {
+    match ctx.clients.agent.get_knowledge_base().knowledge_base_id(id).send().await.map_err(aws) {
+        Ok(out) => Ok(out.knowledge_base),
+        Err(e) if e.is_not_found() => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+pub async fn tags(ctx: &Ctx, arn: &str) -> std::result::Result<BTreeMap<String, String>, AwsError> {
+    let out = ctx.clients.agent.list_tags_for_resource().resource_arn(arn).send().await.map_err(aws)?;
+    Ok(out.tags().map(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect()).unwrap_or_default())
+}
+
+/// What must not change, as AWS reports it: embedding model, dimensions, storage.
+fn immutable(kb: &KnowledgeBase) -> Value {
+    let vector = kb.knowledge_base_configuration().and_then(|c| c.vector_knowledge_base_configuration());
+    let dims = vector
+        .and_then(|v| v.embedding_model_configuration())
+        .and_then(|e| e.bedrock_embedding_model_configuration())
+        .and_then(|b| b.dimensions());
+    let aoss = kb.storage_configuration().and_then(|s| s.opensearch_serverless_configuration());
+    let mapping = aoss.and_then(|a| a.field_mapping());
+    json!({
+        "embedding_model": vector.map(|v| v.embedding_model_arn()),
+        "dimensions": dims,
+        "collection": aoss.map(|a| a.collection_arn()),
+        "index": aoss.map(|a| a.vector_index_name()),
+        "fields": mapping.map(|m| [m.vector_field(), m.text_field(), m.metadata_field()]),
+    })
+}
+
+fn wanted(ctx: &Ctx) -> Value {
+    let n = &ctx.env.names;
+    json!({
+        "embedding_model": n.foundation_model_arn(&ctx.env.embedding_model.id),
+        "dimensions": ctx.env.file.knowledge_base.dimensions,
+        "collection": n.collection_arn(ctx.collection_id().as_deref()),
+        "index": n.vector_index,
+        "fields": [VECTOR_FIELD, TEXT_FIELD, METADATA_FIELD],
+    })
+}
+
+pub async fn observe(ctx: &Ctx, r: &Resource) -> Result<Observation> {
+    let read = |e| Error::aws(format!("read knowledge base {}", r.name), e);
+    let Some((id, status)) = find(ctx, &r.name).await.map_err(read)? else {
+        return Ok(Observation::absent());
+    };
+    if status == "DELETING" {
+        return Ok(Observation { status: Some(status), id: Some(id), ..Observation::absent() });
+    }
+    let Some(kb) = get(ctx, &id).await.map_err(read)? else { return Ok(Observation::absent()) };
+    let mut obs = Observation::present(Some(id.clone()));
+    obs.status = Some(kb.status().as_str().to_string());
+    let current = tags(ctx, kb.knowledge_base_arn()).await.map_err(read)?;
+    if let Some(why) = ctx.ownership(&current) {
+        obs.foreign = Some(why);
+        return Ok(obs);
+    }
+    ctx.set_known(|k| k.knowledge_base_id = Some(id));
+    let (have, want) = (immutable(&kb), wanted(ctx));
+    for key in ["embedding_model", "dimensions", "collection", "index", "fields"] {
+        obs.diff(key, have[key].clone(), want[key].clone(), true);
+    }
+    if kb.status() == &KnowledgeBaseStatus::Failed {
+        obs.diff("status", "FAILED", "ACTIVE", true);
+    }
+    obs.diff("role", kb.role_arn(), ctx.env.names.role_arn(&ctx.env.names.knowledge_base_role), false);
+    obs.diff_tags(ctx, &current);
+    Ok(obs)
+}
+
+fn configuration(ctx: &Ctx) -> (KnowledgeBaseConfiguration, StorageConfiguration) {
+    let n = &ctx.env.names;
+    let embedding = EmbeddingModelConfiguration::builder()
+        .bedrock_embedding_model_configuration(
+            BedrockEmbeddingModelConfiguration::builder()
+                .dimensions(ctx.env.file.knowledge_base.dimensions as i32)
+                .build(),
+        )
+        .build();
+    let vector = VectorKnowledgeBaseConfiguration::builder()
+        .embedding_model_arn(n.foundation_model_arn(&ctx.env.embedding_model.id))
+        .embedding_model_configuration(embedding)
+        .build()
+        .expect("model ARN is set");
+    let kb = KnowledgeBaseConfiguration::builder()
+        .r#type(KnowledgeBaseType::Vector)
+        .vector_knowledge_base_configuration(vector)
+        .build()
+        .expect("type is set");
+    let mapping = OpenSearchServerlessFieldMapping::builder()
+        .vector_field(VECTOR_FIELD)
+        .text_field(TEXT_FIELD)
+        .metadata_field(METADATA_FIELD)
+        .build()
+        .expect("fields are set");
+    let aoss = OpenSearchServerlessConfiguration::builder()
+        .collection_arn(n.collection_arn(ctx.collection_id().as_deref()))
+        .vector_index_name(&n.vector_index)
+        .field_mapping(mapping)
+        .build()
+        .expect("collection and index are set");
+    let storage = StorageConfiguration::builder()
+        .r#type(KnowledgeBaseStorageType::OpensearchServerless)
+        .opensearch_serverless_configuration(aoss)
+        .build()
+        .expect("type is set");
+    (kb, storage)
+}
+
+pub async fn apply(step: &Step, r: &Resource, obs: &Observation) -> Result<()> {
+    let ctx = &step.ctx;
+    let agent = &ctx.clients.agent;
+    let role_arn = ctx.env.names.role_arn(&ctx.env.names.knowledge_base_role);
+    let description = format!(
+        "ragstack {}: documents of s3 data sources, embedded with {}",
+        ctx.env.name, ctx.env.embedding_model.id
+    );
+    if !obs.exists {
+        if obs.status.as_deref() == Some("DELETING") {
+            wait_gone(step, obs.id.as_deref().unwrap_or_default()).await?;
+        }
+        step.progress("creating", "");
+        let (config, storage) = configuration(ctx);
+        let tags: std::collections::HashMap<String, String> = ctx.env.tags().into_iter().collect();
+        let created = wait::retrying(
+            step,
+            "the new role to become assumable (IAM propagation)",
+            ROLE_PROPAGATION_DEADLINE,
+            role_not_assumable,
+            || async {
+                agent
+                    .create_knowledge_base()
+                    .name(&r.name)
+                    .description(&description)
+                    .role_arn(&role_arn)
+                    .knowledge_base_configuration(config.clone())
+                    .storage_configuration(storage.clone())
+                    .set_tags(Some(tags.clone()))
+                    .send()
+                    .await
+                    .map_err(aws)
+            },
+        )
+        .await;
+        let id = match created {
+            Ok(out) => out.knowledge_base.map(|k| k.knowledge_base_id).unwrap_or_default(),
+            // Names are unique: a concurrent run created it. Adopt it if the tags say it is ours.
+            Err(e) if e.is_conflict() => {
+                let again = observe(ctx, r).await?;
+                if let Some(why) = again.foreign {
+                    return Err(Error::Incomplete { message: format!("knowledge base {}: {why}", r.name), help: None });
+                }
+                again.id.unwrap_or_default()
+            }
+            Err(e) => return Err(Error::aws(format!("create knowledge base {}", r.name), e)),
+        };
+        ctx.set_known(|k| k.knowledge_base_id = Some(id.clone()));
+        (step.exists)();
+        return wait_active(step, &id).await;
+    }
+    let id = obs.id.clone().unwrap_or_default();
+    (step.exists)();
+    if obs.changed("role") {
+        step.progress("updating", "role");
+        let kb = get(ctx, &id).await.map_err(failed(&format!("read knowledge base {}", r.name)))?.ok_or_else(|| {
+            Error::Incomplete { message: format!("knowledge base {} disappeared during the run", r.name), help: None }
+        })?;
+        // UpdateKnowledgeBase needs the whole configuration: send the current one unchanged.
+        let mut update = agent.update_knowledge_base().knowledge_base_id(&id).name(&r.name).role_arn(&role_arn);
+        update = update
+            .set_description(kb.description().map(str::to_string))
+            .set_knowledge_base_configuration(kb.knowledge_base_configuration().cloned())
+            .set_storage_configuration(kb.storage_configuration().cloned());
+        update.send().await.map_err(aws).map_err(failed(&format!("update knowledge base {}", r.name)))?;
+    }
+    if obs.changed("tags") {
+        step.progress("updating", "tags");
+        let arn = ctx.env.names.knowledge_base_arn(Some(&id));
+        agent
+            .tag_resource()
+            .resource_arn(arn)
+            .set_tags(Some(ctx.env.tags().into_iter().collect()))
+            .send()
+            .await
+            .map_err(aws)
+            .map_err(failed(&format!("tag knowledge base {}", r.name)))?;
+    }
+    if obs.status.as_deref() == Some("ACTIVE") && !obs.changed("role") {
+        return Ok(());
+    }
+    wait_active(step, &id).await
+}
+
+async fn wait_active(step: &Step, id: &str) -> Result<()> {
+    wait::until(step, "knowledge base to become ACTIVE", READY_DEADLINE, || async {
+        let kb = get(&step.ctx, id).await.map_err(failed(&format!("read knowledge base {id}")))?;
+        match kb.as_ref().map(|k| k.status()) {
+            Some(KnowledgeBaseStatus::Active) => Ok(Some(())),
+            Some(KnowledgeBaseStatus::Failed) => Err(Error::Incomplete {
+                message: format!(
+                    "knowledge base {id} failed: {}",
+                    kb.as_ref().map(|k| k.failure_reasons().join("; ")).unwrap_or_default()
+                ),
+                help: Some("fix the cause, then deploy with --allow-replace to recreate it".into()),
+            }),
+            None => Err(Error::Incomplete { message: format!("knowledge base {id} disappeared"), help: None }),
+            _ => Ok(None),
+        }
+    })
+    .await
+}
+
+pub async fn wait_gone(step: &Step, id: &str) -> Result<()> {
+    wait::until(step, "the knowledge base to finish deleting", READY_DEADLINE, || async {
+        let kb = get(&step.ctx, id).await.map_err(failed(&format!("read knowledge base {id}")))?;
+        Ok(kb.is_none().then_some(()))
+    })
+    .await
+}
+
+/// Deletes the knowledge base (its data sources first, switched to RETAIN so deletion never
+/// sticks in DELETE_UNSUCCESSFUL) and waits until it is gone.
+pub async fn delete(step: &Step, obs: &Observation) -> Result<()> {
+    let Some(id) = obs.id.clone() else { return Ok(()) };
+    let ctx = &step.ctx;
+    for (name, ds_id) in super::data_source::list(ctx, &id).await.map_err(failed("list data sources"))? {
+        super::data_source::delete_one(step, &id, &ds_id, &name).await?;
+    }
+    step.progress("deleting", &format!("knowledge base {id}"));
+    match ctx.clients.agent.delete_knowledge_base().knowledge_base_id(&id).send().await.map_err(aws) {
+        Ok(_) => {}
+        Err(e) if e.is_not_found() => return Ok(()),
+        Err(e) => return Err(Error::aws(format!("delete knowledge base {id}"), e)),
+    }
+    ctx.set_known(|k| k.knowledge_base_id = None);
+    wait_gone(step, &id).await
+}

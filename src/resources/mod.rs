@@ -1,0 +1,250 @@
+//! One module per AWS resource kind, each with the same small interface:
+//!
+//! - `observe(ctx, resource) -> Observation`: read what exists (absent, its id and status, whether
+//!   ragstack owns it) and diff it against the desired state, without changing anything;
+//! - `apply(step, resource, observation)`: create or update it, then wait until it is ready;
+//! - `delete(step, observation)` where a kind can be replaced (or torn down).
+//!
+//! The engine (`crate::engine`) only sees this interface, so the serving path's kinds slot in as
+//! more modules.
+
+pub mod aoss_collection;
+pub mod aoss_policy;
+pub mod data_source;
+pub mod iam_role;
+pub mod knowledge_base;
+pub mod s3_bucket;
+pub mod vector_index;
+
+use crate::aws::{AwsError, Clients};
+use crate::config::Environment;
+use crate::error::{Error, Result};
+use crate::naming::{TAG_ENVIRONMENT, TAG_MANAGED};
+use crate::output::Reporter;
+use crate::plan::{self, Desired};
+use crate::render::{Known, Templates};
+use serde::Serialize;
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+/// Everything a resource module needs: the environment, templates, clients, and the ids AWS
+/// assigned so far (shared by the tasks of one run).
+pub struct Ctx {
+    pub env: Environment,
+    pub templates: Templates,
+    pub clients: Clients,
+    pub known: Mutex<Known>,
+    /// Data source name -> id.
+    pub data_source_ids: Mutex<BTreeMap<String, String>>,
+    pub report: Reporter,
+}
+
+impl Ctx {
+    pub fn known(&self) -> Known {
+        self.known.lock().expect("known lock").clone()
+    }
+
+    pub fn set_known(&self, f: impl FnOnce(&mut Known)) {
+        f(&mut self.known.lock().expect("known lock"));
+    }
+
+    /// The desired state rendered with every id known now (documents that contain ARNs of
+    /// resources created during this run render once those exist).
+    pub fn desired(&self) -> Result<Desired> {
+        plan::desired(&self.env, &self.templates, &self.known())
+    }
+
+    pub fn resource(&self, id: &str) -> Result<plan::Resource> {
+        self.desired()?.resources.into_iter().find(|r| r.id == id).ok_or_else(|| Error::Incomplete {
+            message: format!("internal: no resource {id} in the desired state"),
+            help: None,
+        })
+    }
+
+    /// The rendered document of `resource` from `template` (e.g. `iam/knowledge-base-trust.json`).
+    pub fn document(&self, resource: &plan::Resource, template: &str) -> Value {
+        let wanted = format!("templates/{template}.hbs");
+        resource.documents.iter().find(|d| d.template == wanted).map(|d| d.content.clone()).unwrap_or(Value::Null)
+    }
+
+    pub fn collection_id(&self) -> Option<String> {
+        self.known.lock().expect("known lock").collection_id.clone()
+    }
+
+    pub fn knowledge_base_id(&self) -> Option<String> {
+        self.known.lock().expect("known lock").knowledge_base_id.clone()
+    }
+
+    /// Whether tags say this environment of ragstack owns a resource; otherwise why not.
+    pub fn ownership(&self, tags: &BTreeMap<String, String>) -> Option<String> {
+        match (tags.get(TAG_MANAGED).map(String::as_str), tags.get(TAG_ENVIRONMENT)) {
+            (Some("true"), Some(e)) if *e == self.env.name => None,
+            (Some("true"), Some(e)) => {
+                Some(format!("it belongs to ragstack environment `{e}` ({TAG_ENVIRONMENT}={e})"))
+            }
+            _ => Some(format!(
+                "it exists without ragstack's ownership tags ({TAG_MANAGED}=true, {TAG_ENVIRONMENT}={})",
+                self.env.name
+            )),
+        }
+    }
+
+    /// The tags to add so a resource carries every desired tag (other tags are left alone).
+    pub fn missing_tags(&self, current: &BTreeMap<String, String>) -> BTreeMap<String, String> {
+        self.env.tags().into_iter().filter(|(k, v)| current.get(k) != Some(v)).collect()
+    }
+}
+
+/// One changed field; `replace` when AWS cannot change it in place.
+#[derive(Debug, Clone, Serialize)]
+pub struct Change {
+    pub field: String,
+    pub from: Value,
+    pub to: Value,
+    pub replace: bool,
+}
+
+/// What exists of one resource, compared with the desired state.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Observation {
+    pub exists: bool,
+    /// The id AWS assigned (collection, knowledge base, data source).
+    pub id: Option<String>,
+    /// AWS's status when it matters (CREATING, ACTIVE, FAILED...).
+    pub status: Option<String>,
+    pub changes: Vec<Change>,
+    /// Set when a resource of this name exists but ragstack's environment does not own it.
+    pub foreign: Option<String>,
+    /// Could not be read yet (e.g. the index of a collection still CREATING): checked again at apply.
+    pub unknown: Option<String>,
+    /// A data source that has never completed an ingestion job.
+    pub needs_sync: bool,
+}
+
+impl Observation {
+    pub fn absent() -> Observation {
+        Observation::default()
+    }
+
+    pub fn present(id: Option<String>) -> Observation {
+        Observation { exists: true, id, ..Observation::default() }
+    }
+
+    /// Records a difference between `from` (what exists) and `to` (what the file asks for).
+    pub fn diff(&mut self, field: &str, from: impl Into<Value>, to: impl Into<Value>, replace: bool) {
+        let (from, to) = (from.into(), to.into());
+        if !crate::aws::same_json(&from, &to) {
+            self.changes.push(Change { field: field.to_string(), from, to, replace });
+        }
+    }
+
+    pub fn diff_tags(&mut self, ctx: &Ctx, current: &BTreeMap<String, String>) {
+        let missing = ctx.missing_tags(current);
+        if !missing.is_empty() {
+            let from: BTreeMap<&String, Option<&String>> = missing.keys().map(|k| (k, current.get(k))).collect();
+            self.changes.push(Change {
+                field: "tags".into(),
+                from: serde_json::to_value(from).unwrap_or_default(),
+                to: serde_json::to_value(&missing).unwrap_or_default(),
+                replace: false,
+            });
+        }
+    }
+
+    pub fn changed(&self, field: &str) -> bool {
+        self.changes.iter().any(|c| c.field == field)
+    }
+}
+
+/// The handle a resource's apply uses to report progress and to tell dependents that it exists
+/// (its ARN is known) before it is ready.
+pub struct Step {
+    pub ctx: Arc<Ctx>,
+    pub id: String,
+    pub exists: Box<dyn Fn() + Send + Sync>,
+}
+
+impl Step {
+    pub fn progress(&self, state: &str, detail: &str) {
+        self.ctx.report.resource(&self.id, state, detail);
+    }
+}
+
+/// Maps an AWS error of `action` on this step's resource into ragstack's error.
+pub fn failed(action: &str) -> impl FnOnce(AwsError) -> Error + '_ {
+    move |e| Error::aws(action, e)
+}
+
+/// The resource kinds, by the id `plan` gives them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Bucket,
+    SecurityPolicy,
+    AccessPolicy,
+    Collection,
+    Role,
+    VectorIndex,
+    KnowledgeBase,
+    DataSource,
+}
+
+impl Kind {
+    /// None for the serving path's resources, which this version does not deploy yet.
+    pub fn of(id: &str) -> Option<Kind> {
+        Some(match id {
+            "documents_bucket" => Kind::Bucket,
+            "encryption_policy" | "network_policy" => Kind::SecurityPolicy,
+            "data_access_policy" => Kind::AccessPolicy,
+            "collection" => Kind::Collection,
+            "knowledge_base_role" => Kind::Role,
+            "vector_index" => Kind::VectorIndex,
+            "knowledge_base" => Kind::KnowledgeBase,
+            _ if id.starts_with("data_source.") => Kind::DataSource,
+            _ => return None,
+        })
+    }
+
+    /// Observed after the others, because they need an id those observations find.
+    pub fn observed_late(self) -> bool {
+        matches!(self, Kind::VectorIndex | Kind::DataSource)
+    }
+}
+
+pub async fn observe(ctx: &Ctx, r: &plan::Resource) -> Result<Observation> {
+    match Kind::of(&r.id).expect("only managed kinds are observed") {
+        Kind::Bucket => s3_bucket::observe(ctx, r).await,
+        Kind::SecurityPolicy => aoss_policy::observe_security(ctx, r).await,
+        Kind::AccessPolicy => aoss_policy::observe_access(ctx, r).await,
+        Kind::Collection => aoss_collection::observe(ctx, r).await,
+        Kind::Role => iam_role::observe(ctx, r).await,
+        Kind::VectorIndex => vector_index::observe(ctx, r).await,
+        Kind::KnowledgeBase => knowledge_base::observe(ctx, r).await,
+        Kind::DataSource => data_source::observe(ctx, r).await,
+    }
+}
+
+pub async fn apply(step: &Step, obs: &Observation) -> Result<()> {
+    let r = step.ctx.resource(&step.id)?;
+    match Kind::of(&r.id).expect("only managed kinds are applied") {
+        Kind::Bucket => s3_bucket::apply(step, &r, obs).await,
+        Kind::SecurityPolicy => aoss_policy::apply_security(step, &r, obs).await,
+        Kind::AccessPolicy => aoss_policy::apply_access(step, &r, obs).await,
+        Kind::Collection => aoss_collection::apply(step, &r, obs).await,
+        Kind::Role => iam_role::apply(step, &r, obs).await,
+        Kind::VectorIndex => vector_index::apply(step, &r, obs).await,
+        Kind::KnowledgeBase => knowledge_base::apply(step, &r, obs).await,
+        Kind::DataSource => data_source::apply(step, &r, obs).await,
+    }
+}
+
+/// Deletes a resource that is to be replaced, and waits until it is gone.
+pub async fn delete(step: &Step, obs: &Observation) -> Result<()> {
+    match Kind::of(&step.id).expect("only managed kinds are deleted") {
+        Kind::Collection => aoss_collection::delete(step, obs).await,
+        Kind::VectorIndex => vector_index::delete(step, obs).await,
+        Kind::KnowledgeBase => knowledge_base::delete(step, obs).await,
+        Kind::DataSource => data_source::delete(step, obs).await,
+        other => Err(Error::Incomplete { message: format!("internal: {other:?} is never replaced"), help: None }),
+    }
+}

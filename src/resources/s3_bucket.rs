@@ -1,0 +1,211 @@
+//! The documents bucket: all public access blocked, SSE-S3 with a bucket key, versioning (a
+//! deleted or overwritten document can be recovered), a TLS-only bucket policy, tags.
+//!
+//! S3 cannot tag a bucket in CreateBucket, so a run interrupted between CreateBucket and
+//! PutBucketTagging leaves an untagged bucket: ragstack adopts a bucket of its exact name only
+//! when it is untagged *and* empty; any other untagged bucket is somebody else's.
+
+use super::{Ctx, Observation, Step, failed};
+use crate::aws::{aws, parse_policy};
+use crate::error::{Error, Result};
+use crate::plan::Resource;
+use aws_sdk_s3::types::{
+    BucketLocationConstraint, BucketVersioningStatus, CreateBucketConfiguration, PublicAccessBlockConfiguration,
+    ServerSideEncryption, ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration, ServerSideEncryptionRule,
+    Tag, Tagging, VersioningConfiguration,
+};
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+
+const ENCRYPTION: &str = "AES256 with bucket key";
+
+fn policy(r: &Resource) -> Value {
+    r.documents.first().map(|d| d.content.clone()).unwrap_or(Value::Null)
+}
+
+pub async fn observe(ctx: &Ctx, r: &Resource) -> Result<Observation> {
+    let s3 = &ctx.clients.s3;
+    let b = &r.name;
+    let read = |what: &str| {
+        let action = format!("read {what} of bucket {b}");
+        move |e| Error::aws(action, e)
+    };
+    match s3.head_bucket().bucket(b).send().await.map_err(aws) {
+        Ok(_) => {}
+        Err(e) if e.is_not_found() => return Ok(Observation::absent()),
+        Err(e) if e.status == Some(403) => {
+            return Ok(Observation {
+                exists: true,
+                foreign: Some("the name is taken by a bucket this account cannot read (another account's)".into()),
+                ..Observation::default()
+            });
+        }
+        Err(e) => return Err(read("existence")(e)),
+    }
+    let mut obs = Observation::present(None);
+    let current = tags(ctx, b).await.map_err(read("tags"))?;
+    if current.is_empty() {
+        let objects = s3.list_objects_v2().bucket(b).max_keys(1).send().await.map_err(aws).map_err(read("objects"))?;
+        if objects.key_count().unwrap_or(0) > 0 {
+            obs.foreign = ctx.ownership(&current);
+            return Ok(obs);
+        }
+    } else if let Some(why) = ctx.ownership(&current) {
+        obs.foreign = Some(why);
+        return Ok(obs);
+    }
+    obs.diff_tags(ctx, &current);
+
+    let pab = match s3.get_public_access_block().bucket(b).send().await.map_err(aws) {
+        Ok(out) => out.public_access_block_configuration.map(|c| {
+            json!([c.block_public_acls, c.ignore_public_acls, c.block_public_policy, c.restrict_public_buckets])
+        }),
+        Err(e) if e.is("NoSuchPublicAccessBlockConfiguration") => None,
+        Err(e) => return Err(read("public access block")(e)),
+    };
+    obs.diff("block_public_access", pab.unwrap_or(Value::Null), json!([true, true, true, true]), false);
+
+    let encryption = match s3.get_bucket_encryption().bucket(b).send().await.map_err(aws) {
+        Ok(out) => out.server_side_encryption_configuration.and_then(|c| c.rules.into_iter().next()).map(|rule| {
+            let algo = rule.apply_server_side_encryption_by_default.map(|d| d.sse_algorithm.as_str().to_string());
+            match (algo.as_deref(), rule.bucket_key_enabled) {
+                (Some("AES256"), Some(true)) => ENCRYPTION.to_string(),
+                (a, k) => format!("{} (bucket key {})", a.unwrap_or("none"), k.unwrap_or(false)),
+            }
+        }),
+        Err(e) if e.is("ServerSideEncryptionConfigurationNotFoundError") => None,
+        Err(e) => return Err(read("encryption")(e)),
+    };
+    obs.diff("encryption", encryption.unwrap_or_else(|| "none".into()), ENCRYPTION, false);
+
+    let versioning = s3.get_bucket_versioning().bucket(b).send().await.map_err(aws).map_err(read("versioning"))?;
+    obs.diff("versioning", versioning.status().map_or("Disabled", |s| s.as_str()), "Enabled", false);
+
+    let current_policy = match s3.get_bucket_policy().bucket(b).send().await.map_err(aws) {
+        Ok(out) => out.policy().map(parse_policy).unwrap_or(Value::Null),
+        Err(e) if e.is("NoSuchBucketPolicy") => Value::Null,
+        Err(e) => return Err(read("policy")(e)),
+    };
+    obs.diff("bucket_policy", current_policy, policy(r), false);
+    Ok(obs)
+}
+
+async fn tags(ctx: &Ctx, bucket: &str) -> std::result::Result<BTreeMap<String, String>, crate::aws::AwsError> {
+    match ctx.clients.s3.get_bucket_tagging().bucket(bucket).send().await.map_err(aws) {
+        Ok(out) => Ok(out.tag_set.into_iter().map(|t| (t.key, t.value)).collect()),
+        Err(e) if e.is("NoSuchTagSet") || e.is("NoSuchTagSetError") => Ok(BTreeMap::new()),
+        Err(e) => Err(e),
+    }
+}
+
+pub async fn apply(step: &Step, r: &Resource, obs: &Observation) -> Result<()> {
+    let ctx = &step.ctx;
+    let s3 = &ctx.clients.s3;
+    let b = &r.name;
+    let all = !obs.exists;
+    if all {
+        step.progress("creating", "");
+        let mut create = s3.create_bucket().bucket(b);
+        // us-east-1 is the one region that must not be named as a location constraint.
+        if ctx.clients.region != "us-east-1" {
+            create = create.create_bucket_configuration(
+                CreateBucketConfiguration::builder()
+                    .location_constraint(BucketLocationConstraint::from(ctx.clients.region.as_str()))
+                    .build(),
+            );
+        }
+        match create.send().await.map_err(aws) {
+            Ok(_) => {}
+            Err(e) if e.is("BucketAlreadyOwnedByYou") => {
+                let again = observe(ctx, r).await?;
+                if let Some(why) = again.foreign {
+                    return Err(Error::Incomplete { message: format!("bucket {b}: {why}"), help: None });
+                }
+                return Box::pin(apply(step, r, &again)).await;
+            }
+            Err(e) if e.is("BucketAlreadyExists") => {
+                return Err(Error::Incomplete {
+                    message: format!("bucket {b}: the name is taken by another AWS account"),
+                    help: Some("set a different `prefix` in the environment file".into()),
+                });
+            }
+            Err(e) => return Err(Error::aws(format!("create bucket {b}"), e)),
+        }
+    }
+    // Tags first: they are what makes the bucket ragstack's.
+    if all || obs.changed("tags") {
+        step.progress(if all { "creating" } else { "updating" }, "tags");
+        let mut set = tags(ctx, b).await.map_err(failed(&format!("read tags of bucket {b}")))?;
+        set.extend(ctx.env.tags());
+        let tag_set: Vec<Tag> = set
+            .into_iter()
+            .map(|(k, v)| Tag::builder().key(k).value(v).build().expect("key and value are set"))
+            .collect();
+        s3.put_bucket_tagging()
+            .bucket(b)
+            .tagging(Tagging::builder().set_tag_set(Some(tag_set)).build().expect("tag set is set"))
+            .send()
+            .await
+            .map_err(aws)
+            .map_err(failed(&format!("tag bucket {b}")))?;
+    }
+    if all || obs.changed("block_public_access") {
+        step.progress(if all { "creating" } else { "updating" }, "public access block");
+        let c = PublicAccessBlockConfiguration::builder()
+            .block_public_acls(true)
+            .ignore_public_acls(true)
+            .block_public_policy(true)
+            .restrict_public_buckets(true)
+            .build();
+        s3.put_public_access_block()
+            .bucket(b)
+            .public_access_block_configuration(c)
+            .send()
+            .await
+            .map_err(aws)
+            .map_err(failed(&format!("block public access to bucket {b}")))?;
+    }
+    if all || obs.changed("encryption") {
+        step.progress(if all { "creating" } else { "updating" }, "encryption");
+        let by_default = ServerSideEncryptionByDefault::builder()
+            .sse_algorithm(ServerSideEncryption::Aes256)
+            .build()
+            .expect("algorithm is set");
+        let rule = ServerSideEncryptionRule::builder()
+            .apply_server_side_encryption_by_default(by_default)
+            .bucket_key_enabled(true)
+            .build();
+        s3.put_bucket_encryption()
+            .bucket(b)
+            .server_side_encryption_configuration(
+                ServerSideEncryptionConfiguration::builder().rules(rule).build().expect("rules are set"),
+            )
+            .send()
+            .await
+            .map_err(aws)
+            .map_err(failed(&format!("set the encryption of bucket {b}")))?;
+    }
+    if all || obs.changed("versioning") {
+        step.progress(if all { "creating" } else { "updating" }, "versioning");
+        s3.put_bucket_versioning()
+            .bucket(b)
+            .versioning_configuration(
+                VersioningConfiguration::builder().status(BucketVersioningStatus::Enabled).build(),
+            )
+            .send()
+            .await
+            .map_err(aws)
+            .map_err(failed(&format!("enable versioning of bucket {b}")))?;
+    }
+    if all || obs.changed("bucket_policy") {
+        step.progress(if all { "creating" } else { "updating" }, "bucket policy");
+        s3.put_bucket_policy()
+            .bucket(b)
+            .policy(policy(r).to_string())
+            .send()
+            .await
+            .map_err(aws)
+            .map_err(failed(&format!("put the policy of bucket {b}")))?;
+    }
+    Ok(())
+}

@@ -1,0 +1,157 @@
+//! The vector index, through OpenSearch Serverless's control-plane index API (CreateIndex /
+//! GetIndex / DeleteIndex): no data-plane network access, so it works for collections closed to
+//! the public network. Right after the data access policy is created or changed, AWS answers 403
+//! for up to about a minute: those calls are retried until the policy has propagated. The mapping
+//! of an existing field cannot change in OpenSearch: a different mapping is a replace.
+
+use super::{Ctx, Observation, Step, failed};
+use crate::aws::{AwsError, aws, from_document, to_document};
+use crate::error::{Error, Result};
+use crate::naming::{METADATA_FIELD, TEXT_FIELD, VECTOR_FIELD};
+use crate::plan::Resource;
+use crate::wait;
+use serde_json::Value;
+use std::time::Duration;
+
+const PROPAGATION_DEADLINE: Duration = Duration::from_secs(5 * 60);
+
+/// 403 while the data access policy propagates; NotFound while a just-ACTIVE collection is not
+/// yet serving the index API.
+fn propagating(e: &AwsError) -> bool {
+    e.status == Some(403) || e.is("AccessDeniedException")
+}
+
+fn schema(r: &Resource) -> Value {
+    r.documents.first().map(|d| d.content.clone()).unwrap_or(Value::Null)
+}
+
+/// Whether every key of `wanted` is in `current` with the same value (AWS adds defaults and the
+/// fields Bedrock writes, which are not a difference).
+fn covers(current: &Value, wanted: &Value) -> bool {
+    match (current, wanted) {
+        (Value::Object(c), Value::Object(w)) => w.iter().all(|(k, v)| c.get(k).is_some_and(|cv| covers(cv, v))),
+        // OpenSearch reports settings as strings ("512" for 512, "true" for true).
+        (Value::String(c), w @ (Value::Number(_) | Value::Bool(_))) => {
+            serde_json::from_str::<Value>(c).ok().as_ref() == Some(w)
+        }
+        _ => crate::aws::same_json(current, wanted),
+    }
+}
+
+async fn get(ctx: &Ctx, collection_id: &str, name: &str) -> std::result::Result<Option<Value>, AwsError> {
+    match ctx.clients.aoss.get_index().id(collection_id).index_name(name).send().await.map_err(aws) {
+        Ok(out) => Ok(Some(out.index_schema().map(from_document).unwrap_or(Value::Null))),
+        Err(e) if e.is_not_found() => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+fn compare(current: &Value, r: &Resource) -> Observation {
+    let mut obs = Observation::present(Some(r.name.clone()));
+    let wanted = schema(r);
+    for field in [VECTOR_FIELD, TEXT_FIELD, METADATA_FIELD] {
+        let w = &wanted["mappings"]["properties"][field];
+        let c = &current["mappings"]["properties"][field];
+        if !covers(c, w) {
+            obs.diff(&format!("mapping of {field}"), c.clone(), w.clone(), true);
+        }
+    }
+    obs
+}
+
+pub async fn observe(ctx: &Ctx, r: &Resource) -> Result<Observation> {
+    let Some(collection_id) = ctx.collection_id() else { return Ok(Observation::absent()) };
+    match get(ctx, &collection_id, &r.name).await {
+        Ok(Some(current)) => Ok(compare(&current, r)),
+        Ok(None) => Ok(Observation::absent()),
+        Err(e) if propagating(&e) => Ok(Observation {
+            unknown: Some(format!(
+                "GetIndex answers {} until the collection and its data access policy are ready",
+                e.code
+            )),
+            ..Observation::absent()
+        }),
+        Err(e) => Err(Error::aws(format!("read index {}", r.name), e)),
+    }
+}
+
+pub async fn apply(step: &Step, r: &Resource, obs: &Observation) -> Result<()> {
+    let ctx = &step.ctx;
+    let Some(collection_id) = ctx.collection_id() else {
+        return Err(Error::Incomplete { message: "the collection id is unknown".into(), help: None });
+    };
+    let mut exists = obs.exists;
+    if obs.unknown.is_some() {
+        let current =
+            wait::retrying(step, "data access policy to propagate", PROPAGATION_DEADLINE, propagating, || {
+                get(ctx, &collection_id, &r.name)
+            })
+            .await
+            .map_err(failed(&format!("read index {}", r.name)))?;
+        if let Some(current) = current {
+            let again = compare(&current, r);
+            if !again.changes.is_empty() {
+                return Err(Error::Refused {
+                    message: format!("index {} exists with a different mapping", r.name),
+                    help: "run `ragstack plan` and deploy with --allow-replace to recreate it".into(),
+                });
+            }
+            exists = true;
+        }
+    }
+    if exists {
+        return Ok(());
+    }
+    step.progress("creating", &format!("in collection {collection_id}"));
+    let document = &to_document(&schema(r));
+    let created =
+        wait::retrying(step, "data access policy to propagate", PROPAGATION_DEADLINE, propagating, || async {
+            let create = ctx.clients.aoss.create_index().id(&collection_id).index_name(&r.name);
+            create.index_schema(document.clone()).send().await.map_err(aws)
+        })
+        .await;
+    match created {
+        Ok(_) => {}
+        Err(e) if e.is_conflict() || e.code.contains("AlreadyExists") => {}
+        Err(e) => return Err(Error::aws(format!("create index {}", r.name), e)),
+    }
+    wait::until(step, "GetIndex to return the new index", PROPAGATION_DEADLINE, || async {
+        match get(ctx, &collection_id, &r.name).await {
+            Ok(found) => Ok(found.map(|_| ())),
+            Err(e) if propagating(&e) => Ok(None),
+            Err(e) => Err(Error::aws(format!("read index {}", r.name), e)),
+        }
+    })
+    .await
+}
+
+pub async fn delete(step: &Step, _obs: &Observation) -> Result<()> {
+    let ctx = &step.ctx;
+    let Some(collection_id) = ctx.collection_id() else { return Ok(()) };
+    let name = ctx.env.names.vector_index.clone();
+    step.progress("deleting", &format!("index {name}"));
+    let deleted =
+        wait::retrying(step, "data access policy to propagate", PROPAGATION_DEADLINE, propagating, || async {
+            ctx.clients.aoss.delete_index().id(&collection_id).index_name(&name).send().await.map_err(aws)
+        })
+        .await;
+    match deleted {
+        Ok(_) => Ok(()),
+        Err(e) if e.is_not_found() => Ok(()),
+        Err(e) => Err(Error::aws(format!("delete index {name}"), e)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn extra_fields_and_stringly_settings_are_no_difference() {
+        let current = json!({"type": "knn_vector", "dimension": "1024", "method": {"engine": "faiss", "name": "hnsw", "extra": 1}});
+        assert!(covers(&current, &json!({"type": "knn_vector", "dimension": 1024, "method": {"engine": "faiss"}})));
+        assert!(!covers(&current, &json!({"dimension": 512})));
+        assert!(!covers(&current, &json!({"method": {"engine": "nmslib"}})));
+    }
+}
