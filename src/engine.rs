@@ -234,8 +234,8 @@ pub fn plan_text(p: &Plan) -> String {
                     || c.to.is_object()
                     || c.from.is_array() && c.to.is_array() && c.field.contains("polic")
                 {
-                    let a = serde_json::to_string_pretty(&c.from).unwrap_or_default();
-                    let b = serde_json::to_string_pretty(&c.to).unwrap_or_default();
+                    let a = serde_json::to_string_pretty(&c.from).unwrap_or_default() + "\n";
+                    let b = serde_json::to_string_pretty(&c.to).unwrap_or_default() + "\n";
                     let diff = similar::TextDiff::from_lines(&a, &b);
                     let _ = writeln!(s, "      {}:", c.field);
                     for line in diff.unified_diff().context_radius(2).header("current", "desired").to_string().lines() {

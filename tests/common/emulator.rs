@@ -56,6 +56,17 @@ impl Drop for Emulator {
     }
 }
 
+impl Emulator {
+    /// The mutating calls answered since the log was last cleared, as "service operation".
+    pub fn mutating_calls(&self) -> Vec<String> {
+        self.calls()
+            .iter()
+            .filter(|c| c["mutating"].as_bool() == Some(true))
+            .map(|c| format!("{} {}", c["service"].as_str().unwrap(), c["operation"].as_str().unwrap()))
+            .collect()
+    }
+}
+
 /// A unique name for a test's resources, so tests can share an emulator.
 pub fn unique(prefix: &str) -> String {
     static N: AtomicUsize = AtomicUsize::new(0);

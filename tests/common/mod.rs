@@ -75,7 +75,12 @@ impl Workdir {
 
     /// The binary, run in this directory, with no AWS configuration from the machine.
     pub fn ragstack(&self) -> Command {
-        let mut c = Command::cargo_bin("ragstack").unwrap();
+        Command::from_std(self.process())
+    }
+
+    /// The same, as a std Command (for tests that stream output or kill the process).
+    pub fn process(&self) -> std::process::Command {
+        let mut c = std::process::Command::new(assert_cmd::cargo::cargo_bin("ragstack"));
         c.current_dir(self.path());
         for (k, _) in std::env::vars() {
             if k.starts_with("AWS_") || k.starts_with("RAGSTACK_") {
@@ -90,6 +95,19 @@ impl Workdir {
             .env("AWS_ACCESS_KEY_ID", "AKIDTESTTESTTESTTEST")
             .env("AWS_SECRET_ACCESS_KEY", "test-secret-not-real")
             .env("NO_COLOR", "1");
+        c
+    }
+}
+
+impl Workdir {
+    /// The binary pointed at an emulator instead of the tripwire.
+    pub fn ragstack_on(&self, emulator: &emulator::Emulator) -> Command {
+        Command::from_std(self.process_on(emulator))
+    }
+
+    pub fn process_on(&self, emulator: &emulator::Emulator) -> std::process::Command {
+        let mut c = self.process();
+        c.env("AWS_ENDPOINT_URL", &emulator.endpoint).env("AWS_REGION", "us-east-1");
         c
     }
 }
