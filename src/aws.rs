@@ -4,6 +4,7 @@
 
 use aws_config::BehaviorVersion;
 use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
 use aws_sdk_s3::config::http::HttpResponse;
 use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_smithy_types::{Document, Number};
@@ -14,6 +15,10 @@ use std::time::Duration;
 /// IAM); the SDK's standard mode backs off exponentially with jitter up to `MAX_BACKOFF`.
 const MAX_ATTEMPTS: u32 = 10;
 const MAX_BACKOFF: Duration = Duration::from_secs(20);
+/// Control-plane answers take milliseconds to seconds; an endpoint that accepts a connection and
+/// never answers must not hang a deploy.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+const READ_TIMEOUT: Duration = Duration::from_secs(30);
 
 pub struct Clients {
     pub region: String,
@@ -29,7 +34,10 @@ impl Clients {
     pub async fn connect(region: &str, profile: Option<&str>) -> Clients {
         let mut loader = aws_config::defaults(BehaviorVersion::latest())
             .region(aws_config::Region::new(region.to_string()))
-            .retry_config(RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS).with_max_backoff(MAX_BACKOFF));
+            .retry_config(RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS).with_max_backoff(MAX_BACKOFF))
+            .timeout_config(
+                TimeoutConfig::builder().connect_timeout(CONNECT_TIMEOUT).read_timeout(READ_TIMEOUT).build(),
+            );
         if let Some(p) = profile {
             loader = loader.profile_name(p);
         }

@@ -1,7 +1,7 @@
 //! Waiters and classified retries. Both poll from the start (no blanket sleep first) with an
-//! interval that grows with the time already waited (a twentieth of it, between `MIN` and
-//! `MAX`): a wait of a few seconds polls often, a ten-minute collection wait polls every 15 s,
-//! and the overshoot after the awaited change stays near 5 % of the wait.
+//! interval that grows with the time already waited (a fortieth of it, between `MIN` and `MAX`):
+//! a wait of a few seconds polls often, a ten-minute collection wait polls every 15 s, and the
+//! overshoot after the awaited change stays near 2.5 % of the wait (scripts/bench-deploy).
 
 use crate::aws::AwsError;
 use crate::error::{Error, Result};
@@ -9,11 +9,11 @@ use crate::resources::Step;
 use std::future::Future;
 use std::time::{Duration, Instant};
 
-const MIN: Duration = Duration::from_millis(200);
+const MIN: Duration = Duration::from_millis(100);
 const MAX: Duration = Duration::from_secs(15);
 
 pub fn interval(waited: Duration) -> Duration {
-    (waited / 20).clamp(MIN, MAX)
+    (waited / 40).clamp(MIN, MAX)
 }
 
 /// Polls until `poll` returns `Some`, reporting `what` is awaited; fails after `deadline`.
@@ -76,7 +76,7 @@ mod tests {
     #[test]
     fn interval_grows_with_the_wait_and_stays_bounded() {
         assert_eq!(interval(Duration::ZERO), MIN);
-        assert_eq!(interval(Duration::from_secs(60)), Duration::from_secs(3));
+        assert_eq!(interval(Duration::from_secs(60)), Duration::from_millis(1500));
         assert_eq!(interval(Duration::from_secs(3600)), MAX);
     }
 }
