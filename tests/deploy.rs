@@ -304,7 +304,8 @@ fn deploy_killed_at(wd: &Workdir, emu: &Emulator, (id, state): (&str, &str)) {
             return;
         }
     }
-    panic!("deploy ended before {id} {state}: {seen:#?}");
+    let status = child.wait().unwrap();
+    panic!("deploy ended ({status}) before {id} {state}: {seen:#?}");
 }
 
 #[test]
