@@ -6,7 +6,7 @@ use crate::error::{Error, Result};
 use crate::output::Reporter;
 use crate::render::{Known, Templates};
 use crate::resources::Ctx;
-use crate::{deploy, engine, naming, plan, preflight};
+use crate::{deploy, engine, naming, plan, preflight, sync};
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -83,7 +83,7 @@ pub enum Command {
     /// Show what deploy would change (with --offline: what the environment consists of)
     Plan(PlanArgs),
     /// Run knowledge-base ingestion for the environment's data sources and follow it
-    Sync(TargetArgs),
+    Sync(SyncArgs),
     /// Show what exists, its health, the outputs and the last ingestion
     Status(TargetArgs),
     /// Delete everything the environment owns, and nothing else
@@ -96,6 +96,28 @@ pub struct TargetArgs {
     pub env: String,
     /// AWS region, e.g. us-east-1 [default: AWS_REGION, AWS_DEFAULT_REGION, or the profile's]
     pub region: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct SyncArgs {
+    #[command(flatten)]
+    pub target: TargetArgs,
+    /// Upload the files of DIR (only new or changed ones, and only types Bedrock ingests) to the
+    /// data source's bucket under its prefix first
+    #[arg(long, value_name = "DIR")]
+    pub upload: Option<PathBuf>,
+    /// With --upload: delete objects under the prefix that are not in DIR
+    #[arg(long)]
+    pub delete: bool,
+    /// Only this data source [default: all of the environment's]
+    #[arg(long, value_name = "NAME")]
+    pub data_source: Option<String>,
+    /// Start the jobs and print their ids without following them
+    #[arg(long)]
+    pub no_wait: bool,
+    /// Give up following after this long, e.g. 30m or 2h [default: 4h]
+    #[arg(long, value_name = "DURATION")]
+    pub timeout: Option<humantime::Duration>,
 }
 
 #[derive(Debug, Args)]
@@ -150,7 +172,8 @@ impl Command {
 
     fn target(&self) -> &TargetArgs {
         match self {
-            Command::Sync(t) | Command::Status(t) | Command::Teardown(t) => t,
+            Command::Status(t) | Command::Teardown(t) => t,
+            Command::Sync(s) => &s.target,
             Command::Deploy(d) => &d.target,
             Command::Plan(p) => &p.target,
         }
@@ -275,6 +298,10 @@ pub async fn run(cli: Cli) -> Result<u8> {
             Ok(if p.detailed_exitcode && observed.has_changes() { 3 } else { 0 })
         }
         Command::Deploy(d) => deploy::run(connect(&cli).await?, d).await,
+        Command::Sync(args) => {
+            sync::validate(&prepare(&cli, None).await?.0, args)?;
+            sync::run(connect(&cli).await?, args).await
+        }
         command => {
             // Validate first, so that a bad file is reported the same way it will be once the
             // command is available, and nothing is pretended.

@@ -442,7 +442,7 @@ pub async fn apply(ctx: &Arc<Ctx>, p: &Plan, sync: bool) -> Result<Applied> {
             })
             .collect();
         if !to_sync.is_empty() {
-            ingestion = ingestion::run(ctx, &to_sync).await?;
+            ingestion = ingestion::run(ctx, &to_sync, ingestion::JOB_DEADLINE).await?;
         }
     }
     Ok(Applied { outcomes: ordered, ingestion })

@@ -11,7 +11,8 @@ use serde::Serialize;
 use std::sync::Arc;
 use std::time::Duration;
 
-const JOB_DEADLINE: Duration = Duration::from_secs(4 * 60 * 60);
+/// How long a job is followed unless the caller says otherwise (`sync --timeout`).
+pub const JOB_DEADLINE: Duration = Duration::from_secs(4 * 60 * 60);
 
 #[derive(Debug, Clone, Serialize)]
 pub struct JobResult {
@@ -73,23 +74,41 @@ async fn running_job(ctx: &Ctx, kb: &str, ds: &str) -> std::result::Result<Optio
 }
 
 /// Starts (or joins) and follows one ingestion job per data source, in order.
-pub async fn run(ctx: &Arc<Ctx>, sources: &[(String, String)]) -> Result<Vec<JobResult>> {
-    let kb = ctx.knowledge_base_id().ok_or_else(|| Error::Incomplete {
-        message: "the knowledge base does not exist: run `ragstack deploy` first".into(),
-        help: None,
-    })?;
+pub async fn run(ctx: &Arc<Ctx>, sources: &[(String, String)], deadline: Duration) -> Result<Vec<JobResult>> {
     let mut results = Vec::new();
     for (name, ds) in sources {
-        let step = Step { ctx: ctx.clone(), id: format!("sync.{name}"), exists: Box::new(|| {}) };
-        let job_id = start(&step, &kb, ds).await?;
-        let job = wait::until(&step, &format!("ingestion job {job_id}"), JOB_DEADLINE, || async {
+        let step = step(ctx, name);
+        let job_id = start(&step, &knowledge_base(ctx)?, ds).await?;
+        results.push(follow(&step, name, ds, &job_id, deadline).await?);
+    }
+    Ok(results)
+}
+
+pub fn step(ctx: &Arc<Ctx>, data_source: &str) -> Step {
+    Step { ctx: ctx.clone(), id: format!("sync.{data_source}"), exists: Box::new(|| {}) }
+}
+
+fn knowledge_base(ctx: &Ctx) -> Result<String> {
+    ctx.knowledge_base_id().ok_or_else(|| Error::Incomplete {
+        message: "the knowledge base does not exist: run `ragstack deploy` first".into(),
+        help: None,
+    })
+}
+
+/// Follows a job to COMPLETE, FAILED or STOPPED and reports its statistics and failure reasons.
+pub async fn follow(step: &Step, name: &str, ds: &str, job_id: &str, deadline: Duration) -> Result<JobResult> {
+    let ctx = &step.ctx;
+    let kb = knowledge_base(ctx)?;
+    {
+        let kb = &kb;
+        let job = wait::until(step, &format!("ingestion job {job_id}"), deadline, || async {
             let out = ctx
                 .clients
                 .agent
                 .get_ingestion_job()
-                .knowledge_base_id(&kb)
+                .knowledge_base_id(kb)
                 .data_source_id(ds)
-                .ingestion_job_id(&job_id)
+                .ingestion_job_id(job_id)
                 .send()
                 .await
                 .map_err(aws)
@@ -108,14 +127,13 @@ pub async fn run(ctx: &Arc<Ctx>, sources: &[(String, String)]) -> Result<Vec<Job
         for reason in &result.failure_reasons {
             ctx.report.note(&format!("  {name}: {reason}"));
         }
-        results.push(result);
+        Ok(result)
     }
-    Ok(results)
 }
 
 /// Starts a job; when Bedrock says one is already running, follows that one (on this data source)
 /// or waits for the other data source's job to end and starts again.
-async fn start(step: &Step, kb: &str, ds: &str) -> Result<String> {
+pub async fn start(step: &Step, kb: &str, ds: &str) -> Result<String> {
     let ctx = &step.ctx;
     let begun = std::time::Instant::now();
     loop {

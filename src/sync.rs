@@ -1,0 +1,224 @@
+//! `ragstack sync`: optionally upload a directory of documents (only what changed, by MD5 against
+//! the object's ETag), then start an ingestion job per data source (following one already
+//! running instead of failing) and follow each to the end. Suitable for cron and CI: exit 0 only
+//! when every job completed without failed documents.
+
+use crate::aws::aws;
+use crate::cli::SyncArgs;
+use crate::error::{Error, Result};
+use crate::ingestion::{self, JobResult};
+use crate::output::Mode;
+use crate::resources::{Ctx, data_source, knowledge_base};
+use md5::{Digest, Md5};
+use serde_json::json;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// The file types Bedrock knowledge bases ingest from S3.
+pub const INGESTED_EXTENSIONS: &[&str] = &["txt", "md", "html", "htm", "doc", "docx", "csv", "xls", "xlsx", "pdf"];
+
+/// Checks the flags against the environment file, before any AWS call.
+pub fn validate(ctx_env: &crate::config::Environment, args: &SyncArgs) -> Result<()> {
+    let names: Vec<&str> = ctx_env.file.data_sources.iter().map(|d| d.name.as_str()).collect();
+    if let Some(n) = &args.data_source
+        && !names.contains(&n.as_str())
+    {
+        return Err(Error::usage(
+            format!("--data-source {n}: {} has no such data source; it has: {}", ctx_env.source, names.join(", ")),
+            None,
+        ));
+    }
+    if let Some(dir) = &args.upload {
+        if !dir.is_dir() {
+            return Err(Error::usage(format!("--upload {}: not a directory", dir.display()), None));
+        }
+        if args.data_source.is_none() && names.len() > 1 {
+            return Err(Error::usage(
+                "--upload needs --data-source NAME when the environment has more than one data source".to_string(),
+                Some(format!("data sources: {}", names.join(", "))),
+            ));
+        }
+    }
+    if args.delete && args.upload.is_none() {
+        return Err(Error::usage("--delete goes with --upload DIR", None));
+    }
+    Ok(())
+}
+
+pub async fn run(ctx: Arc<Ctx>, args: &SyncArgs) -> Result<u8> {
+    let report = &ctx.report;
+    let kb_name = &ctx.env.names.knowledge_base;
+    let not_deployed = || Error::Incomplete {
+        message: format!("environment {} has no knowledge base {kb_name} in {}", ctx.env.name, ctx.env.region()),
+        help: Some(format!("deploy it first: ragstack deploy {} {}", ctx.env.name, ctx.env.region())),
+    };
+    let read = |e| Error::aws(format!("read knowledge base {kb_name}"), e);
+    let (kb, _) = knowledge_base::find(&ctx, kb_name).await.map_err(read)?.ok_or_else(not_deployed)?;
+    let arn = ctx.env.names.knowledge_base_arn(Some(&kb));
+    if let Some(why) = ctx.ownership(&knowledge_base::tags(&ctx, &arn).await.map_err(read)?) {
+        return Err(Error::Incomplete { message: format!("knowledge base {kb_name}: {why}"), help: None });
+    }
+    ctx.set_known(|k| k.knowledge_base_id = Some(kb.clone()));
+    let existing: BTreeMap<String, String> =
+        data_source::list(&ctx, &kb).await.map_err(|e| Error::aws("list data sources", e))?.into_iter().collect();
+    let mut sources = Vec::new();
+    for ds in &ctx.env.file.data_sources {
+        if args.data_source.as_ref().is_some_and(|n| *n != ds.name) {
+            continue;
+        }
+        let id = existing.get(&ds.name).ok_or_else(not_deployed)?;
+        sources.push((ds.name.clone(), id.clone()));
+    }
+
+    let mut uploaded = json!(null);
+    if let Some(dir) = &args.upload {
+        let ds = ctx
+            .env
+            .file
+            .data_sources
+            .iter()
+            .find(|d| Some(&d.name) == args.data_source.as_ref())
+            .unwrap_or(ctx.env.file.data_sources.first().expect("validation requires at least one data source"));
+        let bucket = ctx.env.data_source_bucket(ds).to_string();
+        let prefix = ds.inclusion_prefixes.first().cloned().unwrap_or_default();
+        uploaded = upload(&ctx, dir, &bucket, &prefix, args.delete).await?;
+    }
+
+    let deadline = args.timeout.map(Into::into).unwrap_or(ingestion::JOB_DEADLINE);
+    let mut results: Vec<JobResult> = Vec::new();
+    let mut started = Vec::new();
+    for (name, id) in &sources {
+        let step = ingestion::step(&ctx, name);
+        let job = ingestion::start(&step, &kb, id).await?;
+        if args.no_wait {
+            step.progress("started", &format!("job {job}"));
+            started.push(json!({"data_source": name, "job_id": job}));
+        } else {
+            results.push(ingestion::follow(&step, name, id, &job, deadline).await?);
+        }
+    }
+    report.finish();
+    let ok = results.iter().all(JobResult::succeeded);
+    if report.mode() == Mode::Json {
+        report.event(
+            json!({"event": "summary", "result": if ok { "synced" } else { "failed" }, "upload": uploaded,
+                   "started": started, "ingestion": results}),
+            None,
+        );
+    } else {
+        println!();
+        for j in &results {
+            println!("{} {}", if j.succeeded() { "ok  " } else { "FAIL" }, j.line());
+        }
+        for s in &started {
+            println!("started {} job {} (not followed: --no-wait)", s["data_source"], s["job_id"]);
+        }
+    }
+    Ok(if ok { 0 } else { 1 })
+}
+
+fn files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d)? {
+            let path = entry?.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                out.push(path);
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// Uploads new and changed files under `prefix`; with `delete`, removes objects under `prefix`
+/// that are not in `dir`. Returns what it did.
+async fn upload(ctx: &Ctx, dir: &Path, bucket: &str, prefix: &str, delete: bool) -> Result<serde_json::Value> {
+    let s3 = &ctx.clients.s3;
+    let report = &ctx.report;
+    let io = |e| Error::Io { context: format!("cannot read {}", dir.display()), source: e };
+    let mut remote: BTreeMap<String, String> = BTreeMap::new();
+    let mut token = None;
+    loop {
+        let page = s3
+            .list_objects_v2()
+            .bucket(bucket)
+            .prefix(prefix)
+            .set_continuation_token(token)
+            .send()
+            .await
+            .map_err(aws)
+            .map_err(|e| Error::aws(format!("list s3://{bucket}/{prefix}"), e))?;
+        for o in page.contents() {
+            remote.insert(
+                o.key().unwrap_or_default().to_string(),
+                o.e_tag().unwrap_or_default().trim_matches('"').into(),
+            );
+        }
+        match page.next_continuation_token() {
+            Some(t) => token = Some(t.to_string()),
+            None => break,
+        }
+    }
+    let (mut sent, mut unchanged, mut skipped, mut deleted, mut bytes) = (Vec::new(), 0, Vec::new(), Vec::new(), 0u64);
+    let mut local_keys = Vec::new();
+    for path in files(dir).map_err(io)? {
+        let rel = path.strip_prefix(dir).unwrap_or(&path).to_string_lossy().replace('\\', "/");
+        let ext = path.extension().and_then(|e| e.to_str()).unwrap_or_default().to_ascii_lowercase();
+        if !INGESTED_EXTENSIONS.contains(&ext.as_str()) {
+            skipped.push(rel);
+            continue;
+        }
+        let key = format!("{prefix}{rel}");
+        local_keys.push(key.clone());
+        let body = std::fs::read(&path).map_err(io)?;
+        let md5: String = Md5::digest(&body).iter().map(|b| format!("{b:02x}")).collect();
+        if remote.get(&key) == Some(&md5) {
+            unchanged += 1;
+            continue;
+        }
+        bytes += body.len() as u64;
+        report.note(&format!("upload s3://{bucket}/{key} ({} bytes)", body.len()));
+        s3.put_object()
+            .bucket(bucket)
+            .key(&key)
+            .body(body.into())
+            .send()
+            .await
+            .map_err(aws)
+            .map_err(|e| Error::aws(format!("upload s3://{bucket}/{key}"), e))?;
+        sent.push(key);
+    }
+    if delete {
+        for key in remote.keys().filter(|k| !local_keys.contains(k)) {
+            report.note(&format!("delete s3://{bucket}/{key} (not in {})", dir.display()));
+            s3.delete_object()
+                .bucket(bucket)
+                .key(key)
+                .send()
+                .await
+                .map_err(aws)
+                .map_err(|e| Error::aws(format!("delete s3://{bucket}/{key}"), e))?;
+            deleted.push(key.clone());
+        }
+    }
+    if !skipped.is_empty() {
+        report.note(&format!(
+            "skipped {} file(s) Bedrock does not ingest ({}): {}",
+            skipped.len(),
+            INGESTED_EXTENSIONS.join(", "),
+            skipped.join(", ")
+        ));
+    }
+    report.note(&format!(
+        "upload: {} sent ({bytes} bytes), {unchanged} unchanged, {} deleted, {} skipped",
+        sent.len(),
+        deleted.len(),
+        skipped.len()
+    ));
+    Ok(json!({"sent": sent, "unchanged": unchanged, "deleted": deleted, "skipped": skipped, "bytes": bytes}))
+}

@@ -1,0 +1,37 @@
+"""Corrections to moto where it departs from AWS in a way ragstack's deploy meets.
+
+- S3 bucket policies: moto applies `Deny` statements ignoring their conditions, so the documents
+  bucket's TLS-only policy (`Deny` when `aws:SecureTransport` is `false`) would deny every object
+  request. AWS endpoints are reached over TLS; the emulator listens on plain HTTP only because it is
+  on loopback, so it evaluates requests as TLS ones: statements conditioned on
+  `aws:SecureTransport = false` never match, and the rest are evaluated as moto does.
+"""
+import json
+
+
+def _without_plain_http_statements(policy_text):
+    policy = json.loads(policy_text)
+    statements = policy.get("Statement", [])
+    if isinstance(statements, dict):
+        statements = [statements]
+    kept = []
+    for st in statements:
+        secure = ((st.get("Condition") or {}).get("Bool") or {}).get("aws:SecureTransport")
+        if str(secure).lower() == "false":
+            continue
+        kept.append(st)
+    policy["Statement"] = kept
+    return json.dumps(policy)
+
+
+def apply():
+    from moto.iam.access_control import IAMPolicy, PermissionResult
+    from moto.s3.models import FakeBucket
+
+    def get_permission(self, action, resource):
+        if self.policy is None:
+            return PermissionResult.NEUTRAL
+        text = self.policy.decode() if isinstance(self.policy, bytes) else self.policy
+        return IAMPolicy(_without_plain_http_statements(text)).is_action_permitted(action, resource)
+
+    FakeBucket.get_permission = get_permission
