@@ -6,7 +6,7 @@ use crate::error::{Error, Result};
 use crate::output::Reporter;
 use crate::render::{Known, Templates};
 use crate::resources::Ctx;
-use crate::{deploy, engine, naming, plan, preflight, sync};
+use crate::{deploy, engine, naming, plan, preflight, status, sync};
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -298,6 +298,7 @@ pub async fn run(cli: Cli) -> Result<u8> {
             Ok(if p.detailed_exitcode && observed.has_changes() { 3 } else { 0 })
         }
         Command::Deploy(d) => deploy::run(connect(&cli).await?, d).await,
+        Command::Status(_) => status::run(connect(&cli).await?).await,
         Command::Sync(args) => {
             sync::validate(&prepare(&cli, None).await?.0, args)?;
             sync::run(connect(&cli).await?, args).await

@@ -5,7 +5,7 @@
 //! (templates), `plan` (the desired state), `error` (errors and exit codes), `aws` (clients and
 //! AWS errors), `preflight` (identity and model checks), `resources` (one module per AWS resource
 //! kind), `engine` (observe, diff, apply along the graph), `wait` (waiters and classified
-//! retries), `ingestion` (knowledge-base sync), `output` (progress), `deploy` and `sync` (the commands).
+//! retries), `ingestion` (knowledge-base sync), `output` (progress), `deploy`, `sync`, `status` (the commands).
 
 pub mod aws;
 pub mod catalog;
@@ -21,6 +21,7 @@ pub mod plan;
 pub mod preflight;
 pub mod render;
 pub mod resources;
+pub mod status;
 pub mod sync;
 pub mod wait;
 

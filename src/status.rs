@@ -1,0 +1,135 @@
+//! `ragstack status`: every resource with its state (ok / missing / drifted from the environment
+//! file / not ragstack's / not ready), the outputs, and the last ingestion job of each data source.
+//! Read-only. Exit 0 when healthy, 1 otherwise.
+
+use crate::aws::aws;
+use crate::deploy::outputs;
+use crate::engine::{self, Action};
+use crate::error::Result;
+use crate::output::Mode;
+use crate::resources::Ctx;
+use serde_json::{Value, json};
+use std::sync::Arc;
+
+pub async fn run(ctx: Arc<Ctx>) -> Result<u8> {
+    let deployer = ctx.known().deployer_arn.unwrap_or_default();
+    let plan = engine::observe(&ctx, &deployer).await?;
+    let mut resources = Vec::new();
+    let mut healthy = true;
+    for i in &plan.items {
+        let state = match i.action {
+            _ if i.observation.foreign.is_some() => "not ragstack's".to_string(),
+            Action::Create => "missing".to_string(),
+            Action::Update | Action::Replace => {
+                let fields: Vec<&str> = i.observation.changes.iter().map(|c| c.field.as_str()).collect();
+                format!("drifted: {}", fields.join(", "))
+            }
+            Action::Wait => format!("not ready: {}", i.observation.status.clone().unwrap_or_default()),
+            _ => "ok".to_string(),
+        };
+        healthy &= state == "ok";
+        resources.push(
+            json!({"id": i.id, "kind": i.kind, "name": i.name, "state": state, "aws_status": i.observation.status}),
+        );
+    }
+    let mut ingestion = Vec::new();
+    if let Some(kb) = ctx.knowledge_base_id() {
+        let ids = ctx.data_source_ids.lock().expect("ids lock").clone();
+        for (name, id) in ids {
+            let out = ctx.clients.agent.list_ingestion_jobs().knowledge_base_id(&kb).data_source_id(&id).send().await;
+            let out = out.map_err(aws).map_err(|e| crate::Error::aws(format!("list ingestion jobs of {name}"), e))?;
+            let last = out.ingestion_job_summaries().iter().max_by_key(|j| j.started_at().as_nanos());
+            let job = match last {
+                None => {
+                    healthy = false;
+                    json!({"data_source": name, "last_job": null})
+                }
+                Some(j) => {
+                    let s = j.statistics();
+                    let failed = s.map_or(0, |s| s.number_of_documents_failed());
+                    healthy &= j.status().as_str() == "COMPLETE" && failed == 0;
+                    json!({
+                        "data_source": name, "job_id": j.ingestion_job_id(), "status": j.status().as_str(),
+                        "started_at": j.started_at().to_string(),
+                        "scanned": s.map_or(0, |s| s.number_of_documents_scanned()),
+                        "new": s.map_or(0, |s| s.number_of_new_documents_indexed()),
+                        "modified": s.map_or(0, |s| s.number_of_modified_documents_indexed()),
+                        "deleted": s.map_or(0, |s| s.number_of_documents_deleted()),
+                        "failed": failed,
+                    })
+                }
+            };
+            ingestion.push(job);
+        }
+    }
+    let deployed = plan.items.iter().any(|i| i.observation.exists);
+    let mut outputs = outputs(&ctx);
+    if !plan.items.iter().any(|i| i.id == "documents_bucket" && i.observation.exists) {
+        outputs.remove("documents_bucket");
+    }
+    if ctx.report.mode() == Mode::Json {
+        let v = json!({"environment": ctx.env.name, "region": ctx.env.region(), "healthy": healthy, "deployed": deployed,
+                       "resources": resources, "outputs": outputs, "ingestion": ingestion,
+                       "not_managed": plan.not_managed});
+        println!("{}", serde_json::to_string_pretty(&v).expect("JSON serializes"));
+    } else {
+        println!(
+            "ragstack status: environment {} in {}, account {}\n",
+            ctx.env.name,
+            ctx.env.region(),
+            ctx.env.names.account
+        );
+        for r in &resources {
+            let status = r["aws_status"].as_str().map(|s| format!(" ({s})")).unwrap_or_default();
+            println!(
+                "  {:<28} {}{status}",
+                r["id"].as_str().unwrap_or_default(),
+                r["state"].as_str().unwrap_or_default()
+            );
+        }
+        if !ingestion.is_empty() {
+            println!("\nlast ingestion:");
+            for j in &ingestion {
+                match &j["status"] {
+                    Value::Null => println!(
+                        "  {:<26} never run: ragstack sync {} {}",
+                        j["data_source"].as_str().unwrap_or_default(),
+                        ctx.env.name,
+                        ctx.env.region()
+                    ),
+                    status => println!(
+                        "  {:<26} {} at {} (job {}): {} scanned, {} new, {} modified, {} deleted, {} failed",
+                        j["data_source"].as_str().unwrap_or_default(),
+                        status.as_str().unwrap_or_default(),
+                        j["started_at"].as_str().unwrap_or_default(),
+                        j["job_id"].as_str().unwrap_or_default(),
+                        j["scanned"],
+                        j["new"],
+                        j["modified"],
+                        j["deleted"],
+                        j["failed"]
+                    ),
+                }
+            }
+        }
+        if !outputs.is_empty() {
+            println!("\noutputs:");
+            for (k, v) in &outputs {
+                println!("  {k:<24} {v}");
+            }
+        }
+        println!(
+            "\n{}",
+            match (deployed, healthy) {
+                (false, _) => format!("not deployed: ragstack deploy {} {}", ctx.env.name, ctx.env.region()),
+                (true, true) => "healthy".to_string(),
+                (true, false) => format!(
+                    "not healthy: `ragstack plan {} {}` shows what deploy would fix",
+                    ctx.env.name,
+                    ctx.env.region()
+                ),
+            }
+        );
+    }
+    Ok(if healthy { 0 } else { 1 })
+}
