@@ -92,6 +92,20 @@ impl Reporter {
         bars.entry(id.to_string()).or_insert_with(|| (ProgressBar::hidden(), since));
     }
 
+    /// A byte progress bar (live mode only; hidden otherwise, where per-item lines say the same).
+    pub fn bytes(&self, total: u64, what: &str) -> ProgressBar {
+        if self.mode != Mode::Live {
+            return ProgressBar::hidden();
+        }
+        let bar = self.multi.add(ProgressBar::new(total));
+        bar.set_style(
+            ProgressStyle::with_template("  {prefix:28} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec}")
+                .expect("valid template"),
+        );
+        bar.set_prefix(what.to_string());
+        bar
+    }
+
     /// A free-form line of the run (plain/live), or a `note` event (JSON).
     pub fn note(&self, text: &str) {
         match self.mode {

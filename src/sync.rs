@@ -1,5 +1,6 @@
 //! `ragstack sync`: optionally upload a directory of documents (only what changed, by MD5 against
-//! the object's ETag), then start an ingestion job per data source (following one already
+//! the object's ETag, which is the MD5 of a single-part upload with SSE-S3), with a byte progress
+//! bar on a terminal, then start an ingestion job per data source (following one already
 //! running instead of failing) and follow each to the end. Suitable for cron and CI: exit 0 only
 //! when every job completed without failed documents.
 
@@ -166,6 +167,7 @@ async fn upload(ctx: &Ctx, dir: &Path, bucket: &str, prefix: &str, delete: bool)
     }
     let (mut sent, mut unchanged, mut skipped, mut deleted, mut bytes) = (Vec::new(), 0, Vec::new(), Vec::new(), 0u64);
     let mut local_keys = Vec::new();
+    let mut to_send = Vec::new();
     for path in files(dir).map_err(io)? {
         let rel = path.strip_prefix(dir).unwrap_or(&path).to_string_lossy().replace('\\', "/");
         let ext = path.extension().and_then(|e| e.to_str()).unwrap_or_default().to_ascii_lowercase();
@@ -182,7 +184,13 @@ async fn upload(ctx: &Ctx, dir: &Path, bucket: &str, prefix: &str, delete: bool)
             continue;
         }
         bytes += body.len() as u64;
-        report.note(&format!("upload s3://{bucket}/{key} ({} bytes)", body.len()));
+        to_send.push((key, path, body.len() as u64));
+    }
+    // Read again when sending rather than holding every changed file in memory.
+    let bar = report.bytes(bytes, "uploading");
+    for (key, path, size) in to_send {
+        report.note(&format!("upload s3://{bucket}/{key} ({size} bytes)"));
+        let body = std::fs::read(&path).map_err(io)?;
         s3.put_object()
             .bucket(bucket)
             .key(&key)
@@ -191,8 +199,10 @@ async fn upload(ctx: &Ctx, dir: &Path, bucket: &str, prefix: &str, delete: bool)
             .await
             .map_err(aws)
             .map_err(|e| Error::aws(format!("upload s3://{bucket}/{key}"), e))?;
+        bar.inc(size);
         sent.push(key);
     }
+    bar.finish_and_clear();
     if delete {
         for key in remote.keys().filter(|k| !local_keys.contains(k)) {
             report.note(&format!("delete s3://{bucket}/{key} (not in {})", dir.display()));
