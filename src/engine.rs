@@ -5,7 +5,7 @@
 use crate::error::{Error, Result};
 use crate::ingestion::{self, JobResult};
 use crate::plan::{self, Needs};
-use crate::resources::{self, Ctx, Kind, Observation, Step};
+use crate::resources::{self, Ctx, Kind, Observation, Step, data_source};
 use serde::Serialize;
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, HashMap};
@@ -182,7 +182,7 @@ fn cascade_replacements(items: &mut [Item]) {
         }
     }
     if replacing {
-        for item in items.iter_mut().filter(|i| i.id.starts_with("data_source.")) {
+        for item in items.iter_mut().filter(|i| Kind::of(&i.id) == Some(Kind::DataSource)) {
             if item.observation.exists {
                 item.action = Action::Replace;
             }
@@ -435,10 +435,10 @@ pub async fn apply(ctx: &Arc<Ctx>, p: &Plan, sync: bool) -> Result<Applied> {
         let ds_ids = ctx.data_source_ids.lock().expect("ids lock").clone();
         let to_sync: Vec<(String, String)> = items
             .iter()
-            .filter(|i| i.id.starts_with("data_source.") && (i.action != Action::NoOp || i.observation.needs_sync))
+            .filter(|i| i.action != Action::NoOp || i.observation.needs_sync)
             .filter_map(|i| {
-                let name = i.id.trim_start_matches("data_source.").to_string();
-                ds_ids.get(&name).map(|id| (name, id.clone()))
+                let name = data_source::name_of_id(&i.id)?;
+                ds_ids.get(name).map(|id| (name.to_string(), id.clone()))
             })
             .collect();
         if !to_sync.is_empty() {

@@ -49,6 +49,13 @@ pub struct Resource {
     pub documents: Vec<Document>,
 }
 
+impl Resource {
+    /// The `n`th rendered document (in the order `desired` lists them), or null.
+    pub fn document(&self, n: usize) -> Value {
+        self.documents.get(n).map(|d| d.content.clone()).unwrap_or(Value::Null)
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Desired {
     pub environment: String,

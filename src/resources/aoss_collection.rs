@@ -14,6 +14,15 @@ use std::time::Duration;
 const CREATE_DEADLINE: Duration = Duration::from_secs(30 * 60);
 const DELETE_DEADLINE: Duration = Duration::from_secs(20 * 60);
 
+/// The environment's tags in this service's form.
+fn desired_tags(ctx: &Ctx) -> Vec<Tag> {
+    ctx.env
+        .tags()
+        .into_iter()
+        .map(|(k, v)| Tag::builder().key(k).value(v).build().expect("key and value are set"))
+        .collect()
+}
+
 fn standby(ctx: &Ctx) -> StandbyReplicas {
     if ctx.env.file.vector_store.standby_replicas { StandbyReplicas::Enabled } else { StandbyReplicas::Disabled }
 }
@@ -75,19 +84,13 @@ pub async fn apply(step: &Step, r: &Resource, obs: &Observation) -> Result<()> {
             wait_gone(step, &r.name).await?;
         }
         step.progress("creating", "VECTORSEARCH collection");
-        let tags: Vec<Tag> = ctx
-            .env
-            .tags()
-            .into_iter()
-            .map(|(k, v)| Tag::builder().key(k).value(v).build().expect("key and value are set"))
-            .collect();
         let created = aoss
             .create_collection()
             .name(&r.name)
             .r#type(CollectionType::Vectorsearch)
             .standby_replicas(standby(ctx))
             .description(format!("ragstack {}: vectors of the knowledge base", ctx.env.name))
-            .set_tags(Some(tags))
+            .set_tags(Some(desired_tags(ctx)))
             .send()
             .await
             .map_err(aws);
@@ -108,17 +111,11 @@ pub async fn apply(step: &Step, r: &Resource, obs: &Observation) -> Result<()> {
         (step.exists)();
     } else {
         (step.exists)();
-        let missing = ctx.missing_tags(&BTreeMap::new());
         if obs.changed("tags") {
             step.progress("updating", "tags");
-            let arn = r.arn.clone().unwrap_or_default();
-            let tags: Vec<Tag> = missing
-                .into_iter()
-                .map(|(k, v)| Tag::builder().key(k).value(v).build().expect("key and value are set"))
-                .collect();
             aoss.tag_resource()
-                .resource_arn(arn)
-                .set_tags(Some(tags))
+                .resource_arn(r.arn.clone().unwrap_or_default())
+                .set_tags(Some(desired_tags(ctx)))
                 .send()
                 .await
                 .map_err(aws)

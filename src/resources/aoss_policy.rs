@@ -13,13 +13,9 @@ fn security_type(r: &Resource) -> SecurityPolicyType {
     if r.id == "encryption_policy" { SecurityPolicyType::Encryption } else { SecurityPolicyType::Network }
 }
 
-fn desired(r: &Resource) -> Value {
-    r.documents.first().map(|d| d.content.clone()).unwrap_or(Value::Null)
-}
-
 fn compare(current: Value, version: Option<&str>, r: &Resource) -> Observation {
     let mut obs = Observation::present(version.map(str::to_string));
-    let wanted = desired(r);
+    let wanted = r.document(0);
     if !same_json(&current, &wanted) {
         obs.diff("policy", current, wanted, false);
     }
@@ -55,7 +51,7 @@ pub async fn observe_access(ctx: &Ctx, r: &Resource) -> Result<Observation> {
 
 pub async fn apply_security(step: &Step, r: &Resource, obs: &Observation) -> Result<()> {
     let aoss = &step.ctx.clients.aoss;
-    let policy = desired(r).to_string();
+    let policy = r.document(0).to_string();
     let description = format!("ragstack {}", step.ctx.env.name);
     if !obs.exists {
         step.progress("creating", "");
@@ -96,7 +92,7 @@ pub async fn apply_security(step: &Step, r: &Resource, obs: &Observation) -> Res
 
 pub async fn apply_access(step: &Step, r: &Resource, obs: &Observation) -> Result<()> {
     let aoss = &step.ctx.clients.aoss;
-    let policy = desired(r).to_string();
+    let policy = r.document(0).to_string();
     if !obs.exists {
         step.progress("creating", "");
         let created = aoss

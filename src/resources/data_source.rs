@@ -20,8 +20,13 @@ use std::time::Duration;
 
 const DELETE_DEADLINE: Duration = Duration::from_secs(10 * 60);
 
+/// The data source name in a resource id `data_source.NAME`; None for other ids.
+pub fn name_of_id(id: &str) -> Option<&str> {
+    id.strip_prefix("data_source.")
+}
+
 fn name_of(r: &Resource) -> &str {
-    r.id.strip_prefix("data_source.").unwrap_or(&r.name)
+    name_of_id(&r.id).unwrap_or(&r.name)
 }
 
 fn spec<'a>(ctx: &'a Ctx, name: &str) -> &'a crate::config::DataSource {
@@ -251,7 +256,7 @@ pub async fn apply(step: &Step, r: &Resource, obs: &Observation) -> Result<()> {
 
 pub async fn delete(step: &Step, obs: &Observation) -> Result<()> {
     let (Some(kb), Some(id)) = (step.ctx.knowledge_base_id(), obs.id.clone()) else { return Ok(()) };
-    let name = step.id.strip_prefix("data_source.").unwrap_or(&step.id).to_string();
+    let name = name_of_id(&step.id).unwrap_or(&step.id).to_string();
     delete_one(step, &kb, &id, &name).await
 }
 

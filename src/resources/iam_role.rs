@@ -10,12 +10,13 @@ use aws_sdk_iam::types::Tag;
 use serde_json::Value;
 use std::collections::BTreeMap;
 
+/// `plan` lists a role's trust policy first, then its permissions policy.
 fn trust(r: &Resource) -> Value {
-    r.documents.first().map(|d| d.content.clone()).unwrap_or(Value::Null)
+    r.document(0)
 }
 
 fn permissions(r: &Resource) -> Value {
-    r.documents.get(1).map(|d| d.content.clone()).unwrap_or(Value::Null)
+    r.document(1)
 }
 
 fn policy_name(r: &Resource) -> String {

@@ -62,12 +62,6 @@ impl Ctx {
         })
     }
 
-    /// The rendered document of `resource` from `template` (e.g. `iam/knowledge-base-trust.json`).
-    pub fn document(&self, resource: &plan::Resource, template: &str) -> Value {
-        let wanted = format!("templates/{template}.hbs");
-        resource.documents.iter().find(|d| d.template == wanted).map(|d| d.content.clone()).unwrap_or(Value::Null)
-    }
-
     pub fn collection_id(&self) -> Option<String> {
         self.known.lock().expect("known lock").collection_id.clone()
     }
@@ -200,14 +194,9 @@ impl Kind {
             "knowledge_base_role" => Kind::Role,
             "vector_index" => Kind::VectorIndex,
             "knowledge_base" => Kind::KnowledgeBase,
-            _ if id.starts_with("data_source.") => Kind::DataSource,
+            _ if data_source::name_of_id(id).is_some() => Kind::DataSource,
             _ => return None,
         })
-    }
-
-    /// Observed after the others, because they need an id those observations find.
-    pub fn observed_late(self) -> bool {
-        matches!(self, Kind::VectorIndex | Kind::DataSource)
     }
 }
 

@@ -19,10 +19,6 @@ use std::collections::BTreeMap;
 
 const ENCRYPTION: &str = "AES256 with bucket key";
 
-fn policy(r: &Resource) -> Value {
-    r.documents.first().map(|d| d.content.clone()).unwrap_or(Value::Null)
-}
-
 pub async fn observe(ctx: &Ctx, r: &Resource) -> Result<Observation> {
     let s3 = &ctx.clients.s3;
     let b = &r.name;
@@ -86,7 +82,7 @@ pub async fn observe(ctx: &Ctx, r: &Resource) -> Result<Observation> {
         Err(e) if e.is("NoSuchBucketPolicy") => Value::Null,
         Err(e) => return Err(read("policy")(e)),
     };
-    obs.diff("bucket_policy", current_policy, policy(r), false);
+    obs.diff("bucket_policy", current_policy, r.document(0), false);
     Ok(obs)
 }
 
@@ -201,7 +197,7 @@ pub async fn apply(step: &Step, r: &Resource, obs: &Observation) -> Result<()> {
         step.progress(if all { "creating" } else { "updating" }, "bucket policy");
         s3.put_bucket_policy()
             .bucket(b)
-            .policy(policy(r).to_string())
+            .policy(r.document(0).to_string())
             .send()
             .await
             .map_err(aws)

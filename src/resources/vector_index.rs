@@ -21,10 +21,6 @@ fn propagating(e: &AwsError) -> bool {
     e.status == Some(403) || e.is("AccessDeniedException")
 }
 
-fn schema(r: &Resource) -> Value {
-    r.documents.first().map(|d| d.content.clone()).unwrap_or(Value::Null)
-}
-
 /// Whether every key of `wanted` is in `current` with the same value (AWS adds defaults and the
 /// fields Bedrock writes, which are not a difference).
 fn covers(current: &Value, wanted: &Value) -> bool {
@@ -48,7 +44,7 @@ async fn get(ctx: &Ctx, collection_id: &str, name: &str) -> std::result::Result<
 
 fn compare(current: &Value, r: &Resource) -> Observation {
     let mut obs = Observation::present(Some(r.name.clone()));
-    let wanted = schema(r);
+    let wanted = r.document(0);
     for field in [VECTOR_FIELD, TEXT_FIELD, METADATA_FIELD] {
         let w = &wanted["mappings"]["properties"][field];
         let c = &current["mappings"]["properties"][field];
@@ -103,7 +99,7 @@ pub async fn apply(step: &Step, r: &Resource, obs: &Observation) -> Result<()> {
         return Ok(());
     }
     step.progress("creating", &format!("in collection {collection_id}"));
-    let document = &to_document(&schema(r));
+    let document = &to_document(&r.document(0));
     let created =
         wait::retrying(step, "data access policy to propagate", PROPAGATION_DEADLINE, propagating, || async {
             let create = ctx.clients.aoss.create_index().id(&collection_id).index_name(&r.name);

@@ -112,21 +112,9 @@ macro_rules! sdk_config {
 #[allow(unused_imports)]
 pub(crate) use sdk_config;
 
-/// A JSON value as the SDK's Document type (index schemas).
+/// A JSON value as the SDK's Document type (index schemas), converted as ragstack converts it.
 pub fn json_document(v: serde_json::Value) -> aws_smithy_types::Document {
-    use aws_smithy_types::{Document, Number};
-    match v {
-        serde_json::Value::Null => Document::Null,
-        serde_json::Value::Bool(b) => Document::Bool(b),
-        serde_json::Value::Number(n) => match (n.as_u64(), n.as_i64()) {
-            (Some(u), _) => Document::Number(Number::PosInt(u)),
-            (None, Some(i)) => Document::Number(Number::NegInt(i)),
-            _ => Document::Number(Number::Float(n.as_f64().unwrap())),
-        },
-        serde_json::Value::String(s) => Document::String(s),
-        serde_json::Value::Array(a) => Document::Array(a.into_iter().map(json_document).collect()),
-        serde_json::Value::Object(o) => Document::Object(o.into_iter().map(|(k, v)| (k, json_document(v))).collect()),
-    }
+    ragstack::aws::to_document(&v)
 }
 
 /// An encryption policy named `name` whose one rule covers `pattern` (e.g. `collection/x*`).
