@@ -114,7 +114,7 @@ pub async fn observe(ctx: &Arc<Ctx>, deployer: &str) -> Result<Plan> {
     for r in desired.resources {
         match Kind::of(&r.id) {
             None => not_managed.push(r.id.clone()),
-            Some(Kind::Collection | Kind::Bucket | Kind::SecurityPolicy | Kind::AccessPolicy) => rounds[0].push(r),
+            Some(Kind::Collection | Kind::Bucket | Kind::Policy) => rounds[0].push(r),
             Some(Kind::DataSource) => rounds[2].push(r),
             Some(_) => rounds[1].push(r),
         }

@@ -1,130 +1,126 @@
 //! OpenSearch Serverless encryption and network (security) policies, and the data access policy.
 //! They carry no tags: ragstack owns them by their deterministic names. Updates send the
 //! policyVersion read, so a concurrent change is refused by AWS rather than overwritten.
+//!
+//! Security and access policies are two API families with the same lifecycle; the three calls
+//! that differ (get, create, update) are chosen by `Family`, the rest is shared.
 
 use super::{Ctx, Observation, Step, failed};
-use crate::aws::{aws, from_document, same_json};
+use crate::aws::{AwsError, aws, from_document};
 use crate::error::Result;
 use crate::plan::Resource;
 use aws_sdk_opensearchserverless::types::{AccessPolicyType, SecurityPolicyType};
 use serde_json::Value;
 
-fn security_type(r: &Resource) -> SecurityPolicyType {
-    if r.id == "encryption_policy" { SecurityPolicyType::Encryption } else { SecurityPolicyType::Network }
+#[derive(Debug, Clone)]
+enum Family {
+    Security(SecurityPolicyType),
+    Access,
 }
 
-fn compare(current: Value, version: Option<&str>, r: &Resource) -> Observation {
-    let mut obs = Observation::present(version.map(str::to_string));
-    let wanted = r.document(0);
-    if !same_json(&current, &wanted) {
-        obs.diff("policy", current, wanted, false);
-    }
-    obs
-}
-
-pub async fn observe_security(ctx: &Ctx, r: &Resource) -> Result<Observation> {
-    let got = ctx.clients.aoss.get_security_policy().name(&r.name).r#type(security_type(r)).send().await.map_err(aws);
-    match got {
-        Ok(out) => {
-            let d = out.security_policy_detail();
-            let current = d.and_then(|d| d.policy()).map(from_document).unwrap_or(Value::Null);
-            Ok(compare(current, d.and_then(|d| d.policy_version()), r))
-        }
-        Err(e) if e.is_not_found() => Ok(Observation::absent()),
-        Err(e) => Err(failed(&format!("read security policy {}", r.name))(e)),
+fn family(r: &Resource) -> Family {
+    match r.id.as_str() {
+        "encryption_policy" => Family::Security(SecurityPolicyType::Encryption),
+        "network_policy" => Family::Security(SecurityPolicyType::Network),
+        _ => Family::Access,
     }
 }
 
-pub async fn observe_access(ctx: &Ctx, r: &Resource) -> Result<Observation> {
-    let got =
-        ctx.clients.aoss.get_access_policy().name(&r.name).r#type(AccessPolicyType::Data).send().await.map_err(aws);
-    match got {
-        Ok(out) => {
-            let d = out.access_policy_detail();
-            let current = d.and_then(|d| d.policy()).map(from_document).unwrap_or(Value::Null);
-            Ok(compare(current, d.and_then(|d| d.policy_version()), r))
-        }
-        Err(e) if e.is_not_found() => Ok(Observation::absent()),
-        Err(e) => Err(failed(&format!("read data access policy {}", r.name))(e)),
+fn what(r: &Resource) -> String {
+    match family(r) {
+        Family::Security(_) => format!("security policy {}", r.name),
+        Family::Access => format!("data access policy {}", r.name),
     }
 }
 
-pub async fn apply_security(step: &Step, r: &Resource, obs: &Observation) -> Result<()> {
-    let aoss = &step.ctx.clients.aoss;
-    let policy = r.document(0).to_string();
-    let description = format!("ragstack {}", step.ctx.env.name);
-    if !obs.exists {
-        step.progress("creating", "");
-        let created = aoss
-            .create_security_policy()
+/// The policy document and its version, or None when there is no such policy.
+async fn get(ctx: &Ctx, r: &Resource) -> std::result::Result<Option<(Value, Option<String>)>, AwsError> {
+    let aoss = &ctx.clients.aoss;
+    let detail = match family(r) {
+        Family::Security(t) => aoss
+            .get_security_policy()
             .name(&r.name)
-            .r#type(security_type(r))
-            .policy(&policy)
-            .description(description)
+            .r#type(t)
             .send()
             .await
-            .map_err(aws);
-        match created {
-            Ok(_) => return Ok(()),
-            // Another deploy created it meanwhile: read it and converge.
-            Err(e) if e.is_conflict() => {
-                let again = observe_security(&step.ctx, r).await?;
-                return if again.changes.is_empty() { Ok(()) } else { Box::pin(apply_security(step, r, &again)).await };
-            }
-            Err(e) => return Err(failed(&format!("create security policy {}", r.name))(e)),
-        }
-    }
-    if obs.changes.is_empty() {
-        return Ok(());
-    }
-    step.progress("updating", "policy");
-    aoss.update_security_policy()
-        .name(&r.name)
-        .r#type(security_type(r))
-        .policy(&policy)
-        .set_policy_version(obs.id.clone())
-        .send()
-        .await
-        .map_err(aws)
-        .map_err(failed(&format!("update security policy {}", r.name)))?;
-    Ok(())
-}
-
-pub async fn apply_access(step: &Step, r: &Resource, obs: &Observation) -> Result<()> {
-    let aoss = &step.ctx.clients.aoss;
-    let policy = r.document(0).to_string();
-    if !obs.exists {
-        step.progress("creating", "");
-        let created = aoss
-            .create_access_policy()
+            .map_err(aws)
+            .map(|o| o.security_policy_detail.map(|d| (d.policy.as_ref().map(from_document), d.policy_version))),
+        Family::Access => aoss
+            .get_access_policy()
             .name(&r.name)
             .r#type(AccessPolicyType::Data)
-            .policy(&policy)
-            .description(format!("ragstack {}", step.ctx.env.name))
             .send()
             .await
-            .map_err(aws);
-        match created {
-            Ok(_) => return Ok(()),
-            Err(e) if e.is_conflict() => {
-                let again = observe_access(&step.ctx, r).await?;
-                return if again.changes.is_empty() { Ok(()) } else { Box::pin(apply_access(step, r, &again)).await };
-            }
-            Err(e) => return Err(failed(&format!("create data access policy {}", r.name))(e)),
+            .map_err(aws)
+            .map(|o| o.access_policy_detail.map(|d| (d.policy.as_ref().map(from_document), d.policy_version))),
+    };
+    match detail {
+        Ok(d) => Ok(Some(d.map_or((Value::Null, None), |(p, v)| (p.unwrap_or(Value::Null), v)))),
+        Err(e) if e.is_not_found() => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+async fn create(ctx: &Ctx, r: &Resource, policy: &str) -> std::result::Result<(), AwsError> {
+    let aoss = &ctx.clients.aoss;
+    let description = format!("ragstack {}", ctx.env.name);
+    match family(r) {
+        Family::Security(t) => {
+            let call = aoss.create_security_policy().name(&r.name).r#type(t).policy(policy).description(description);
+            call.send().await.map(drop).map_err(aws)
         }
+        Family::Access => {
+            let call = aoss.create_access_policy().name(&r.name).r#type(AccessPolicyType::Data);
+            call.policy(policy).description(description).send().await.map(drop).map_err(aws)
+        }
+    }
+}
+
+async fn update(ctx: &Ctx, r: &Resource, policy: &str, version: Option<String>) -> std::result::Result<(), AwsError> {
+    let aoss = &ctx.clients.aoss;
+    match family(r) {
+        Family::Security(t) => {
+            let call = aoss.update_security_policy().name(&r.name).r#type(t).policy(policy);
+            call.set_policy_version(version).send().await.map(drop).map_err(aws)
+        }
+        Family::Access => {
+            let call = aoss.update_access_policy().name(&r.name).r#type(AccessPolicyType::Data).policy(policy);
+            call.set_policy_version(version).send().await.map(drop).map_err(aws)
+        }
+    }
+}
+
+/// The observation's id is the policy version, which an update must send.
+pub async fn observe(ctx: &Ctx, r: &Resource) -> Result<Observation> {
+    match get(ctx, r).await {
+        Ok(Some((current, version))) => {
+            let mut obs = Observation::present(version);
+            obs.diff("policy", current, r.document(0), false);
+            Ok(obs)
+        }
+        Ok(None) => Ok(Observation::absent()),
+        Err(e) => Err(failed(&format!("read {}", what(r)))(e)),
+    }
+}
+
+pub async fn apply(step: &Step, r: &Resource, obs: &Observation) -> Result<()> {
+    let ctx = &step.ctx;
+    let policy = r.document(0).to_string();
+    if !obs.exists {
+        step.progress("creating", "");
+        return match create(ctx, r, &policy).await {
+            Ok(()) => Ok(()),
+            // Another deploy created it meanwhile: read it and converge.
+            Err(e) if e.is_conflict() => {
+                let again = observe(ctx, r).await?;
+                if again.changes.is_empty() { Ok(()) } else { Box::pin(apply(step, r, &again)).await }
+            }
+            Err(e) => Err(failed(&format!("create {}", what(r)))(e)),
+        };
     }
     if obs.changes.is_empty() {
         return Ok(());
     }
     step.progress("updating", "policy");
-    aoss.update_access_policy()
-        .name(&r.name)
-        .r#type(AccessPolicyType::Data)
-        .policy(&policy)
-        .set_policy_version(obs.id.clone())
-        .send()
-        .await
-        .map_err(aws)
-        .map_err(failed(&format!("update data access policy {}", r.name)))?;
-    Ok(())
+    update(ctx, r, &policy, obs.id.clone()).await.map_err(failed(&format!("update {}", what(r))))
 }

@@ -174,8 +174,8 @@ pub fn failed(action: &str) -> impl FnOnce(AwsError) -> Error + '_ {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
     Bucket,
-    SecurityPolicy,
-    AccessPolicy,
+    /// OpenSearch Serverless encryption, network and data access policies.
+    Policy,
     Collection,
     Role,
     VectorIndex,
@@ -188,8 +188,7 @@ impl Kind {
     pub fn of(id: &str) -> Option<Kind> {
         Some(match id {
             "documents_bucket" => Kind::Bucket,
-            "encryption_policy" | "network_policy" => Kind::SecurityPolicy,
-            "data_access_policy" => Kind::AccessPolicy,
+            "encryption_policy" | "network_policy" | "data_access_policy" => Kind::Policy,
             "collection" => Kind::Collection,
             "knowledge_base_role" => Kind::Role,
             "vector_index" => Kind::VectorIndex,
@@ -203,8 +202,7 @@ impl Kind {
 pub async fn observe(ctx: &Ctx, r: &plan::Resource) -> Result<Observation> {
     match Kind::of(&r.id).expect("only managed kinds are observed") {
         Kind::Bucket => s3_bucket::observe(ctx, r).await,
-        Kind::SecurityPolicy => aoss_policy::observe_security(ctx, r).await,
-        Kind::AccessPolicy => aoss_policy::observe_access(ctx, r).await,
+        Kind::Policy => aoss_policy::observe(ctx, r).await,
         Kind::Collection => aoss_collection::observe(ctx, r).await,
         Kind::Role => iam_role::observe(ctx, r).await,
         Kind::VectorIndex => vector_index::observe(ctx, r).await,
@@ -217,8 +215,7 @@ pub async fn apply(step: &Step, obs: &Observation) -> Result<()> {
     let r = step.ctx.resource(&step.id)?;
     match Kind::of(&r.id).expect("only managed kinds are applied") {
         Kind::Bucket => s3_bucket::apply(step, &r, obs).await,
-        Kind::SecurityPolicy => aoss_policy::apply_security(step, &r, obs).await,
-        Kind::AccessPolicy => aoss_policy::apply_access(step, &r, obs).await,
+        Kind::Policy => aoss_policy::apply(step, &r, obs).await,
         Kind::Collection => aoss_collection::apply(step, &r, obs).await,
         Kind::Role => iam_role::apply(step, &r, obs).await,
         Kind::VectorIndex => vector_index::apply(step, &r, obs).await,
