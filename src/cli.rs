@@ -249,10 +249,12 @@ async fn prepare(cli: &Cli, account: Option<String>) -> Result<(Environment, Tem
     Ok((env, templates))
 }
 
-/// Validates everything locally, then connects: credentials, caller identity, the embedding
-/// model's availability; names are derived again with the real account.
-async fn connect(cli: &Cli) -> Result<Arc<Ctx>> {
+/// Validates everything locally (plus the command's own `check` of its flags against the
+/// environment), then connects: credentials, caller identity, the embedding model's
+/// availability; names are derived again with the real account.
+async fn connect(cli: &Cli, check: impl FnOnce(&Environment) -> Result<()>) -> Result<Arc<Ctx>> {
     let (env, _) = prepare(cli, None).await?;
+    check(&env)?;
     let report = Reporter::new(cli.global.json);
     let clients = Clients::connect(env.region(), cli.global.profile.as_deref()).await;
     let me = preflight::identify(&clients, &report).await?;
@@ -288,7 +290,7 @@ pub async fn run(cli: Cli) -> Result<u8> {
             None,
         )),
         Command::Plan(p) => {
-            let ctx = connect(&cli).await?;
+            let ctx = connect(&cli, |_| Ok(())).await?;
             let observed = engine::observe(&ctx, &ctx.known().deployer_arn.unwrap_or_default()).await?;
             if cli.global.json {
                 println!("{}", serde_json::to_string_pretty(&engine::plan_json(&observed)).expect("JSON serializes"));
@@ -297,12 +299,9 @@ pub async fn run(cli: Cli) -> Result<u8> {
             }
             Ok(if p.detailed_exitcode && observed.has_changes() { 3 } else { 0 })
         }
-        Command::Deploy(d) => deploy::run(connect(&cli).await?, d).await,
-        Command::Status(_) => status::run(connect(&cli).await?).await,
-        Command::Sync(args) => {
-            sync::validate(&prepare(&cli, None).await?.0, args)?;
-            sync::run(connect(&cli).await?, args).await
-        }
+        Command::Deploy(d) => deploy::run(connect(&cli, |_| Ok(())).await?, d).await,
+        Command::Status(_) => status::run(connect(&cli, |_| Ok(())).await?).await,
+        Command::Sync(args) => sync::run(connect(&cli, |env| sync::validate(env, args)).await?, args).await,
         command => {
             // Validate first, so that a bad file is reported the same way it will be once the
             // command is available, and nothing is pretended.

@@ -6,7 +6,7 @@ use crate::aws::{AwsError, aws};
 use crate::error::{Error, Result};
 use crate::resources::{Ctx, Step, failed};
 use crate::wait;
-use aws_sdk_bedrockagent::types::{IngestionJob, IngestionJobStatus};
+use aws_sdk_bedrockagent::types::{IngestionJob, IngestionJobStatistics, IngestionJobStatus, IngestionJobSummary};
 use serde::Serialize;
 use std::sync::Arc;
 use std::time::Duration;
@@ -25,22 +25,40 @@ pub struct JobResult {
     pub deleted: i64,
     pub failed: i64,
     pub failure_reasons: Vec<String>,
+    pub started_at: String,
 }
 
 impl JobResult {
-    fn from_job(data_source: &str, job: &IngestionJob) -> JobResult {
-        let s = job.statistics();
+    fn new(
+        data_source: &str,
+        job_id: &str,
+        status: &IngestionJobStatus,
+        started_at: &aws_smithy_types::DateTime,
+        s: Option<&IngestionJobStatistics>,
+        failure_reasons: Vec<String>,
+    ) -> JobResult {
         JobResult {
             data_source: data_source.to_string(),
-            job_id: job.ingestion_job_id().to_string(),
-            status: job.status().as_str().to_string(),
+            job_id: job_id.to_string(),
+            status: status.as_str().to_string(),
             scanned: s.map_or(0, |s| s.number_of_documents_scanned()),
             new: s.map_or(0, |s| s.number_of_new_documents_indexed()),
             modified: s.map_or(0, |s| s.number_of_modified_documents_indexed()),
             deleted: s.map_or(0, |s| s.number_of_documents_deleted()),
             failed: s.map_or(0, |s| s.number_of_documents_failed()),
-            failure_reasons: job.failure_reasons().to_vec(),
+            failure_reasons,
+            started_at: started_at.to_string(),
         }
+    }
+
+    fn from_job(data_source: &str, job: &IngestionJob) -> JobResult {
+        let reasons = job.failure_reasons().to_vec();
+        JobResult::new(data_source, job.ingestion_job_id(), job.status(), job.started_at(), job.statistics(), reasons)
+    }
+
+    /// The summary ListIngestionJobs gives (without failure reasons, which only GetIngestionJob has).
+    pub fn from_summary(data_source: &str, j: &IngestionJobSummary) -> JobResult {
+        JobResult::new(data_source, j.ingestion_job_id(), j.status(), j.started_at(), j.statistics(), Vec::new())
     }
 
     pub fn succeeded(&self) -> bool {

@@ -1,13 +1,13 @@
 //! `ragstack status`: every resource with its state (ok / missing / drifted from the environment
 //! file / not ragstack's / not ready), the outputs, and the last ingestion job of each data source.
-//! Read-only. Exit 0 when healthy, 1 otherwise.
+//! Read-only: everything comes from one observation, the same deploy and plan make. Exit 0 when
+//! healthy, 1 otherwise.
 
-use crate::aws::aws;
 use crate::deploy::outputs;
 use crate::engine::{self, Action};
 use crate::error::Result;
 use crate::output::Mode;
-use crate::resources::Ctx;
+use crate::resources::{Ctx, data_source};
 use serde_json::{Value, json};
 use std::sync::Arc;
 
@@ -32,34 +32,19 @@ pub async fn run(ctx: Arc<Ctx>) -> Result<u8> {
             json!({"id": i.id, "kind": i.kind, "name": i.name, "state": state, "aws_status": i.observation.status}),
         );
     }
+    // The last job of each existing data source, as observing it found.
     let mut ingestion = Vec::new();
-    if let Some(kb) = ctx.knowledge_base_id() {
-        let ids = ctx.data_source_ids.lock().expect("ids lock").clone();
-        for (name, id) in ids {
-            let out = ctx.clients.agent.list_ingestion_jobs().knowledge_base_id(&kb).data_source_id(&id).send().await;
-            let out = out.map_err(aws).map_err(|e| crate::Error::aws(format!("list ingestion jobs of {name}"), e))?;
-            let last = out.ingestion_job_summaries().iter().max_by_key(|j| j.started_at().as_nanos());
-            let job = match last {
-                None => {
-                    healthy = false;
-                    json!({"data_source": name, "last_job": null})
-                }
-                Some(j) => {
-                    let s = j.statistics();
-                    let failed = s.map_or(0, |s| s.number_of_documents_failed());
-                    healthy &= j.status().as_str() == "COMPLETE" && failed == 0;
-                    json!({
-                        "data_source": name, "job_id": j.ingestion_job_id(), "status": j.status().as_str(),
-                        "started_at": j.started_at().to_string(),
-                        "scanned": s.map_or(0, |s| s.number_of_documents_scanned()),
-                        "new": s.map_or(0, |s| s.number_of_new_documents_indexed()),
-                        "modified": s.map_or(0, |s| s.number_of_modified_documents_indexed()),
-                        "deleted": s.map_or(0, |s| s.number_of_documents_deleted()),
-                        "failed": failed,
-                    })
-                }
-            };
-            ingestion.push(job);
+    for i in plan.items.iter().filter(|i| i.observation.exists) {
+        let Some(name) = data_source::name_of_id(&i.id) else { continue };
+        match &i.observation.last_job {
+            None => {
+                healthy = false;
+                ingestion.push(json!({"data_source": name, "last_job": null}));
+            }
+            Some(job) => {
+                healthy &= job.succeeded();
+                ingestion.push(serde_json::to_value(job).expect("job serializes"));
+            }
         }
     }
     let deployed = plan.items.iter().any(|i| i.observation.exists);

@@ -196,7 +196,12 @@ pub async fn observe(ctx: &Ctx, r: &Resource) -> Result<Observation> {
     obs.diff("chunking", observed_chunking(&current), chunking_json(&ctx.env.chunking), true);
     let jobs = ctx.clients.agent.list_ingestion_jobs().knowledge_base_id(&kb).data_source_id(&id).send().await;
     let jobs = jobs.map_err(aws).map_err(read)?;
-    obs.needs_sync = !jobs.ingestion_job_summaries().iter().any(|j| j.status() == &IngestionJobStatus::Complete);
+    let summaries = jobs.ingestion_job_summaries();
+    obs.needs_sync = !summaries.iter().any(|j| j.status() == &IngestionJobStatus::Complete);
+    obs.last_job = summaries
+        .iter()
+        .max_by_key(|j| j.started_at().as_nanos())
+        .map(|j| crate::ingestion::JobResult::from_summary(name, j));
     Ok(obs)
 }
 

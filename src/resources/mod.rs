@@ -114,6 +114,9 @@ pub struct Observation {
     pub unknown: Option<String>,
     /// A data source that has never completed an ingestion job.
     pub needs_sync: bool,
+    /// A data source's most recent ingestion job.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_job: Option<crate::ingestion::JobResult>,
 }
 
 impl Observation {
