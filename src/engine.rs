@@ -110,23 +110,21 @@ fn action_of(obs: &Observation) -> Action {
 pub async fn observe(ctx: &Arc<Ctx>, deployer: &str) -> Result<Plan> {
     let desired = ctx.desired()?;
     let mut not_managed = Vec::new();
-    let mut rounds: [Vec<plan::Resource>; 3] = Default::default();
+    let mut rounds: [Vec<String>; 3] = Default::default();
     for r in desired.resources {
         match Kind::of(&r.id) {
-            None => not_managed.push(r.id.clone()),
-            Some(Kind::Collection | Kind::Bucket | Kind::Policy) => rounds[0].push(r),
-            Some(Kind::DataSource) => rounds[2].push(r),
-            Some(_) => rounds[1].push(r),
+            None => not_managed.push(r.id),
+            Some(Kind::Collection | Kind::Bucket | Kind::Policy) => rounds[0].push(r.id),
+            Some(Kind::DataSource) => rounds[2].push(r.id),
+            Some(_) => rounds[1].push(r.id),
         }
     }
     let mut observed: HashMap<String, Observation> = HashMap::new();
-    let mut order = Vec::new();
     for round in rounds {
+        // Render once per round: ids found by the previous round change documents and ARNs.
+        let rendered = ctx.desired()?;
         let mut set = JoinSet::new();
-        for r in round {
-            // Render again: ids found by the previous round change documents and ARNs.
-            let r = ctx.resource(&r.id)?;
-            order.push(r.clone());
+        for r in rendered.resources.into_iter().filter(|r| round.contains(&r.id)) {
             let ctx = ctx.clone();
             set.spawn(async move {
                 let obs = resources::observe(&ctx, &r).await;

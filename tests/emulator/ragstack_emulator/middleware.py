@@ -14,7 +14,7 @@ import threading
 import time
 from urllib.parse import parse_qs
 
-from . import bedrock_agent
+from . import bedrock_agent, moto_fixes
 from .aoss import OpenSearchServerless
 from .errors import AwsError
 
@@ -62,18 +62,6 @@ def caller_principal(access_key, region):
             pass
         return f"arn:{partition}:iam::{acct}:role{path}{role_name}"
     return arn
-
-
-def _response_fix(service, environ):
-    """A rewrite of moto's answer where it departs from the AWS model, or None.
-
-    GetBucketVersioning: moto answers with a `GetBucketVersioningResponse` root element; S3 (and
-    the Rust SDK's parser) use `VersioningConfiguration`.
-    """
-    query = environ.get("QUERY_STRING", "")
-    if service == "s3" and environ.get("REQUEST_METHOD") == "GET" and re.search(r"(^|&)versioning(=|&|$)", query):
-        return lambda body: body.replace(b"GetBucketVersioningResponse", b"VersioningConfiguration")
-    return None
 
 
 def role_age(role_arn):
@@ -233,7 +221,7 @@ class Emulator:
 
     def _to_moto(self, environ, start_response, service, operation, mutating, fault):
         seen = {}
-        fix = _response_fix(service, environ)
+        fix = moto_fixes.response_fix(service, environ)
 
         def recording_start_response(status, headers, exc_info=None):
             seen["status"] = int(status.split(" ", 1)[0])

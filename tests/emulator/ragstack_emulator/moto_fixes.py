@@ -1,5 +1,8 @@
 """Corrections to moto where it departs from AWS in a way ragstack's deploy meets.
 
+- S3 GetBucketVersioning: moto answers with a `GetBucketVersioningResponse` root element; S3 (and
+  the Rust SDK's parser) use `VersioningConfiguration`. Rewritten in moto's answer
+  (`response_fix`, applied by the middleware).
 - S3 bucket policies: moto applies `Deny` statements ignoring their conditions, so the documents
   bucket's TLS-only policy (`Deny` when `aws:SecureTransport` is `false`) would deny every object
   request. AWS endpoints are reached over TLS; the emulator listens on plain HTTP only because it is
@@ -7,6 +10,7 @@
   `aws:SecureTransport = false` never match, and the rest are evaluated as moto does.
 """
 import json
+import re
 
 
 def _without_plain_http_statements(policy_text):
@@ -35,3 +39,11 @@ def apply():
         return IAMPolicy(_without_plain_http_statements(text)).is_action_permitted(action, resource)
 
     FakeBucket.get_permission = get_permission
+
+
+def response_fix(service, environ):
+    """A rewrite of moto's answer body where its form departs from the AWS model, or None."""
+    query = environ.get("QUERY_STRING", "")
+    if service == "s3" and environ.get("REQUEST_METHOD") == "GET" and re.search(r"(^|&)versioning(=|&|$)", query):
+        return lambda body: body.replace(b"GetBucketVersioningResponse", b"VersioningConfiguration")
+    return None
