@@ -6,7 +6,7 @@ use crate::error::{Error, Result};
 use crate::output::Reporter;
 use crate::render::{Known, Templates};
 use crate::resources::Ctx;
-use crate::{deploy, engine, naming, plan, preflight, status, sync};
+use crate::{deploy, engine, naming, plan, preflight, status, sync, teardown};
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -31,8 +31,8 @@ Examples:
   ragstack status dev                              what exists and whether it is healthy
   ragstack teardown dev --yes                      delete everything dev owns, nothing else
 
-Exit codes: 0 success, 1 AWS failure (or command not available yet), 2 invalid input (nothing was
-sent to AWS), 3 changes pending (plan --detailed-exitcode).";
+Exit codes: 0 success, 1 AWS failure or something left undone, 2 invalid input or a refused or
+unconfirmed change (nothing was changed in AWS), 3 changes pending (plan --detailed-exitcode).";
 
 #[derive(Debug, Parser)]
 #[command(name = "ragstack", version, about = ABOUT, long_about = LONG_ABOUT, after_help = EXAMPLES)]
@@ -87,7 +87,7 @@ pub enum Command {
     /// Show what exists, its health, the outputs and the last ingestion
     Status(TargetArgs),
     /// Delete everything the environment owns, and nothing else
-    Teardown(TargetArgs),
+    Teardown(TeardownArgs),
 }
 
 #[derive(Debug, Args)]
@@ -96,6 +96,16 @@ pub struct TargetArgs {
     pub env: String,
     /// AWS region, e.g. us-east-1 [default: AWS_REGION, AWS_DEFAULT_REGION, or the profile's]
     pub region: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct TeardownArgs {
+    #[command(flatten)]
+    pub target: TargetArgs,
+    /// Keep the documents bucket and every object in it (by default it is emptied, all versions,
+    /// and deleted)
+    #[arg(long)]
+    pub keep_documents: bool,
 }
 
 #[derive(Debug, Args)]
@@ -160,19 +170,10 @@ fn parse_account(s: &str) -> std::result::Result<String, String> {
 }
 
 impl Command {
-    fn name(&self) -> &'static str {
-        match self {
-            Command::Deploy(_) => "deploy",
-            Command::Plan(_) => "plan",
-            Command::Sync(_) => "sync",
-            Command::Status(_) => "status",
-            Command::Teardown(_) => "teardown",
-        }
-    }
-
     fn target(&self) -> &TargetArgs {
         match self {
-            Command::Status(t) | Command::Teardown(t) => t,
+            Command::Status(t) => t,
+            Command::Teardown(t) => &t.target,
             Command::Sync(s) => &s.target,
             Command::Deploy(d) => &d.target,
             Command::Plan(p) => &p.target,
@@ -259,7 +260,10 @@ async fn connect(cli: &Cli, check: impl FnOnce(&Environment) -> Result<()>) -> R
     let clients = Clients::connect(env.region(), cli.global.profile.as_deref()).await;
     let me = preflight::identify(&clients, &report).await?;
     let (env, templates) = prepare(cli, Some(me.account.clone())).await?;
-    preflight::check_embedding_model(&clients, &env, &report).await?;
+    // Teardown must work whatever happened to the model since the deploy.
+    if !matches!(cli.command, Command::Teardown(_)) {
+        preflight::check_embedding_model(&clients, &env, &report).await?;
+    }
     let known = Known { deployer_arn: Some(me.deployer_arn.clone()), ..Known::default() };
     Ok(Arc::new(Ctx {
         env,
@@ -302,19 +306,6 @@ pub async fn run(cli: Cli) -> Result<u8> {
         Command::Deploy(d) => deploy::run(connect(&cli, |_| Ok(())).await?, d).await,
         Command::Status(_) => status::run(connect(&cli, |_| Ok(())).await?).await,
         Command::Sync(args) => sync::run(connect(&cli, |env| sync::validate(env, args)).await?, args).await,
-        command => {
-            // Validate first, so that a bad file is reported the same way it will be once the
-            // command is available, and nothing is pretended.
-            let (env, _) = prepare(&cli, None).await?;
-            Err(Error::NotYet {
-                command: command.name().to_string(),
-                help: format!(
-                    "the environment file is valid; to see what `{}` will manage, run `ragstack plan {} {} --offline`",
-                    command.name(),
-                    env.name,
-                    env.region()
-                ),
-            })
-        }
+        Command::Teardown(t) => teardown::run(connect(&cli, |_| Ok(())).await?, t.keep_documents, cli.global.yes).await,
     }
 }

@@ -1,7 +1,7 @@
 //! The error type of every command, and the exit code each kind maps to.
 //!
-//! Exit codes are a contract with scripts: 0 success, 1 failure talking to AWS (or a command that
-//! is not available yet), 2 invalid input or a refused change (nothing was changed in AWS), 3
+//! Exit codes are a contract with scripts: 0 success, 1 failure talking to AWS (or something left
+//! undone), 2 invalid input or a refused change (nothing was changed in AWS), 3
 //! `plan --detailed-exitcode` with changes pending.
 
 use crate::config::ConfigErrors;
@@ -19,10 +19,6 @@ pub enum Error {
     /// A template that does not render (syntax, missing variable, or not valid JSON afterwards).
     #[error("template {template}: {message}")]
     Template { template: String, message: String },
-
-    /// A command whose implementation has not landed yet: say so, never pretend success.
-    #[error("`ragstack {command}` is not available yet in this version of ragstack")]
-    NotYet { command: String, help: String },
 
     /// AWS refused or failed a call: the code and message are AWS's own.
     #[error("{action}: {source}")]
@@ -74,7 +70,7 @@ impl Error {
             // Io is only ever a local file (environment, template) read before any AWS call.
             Error::Config(_) | Error::Usage { .. } | Error::Template { .. } | Error::Io { .. } => 2,
             Error::Refused { .. } => 2,
-            Error::NotYet { .. } | Error::Aws { .. } | Error::Incomplete { .. } => 1,
+            Error::Aws { .. } | Error::Incomplete { .. } => 1,
         }
     }
 
@@ -89,7 +85,7 @@ impl Error {
                  with the built-in templates to see the values"
                     .into(),
             ),
-            Error::NotYet { help, .. } | Error::Refused { help, .. } => Some(help.clone()),
+            Error::Refused { help, .. } => Some(help.clone()),
             Error::Aws { help, .. } | Error::Incomplete { help, .. } => help.clone(),
             Error::Io { .. } => None,
         }
@@ -101,7 +97,6 @@ impl Error {
             Error::Config(_) => "invalid_environment",
             Error::Usage { .. } => "invalid_usage",
             Error::Template { .. } => "invalid_template",
-            Error::NotYet { .. } => "not_available",
             Error::Io { .. } => "io",
             Error::Aws { .. } => "aws",
             Error::Incomplete { .. } => "incomplete",

@@ -5,7 +5,7 @@
 //! (templates), `plan` (the desired state), `error` (errors and exit codes), `aws` (clients and
 //! AWS errors), `preflight` (identity and model checks), `resources` (one module per AWS resource
 //! kind), `engine` (observe, diff, apply along the graph), `wait` (waiters and classified
-//! retries), `ingestion` (knowledge-base sync), `output` (progress), `deploy`, `sync`, `status` (the commands).
+//! retries), `ingestion` (knowledge-base sync), `output` (progress), `deploy`, `sync`, `status`, `teardown` (the commands).
 
 pub mod aws;
 pub mod catalog;
@@ -23,6 +23,7 @@ pub mod render;
 pub mod resources;
 pub mod status;
 pub mod sync;
+pub mod teardown;
 pub mod wait;
 
 pub use error::{Error, Result};

@@ -2,102 +2,11 @@
 
 mod common;
 
-use common::emulator::{CALLER, Emulator, sdk_config};
+use common::emulator::{CALLER, Emulator};
+use common::stack::{ACCOUNT, clients, complete_inventory, deploy, deploy_killed_at, events, inventory, rt, summary};
 use common::{Workdir, run};
 use serde_json::Value;
-use std::io::{BufRead, BufReader};
 use std::process::Stdio;
-
-const ACCOUNT: &str = "123456789012";
-
-fn deploy(wd: &Workdir, emu: &Emulator, env: &str, extra: &[&str]) -> (i32, String, String) {
-    let mut c = wd.ragstack_on(emu);
-    c.args(["deploy", env]).args(extra);
-    run(c)
-}
-
-/// The NDJSON events of a `--json` run; every line must be a JSON object.
-fn events(stdout: &str) -> Vec<Value> {
-    stdout.lines().map(|l| serde_json::from_str::<Value>(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}"))).collect()
-}
-
-fn summary(stdout: &str) -> Value {
-    let all = events(stdout);
-    let last = all.last().expect("at least one event").clone();
-    assert_eq!(last["event"], "summary", "{stdout}");
-    last
-}
-
-struct Clients {
-    s3: aws_sdk_s3::Client,
-    iam: aws_sdk_iam::Client,
-    aoss: aws_sdk_opensearchserverless::Client,
-    agent: aws_sdk_bedrockagent::Client,
-}
-
-fn clients(emu: &Emulator) -> Clients {
-    Clients {
-        s3: aws_sdk_s3::Client::from_conf(sdk_config!(aws_sdk_s3, emu).force_path_style(true).build()),
-        iam: aws_sdk_iam::Client::from_conf(sdk_config!(aws_sdk_iam, emu).build()),
-        aoss: aws_sdk_opensearchserverless::Client::from_conf(sdk_config!(aws_sdk_opensearchserverless, emu).build()),
-        agent: aws_sdk_bedrockagent::Client::from_conf(sdk_config!(aws_sdk_bedrockagent, emu).build()),
-    }
-}
-
-fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap()
-}
-
-/// Counts of each resource kind named for `env` (prefix ragstack), straight from the services.
-fn inventory(emu: &Emulator, env: &str) -> Value {
-    let c = clients(emu);
-    rt().block_on(async {
-        let stem = format!("ragstack-{env}");
-        let collections = c.aoss.list_collections().send().await.unwrap();
-        let collections = collections.collection_summaries().iter().filter(|s| s.name() == Some(stem.as_str())).count();
-        let kbs = c.agent.list_knowledge_bases().send().await.unwrap();
-        let kb_ids: Vec<String> = kbs
-            .knowledge_base_summaries()
-            .iter()
-            .filter(|k| k.name() == stem)
-            .map(|k| k.knowledge_base_id().to_string())
-            .collect();
-        let mut data_sources = 0;
-        for id in &kb_ids {
-            data_sources +=
-                c.agent.list_data_sources().knowledge_base_id(id).send().await.unwrap().data_source_summaries().len();
-        }
-        let roles = c.iam.list_roles().path_prefix("/ragstack/").send().await.unwrap();
-        let roles = roles.roles().iter().filter(|r| r.role_name().starts_with(&format!("{stem}-"))).count();
-        let buckets = c.s3.list_buckets().send().await.unwrap();
-        let buckets =
-            buckets.buckets().iter().filter(|b| b.name().unwrap_or_default().starts_with(&format!("{stem}-"))).count();
-        use aws_sdk_opensearchserverless::types::{AccessPolicyType, SecurityPolicyType};
-        let mut security = 0;
-        for t in [SecurityPolicyType::Encryption, SecurityPolicyType::Network] {
-            let l = c.aoss.list_security_policies().r#type(t).send().await.unwrap();
-            security += l
-                .security_policy_summaries()
-                .iter()
-                .filter(|p| p.name().unwrap_or_default().starts_with(&stem))
-                .count();
-        }
-        let access = c.aoss.list_access_policies().r#type(AccessPolicyType::Data).send().await.unwrap();
-        let access =
-            access.access_policy_summaries().iter().filter(|p| p.name().unwrap_or_default().starts_with(&stem)).count();
-        serde_json::json!({
-            "collections": collections, "knowledge_bases": kb_ids.len(), "data_sources": data_sources,
-            "roles": roles, "buckets": buckets, "security_policies": security, "access_policies": access,
-        })
-    })
-}
-
-fn complete_inventory() -> Value {
-    serde_json::json!({
-        "collections": 1, "knowledge_bases": 1, "data_sources": 1, "roles": 1, "buckets": 1,
-        "security_policies": 2, "access_policies": 1,
-    })
-}
 
 #[test]
 fn fresh_deploy_creates_the_storage_path_with_the_files_settings_then_a_redeploy_changes_nothing() {
@@ -285,27 +194,6 @@ fn an_embedding_model_bedrock_does_not_offer_fails_before_anything_is_created() 
     assert_eq!(code, 2, "{out}\n{err}");
     assert!(err.contains("embedding_model") && err.contains("not offered by Bedrock in us-east-1"), "{err}");
     assert_eq!(emu.mutating_calls(), Vec::<String>::new());
-}
-
-/// Runs deploy until a progress line shows resource `id` in `state`, then SIGKILLs it.
-fn deploy_killed_at(wd: &Workdir, emu: &Emulator, (id, state): (&str, &str)) {
-    let mut cmd = wd.process_on(emu);
-    let mut child = cmd.args(["deploy", "dev"]).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
-    let lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let mut seen = Vec::new();
-    for line in lines {
-        let line = line.unwrap();
-        let words: Vec<&str> = line.split_whitespace().collect();
-        let hit = words.windows(2).any(|w| w == [id, state]);
-        seen.push(line);
-        if hit {
-            child.kill().unwrap(); // SIGKILL on Unix
-            child.wait().unwrap();
-            return;
-        }
-    }
-    let status = child.wait().unwrap();
-    panic!("deploy ended ({status}) before {id} {state}: {seen:#?}");
 }
 
 #[test]

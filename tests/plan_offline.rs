@@ -166,16 +166,14 @@ fn region_falls_back_to_the_environment_then_the_profile() {
 }
 
 #[test]
-fn commands_not_yet_available_say_so_and_fail() {
+fn teardown_validates_the_environment_before_any_aws_call() {
     let w = Workdir::new();
-    let command = "teardown";
     let mut cmd = w.ragstack();
-    cmd.args([command, "dev", "us-east-1"]);
+    cmd.args(["teardown", "prod", "us-east-1", "--yes"]);
     let (code, out, err) = run(cmd);
-    assert_eq!(code, 1, "{command}: {err}");
-    assert!(out.is_empty());
-    assert!(err.contains(&format!("`ragstack {command}` is not available yet")), "{err}");
-    assert!(err.contains("ragstack plan dev us-east-1 --offline"), "{err}");
+    assert_eq!(code, 2, "{err}");
+    assert!(out.is_empty(), "{out}");
+    assert!(err.contains("prod"), "{err}");
     assert_eq!(w.tripwire.hits(), 0);
 }
 

@@ -155,11 +155,20 @@ pub async fn wait_gone(step: &Step, name: &str) -> Result<()> {
     .await
 }
 
+/// Deletes the collection (and the index inside it) and waits until it is gone. One still
+/// CREATING cannot be deleted yet (ConflictException): that is waited out, as is one already
+/// DELETING.
 pub async fn delete(step: &Step, obs: &Observation) -> Result<()> {
-    let Some(id) = obs.id.clone() else { return Ok(()) };
     let name = step.ctx.env.names.collection.clone();
+    let Some(id) = obs.id.clone() else {
+        return if obs.status.as_deref() == Some("DELETING") { wait_gone(step, &name).await } else { Ok(()) };
+    };
     step.progress("deleting", &format!("collection {id}"));
-    match step.ctx.clients.aoss.delete_collection().id(&id).send().await.map_err(aws) {
+    let still_creating = "the collection is still being created";
+    let deleted = wait::retrying(step, still_creating, CREATE_DEADLINE, AwsError::is_conflict, || async {
+        step.ctx.clients.aoss.delete_collection().id(&id).send().await.map_err(aws)
+    });
+    match deleted.await {
         Ok(_) => {}
         Err(e) if e.is_not_found() => {}
         Err(e) => return Err(Error::aws(format!("delete collection {name}"), e)),

@@ -1,13 +1,15 @@
 //! OpenSearch Serverless encryption and network (security) policies, and the data access policy.
-//! They carry no tags: ragstack owns them by their deterministic names. Updates send the
-//! policyVersion read, so a concurrent change is refused by AWS rather than overwritten.
+//! They carry no tags: ragstack owns them by their deterministic names plus the description it
+//! writes (`ragstack ENV`); a policy of that name with another description is somebody else's and
+//! is neither updated nor deleted. Updates send the policyVersion read, so a concurrent change is
+//! refused by AWS rather than overwritten.
 //!
 //! Security and access policies are two API families with the same lifecycle; the three calls
 //! that differ (get, create, update) are chosen by `Family`, the rest is shared.
 
 use super::{Ctx, Observation, Step, failed};
 use crate::aws::{AwsError, aws, from_document};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::plan::Resource;
 use aws_sdk_opensearchserverless::types::{AccessPolicyType, SecurityPolicyType};
 use serde_json::Value;
@@ -33,29 +35,41 @@ fn what(r: &Resource) -> String {
     }
 }
 
-/// The policy document and its version, or None when there is no such policy.
-async fn get(ctx: &Ctx, r: &Resource) -> std::result::Result<Option<(Value, Option<String>)>, AwsError> {
+/// What ragstack reads of an existing policy.
+struct Current {
+    policy: Value,
+    version: Option<String>,
+    description: Option<String>,
+}
+
+/// The description ragstack writes on the policies it creates, and recognises them by.
+fn marker(ctx: &Ctx) -> String {
+    format!("ragstack {}", ctx.env.name)
+}
+
+/// The policy, or None when there is no such policy.
+async fn get(ctx: &Ctx, r: &Resource) -> std::result::Result<Option<Current>, AwsError> {
     let aoss = &ctx.clients.aoss;
     let detail = match family(r) {
-        Family::Security(t) => aoss
-            .get_security_policy()
-            .name(&r.name)
-            .r#type(t)
-            .send()
-            .await
-            .map_err(aws)
-            .map(|o| o.security_policy_detail.map(|d| (d.policy.as_ref().map(from_document), d.policy_version))),
-        Family::Access => aoss
-            .get_access_policy()
-            .name(&r.name)
-            .r#type(AccessPolicyType::Data)
-            .send()
-            .await
-            .map_err(aws)
-            .map(|o| o.access_policy_detail.map(|d| (d.policy.as_ref().map(from_document), d.policy_version))),
+        Family::Security(t) => aoss.get_security_policy().name(&r.name).r#type(t).send().await.map_err(aws).map(|o| {
+            o.security_policy_detail.map(|d| Current {
+                policy: d.policy.as_ref().map_or(Value::Null, from_document),
+                version: d.policy_version,
+                description: d.description,
+            })
+        }),
+        Family::Access => {
+            aoss.get_access_policy().name(&r.name).r#type(AccessPolicyType::Data).send().await.map_err(aws).map(|o| {
+                o.access_policy_detail.map(|d| Current {
+                    policy: d.policy.as_ref().map_or(Value::Null, from_document),
+                    version: d.policy_version,
+                    description: d.description,
+                })
+            })
+        }
     };
     match detail {
-        Ok(d) => Ok(Some(d.map_or((Value::Null, None), |(p, v)| (p.unwrap_or(Value::Null), v)))),
+        Ok(d) => Ok(Some(d.unwrap_or(Current { policy: Value::Null, version: None, description: None }))),
         Err(e) if e.is_not_found() => Ok(None),
         Err(e) => Err(e),
     }
@@ -63,7 +77,7 @@ async fn get(ctx: &Ctx, r: &Resource) -> std::result::Result<Option<(Value, Opti
 
 async fn create(ctx: &Ctx, r: &Resource, policy: &str) -> std::result::Result<(), AwsError> {
     let aoss = &ctx.clients.aoss;
-    let description = format!("ragstack {}", ctx.env.name);
+    let description = marker(ctx);
     match family(r) {
         Family::Security(t) => {
             let call = aoss.create_security_policy().name(&r.name).r#type(t).policy(policy).description(description);
@@ -93,9 +107,17 @@ async fn update(ctx: &Ctx, r: &Resource, policy: &str, version: Option<String>) 
 /// The observation's id is the policy version, which an update must send.
 pub async fn observe(ctx: &Ctx, r: &Resource) -> Result<Observation> {
     match get(ctx, r).await {
-        Ok(Some((current, version))) => {
-            let mut obs = Observation::present(version);
-            obs.diff("policy", current, r.document(0), false);
+        Ok(Some(current)) => {
+            let mut obs = Observation::present(current.version);
+            let mark = marker(ctx);
+            if current.description.as_deref() != Some(mark.as_str()) {
+                obs.foreign = Some(format!(
+                    "its description is {:?}, not {mark:?} (how ragstack marks the policies it creates)",
+                    current.description.unwrap_or_default()
+                ));
+                return Ok(obs);
+            }
+            obs.diff("policy", current.policy, r.document(0), false);
             Ok(obs)
         }
         Ok(None) => Ok(Observation::absent()),
@@ -113,6 +135,9 @@ pub async fn apply(step: &Step, r: &Resource, obs: &Observation) -> Result<()> {
             // Another deploy created it meanwhile: read it and converge.
             Err(e) if e.is_conflict() => {
                 let again = observe(ctx, r).await?;
+                if let Some(why) = again.foreign {
+                    return Err(Error::Incomplete { message: format!("{}: {why}", what(r)), help: None });
+                }
                 if again.changes.is_empty() { Ok(()) } else { Box::pin(apply(step, r, &again)).await }
             }
             Err(e) => Err(failed(&format!("create {}", what(r)))(e)),
@@ -123,4 +148,23 @@ pub async fn apply(step: &Step, r: &Resource, obs: &Observation) -> Result<()> {
     }
     step.progress("updating", "policy");
     update(ctx, r, &policy, obs.id.clone()).await.map_err(failed(&format!("update {}", what(r))))
+}
+
+/// Deletes the policy (teardown); an already deleted one is fine.
+pub async fn delete(step: &Step, r: &Resource) -> Result<()> {
+    let aoss = &step.ctx.clients.aoss;
+    step.progress("deleting", &what(r));
+    let deleted = match family(r) {
+        Family::Security(t) => {
+            aoss.delete_security_policy().name(&r.name).r#type(t).send().await.map(drop).map_err(aws)
+        }
+        Family::Access => {
+            let call = aoss.delete_access_policy().name(&r.name).r#type(AccessPolicyType::Data);
+            call.send().await.map(drop).map_err(aws)
+        }
+    };
+    match deleted {
+        Err(e) if !e.is_not_found() => Err(failed(&format!("delete {}", what(r)))(e)),
+        _ => Ok(()),
+    }
 }

@@ -127,3 +127,30 @@ pub async fn apply(step: &Step, r: &Resource, obs: &Observation) -> Result<()> {
     }
     Ok(())
 }
+
+/// Deletes the role (teardown): IAM refuses while policies are attached, so its inline policies
+/// are deleted and managed ones detached first.
+pub async fn delete(step: &Step, name: &str) -> Result<()> {
+    let iam = &step.ctx.clients.iam;
+    let gone_is_fine = |action: String| {
+        move |e: crate::aws::AwsError| if e.is_not_found() { Ok(()) } else { Err(Error::aws(action, e)) }
+    };
+    step.progress("deleting", &format!("role {name}"));
+    let inline = match iam.list_role_policies().role_name(name).send().await.map_err(aws) {
+        Ok(out) => out.policy_names,
+        Err(e) if e.is_not_found() => return Ok(()),
+        Err(e) => return Err(Error::aws(format!("list the policies of role {name}"), e)),
+    };
+    for policy in inline {
+        let deleted = iam.delete_role_policy().role_name(name).policy_name(&policy).send().await;
+        deleted.map(drop).map_err(aws).or_else(gone_is_fine(format!("delete policy {policy} of role {name}")))?;
+    }
+    let attached = iam.list_attached_role_policies().role_name(name).send().await.map_err(aws);
+    for policy in attached.map_err(failed(&format!("list the managed policies of role {name}")))?.attached_policies() {
+        let arn = policy.policy_arn().unwrap_or_default();
+        let detached = iam.detach_role_policy().role_name(name).policy_arn(arn).send().await;
+        detached.map(drop).map_err(aws).or_else(gone_is_fine(format!("detach {arn} from role {name}")))?;
+    }
+    let deleted = iam.delete_role().role_name(name).send().await;
+    deleted.map(drop).map_err(aws).or_else(gone_is_fine(format!("delete role {name}")))
+}

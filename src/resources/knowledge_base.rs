@@ -273,6 +273,9 @@ pub async fn wait_gone(step: &Step, id: &str) -> Result<()> {
 /// sticks in DELETE_UNSUCCESSFUL) and waits until it is gone.
 pub async fn delete(step: &Step, obs: &Observation) -> Result<()> {
     let Some(id) = obs.id.clone() else { return Ok(()) };
+    if obs.status.as_deref() == Some("DELETING") {
+        return wait_gone(step, &id).await;
+    }
     let ctx = &step.ctx;
     for (name, ds_id) in super::data_source::list(ctx, &id).await.map_err(failed("list data sources"))? {
         super::data_source::delete_one(step, &id, &ds_id, &name).await?;

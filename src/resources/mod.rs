@@ -3,7 +3,7 @@
 //! - `observe(ctx, resource) -> Observation`: read what exists (absent, its id and status, whether
 //!   ragstack owns it) and diff it against the desired state, without changing anything;
 //! - `apply(step, resource, observation)`: create or update it, then wait until it is ready;
-//! - `delete(step, observation)` where a kind can be replaced (or torn down).
+//! - `delete(step, observation)`: delete it (a replace, or teardown) and wait until it is gone.
 //!
 //! The engine (`crate::engine`) only sees this interface, so the serving path's kinds slot in as
 //! more modules.
@@ -227,13 +227,17 @@ pub async fn apply(step: &Step, obs: &Observation) -> Result<()> {
     }
 }
 
-/// Deletes a resource that is to be replaced, and waits until it is gone.
+/// Deletes a resource (a replace, or teardown) and waits until it is gone; one already gone is
+/// fine.
 pub async fn delete(step: &Step, obs: &Observation) -> Result<()> {
+    let r = step.ctx.resource(&step.id)?;
     match Kind::of(&step.id).expect("only managed kinds are deleted") {
+        Kind::Bucket => s3_bucket::delete(step, &r.name).await,
+        Kind::Policy => aoss_policy::delete(step, &r).await,
         Kind::Collection => aoss_collection::delete(step, obs).await,
+        Kind::Role => iam_role::delete(step, &r.name).await,
         Kind::VectorIndex => vector_index::delete(step, obs).await,
         Kind::KnowledgeBase => knowledge_base::delete(step, obs).await,
         Kind::DataSource => data_source::delete(step, obs).await,
-        other => Err(Error::Incomplete { message: format!("internal: {other:?} is never replaced"), help: None }),
     }
 }

@@ -1,18 +1,18 @@
 //! The documents bucket: all public access blocked, SSE-S3 with a bucket key, versioning (a
 //! deleted or overwritten document can be recovered), a TLS-only bucket policy, tags.
 //!
-//! S3 cannot tag a bucket in CreateBucket, so a run interrupted between CreateBucket and
-//! PutBucketTagging leaves an untagged bucket: ragstack adopts a bucket of its exact name only
-//! when it is untagged *and* empty; any other untagged bucket is somebody else's.
+//! The bucket is created with its tags in CreateBucket (`CreateBucketConfiguration.Tags`), so it
+//! is never seen untagged, even when a run is killed right after: a bucket of this name without
+//! ragstack's tags is somebody else's, and neither deploy nor teardown touches it.
 
 use super::{Ctx, Observation, Step, failed};
 use crate::aws::{aws, parse_policy};
 use crate::error::{Error, Result};
 use crate::plan::Resource;
 use aws_sdk_s3::types::{
-    BucketLocationConstraint, BucketVersioningStatus, CreateBucketConfiguration, PublicAccessBlockConfiguration,
-    ServerSideEncryption, ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration, ServerSideEncryptionRule,
-    Tag, Tagging, VersioningConfiguration,
+    BucketLocationConstraint, BucketVersioningStatus, CreateBucketConfiguration, Delete, ObjectIdentifier,
+    PublicAccessBlockConfiguration, ServerSideEncryption, ServerSideEncryptionByDefault,
+    ServerSideEncryptionConfiguration, ServerSideEncryptionRule, Tag, Tagging, VersioningConfiguration,
 };
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
@@ -40,13 +40,7 @@ pub async fn observe(ctx: &Ctx, r: &Resource) -> Result<Observation> {
     }
     let mut obs = Observation::present(None);
     let current = tags(ctx, b).await.map_err(read("tags"))?;
-    if current.is_empty() {
-        let objects = s3.list_objects_v2().bucket(b).max_keys(1).send().await.map_err(aws).map_err(read("objects"))?;
-        if objects.key_count().unwrap_or(0) > 0 {
-            obs.foreign = ctx.ownership(&current);
-            return Ok(obs);
-        }
-    } else if let Some(why) = ctx.ownership(&current) {
+    if let Some(why) = ctx.ownership(&current) {
         obs.foreign = Some(why);
         return Ok(obs);
     }
@@ -86,6 +80,10 @@ pub async fn observe(ctx: &Ctx, r: &Resource) -> Result<Observation> {
     Ok(obs)
 }
 
+fn tag_set(tags: BTreeMap<String, String>) -> Vec<Tag> {
+    tags.into_iter().map(|(k, v)| Tag::builder().key(k).value(v).build().expect("key and value are set")).collect()
+}
+
 async fn tags(ctx: &Ctx, bucket: &str) -> std::result::Result<BTreeMap<String, String>, crate::aws::AwsError> {
     match ctx.clients.s3.get_bucket_tagging().bucket(bucket).send().await.map_err(aws) {
         Ok(out) => Ok(out.tag_set.into_iter().map(|t| (t.key, t.value)).collect()),
@@ -101,15 +99,12 @@ pub async fn apply(step: &Step, r: &Resource, obs: &Observation) -> Result<()> {
     let all = !obs.exists;
     if all {
         step.progress("creating", "");
-        let mut create = s3.create_bucket().bucket(b);
+        let mut config = CreateBucketConfiguration::builder().set_tags(Some(tag_set(ctx.env.tags())));
         // us-east-1 is the one region that must not be named as a location constraint.
         if ctx.clients.region != "us-east-1" {
-            create = create.create_bucket_configuration(
-                CreateBucketConfiguration::builder()
-                    .location_constraint(BucketLocationConstraint::from(ctx.clients.region.as_str()))
-                    .build(),
-            );
+            config = config.location_constraint(BucketLocationConstraint::from(ctx.clients.region.as_str()));
         }
+        let create = s3.create_bucket().bucket(b).create_bucket_configuration(config.build());
         match create.send().await.map_err(aws) {
             Ok(_) => {}
             Err(e) if e.is("BucketAlreadyOwnedByYou") => {
@@ -128,18 +123,13 @@ pub async fn apply(step: &Step, r: &Resource, obs: &Observation) -> Result<()> {
             Err(e) => return Err(Error::aws(format!("create bucket {b}"), e)),
         }
     }
-    // Tags first: they are what makes the bucket ragstack's.
-    if all || obs.changed("tags") {
-        step.progress(if all { "creating" } else { "updating" }, "tags");
+    if !all && obs.changed("tags") {
+        step.progress("updating", "tags");
         let mut set = tags(ctx, b).await.map_err(failed(&format!("read tags of bucket {b}")))?;
         set.extend(ctx.env.tags());
-        let tag_set: Vec<Tag> = set
-            .into_iter()
-            .map(|(k, v)| Tag::builder().key(k).value(v).build().expect("key and value are set"))
-            .collect();
         s3.put_bucket_tagging()
             .bucket(b)
-            .tagging(Tagging::builder().set_tag_set(Some(tag_set)).build().expect("tag set is set"))
+            .tagging(Tagging::builder().set_tag_set(Some(tag_set(set))).build().expect("tag set is set"))
             .send()
             .await
             .map_err(aws)
@@ -204,4 +194,73 @@ pub async fn apply(step: &Step, r: &Resource, obs: &Observation) -> Result<()> {
             .map_err(failed(&format!("put the policy of bucket {b}")))?;
     }
     Ok(())
+}
+
+/// Empties the bucket of every object version and delete marker, then deletes it (teardown).
+/// Ownership is checked again right before, since this loses data.
+pub async fn delete(step: &Step, bucket: &str) -> Result<()> {
+    let ctx = &step.ctx;
+    let s3 = &ctx.clients.s3;
+    let current = tags(ctx, bucket).await.map_err(failed(&format!("read tags of bucket {bucket}")))?;
+    if let Some(why) = ctx.ownership(&current) {
+        return Err(Error::Incomplete {
+            message: format!("bucket {bucket} is no longer ragstack's: {why}"),
+            help: None,
+        });
+    }
+    let (mut key_marker, mut version_marker, mut removed) = (None, None, 0usize);
+    loop {
+        let page = s3
+            .list_object_versions()
+            .bucket(bucket)
+            .set_key_marker(key_marker.take())
+            .set_version_id_marker(version_marker.take())
+            .send()
+            .await
+            .map_err(aws)
+            .map_err(failed(&format!("list object versions of bucket {bucket}")))?;
+        let ids: Vec<ObjectIdentifier> = page
+            .versions()
+            .iter()
+            .map(|v| (v.key(), v.version_id()))
+            .chain(page.delete_markers().iter().map(|m| (m.key(), m.version_id())))
+            .filter_map(|(key, version)| {
+                ObjectIdentifier::builder().key(key?).set_version_id(version.map(str::to_string)).build().ok()
+            })
+            .collect();
+        if !ids.is_empty() {
+            // ListObjectVersions pages hold at most 1000 entries, DeleteObjects' limit.
+            removed += ids.len();
+            step.progress("deleting", &format!("emptying bucket {bucket}: {removed} object versions"));
+            let out = s3
+                .delete_objects()
+                .bucket(bucket)
+                .delete(Delete::builder().set_objects(Some(ids)).quiet(true).build().expect("objects are set"))
+                .send()
+                .await
+                .map_err(aws)
+                .map_err(failed(&format!("delete objects of bucket {bucket}")))?;
+            if let Some(e) = out.errors().first() {
+                return Err(Error::Incomplete {
+                    message: format!(
+                        "bucket {bucket}: could not delete {} ({}): {}",
+                        e.key().unwrap_or_default(),
+                        e.code().unwrap_or_default(),
+                        e.message().unwrap_or_default()
+                    ),
+                    help: None,
+                });
+            }
+        }
+        if page.is_truncated() != Some(true) {
+            break;
+        }
+        key_marker = page.next_key_marker().map(str::to_string);
+        version_marker = page.next_version_id_marker().map(str::to_string);
+    }
+    step.progress("deleting", &format!("bucket {bucket}"));
+    match s3.delete_bucket().bucket(bucket).send().await.map_err(aws) {
+        Err(e) if !e.is_not_found() => Err(Error::aws(format!("delete bucket {bucket}"), e)),
+        _ => Ok(()),
+    }
 }

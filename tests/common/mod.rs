@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod emulator;
+pub mod stack;
 
 use assert_cmd::Command;
 use std::net::TcpListener;

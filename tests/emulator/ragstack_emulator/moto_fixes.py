@@ -8,6 +8,9 @@
   request. AWS endpoints are reached over TLS; the emulator listens on plain HTTP only because it is
   on loopback, so it evaluates requests as TLS ones: statements conditioned on
   `aws:SecureTransport = false` never match, and the rest are evaluated as moto does.
+- S3 CreateBucket: AWS accepts `Tags` in `CreateBucketConfiguration` (general purpose buckets,
+  2025), which ragstack uses so a bucket is never seen untagged; moto ignores them. Applied after
+  moto creates the bucket.
 """
 import json
 import re
@@ -39,6 +42,27 @@ def apply():
         return IAMPolicy(_without_plain_http_statements(text)).is_action_permitted(action, resource)
 
     FakeBucket.get_permission = get_permission
+
+    import xmltodict
+    from moto.s3.responses import S3Response
+
+    original_put = S3Response._bucket_response_put
+
+    def bucket_response_put(self, request, bucket_name, querystring):
+        result = original_put(self, request, bucket_name, querystring)
+        if not querystring and self.body:
+            try:
+                config = xmltodict.parse(self.body).get("CreateBucketConfiguration") or {}
+            except Exception:  # not a CreateBucket body
+                config = {}
+            tags = (config.get("Tags") or {}).get("Tag") or []
+            if isinstance(tags, dict):
+                tags = [tags]
+            if tags:
+                self.backend.put_bucket_tagging(bucket_name, {t["Key"]: t.get("Value", "") for t in tags})
+        return result
+
+    S3Response._bucket_response_put = bucket_response_put
 
 
 def response_fix(service, environ):

@@ -1,0 +1,322 @@
+//! `ragstack teardown ENV REGION`: delete everything the environment owns, and nothing else.
+//!
+//! Discovery reads AWS, not a local state file: every resource is looked up by its deterministic
+//! name (the same observation `plan` and `deploy` make) and kept only when its ownership holds:
+//! the tags `ragstack:managed=true` and `ragstack:environment=ENV`; for the untaggable kinds, the
+//! description ragstack writes (OpenSearch Serverless policies) or an owned parent (the vector
+//! index inside the collection, data sources inside the knowledge base). The documents bucket is
+//! tagged in the CreateBucket call itself, so an untagged one is never ragstack's.
+//!
+//! Deletion runs in reverse dependency order with maximal parallelism: a resource is deleted once
+//! everything that needs it ready (`plan`'s `Needs::Ready` edges) is gone. What lives inside a
+//! deleted parent goes with it (the index with the collection, data sources with the knowledge
+//! base, which switches them to RETAIN first). A failure is reported with AWS's message and the
+//! rest continues; at the end the environment is observed again and whatever is left is listed.
+
+use crate::engine;
+use crate::error::{Error, Result};
+use crate::output::Mode;
+use crate::plan::{Dependency, Needs};
+use crate::render::Known;
+use crate::resources::{self, Ctx, Kind, Observation, Step, data_source};
+use serde::Serialize;
+use serde_json::json;
+use std::collections::HashMap;
+use std::io::{BufRead, IsTerminal, Write};
+use std::sync::Arc;
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Fate {
+    Delete,
+    /// Deleted by deleting its parent (`why` names it).
+    WithParent,
+    /// Its name matches but ragstack's environment does not own it: left alone.
+    NotOwned,
+    /// The documents bucket under `--keep-documents`.
+    Kept,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Target {
+    pub id: String,
+    pub kind: &'static str,
+    pub name: String,
+    pub fate: Fate,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub why: Option<String>,
+    #[serde(skip)]
+    observation: Observation,
+    #[serde(skip)]
+    depends_on: Vec<Dependency>,
+}
+
+impl Target {
+    fn goes(&self) -> bool {
+        matches!(self.fate, Fate::Delete | Fate::WithParent)
+    }
+}
+
+/// The resource whose deletion removes this one with it.
+fn parent_of(id: &str) -> Option<&'static str> {
+    match id {
+        "vector_index" => Some("collection"),
+        "api_stage" => Some("rest_api"),
+        _ if data_source::name_of_id(id).is_some() => Some("knowledge_base"),
+        _ => None,
+    }
+}
+
+/// Exists, or is on its way out (a collection or knowledge base DELETING is waited for).
+fn present(o: &Observation) -> bool {
+    o.exists || o.status.as_deref() == Some("DELETING")
+}
+
+/// What of the environment exists in AWS, and what teardown will do with each.
+pub async fn discover(ctx: &Arc<Ctx>, keep_documents: bool) -> Result<Vec<Target>> {
+    let deployer = ctx.known().deployer_arn.unwrap_or_default();
+    let plan = engine::observe(ctx, &deployer).await?;
+    let mut targets = Vec::new();
+    for item in plan.items.into_iter().filter(|i| present(&i.observation)) {
+        let (mut fate, mut why) = match &item.observation.foreign {
+            Some(reason) => (Fate::NotOwned, Some(reason.clone())),
+            None => (Fate::Delete, None),
+        };
+        if fate == Fate::Delete && keep_documents && Kind::of(&item.id) == Some(Kind::Bucket) {
+            (fate, why) = (Fate::Kept, Some("--keep-documents: the bucket and its objects stay".into()));
+        }
+        targets.push(Target {
+            id: item.id,
+            kind: item.kind,
+            name: item.name,
+            fate,
+            why,
+            observation: item.observation,
+            depends_on: item.depends_on,
+        });
+    }
+    // Data sources no longer in the environment file still live in the knowledge base.
+    let kb = targets.iter().find(|t| t.id == "knowledge_base" && t.fate == Fate::Delete);
+    if let Some(kb_id) = kb.filter(|t| t.observation.exists).and_then(|t| t.observation.id.clone()) {
+        let listed = data_source::list(ctx, &kb_id)
+            .await
+            .map_err(|e| Error::aws(format!("list the data sources of knowledge base {kb_id}"), e))?;
+        for (name, id) in listed {
+            let tid = format!("data_source.{name}");
+            if targets.iter().all(|t| t.id != tid) {
+                targets.push(Target {
+                    id: tid,
+                    kind: "Bedrock data source (S3)",
+                    name,
+                    fate: Fate::Delete,
+                    why: None,
+                    observation: Observation::present(Some(id)),
+                    depends_on: vec![Dependency { on: "knowledge_base".into(), needs: Needs::Ready }],
+                });
+            }
+        }
+    }
+    let deleted: Vec<String> = targets.iter().filter(|t| t.fate == Fate::Delete).map(|t| t.id.clone()).collect();
+    for t in targets.iter_mut().filter(|t| t.fate == Fate::Delete) {
+        if let Some(parent) = parent_of(&t.id).filter(|p| deleted.iter().any(|d| d == p)) {
+            t.fate = Fate::WithParent;
+            t.why = Some(format!("deleted with {parent}"));
+        }
+    }
+    Ok(targets)
+}
+
+/// The ids `id` must wait for: everything that needs it ready (or needs one of its children
+/// ready), except its own children, which go with it.
+fn waits_for(targets: &[Target], id: &str) -> Vec<String> {
+    let family = |x: &str| x == id || parent_of(x) == Some(id);
+    targets
+        .iter()
+        .filter(|t| t.goes() && !family(&t.id))
+        .filter(|t| t.depends_on.iter().any(|d| d.needs == Needs::Ready && family(&d.on)))
+        .map(|t| t.id.clone())
+        .collect()
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Done {
+    Pending,
+    Gone,
+    Failed,
+}
+
+pub async fn run(ctx: Arc<Ctx>, keep_documents: bool, yes: bool) -> Result<u8> {
+    let report = &ctx.report;
+    let env = ctx.env.name.clone();
+    report.event(
+        json!({"event": "start", "command": "teardown", "environment": env, "region": ctx.env.region(),
+               "account": ctx.env.names.account}),
+        Some(&format!(
+            "ragstack teardown: environment {env} in {}, account {}",
+            ctx.env.region(),
+            ctx.env.names.account
+        )),
+    );
+    let targets = discover(&ctx, keep_documents).await?;
+    let doomed = targets.iter().filter(|t| t.goes()).count();
+    show_plan(&ctx, &targets);
+    if doomed == 0 {
+        summary(&ctx, &targets, &[], &HashMap::new());
+        return Ok(0);
+    }
+    if !yes {
+        confirm(&env, doomed)?;
+    }
+    let errors = delete_all(&ctx, &targets).await;
+
+    // Look again: what is still there is what the user must know about.
+    ctx.set_known(|k| *k = Known { deployer_arn: k.deployer_arn.take(), ..Known::default() });
+    let after = discover(&ctx, keep_documents).await?;
+    let left: Vec<Target> = after.into_iter().filter(Target::goes).collect();
+    summary(&ctx, &targets, &left, &errors);
+    Ok(if left.is_empty() { 0 } else { 1 })
+}
+
+fn show_plan(ctx: &Ctx, targets: &[Target]) {
+    let report = &ctx.report;
+    if report.mode() == Mode::Json {
+        report.event(json!({"event": "plan", "resources": targets}), None);
+        return;
+    }
+    let doomed: Vec<&Target> = targets.iter().filter(|t| t.goes()).collect();
+    if doomed.is_empty() {
+        report.note(&format!("nothing to delete: no resource of environment {} exists", ctx.env.name));
+    } else {
+        report.note(&format!("will delete {} resources:", doomed.len()));
+        for t in doomed {
+            let with = t.why.as_deref().map(|w| format!(" ({w})")).unwrap_or_default();
+            report.note(&format!("  - {:<26} {} {}{with}", t.id, t.kind, t.name));
+        }
+    }
+    for t in targets.iter().filter(|t| !t.goes()) {
+        let label = if t.fate == Fate::Kept { "kept" } else { "left alone, not ragstack's" };
+        report.note(&format!("  {label}: {} {} ({})", t.kind, t.name, t.why.as_deref().unwrap_or_default()));
+    }
+}
+
+/// Asks for the environment's name on the terminal; refuses (exit 2) without one.
+fn confirm(env: &str, count: usize) -> Result<()> {
+    if !std::io::stdin().is_terminal() {
+        return Err(Error::Refused {
+            message: format!(
+                "teardown of {env} would delete {count} resources and needs a confirmation, but there is no \
+                 terminal to ask on: nothing was deleted"
+            ),
+            help: format!("run it in a terminal and type `{env}` when asked, or pass --yes"),
+        });
+    }
+    eprint!("Type the environment name `{env}` to delete these {count} resources: ");
+    let _ = std::io::stderr().flush();
+    let mut answer = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut answer)
+        .map_err(|e| Error::Io { context: "read the confirmation".into(), source: e })?;
+    if answer.trim() != env {
+        return Err(Error::Refused {
+            message: format!("the answer was not `{env}`: nothing was deleted"),
+            help: format!("type exactly `{env}`, or pass --yes"),
+        });
+    }
+    Ok(())
+}
+
+/// Deletes every target that goes, as soon as what must go before it is gone. Returns the error
+/// of each failed deletion by id.
+async fn delete_all(ctx: &Arc<Ctx>, targets: &[Target]) -> HashMap<String, String> {
+    let mut senders = HashMap::new();
+    let mut receivers = HashMap::new();
+    for t in targets.iter().filter(|t| t.goes()) {
+        let (tx, rx) = watch::channel(Done::Pending);
+        senders.insert(t.id.clone(), tx);
+        receivers.insert(t.id.clone(), rx);
+    }
+    let mut set = JoinSet::new();
+    for t in targets.iter().filter(|t| t.goes()).cloned() {
+        let gate: Vec<String> = match (t.fate, parent_of(&t.id)) {
+            (Fate::WithParent, Some(parent)) => vec![parent.to_string()],
+            _ => waits_for(targets, &t.id),
+        };
+        let gate: Vec<watch::Receiver<Done>> = gate.iter().filter_map(|id| receivers.get(id).cloned()).collect();
+        let tx = senders.remove(&t.id).expect("one sender per target");
+        let ctx = ctx.clone();
+        set.spawn(async move {
+            let mut parent_failed = false;
+            for mut rx in gate {
+                let done = rx.wait_for(|d| *d != Done::Pending).await.map(|d| *d).unwrap_or(Done::Failed);
+                parent_failed |= done == Done::Failed;
+            }
+            let step = Step { ctx: ctx.clone(), id: t.id.clone(), exists: Box::new(|| {}) };
+            let outcome = if t.fate == Fate::WithParent {
+                if parent_failed { Err("its parent could not be deleted".to_string()) } else { Ok(()) }
+            } else {
+                resources::delete(&step, &t.observation).await.map_err(|e| e.to_string())
+            };
+            match &outcome {
+                Ok(()) => step.progress("done", t.why.as_deref().unwrap_or("deleted")),
+                Err(e) => step.progress("failed", e),
+            }
+            let _ = tx.send(if outcome.is_ok() { Done::Gone } else { Done::Failed });
+            (t.id, outcome.err())
+        });
+    }
+    let mut errors = HashMap::new();
+    while let Some(joined) = set.join_next().await {
+        if let (id, Some(e)) = joined.expect("teardown tasks do not panic") {
+            errors.insert(id, e);
+        }
+    }
+    errors
+}
+
+fn summary(ctx: &Ctx, before: &[Target], left: &[Target], errors: &HashMap<String, String>) {
+    let report = &ctx.report;
+    report.finish();
+    let secs = report.elapsed().as_secs_f64();
+    let deleted: Vec<&str> =
+        before.iter().filter(|t| t.goes() && left.iter().all(|l| l.id != t.id)).map(|t| t.id.as_str()).collect();
+    let untouched: Vec<&Target> = before.iter().filter(|t| !t.goes()).collect();
+    let result = if before.iter().all(|t| !t.goes()) {
+        "nothing_to_delete"
+    } else if left.is_empty() {
+        "deleted"
+    } else {
+        "incomplete"
+    };
+    let left_json: Vec<_> =
+        left.iter().map(|t| json!({"id": t.id, "kind": t.kind, "name": t.name, "error": errors.get(&t.id)})).collect();
+    if report.mode() == Mode::Json {
+        report.event(
+            json!({"event": "summary", "command": "teardown", "result": result, "environment": ctx.env.name,
+                   "region": ctx.env.region(), "deleted": deleted, "left": left_json,
+                   "not_deleted": untouched, "total_s": (secs * 1000.0).round() / 1000.0}),
+            None,
+        );
+        return;
+    }
+    println!();
+    let (env, region) = (&ctx.env.name, ctx.env.region());
+    match result {
+        "nothing_to_delete" => println!("Nothing to delete: {env} in {region} has no resources ({secs:.1}s)."),
+        "deleted" => println!("Deleted {env} in {region}: {} resources in {secs:.1}s.", deleted.len()),
+        _ => {
+            println!("Teardown of {env} in {region} is incomplete after {secs:.1}s; still there:");
+            for t in left {
+                let why = errors.get(&t.id).map(|e| format!(": {e}")).unwrap_or_default();
+                println!("  {} {} ({}){why}", t.kind, t.name, t.id);
+            }
+            println!("Fix the cause and run teardown again: it deletes whatever is left.");
+        }
+    }
+    for t in untouched {
+        let label = if t.fate == Fate::Kept { "Kept" } else { "Not ragstack's, left alone" };
+        println!("{label}: {} {} ({})", t.kind, t.name, t.why.as_deref().unwrap_or_default());
+    }
+}

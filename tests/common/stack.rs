@@ -1,0 +1,142 @@
+//! A deployed environment as the tests see it: running ragstack commands against the emulator,
+//! reading their JSON events, and counting what exists in every service.
+
+use super::emulator::{Emulator, sdk_config};
+use super::{Workdir, run};
+use serde_json::Value;
+use std::io::{BufRead, BufReader};
+use std::process::Stdio;
+
+pub const ACCOUNT: &str = "123456789012";
+
+pub fn deploy(wd: &Workdir, emu: &Emulator, env: &str, extra: &[&str]) -> (i32, String, String) {
+    let mut c = wd.ragstack_on(emu);
+    c.args(["deploy", env]).args(extra);
+    run(c)
+}
+
+/// The NDJSON events of a `--json` run; every line must be a JSON object.
+pub fn events(stdout: &str) -> Vec<Value> {
+    stdout.lines().map(|l| serde_json::from_str::<Value>(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}"))).collect()
+}
+
+pub fn summary(stdout: &str) -> Value {
+    let all = events(stdout);
+    let last = all.last().expect("at least one event").clone();
+    assert_eq!(last["event"], "summary", "{stdout}");
+    last
+}
+
+pub struct Clients {
+    pub s3: aws_sdk_s3::Client,
+    pub iam: aws_sdk_iam::Client,
+    pub aoss: aws_sdk_opensearchserverless::Client,
+    pub agent: aws_sdk_bedrockagent::Client,
+}
+
+pub fn clients(emu: &Emulator) -> Clients {
+    Clients {
+        s3: aws_sdk_s3::Client::from_conf(sdk_config!(aws_sdk_s3, emu).force_path_style(true).build()),
+        iam: aws_sdk_iam::Client::from_conf(sdk_config!(aws_sdk_iam, emu).build()),
+        aoss: aws_sdk_opensearchserverless::Client::from_conf(sdk_config!(aws_sdk_opensearchserverless, emu).build()),
+        agent: aws_sdk_bedrockagent::Client::from_conf(sdk_config!(aws_sdk_bedrockagent, emu).build()),
+    }
+}
+
+pub fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap()
+}
+
+/// Counts of each resource kind named for `env` (prefix ragstack), straight from the services.
+pub fn inventory(emu: &Emulator, env: &str) -> Value {
+    let c = clients(emu);
+    rt().block_on(async {
+        let stem = format!("ragstack-{env}");
+        let collections = c.aoss.list_collections().send().await.unwrap();
+        let collections = collections.collection_summaries().iter().filter(|s| s.name() == Some(stem.as_str())).count();
+        let kbs = c.agent.list_knowledge_bases().send().await.unwrap();
+        let kb_ids: Vec<String> = kbs
+            .knowledge_base_summaries()
+            .iter()
+            .filter(|k| k.name() == stem)
+            .map(|k| k.knowledge_base_id().to_string())
+            .collect();
+        let mut data_sources = 0;
+        for id in &kb_ids {
+            data_sources +=
+                c.agent.list_data_sources().knowledge_base_id(id).send().await.unwrap().data_source_summaries().len();
+        }
+        let roles = c.iam.list_roles().path_prefix("/ragstack/").send().await.unwrap();
+        let roles = roles.roles().iter().filter(|r| r.role_name().starts_with(&format!("{stem}-"))).count();
+        let buckets = c.s3.list_buckets().send().await.unwrap();
+        let buckets =
+            buckets.buckets().iter().filter(|b| b.name().unwrap_or_default().starts_with(&format!("{stem}-"))).count();
+        use aws_sdk_opensearchserverless::types::{AccessPolicyType, SecurityPolicyType};
+        let mut security = 0;
+        for t in [SecurityPolicyType::Encryption, SecurityPolicyType::Network] {
+            let l = c.aoss.list_security_policies().r#type(t).send().await.unwrap();
+            security += l
+                .security_policy_summaries()
+                .iter()
+                .filter(|p| p.name().unwrap_or_default().starts_with(&stem))
+                .count();
+        }
+        let access = c.aoss.list_access_policies().r#type(AccessPolicyType::Data).send().await.unwrap();
+        let access =
+            access.access_policy_summaries().iter().filter(|p| p.name().unwrap_or_default().starts_with(&stem)).count();
+        serde_json::json!({
+            "collections": collections, "knowledge_bases": kb_ids.len(), "data_sources": data_sources,
+            "roles": roles, "buckets": buckets, "security_policies": security, "access_policies": access,
+        })
+    })
+}
+
+pub fn complete_inventory() -> Value {
+    serde_json::json!({
+        "collections": 1, "knowledge_bases": 1, "data_sources": 1, "roles": 1, "buckets": 1,
+        "security_policies": 2, "access_policies": 1,
+    })
+}
+
+/// Runs deploy until a progress line shows resource `id` in `state`, then SIGKILLs it.
+pub fn deploy_killed_at(wd: &Workdir, emu: &Emulator, (id, state): (&str, &str)) {
+    let mut cmd = wd.process_on(emu);
+    let mut child = cmd.args(["deploy", "dev"]).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
+    let lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut seen = Vec::new();
+    for line in lines {
+        let line = line.unwrap();
+        let words: Vec<&str> = line.split_whitespace().collect();
+        let hit = words.windows(2).any(|w| w == [id, state]);
+        seen.push(line);
+        if hit {
+            child.kill().unwrap(); // SIGKILL on Unix
+            child.wait().unwrap();
+            return;
+        }
+    }
+    let status = child.wait().unwrap();
+    panic!("deploy ended ({status}) before {id} {state}: {seen:#?}");
+}
+
+pub fn empty_inventory() -> Value {
+    serde_json::json!({
+        "collections": 0, "knowledge_bases": 0, "data_sources": 0, "roles": 0, "buckets": 0,
+        "security_policies": 0, "access_policies": 0,
+    })
+}
+
+pub fn teardown(wd: &Workdir, emu: &Emulator, env: &str, extra: &[&str]) -> (i32, String, String) {
+    let mut c = wd.ragstack_on(emu);
+    c.args(["teardown", env]).args(extra);
+    run(c)
+}
+
+/// Puts `body` at `key` in the documents bucket of `env`.
+pub fn put_document(emu: &Emulator, env: &str, key: &str, body: &str) {
+    let c = clients(emu);
+    let bucket = format!("ragstack-{env}-{ACCOUNT}-us-east-1");
+    rt().block_on(async {
+        c.s3.put_object().bucket(bucket).key(key).body(body.as_bytes().to_vec().into()).send().await.unwrap();
+    });
+}
