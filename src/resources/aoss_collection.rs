@@ -148,7 +148,7 @@ async fn wait_active(step: &Step, name: &str) -> Result<()> {
 }
 
 pub async fn wait_gone(step: &Step, name: &str) -> Result<()> {
-    wait::until(step, "the old collection to finish deleting", DELETE_DEADLINE, || async {
+    wait::until(step, "the collection to finish deleting", DELETE_DEADLINE, || async {
         let c = find(&step.ctx, name).await.map_err(failed(&format!("read collection {name}")))?;
         Ok(c.is_none().then_some(()))
     })
