@@ -1,14 +1,164 @@
-"""ragstack query function (placeholder until the serving-path issue lands).
+"""ragstack query function, behind API Gateway (REST API, AWS_PROXY integrations).
 
-Configuration arrives through environment variables set by ragstack (KNOWLEDGE_BASE_ID,
-GENERATION_MODEL_ARN), never pasted into this source.
+GET  /rag        the chat page (index.html, shipped next to this file)
+POST /rag/query  {"question": "...", "sessionId": "..." (optional, for follow-ups)}
+                 -> {"answer": "...", "sessionId": "...", "citations": [{"uri": ..., "excerpt": ...}]}
+
+Errors are JSON: {"error": {"code": "...", "message": "..."}} with a fitting HTTP status.
+
+Configuration comes from environment variables that ragstack sets on the function, never from
+this source: KNOWLEDGE_BASE_ID, GENERATION_MODEL_ARN (a foundation model or inference profile
+ARN), MAX_QUESTION_CHARS (optional, default 1000). Only boto3 from the Lambda runtime is used.
 """
+import base64
 import json
+import os
+import pathlib
+
+import boto3
+from botocore.exceptions import BotoCoreError, ClientError
+
+_client = None
+_page = None
+
+
+def client():
+    """The Bedrock agent runtime client, created once per execution environment."""
+    global _client
+    if _client is None:
+        _client = boto3.client("bedrock-agent-runtime")
+    return _client
+
+
+def page():
+    global _page
+    if _page is None:
+        _page = (pathlib.Path(__file__).parent / "index.html").read_text(encoding="utf-8")
+    return _page
+
+
+def max_question_chars():
+    try:
+        return max(1, int(os.environ.get("MAX_QUESTION_CHARS", "1000")))
+    except ValueError:
+        return 1000
+
+
+def respond(status, body, content_type="application/json"):
+    text = body if isinstance(body, str) else json.dumps(body)
+    return {
+        "statusCode": status,
+        "headers": {"Content-Type": f"{content_type}; charset=utf-8", "Cache-Control": "no-store"},
+        "body": text,
+    }
+
+
+def error(status, code, message):
+    return respond(status, {"error": {"code": code, "message": message}})
+
+
+# Bedrock's error codes -> (HTTP status, our code, what the user can do).
+BEDROCK_ERRORS = {
+    "ThrottlingException": (429, "throttled", "Bedrock is busy right now; try again in a few seconds."),
+    "ServiceQuotaExceededException": (429, "quota_exceeded", "A Bedrock quota is reached; try again later."),
+    "AccessDeniedException": (
+        403,
+        "model_access",
+        "Access to the generation model is not granted: request model access in the Bedrock console "
+        "(Model access), or check the function's role.",
+    ),
+    "ResourceNotFoundException": (
+        502,
+        "knowledge_base_not_found",
+        "The knowledge base or model was not found; run `ragstack status` to check the environment.",
+    ),
+    "ValidationException": (400, "rejected", "Bedrock rejected the request"),
+}
 
 
 def handler(event, context):
-    return {
-        "statusCode": 501,
-        "headers": {"Content-Type": "application/json"},
-        "body": json.dumps({"error": "the query function is not implemented in this version of ragstack"}),
+    method = (event.get("httpMethod") or "").upper()
+    resource = event.get("resource") or event.get("path") or ""
+    if resource == "/rag" and method == "GET":
+        return respond(200, page(), "text/html")
+    if resource == "/rag/query" and method == "POST":
+        return query(event)
+    return error(404, "not_found", f"no route for {method} {resource}: use GET /rag or POST /rag/query")
+
+
+def parse_body(event):
+    body = event.get("body") or ""
+    if event.get("isBase64Encoded"):
+        body = base64.b64decode(body).decode("utf-8", "replace")
+    return json.loads(body) if body.strip() else {}
+
+
+def query(event):
+    try:
+        data = parse_body(event)
+    except (ValueError, UnicodeDecodeError):
+        return error(400, "invalid_json", 'The body must be JSON: {"question": "..."}')
+    if not isinstance(data, dict):
+        return error(400, "invalid_json", 'The body must be a JSON object: {"question": "..."}')
+    question = data.get("question")
+    if not isinstance(question, str) or not question.strip():
+        return error(400, "missing_question", 'Ask something: {"question": "..."}')
+    limit = max_question_chars()
+    if len(question) > limit:
+        return error(413, "question_too_long", f"The question has {len(question)} characters; the limit is {limit}.")
+    session_id = data.get("sessionId")
+    if session_id is not None and not isinstance(session_id, str):
+        return error(400, "invalid_session", "sessionId must be a string returned by an earlier answer")
+
+    request = {
+        "input": {"text": question.strip()},
+        "retrieveAndGenerateConfiguration": {
+            "type": "KNOWLEDGE_BASE",
+            "knowledgeBaseConfiguration": {
+                "knowledgeBaseId": os.environ["KNOWLEDGE_BASE_ID"],
+                "modelArn": os.environ["GENERATION_MODEL_ARN"],
+            },
+        },
     }
+    if session_id:
+        request["sessionId"] = session_id
+    try:
+        out = client().retrieve_and_generate(**request)
+    except ClientError as e:
+        code = e.response.get("Error", {}).get("Code", "")
+        detail = e.response.get("Error", {}).get("Message", "")
+        status, ours, message = BEDROCK_ERRORS.get(code, (502, "bedrock_error", "Bedrock could not answer"))
+        if ours == "rejected" and detail:
+            message = f"{message}: {detail}"
+        print(json.dumps({"bedrock_error": code, "message": detail}))  # to the function's log
+        return error(status, ours, message)
+    except BotoCoreError as e:
+        print(json.dumps({"bedrock_error": type(e).__name__, "message": str(e)}))
+        return error(502, "bedrock_unreachable", "Bedrock could not be reached; try again.")
+
+    return respond(
+        200,
+        {
+            "answer": (out.get("output") or {}).get("text", ""),
+            "sessionId": out.get("sessionId"),
+            "citations": citations(out),
+        },
+    )
+
+
+def citations(out):
+    """Every distinct source the answer cites: its URI and the excerpt used."""
+    seen, result = set(), []
+    for citation in out.get("citations") or []:
+        for ref in citation.get("retrievedReferences") or []:
+            location = ref.get("location") or {}
+            uri = (
+                (location.get("s3Location") or {}).get("uri")
+                or (location.get("webLocation") or {}).get("url")
+                or location.get("type", "unknown source")
+            )
+            excerpt = (ref.get("content") or {}).get("text", "")
+            if (uri, excerpt) not in seen:
+                seen.add((uri, excerpt))
+                result.append({"uri": uri, "excerpt": excerpt})
+    return result

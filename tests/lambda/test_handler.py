@@ -1,0 +1,172 @@
+"""Unit tests of templates/lambda/handler.py with botocore's Stubber (no network, no AWS).
+
+Run by scripts/test: python -m unittest discover -s tests/lambda
+"""
+import importlib.util
+import json
+import os
+import pathlib
+import unittest
+
+import boto3
+from botocore.stub import Stubber
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+
+
+def load_handler():
+    spec = importlib.util.spec_from_file_location("handler", ROOT / "templates/lambda/handler.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+KB = "KB12345678"
+MODEL = "arn:aws:bedrock:us-east-1::foundation-model/anthropic.claude-3-haiku-20240307-v1:0"
+
+
+def configure_environment():
+    """The function's environment as ragstack sets it (no MAX_QUESTION_CHARS: the default)."""
+    os.environ.update({"KNOWLEDGE_BASE_ID": KB, "GENERATION_MODEL_ARN": MODEL, "AWS_DEFAULT_REGION": "us-east-1"})
+    os.environ.pop("MAX_QUESTION_CHARS", None)
+
+
+def post(body, raw=False):
+    return {"httpMethod": "POST", "resource": "/rag/query", "body": body if raw else json.dumps(body)}
+
+
+class HandlerTest(unittest.TestCase):
+    def setUp(self):
+        configure_environment()
+        self.h = load_handler()
+        self.client = boto3.client(
+            "bedrock-agent-runtime", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x"
+        )
+        self.h._client = self.client
+        self.stub = Stubber(self.client)
+        self.stub.activate()
+
+    def tearDown(self):
+        self.stub.deactivate()
+        configure_environment()
+
+    def call(self, event):
+        out = self.h.handler(event, None)
+        return out["statusCode"], out["headers"]["Content-Type"], out["body"]
+
+    def expect_request(self, question, session=None):
+        params = {
+            "input": {"text": question},
+            "retrieveAndGenerateConfiguration": {
+                "type": "KNOWLEDGE_BASE",
+                "knowledgeBaseConfiguration": {"knowledgeBaseId": KB, "modelArn": MODEL},
+            },
+        }
+        if session:
+            params["sessionId"] = session
+        return params
+
+    def test_get_rag_serves_the_chat_page(self):
+        status, ctype, body = self.call({"httpMethod": "GET", "resource": "/rag"})
+        self.assertEqual(status, 200)
+        self.assertTrue(ctype.startswith("text/html"))
+        self.assertIn('<form id="ask">', body)
+
+    def test_an_answer_comes_with_its_distinct_citations_and_session(self):
+        ref = {
+            "content": {"text": "Refunds take 5 days."},
+            "location": {"type": "S3", "s3Location": {"uri": "s3://bucket/documents/refunds.md"}},
+        }
+        response = {
+            "sessionId": "session-1",
+            "output": {"text": "Refunds take five days."},
+            "citations": [
+                {"generatedResponsePart": {"textResponsePart": {"text": "Refunds take five days."}},
+                 "retrievedReferences": [ref, ref]},
+                {"retrievedReferences": [{"content": {"text": "Ask support."},
+                                          "location": {"type": "S3", "s3Location": {"uri": "s3://bucket/documents/faq.md"}}}]},
+            ],
+        }
+        self.stub.add_response("retrieve_and_generate", response, self.expect_request("How long do refunds take?"))
+        status, _, body = self.call(post({"question": "  How long do refunds take?  "}))
+        self.assertEqual(status, 200, body)
+        data = json.loads(body)
+        self.assertEqual(data["answer"], "Refunds take five days.")
+        self.assertEqual(data["sessionId"], "session-1")
+        self.assertEqual(
+            data["citations"],
+            [
+                {"uri": "s3://bucket/documents/refunds.md", "excerpt": "Refunds take 5 days."},
+                {"uri": "s3://bucket/documents/faq.md", "excerpt": "Ask support."},
+            ],
+        )
+        self.stub.assert_no_pending_responses()
+
+    def test_a_follow_up_sends_the_session_id(self):
+        response = {"sessionId": "session-1", "output": {"text": "Yes."}, "citations": []}
+        self.stub.add_response("retrieve_and_generate", response, self.expect_request("And in euros?", "session-1"))
+        status, _, body = self.call(post({"question": "And in euros?", "sessionId": "session-1"}))
+        self.assertEqual(status, 200, body)
+        self.assertEqual(json.loads(body)["citations"], [])
+        self.stub.assert_no_pending_responses()
+
+    def test_bad_requests_get_clear_json_errors_and_never_reach_bedrock(self):
+        cases = [
+            (post("not json", raw=True), 400, "invalid_json"),
+            (post(["a list"]), 400, "invalid_json"),
+            (post({}), 400, "missing_question"),
+            (post({"question": "   "}), 400, "missing_question"),
+            (post({"question": 42}), 400, "missing_question"),
+            (post({"question": "x" * 1001}), 413, "question_too_long"),
+            (post({"question": "ok", "sessionId": 7}), 400, "invalid_session"),
+            ({"httpMethod": "DELETE", "resource": "/rag"}, 404, "not_found"),
+        ]
+        for event, status, code in cases:
+            with self.subTest(code=code, event=event):
+                got, ctype, body = self.call(event)
+                self.assertEqual(got, status, body)
+                self.assertTrue(ctype.startswith("application/json"))
+                self.assertEqual(json.loads(body)["error"]["code"], code)
+                self.assertTrue(json.loads(body)["error"]["message"])
+        self.stub.assert_no_pending_responses()  # no call was expected, and none was made
+
+    def test_the_question_limit_comes_from_the_environment(self):
+        os.environ["MAX_QUESTION_CHARS"] = "10"
+        status, _, body = self.call(post({"question": "x" * 11}))
+        self.assertEqual(status, 413)
+        self.assertIn("limit is 10", json.loads(body)["error"]["message"])
+
+    def test_a_base64_body_is_decoded(self):
+        import base64
+
+        response = {"sessionId": "session-2", "output": {"text": "Hi."}, "citations": []}
+        self.stub.add_response("retrieve_and_generate", response, self.expect_request("Hello?"))
+        event = post(base64.b64encode(b'{"question": "Hello?"}').decode(), raw=True)
+        event["isBase64Encoded"] = True
+        status, _, body = self.call(event)
+        self.assertEqual(status, 200, body)
+
+    def test_bedrock_errors_become_statuses_a_person_can_act_on(self):
+        cases = [
+            ("ThrottlingException", 429, "throttled", "try again"),
+            ("AccessDeniedException", 403, "model_access", "model access"),
+            ("ResourceNotFoundException", 502, "knowledge_base_not_found", "ragstack status"),
+            ("ValidationException", 400, "rejected", "input too long"),
+            ("InternalServerException", 502, "bedrock_error", "could not answer"),
+        ]
+        for aws_code, status, code, words in cases:
+            with self.subTest(aws_code=aws_code):
+                self.stub.add_client_error(
+                    "retrieve_and_generate", service_error_code=aws_code, service_message="input too long",
+                    expected_params=self.expect_request("anything"),
+                )
+                got, _, body = self.call(post({"question": "anything"}))
+                self.assertEqual(got, status, body)
+                err = json.loads(body)["error"]
+                self.assertEqual(err["code"], code)
+                self.assertIn(words, err["message"])
+        self.stub.assert_no_pending_responses()
+
+
+if __name__ == "__main__":
+    unittest.main()

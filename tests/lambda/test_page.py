@@ -1,0 +1,168 @@
+"""The chat page in headless Chromium (Debian's chromium + chromium-driver), served by the real
+handler behind a local stand-in for API Gateway: the page lives at /dev/rag like a stage path,
+POST /dev/rag/query becomes an AWS_PROXY event, and Bedrock is botocore's Stubber.
+
+What is checked is the DOM (the question, the answer, its sources, a readable error), not pixels;
+a screenshot is written to target/page-test.png for a person to look at.
+"""
+import http.server
+import json
+import os
+import pathlib
+import shutil
+import tempfile
+import threading
+import unittest
+
+import boto3
+from botocore.stub import Stubber
+
+from test_handler import KB, MODEL, ROOT, configure_environment, load_handler
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
+STAGE = "/dev"
+
+
+class StandInForApiGateway(http.server.BaseHTTPRequestHandler):
+    """Routes /dev/rag and /dev/rag/query to the handler as API Gateway's proxy integration does."""
+
+    handler = None
+    seen = []
+
+    def log_message(self, *args):
+        pass
+
+    def _invoke(self, method):
+        path = self.path.split("?")[0]
+        StandInForApiGateway.seen.append((method, path))
+        if not path.startswith(STAGE + "/"):
+            self.send_error(403, "Missing Authentication Token")  # what API Gateway answers off-route
+            return
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length).decode() if length else None
+        event = {"httpMethod": method, "resource": path[len(STAGE):], "path": path[len(STAGE):], "body": body,
+                 "isBase64Encoded": False, "requestContext": {"stage": STAGE[1:]}}
+        out = StandInForApiGateway.handler.handler(event, None)
+        data = out["body"].encode()
+        self.send_response(out["statusCode"])
+        for k, v in out["headers"].items():
+            self.send_header(k, v)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def do_GET(self):
+        self._invoke("GET")
+
+    def do_POST(self):
+        self._invoke("POST")
+
+
+class PageTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        if not (os.path.exists(CHROMIUM) and os.path.exists(CHROMEDRIVER)):
+            raise unittest.SkipTest("Debian's chromium and chromium-driver are not installed (scripts/test installs them)")
+        configure_environment()
+        cls.h = load_handler()
+        cls.client = boto3.client(
+            "bedrock-agent-runtime", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x"
+        )
+        cls.h._client = cls.client
+        cls.stub = Stubber(cls.client)
+        cls.stub.activate()
+        StandInForApiGateway.handler = cls.h
+        cls.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), StandInForApiGateway)
+        threading.Thread(target=cls.server.serve_forever, daemon=True).start()
+        cls.url = f"http://127.0.0.1:{cls.server.server_address[1]}{STAGE}/rag"
+
+        os.environ["SE_OFFLINE"] = "true"  # Selenium must never try to download a driver
+        from selenium import webdriver
+        from selenium.webdriver.chrome.service import Service
+
+        options = webdriver.ChromeOptions()
+        options.binary_location = CHROMIUM
+        cls.profile = tempfile.mkdtemp()
+        for flag in ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                     "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                     "--disable-dev-shm-usage", f"--user-data-dir={cls.profile}", "--window-size=1000,800"]:
+            options.add_argument(flag)
+        cls.driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.driver.quit()
+        cls.server.shutdown()
+        cls.stub.deactivate()
+        shutil.rmtree(cls.profile, ignore_errors=True)
+
+    def ask(self, question):
+        from selenium.webdriver.common.by import By
+
+        d = self.driver
+        d.find_element(By.ID, "question").send_keys(question)
+        d.find_element(By.ID, "send").click()
+
+    def wait_for(self, css, text=None, timeout=10):
+        from selenium.webdriver.common.by import By
+        from selenium.webdriver.support.ui import WebDriverWait
+
+        def found(d):
+            for e in d.find_elements(By.CSS_SELECTOR, css):
+                if text is None or text in e.text:
+                    return e
+            return False
+
+        try:
+            return WebDriverWait(self.driver, timeout).until(found)
+        except Exception:
+            conversation = self.driver.find_element(By.ID, "conversation").get_attribute("innerHTML")
+            self.fail(f"no {css} containing {text!r} within {timeout}s; the conversation shows: {conversation}")
+
+    def test_a_question_typed_into_the_page_shows_the_answer_and_its_sources_then_a_readable_error(self):
+        from selenium.webdriver.common.by import By
+
+        StandInForApiGateway.seen.clear()
+        self.stub.add_response(
+            "retrieve_and_generate",
+            {
+                "sessionId": "session-1",
+                "output": {"text": "Refunds take five days."},
+                "citations": [{"retrievedReferences": [{
+                    "content": {"text": "Refunds are paid within 5 days."},
+                    "location": {"type": "S3", "s3Location": {"uri": "s3://docs/documents/refunds.md"}},
+                }]}],
+            },
+        )
+        self.driver.get(self.url)
+        self.assertEqual(self.driver.title, "Ask your documents")
+        self.ask("How long do refunds take?")
+        turn = self.wait_for(".turn", "Refunds take five days.")
+        self.assertEqual(turn.find_element(By.CSS_SELECTOR, ".question").text, "How long do refunds take?")
+        self.assertEqual(turn.find_element(By.CSS_SELECTOR, ".answer").text, "Refunds take five days.")
+        self.assertEqual(turn.find_element(By.CSS_SELECTOR, ".sources summary").text, "Sources (1)")
+        self.assertEqual(turn.find_element(By.CSS_SELECTOR, ".sources .uri").text, "s3://docs/documents/refunds.md")
+        self.assertEqual(turn.find_element(By.CSS_SELECTOR, ".sources .excerpt").text, "Refunds are paid within 5 days.")
+        # The page found its query endpoint under the stage path.
+        self.assertIn(("POST", "/dev/rag/query"), StandInForApiGateway.seen)
+
+        # A follow-up carries the session; Bedrock throttles it; the page says so readably.
+        self.stub.add_client_error("retrieve_and_generate", service_error_code="ThrottlingException",
+                                   service_message="Rate exceeded", http_status_code=429,
+                                   expected_params={"input": {"text": "And in euros?"}, "sessionId": "session-1",
+                                                    "retrieveAndGenerateConfiguration": {
+                                                        "type": "KNOWLEDGE_BASE",
+                                                        "knowledgeBaseConfiguration": {"knowledgeBaseId": KB,
+                                                                                       "modelArn": MODEL}}})
+        self.ask("And in euros?")
+        error = self.wait_for(".answer.error", "try again")
+        self.assertIn("Bedrock is busy", error.text)
+        self.stub.assert_no_pending_responses()
+        shot = ROOT / "target" / "page-test.png"
+        shot.parent.mkdir(exist_ok=True)
+        self.driver.save_screenshot(str(shot))
+
+
+if __name__ == "__main__":
+    unittest.main()
