@@ -28,6 +28,9 @@ pub fn outputs(ctx: &Ctx) -> BTreeMap<String, String> {
     if ctx.env.uses_documents_bucket() {
         out.insert("documents_bucket".into(), n.documents_bucket.clone());
     }
+    if let Some(id) = &known.rest_api_id {
+        out.insert("api_url".into(), n.invoke_url(Some(id), &ctx.env.file.api.stage_name));
+    }
     out
 }
 

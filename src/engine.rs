@@ -105,8 +105,9 @@ fn action_of(obs: &Observation) -> Action {
     }
 }
 
-/// Reads every managed resource: those that give ids first (collection, then what needs its id,
-/// then the data sources, which need the knowledge base's id), each round in parallel.
+/// Reads every managed resource: those that give ids first (collection, REST API), then what
+/// needs the collection's id (up to the knowledge base), then what needs the knowledge base's or
+/// the API's id, each round in parallel.
 pub async fn observe(ctx: &Arc<Ctx>, deployer: &str) -> Result<Plan> {
     let desired = ctx.desired()?;
     let mut not_managed = Vec::new();
@@ -114,8 +115,10 @@ pub async fn observe(ctx: &Arc<Ctx>, deployer: &str) -> Result<Plan> {
     for r in desired.resources {
         match Kind::of(&r.id) {
             None => not_managed.push(r.id),
-            Some(Kind::Collection | Kind::Bucket | Kind::Policy) => rounds[0].push(r.id),
-            Some(Kind::DataSource) => rounds[2].push(r.id),
+            Some(Kind::Collection | Kind::Bucket | Kind::Policy | Kind::RestApi) => rounds[0].push(r.id),
+            // Their documents or settings hold the knowledge base's or the API's id.
+            Some(Kind::DataSource | Kind::Function | Kind::ApiStage) => rounds[2].push(r.id),
+            Some(Kind::Role) if r.id == "api_role" => rounds[2].push(r.id),
             Some(_) => rounds[1].push(r.id),
         }
     }

@@ -159,6 +159,20 @@ impl Names {
         format!("arn:{}:lambda:{}:{}:function:{}", self.partition, self.region, self.account, self.function)
     }
 
+    /// What an AWS_PROXY integration calls: the function, through API Gateway's Lambda path.
+    pub fn integration_uri(&self) -> String {
+        format!(
+            "arn:{}:apigateway:{}:lambda:path/2015-03-31/functions/{}/invocations",
+            self.partition,
+            self.region,
+            self.function_arn()
+        )
+    }
+
+    pub fn stage_arn(&self, id: &str, stage: &str) -> String {
+        format!("arn:{}:apigateway:{}::/restapis/{id}/stages/{stage}", self.partition, self.region)
+    }
+
     pub fn log_group_arn(&self) -> String {
         format!("arn:{}:logs:{}:{}:log-group:{}", self.partition, self.region, self.account, self.log_group)
     }

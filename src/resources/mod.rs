@@ -5,14 +5,16 @@
 //! - `apply(step, resource, observation)`: create or update it, then wait until it is ready;
 //! - `delete(step, observation)`: delete it (a replace, or teardown) and wait until it is gone.
 //!
-//! The engine (`crate::engine`) only sees this interface, so the serving path's kinds slot in as
-//! more modules.
+//! The engine (`crate::engine`) only sees this interface.
 
 pub mod aoss_collection;
 pub mod aoss_policy;
+pub mod api_stage;
 pub mod data_source;
 pub mod iam_role;
 pub mod knowledge_base;
+pub mod lambda_function;
+pub mod rest_api;
 pub mod s3_bucket;
 pub mod vector_index;
 
@@ -184,18 +186,23 @@ pub enum Kind {
     VectorIndex,
     KnowledgeBase,
     DataSource,
+    Function,
+    RestApi,
+    ApiStage,
 }
 
 impl Kind {
-    /// None for the serving path's resources, which this version does not deploy yet.
     pub fn of(id: &str) -> Option<Kind> {
         Some(match id {
             "documents_bucket" => Kind::Bucket,
             "encryption_policy" | "network_policy" | "data_access_policy" => Kind::Policy,
             "collection" => Kind::Collection,
-            "knowledge_base_role" => Kind::Role,
+            "knowledge_base_role" | "api_role" => Kind::Role,
             "vector_index" => Kind::VectorIndex,
             "knowledge_base" => Kind::KnowledgeBase,
+            "function" => Kind::Function,
+            "rest_api" => Kind::RestApi,
+            "api_stage" => Kind::ApiStage,
             _ if data_source::name_of_id(id).is_some() => Kind::DataSource,
             _ => return None,
         })
@@ -211,6 +218,9 @@ pub async fn observe(ctx: &Ctx, r: &plan::Resource) -> Result<Observation> {
         Kind::VectorIndex => vector_index::observe(ctx, r).await,
         Kind::KnowledgeBase => knowledge_base::observe(ctx, r).await,
         Kind::DataSource => data_source::observe(ctx, r).await,
+        Kind::Function => lambda_function::observe(ctx, r).await,
+        Kind::RestApi => rest_api::observe(ctx, r).await,
+        Kind::ApiStage => api_stage::observe(ctx, r).await,
     }
 }
 
@@ -224,6 +234,9 @@ pub async fn apply(step: &Step, obs: &Observation) -> Result<()> {
         Kind::VectorIndex => vector_index::apply(step, &r, obs).await,
         Kind::KnowledgeBase => knowledge_base::apply(step, &r, obs).await,
         Kind::DataSource => data_source::apply(step, &r, obs).await,
+        Kind::Function => lambda_function::apply(step, &r, obs).await,
+        Kind::RestApi => rest_api::apply(step, &r, obs).await,
+        Kind::ApiStage => api_stage::apply(step, &r, obs).await,
     }
 }
 
@@ -239,5 +252,11 @@ pub async fn delete(step: &Step, obs: &Observation) -> Result<()> {
         Kind::VectorIndex => vector_index::delete(step, obs).await,
         Kind::KnowledgeBase => knowledge_base::delete(step, obs).await,
         Kind::DataSource => data_source::delete(step, obs).await,
+        Kind::Function => lambda_function::delete(step, &r.name).await,
+        Kind::RestApi => match &obs.id {
+            Some(id) => rest_api::delete(step, id).await,
+            None => Ok(()),
+        },
+        Kind::ApiStage => api_stage::delete(step, &r.name).await,
     }
 }

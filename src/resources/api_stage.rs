@@ -1,0 +1,141 @@
+//! The stage named after the environment (from the file's `api.stage_name`), its deployment and
+//! its throttling. A deployment is a snapshot of the API: ragstack writes a fingerprint of the
+//! routes it deployed into the deployment's description, and creates a new deployment only when
+//! that fingerprint changes, so an unchanged API is never redeployed.
+
+use super::{Ctx, Observation, Step, failed, rest_api};
+use crate::aws::aws;
+use crate::error::{Error, Result};
+use crate::plan::Resource;
+use aws_sdk_apigateway::types::{Op, PatchOperation};
+use sha2::{Digest, Sha256};
+use std::collections::{BTreeMap, HashMap};
+
+/// Method settings for every resource and method of the stage.
+const ALL_METHODS: &str = "*/*";
+
+/// The description of the deployment the stage should serve.
+pub fn deployment_description(ctx: &Ctx) -> String {
+    let digest = Sha256::digest(rest_api::desired_routes(ctx).join("\n").as_bytes());
+    let hex: String = digest.iter().take(8).map(|b| format!("{b:02x}")).collect();
+    format!("ragstack {}: routes {hex}", ctx.env.name)
+}
+
+fn api_id(ctx: &Ctx) -> Option<String> {
+    ctx.known().rest_api_id
+}
+
+pub async fn observe(ctx: &Ctx, r: &Resource) -> Result<Observation> {
+    let Some(api) = api_id(ctx) else { return Ok(Observation::absent()) };
+    let read = |e| Error::aws(format!("read stage {} of REST API {api}", r.name), e);
+    let apigw = &ctx.clients.apigateway;
+    let stage = match apigw.get_stage().rest_api_id(&api).stage_name(&r.name).send().await.map_err(aws) {
+        Ok(s) => s,
+        Err(e) if e.is_not_found() => return Ok(Observation::absent()),
+        Err(e) => return Err(read(e)),
+    };
+    let mut obs = Observation::present(stage.deployment_id().map(str::to_string));
+    let current: BTreeMap<String, String> = stage.tags().cloned().unwrap_or_default().into_iter().collect();
+    if let Some(why) = ctx.ownership(&current) {
+        obs.foreign = Some(why);
+        return Ok(obs);
+    }
+    let deployed = match stage.deployment_id() {
+        Some(d) => match apigw.get_deployment().rest_api_id(&api).deployment_id(d).send().await.map_err(aws) {
+            Ok(dep) => dep.description().unwrap_or_default().to_string(),
+            Err(e) if e.is_not_found() => String::new(),
+            Err(e) => return Err(read(e)),
+        },
+        None => String::new(),
+    };
+    obs.diff("deployment", deployed, deployment_description(ctx), false);
+    let settings = stage.method_settings().and_then(|m| m.get(ALL_METHODS));
+    let api_file = &ctx.env.file.api;
+    obs.diff(
+        "throttling_rate_limit",
+        settings.map_or(serde_json::Value::Null, |s| s.throttling_rate_limit().into()),
+        api_file.throttling_rate_limit,
+        false,
+    );
+    obs.diff(
+        "throttling_burst_limit",
+        settings.map_or(serde_json::Value::Null, |s| s.throttling_burst_limit().into()),
+        api_file.throttling_burst_limit,
+        false,
+    );
+    obs.diff_tags(ctx, &current);
+    Ok(obs)
+}
+
+fn replace(path: &str, value: String) -> PatchOperation {
+    PatchOperation::builder().op(Op::Replace).path(path).value(value).build()
+}
+
+pub async fn apply(step: &Step, r: &Resource, obs: &Observation) -> Result<()> {
+    let ctx = &step.ctx;
+    let apigw = &ctx.clients.apigateway;
+    let Some(api) = api_id(ctx) else {
+        return Err(Error::Incomplete { message: "the REST API does not exist yet".into(), help: None });
+    };
+    let mut patch = Vec::new();
+    let mut deployment = None;
+    if !obs.exists || obs.changed("deployment") {
+        step.progress(if obs.exists { "updating" } else { "creating" }, "deployment");
+        let created = apigw.create_deployment().rest_api_id(&api).description(deployment_description(ctx)).send().await;
+        let created = created.map_err(aws).map_err(failed(&format!("deploy REST API {api}")))?;
+        deployment = created.id().map(str::to_string);
+    }
+    if !obs.exists {
+        step.progress("creating", &format!("stage {}", r.name));
+        let tags: HashMap<String, String> = ctx.env.tags().into_iter().collect();
+        apigw
+            .create_stage()
+            .rest_api_id(&api)
+            .stage_name(&r.name)
+            .set_deployment_id(deployment.clone())
+            .description(format!("ragstack {}", ctx.env.name))
+            .set_tags(Some(tags))
+            .send()
+            .await
+            .map_err(aws)
+            .map_err(failed(&format!("create stage {} of REST API {api}", r.name)))?;
+        (step.exists)();
+    } else if let Some(d) = &deployment {
+        patch.push(replace("/deploymentId", d.clone()));
+    }
+    let api_file = &ctx.env.file.api;
+    if !obs.exists || obs.changed("throttling_rate_limit") || obs.changed("throttling_burst_limit") {
+        patch.push(replace(&format!("/{ALL_METHODS}/throttling/rateLimit"), api_file.throttling_rate_limit.to_string()));
+        patch.push(replace(&format!("/{ALL_METHODS}/throttling/burstLimit"), api_file.throttling_burst_limit.to_string()));
+    }
+    if !patch.is_empty() {
+        step.progress(if obs.exists { "updating" } else { "creating" }, "stage settings");
+        apigw
+            .update_stage()
+            .rest_api_id(&api)
+            .stage_name(&r.name)
+            .set_patch_operations(Some(patch))
+            .send()
+            .await
+            .map_err(aws)
+            .map_err(failed(&format!("update stage {} of REST API {api}", r.name)))?;
+    }
+    if obs.exists && obs.changed("tags") {
+        step.progress("updating", "tags");
+        let tags: HashMap<String, String> = ctx.env.tags().into_iter().collect();
+        let arn = ctx.env.names.stage_arn(&api, &r.name);
+        let tagged = apigw.tag_resource().resource_arn(arn).set_tags(Some(tags)).send().await;
+        tagged.map_err(aws).map_err(failed(&format!("tag stage {}", r.name)))?;
+    }
+    Ok(())
+}
+
+/// Deletes the stage (its API's deletion removes it too); one already gone is fine.
+pub async fn delete(step: &Step, name: &str) -> Result<()> {
+    let Some(api) = api_id(&step.ctx) else { return Ok(()) };
+    step.progress("deleting", &format!("stage {name}"));
+    match step.ctx.clients.apigateway.delete_stage().rest_api_id(&api).stage_name(name).send().await.map_err(aws) {
+        Err(e) if !e.is_not_found() => Err(Error::aws(format!("delete stage {name}"), e)),
+        _ => Ok(()),
+    }
+}

@@ -1,0 +1,240 @@
+//! The query function: `templates/lambda/handler.py` and `index.html`, zipped in memory. The zip
+//! is deterministic (fixed file order, timestamps and permissions), so an unchanged function's
+//! CodeSha256 equals the local one and a re-deploy sends nothing. Configuration reaches the code
+//! through environment variables. Lambda applies one update at a time: each step waits for
+//! LastUpdateStatus=Successful before the next. A new role is not assumable for some seconds
+//! (InvalidParameterValueException), which CreateFunction retries.
+
+use super::{Ctx, Observation, Step, failed};
+use crate::aws::{AwsError, aws};
+use crate::config::Architecture as Arch;
+use crate::error::{Error, Result};
+use crate::naming::AFTER_APPLY;
+use crate::plan::Resource;
+use crate::wait;
+use aws_sdk_lambda::primitives::Blob;
+use aws_sdk_lambda::types::{Architecture, Environment, FunctionCode, LastUpdateStatus, Runtime, State};
+use serde_json::json;
+use sha2::{Digest, Sha256};
+use std::collections::{BTreeMap, HashMap};
+use std::io::Write;
+use std::time::Duration;
+
+const ROLE_PROPAGATION_DEADLINE: Duration = Duration::from_secs(3 * 60);
+const READY_DEADLINE: Duration = Duration::from_secs(10 * 60);
+/// The files of the function, in the zip's order.
+const FILES: [&str; 2] = ["handler.py", "index.html"];
+
+/// The deployment package: the same bytes for the same sources, on every machine.
+pub fn package(ctx: &Ctx) -> Vec<u8> {
+    let options = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated)
+        .last_modified_time(zip::DateTime::default())
+        .unix_permissions(0o644);
+    let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    for file in FILES {
+        zip.start_file(file, options).expect("writing to memory");
+        zip.write_all(ctx.templates.asset(&format!("lambda/{file}")).as_bytes()).expect("writing to memory");
+    }
+    zip.finish().expect("writing to memory").into_inner()
+}
+
+/// Lambda's CodeSha256: base64 of the package's SHA-256.
+pub fn code_sha256(package: &[u8]) -> String {
+    aws_smithy_types::base64::encode(Sha256::digest(package))
+}
+
+fn architecture(ctx: &Ctx) -> Architecture {
+    match ctx.env.file.lambda.architecture {
+        Arch::Arm64 => Architecture::Arm64,
+        Arch::X86_64 => Architecture::X8664,
+    }
+}
+
+/// The function's environment variables: where its configuration comes from.
+pub fn variables(ctx: &Ctx) -> BTreeMap<String, String> {
+    let n = &ctx.env.names;
+    let model = n.generation_model_arns(&ctx.env.file.lambda.generation_model).remove(0);
+    BTreeMap::from([
+        ("KNOWLEDGE_BASE_ID".to_string(), ctx.knowledge_base_id().unwrap_or_else(|| AFTER_APPLY.into())),
+        ("GENERATION_MODEL_ARN".to_string(), model),
+    ])
+}
+
+fn role_arn(ctx: &Ctx) -> String {
+    ctx.env.names.role_arn(&ctx.env.names.api_role)
+}
+
+pub async fn observe(ctx: &Ctx, r: &Resource) -> Result<Observation> {
+    let read = |e| Error::aws(format!("read function {}", r.name), e);
+    let out = match ctx.clients.lambda.get_function().function_name(&r.name).send().await.map_err(aws) {
+        Ok(out) => out,
+        Err(e) if e.is_not_found() => return Ok(Observation::absent()),
+        Err(e) => return Err(read(e)),
+    };
+    let current: BTreeMap<String, String> = out.tags().cloned().unwrap_or_default().into_iter().collect();
+    let Some(c) = out.configuration() else { return Ok(Observation::absent()) };
+    let mut obs = Observation::present(c.function_arn().map(str::to_string));
+    obs.status = Some(
+        match (c.state(), c.last_update_status()) {
+            (Some(State::Pending), _) => "CREATING",
+            (_, Some(LastUpdateStatus::InProgress)) => "UPDATING",
+            (Some(State::Failed), _) => "FAILED",
+            _ => "ACTIVE",
+        }
+        .to_string(),
+    );
+    if let Some(why) = ctx.ownership(&current) {
+        obs.foreign = Some(why);
+        return Ok(obs);
+    }
+    let f = &ctx.env.file.lambda;
+    obs.diff("code", c.code_sha256().unwrap_or_default(), code_sha256(&package(ctx)), false);
+    let arch: Vec<&str> = c.architectures().iter().map(Architecture::as_str).collect();
+    obs.diff("architecture", json!(arch), json!([architecture(ctx).as_str()]), false);
+    obs.diff("runtime", c.runtime().map_or("", Runtime::as_str), f.runtime.as_str(), false);
+    obs.diff("memory_mb", c.memory_size().unwrap_or_default(), f.memory_mb, false);
+    obs.diff("timeout_seconds", c.timeout().unwrap_or_default(), f.timeout_seconds, false);
+    obs.diff("handler", c.handler().unwrap_or_default(), "handler.handler", false);
+    obs.diff("role", c.role().unwrap_or_default(), role_arn(ctx), false);
+    let vars: BTreeMap<String, String> =
+        c.environment().and_then(|e| e.variables()).cloned().unwrap_or_default().into_iter().collect();
+    obs.diff("environment", json!(vars), json!(variables(ctx)), false);
+    obs.diff_tags(ctx, &current);
+    Ok(obs)
+}
+
+fn environment(ctx: &Ctx) -> Environment {
+    Environment::builder().set_variables(Some(variables(ctx).into_iter().collect())).build()
+}
+
+pub async fn apply(step: &Step, r: &Resource, obs: &Observation) -> Result<()> {
+    let ctx = &step.ctx;
+    let lambda = &ctx.clients.lambda;
+    let f = &ctx.env.file.lambda;
+    let name = &r.name;
+    if !obs.exists {
+        step.progress("creating", "");
+        let zip = package(ctx);
+        let tags: HashMap<String, String> = ctx.env.tags().into_iter().collect();
+        let cannot_assume =
+            |e: &AwsError| e.is("InvalidParameterValueException") && e.message.contains("cannot be assumed");
+        let created = wait::retrying(step, "the new role to be assumable", ROLE_PROPAGATION_DEADLINE, cannot_assume, || async {
+            lambda
+                .create_function()
+                .function_name(name)
+                .runtime(Runtime::from(f.runtime.as_str()))
+                .architectures(architecture(ctx))
+                .role(role_arn(ctx))
+                .handler("handler.handler")
+                .code(FunctionCode::builder().zip_file(Blob::new(zip.clone())).build())
+                .memory_size(f.memory_mb as i32)
+                .timeout(f.timeout_seconds as i32)
+                .environment(environment(ctx))
+                .description(format!("ragstack {}: answers questions from the knowledge base", ctx.env.name))
+                .set_tags(Some(tags.clone()))
+                .send()
+                .await
+                .map_err(aws)
+        });
+        match created.await {
+            Ok(_) => {}
+            // Created by a concurrent run: converge from what is there.
+            Err(e) if e.is("ResourceConflictException") => {
+                let again = observe(ctx, r).await?;
+                if let Some(why) = again.foreign {
+                    return Err(Error::Incomplete { message: format!("function {name}: {why}"), help: None });
+                }
+                return Box::pin(apply(step, r, &again)).await;
+            }
+            Err(e) => return Err(Error::aws(format!("create function {name}"), e)),
+        }
+        (step.exists)();
+        return wait_ready(step, name).await;
+    }
+    (step.exists)();
+    if obs.status.as_deref() != Some("ACTIVE") {
+        wait_ready(step, name).await?;
+    }
+    let configuration = ["runtime", "memory_mb", "timeout_seconds", "handler", "role", "environment"];
+    let changed: Vec<&str> = configuration.into_iter().filter(|c| obs.changed(c)).collect();
+    if !changed.is_empty() {
+        step.progress("updating", &changed.join(", "));
+        lambda
+            .update_function_configuration()
+            .function_name(name)
+            .runtime(Runtime::from(f.runtime.as_str()))
+            .role(role_arn(ctx))
+            .handler("handler.handler")
+            .memory_size(f.memory_mb as i32)
+            .timeout(f.timeout_seconds as i32)
+            .environment(environment(ctx))
+            .send()
+            .await
+            .map_err(aws)
+            .map_err(failed(&format!("update the configuration of function {name}")))?;
+        wait_ready(step, name).await?;
+    }
+    if obs.changed("code") || obs.changed("architecture") {
+        step.progress("updating", "code");
+        lambda
+            .update_function_code()
+            .function_name(name)
+            .zip_file(Blob::new(package(ctx)))
+            .architectures(architecture(ctx))
+            .send()
+            .await
+            .map_err(aws)
+            .map_err(failed(&format!("update the code of function {name}")))?;
+        wait_ready(step, name).await?;
+    }
+    if obs.changed("tags") {
+        step.progress("updating", "tags");
+        let tags: HashMap<String, String> = ctx.env.tags().into_iter().collect();
+        lambda
+            .tag_resource()
+            .resource(obs.id.clone().unwrap_or_else(|| ctx.env.names.function_arn()))
+            .set_tags(Some(tags))
+            .send()
+            .await
+            .map_err(aws)
+            .map_err(failed(&format!("tag function {name}")))?;
+    }
+    Ok(())
+}
+
+/// Waits until the function is Active and its last update Successful.
+async fn wait_ready(step: &Step, name: &str) -> Result<()> {
+    wait::until(step, "the function to be ready", READY_DEADLINE, || async {
+        let out = step
+            .ctx
+            .clients
+            .lambda
+            .get_function_configuration()
+            .function_name(name)
+            .send()
+            .await
+            .map_err(aws)
+            .map_err(failed(&format!("read function {name}")))?;
+        let failed_because = |what: &str, reason: Option<&str>| Error::Incomplete {
+            message: format!("function {name}: {what}: {}", reason.unwrap_or("no reason given")),
+            help: Some("see the function in the Lambda console; fix the cause and deploy again".into()),
+        };
+        match (out.state(), out.last_update_status()) {
+            (Some(State::Failed), _) => Err(failed_because("creation failed", out.state_reason())),
+            (_, Some(LastUpdateStatus::Failed)) => Err(failed_because("update failed", out.last_update_status_reason())),
+            (Some(State::Active), Some(LastUpdateStatus::Successful) | None) => Ok(Some(())),
+            _ => Ok(None),
+        }
+    })
+    .await
+}
+
+/// Deletes the function (with its resource policy); one already gone is fine.
+pub async fn delete(step: &Step, name: &str) -> Result<()> {
+    step.progress("deleting", &format!("function {name}"));
+    match step.ctx.clients.lambda.delete_function().function_name(name).send().await.map_err(aws) {
+        Err(e) if !e.is_not_found() => Err(Error::aws(format!("delete function {name}"), e)),
+        _ => Ok(()),
+    }
+}

@@ -1,0 +1,248 @@
+//! The REST API (regional): `/rag` GET and `/rag/query` POST, both AWS_PROXY integrations of the
+//! query function, and the function's permission for this API to invoke it (scoped to this API's
+//! execute-api ARN). API Gateway does not make names unique, so two runs racing could each create
+//! one: after a create, the oldest API of this environment wins and a younger duplicate is
+//! deleted. Its control plane is rate limited (TooManyRequestsException): the SDK retries.
+
+use super::{Ctx, Observation, Step, failed};
+use crate::aws::aws;
+use crate::error::{Error, Result};
+use crate::plan::Resource;
+use aws_sdk_apigateway::types::{EndpointConfiguration, EndpointType, IntegrationType, RestApi};
+use serde_json::{Value, json};
+use std::collections::{BTreeMap, HashMap};
+
+/// The routes of the API, as (method, path).
+pub const ROUTES: [(&str, &str); 2] = [("GET", "/rag"), ("POST", "/rag/query")];
+/// The statement id of the function's permission for this API.
+const PERMISSION_SID: &str = "ragstack-api-invoke";
+
+fn tags(ctx: &Ctx) -> HashMap<String, String> {
+    ctx.env.tags().into_iter().collect()
+}
+
+/// Each route with its integration, as ragstack describes them (and fingerprints deployments).
+pub fn desired_routes(ctx: &Ctx) -> Vec<String> {
+    let uri = ctx.env.names.integration_uri();
+    ROUTES.iter().map(|(m, p)| format!("{m} {p} -> AWS_PROXY {uri}")).collect()
+}
+
+/// Every REST API of this name, oldest first.
+async fn find(ctx: &Ctx, name: &str) -> std::result::Result<Vec<RestApi>, crate::aws::AwsError> {
+    let mut found = Vec::new();
+    let mut position = None;
+    loop {
+        let page =
+            ctx.clients.apigateway.get_rest_apis().limit(500).set_position(position).send().await.map_err(aws)?;
+        found.extend(page.items().iter().filter(|a| a.name() == Some(name)).cloned());
+        match page.position() {
+            Some(p) if !page.items().is_empty() => position = Some(p.to_string()),
+            _ => break,
+        }
+    }
+    found.sort_by_key(|a| (a.created_date().map(|d| d.as_secs_f64() as i64), a.id().map(str::to_string)));
+    Ok(found)
+}
+
+fn tags_of(api: &RestApi) -> BTreeMap<String, String> {
+    api.tags().cloned().unwrap_or_default().into_iter().collect()
+}
+
+/// Path -> (resource id, its methods).
+async fn resources(ctx: &Ctx, api: &str) -> Result<BTreeMap<String, (String, Vec<String>)>> {
+    let out = ctx.clients.apigateway.get_resources().rest_api_id(api).limit(500).send().await;
+    let out = out.map_err(aws).map_err(failed(&format!("read the resources of REST API {api}")))?;
+    Ok(out
+        .items()
+        .iter()
+        .filter_map(|r| {
+            let methods = r.resource_methods().map(|m| m.keys().cloned().collect()).unwrap_or_default();
+            Some((r.path()?.to_string(), (r.id()?.to_string(), methods)))
+        })
+        .collect())
+}
+
+/// The routes as they are: each existing method with its integration.
+async fn current_routes(ctx: &Ctx, api: &str) -> Result<Vec<String>> {
+    let by_path = resources(ctx, api).await?;
+    let mut routes = Vec::new();
+    for (method, path) in ROUTES {
+        let Some((id, methods)) = by_path.get(path) else { continue };
+        if !methods.iter().any(|m| m == method) {
+            continue;
+        }
+        let got = ctx.clients.apigateway.get_integration().rest_api_id(api).resource_id(id).http_method(method);
+        match got.send().await.map_err(aws) {
+            Ok(i) => routes.push(format!(
+                "{method} {path} -> {} {}",
+                i.r#type().map_or("NONE", |t| t.as_str()),
+                i.uri().unwrap_or_default()
+            )),
+            Err(e) if e.is_not_found() => routes.push(format!("{method} {path} -> (no integration)")),
+            Err(e) => return Err(Error::aws(format!("read the integration of {method} {path}"), e)),
+        }
+    }
+    Ok(routes)
+}
+
+/// The source ARN of the function's permission for this API, or null.
+async fn current_permission(ctx: &Ctx) -> Result<Value> {
+    let function = &ctx.env.names.function;
+    let policy = match ctx.clients.lambda.get_policy().function_name(function).send().await.map_err(aws) {
+        Ok(out) => serde_json::from_str::<Value>(out.policy().unwrap_or("{}")).unwrap_or(Value::Null),
+        Err(e) if e.is_not_found() => return Ok(Value::Null),
+        Err(e) => return Err(Error::aws(format!("read the resource policy of function {function}"), e)),
+    };
+    let statements = policy["Statement"].as_array().cloned().unwrap_or_default();
+    Ok(statements
+        .iter()
+        .find(|s| s["Sid"] == PERMISSION_SID)
+        .map(|s| s["Condition"]["ArnLike"]["AWS:SourceArn"].clone())
+        .unwrap_or(Value::Null))
+}
+
+pub async fn observe(ctx: &Ctx, r: &Resource) -> Result<Observation> {
+    let read = |e| Error::aws(format!("read REST API {}", r.name), e);
+    let all = find(ctx, &r.name).await.map_err(read)?;
+    let Some(api) = all.iter().find(|a| ctx.ownership(&tags_of(a)).is_none()) else {
+        return Ok(match all.first() {
+            Some(other) => Observation {
+                foreign: ctx.ownership(&tags_of(other)),
+                ..Observation::present(other.id().map(str::to_string))
+            },
+            None => Observation::absent(),
+        });
+    };
+    let id = api.id().unwrap_or_default().to_string();
+    ctx.set_known(|k| k.rest_api_id = Some(id.clone()));
+    let mut obs = Observation::present(Some(id.clone()));
+    let endpoint: Vec<&str> =
+        api.endpoint_configuration().map(|c| c.types().iter().map(|t| t.as_str()).collect()).unwrap_or_default();
+    obs.diff("endpoint", json!(endpoint), json!(["REGIONAL"]), true);
+    obs.diff("routes", json!(current_routes(ctx, &id).await?), json!(desired_routes(ctx)), false);
+    obs.diff("invoke_permission", current_permission(ctx).await?, ctx.env.names.execute_api_arn(Some(&id)), false);
+    obs.diff_tags(ctx, &tags_of(api));
+    Ok(obs)
+}
+
+pub async fn apply(step: &Step, r: &Resource, obs: &Observation) -> Result<()> {
+    let ctx = &step.ctx;
+    let apigw = &ctx.clients.apigateway;
+    let id = match (obs.exists, obs.id.clone()) {
+        (true, Some(id)) => id,
+        _ => create(step, r).await?,
+    };
+    (step.exists)();
+    if !obs.exists || obs.changed("routes") {
+        step.progress(if obs.exists { "updating" } else { "creating" }, "routes");
+        let uri = ctx.env.names.integration_uri();
+        for (method, path) in ROUTES {
+            let resource = ensure_path(ctx, &id, path).await?;
+            let action = format!("define {method} {path} on REST API {id}");
+            let (resource_id, methods) = resource;
+            if !methods.iter().any(|m| m == method) {
+                let put = apigw.put_method().rest_api_id(&id).resource_id(&resource_id).http_method(method);
+                put.authorization_type("NONE").send().await.map_err(aws).map_err(failed(&action))?;
+            }
+            apigw
+                .put_integration()
+                .rest_api_id(&id)
+                .resource_id(&resource_id)
+                .http_method(method)
+                .r#type(IntegrationType::AwsProxy)
+                .integration_http_method("POST")
+                .uri(&uri)
+                .send()
+                .await
+                .map_err(aws)
+                .map_err(failed(&action))?;
+        }
+    }
+    if !obs.exists || obs.changed("invoke_permission") {
+        step.progress(if obs.exists { "updating" } else { "creating" }, "permission to invoke the function");
+        let lambda = &ctx.clients.lambda;
+        let function = &ctx.env.names.function;
+        let removed = lambda.remove_permission().function_name(function).statement_id(PERMISSION_SID).send().await;
+        match removed.map_err(aws) {
+            Err(e) if !e.is_not_found() => return Err(Error::aws(format!("replace the permission of {function}"), e)),
+            _ => {}
+        }
+        lambda
+            .add_permission()
+            .function_name(function)
+            .statement_id(PERMISSION_SID)
+            .action("lambda:InvokeFunction")
+            .principal("apigateway.amazonaws.com")
+            .source_arn(ctx.env.names.execute_api_arn(Some(&id)))
+            .send()
+            .await
+            .map_err(aws)
+            .map_err(failed(&format!("allow REST API {id} to invoke function {function}")))?;
+    }
+    if obs.exists && obs.changed("tags") {
+        step.progress("updating", "tags");
+        let arn = ctx.env.names.rest_api_arn(Some(&id));
+        let tagged = apigw.tag_resource().resource_arn(arn).set_tags(Some(tags(ctx))).send().await;
+        tagged.map_err(aws).map_err(failed(&format!("tag REST API {id}")))?;
+    }
+    Ok(())
+}
+
+/// Creates the API; if a concurrent run created one too, the oldest is kept.
+async fn create(step: &Step, r: &Resource) -> Result<String> {
+    let ctx = &step.ctx;
+    step.progress("creating", "");
+    let created = ctx
+        .clients
+        .apigateway
+        .create_rest_api()
+        .name(&r.name)
+        .description(format!("ragstack {}: questions to the knowledge base", ctx.env.name))
+        .endpoint_configuration(EndpointConfiguration::builder().types(EndpointType::Regional).build())
+        .set_tags(Some(tags(ctx)))
+        .send()
+        .await
+        .map_err(aws)
+        .map_err(failed(&format!("create REST API {}", r.name)))?;
+    let mine = created.id().unwrap_or_default().to_string();
+    let ours: Vec<RestApi> = find(ctx, &r.name)
+        .await
+        .map_err(failed(&format!("read REST API {}", r.name)))?
+        .into_iter()
+        .filter(|a| ctx.ownership(&tags_of(a)).is_none())
+        .collect();
+    let keeper = ours.first().and_then(|a| a.id()).unwrap_or(&mine).to_string();
+    if keeper != mine {
+        step.progress("creating", &format!("another run created REST API {keeper} first: using it"));
+        delete(step, &mine).await?;
+    }
+    ctx.set_known(|k| k.rest_api_id = Some(keeper.clone()));
+    Ok(keeper)
+}
+
+/// The resource at `path` (creating it and its parents as needed): (id, methods).
+async fn ensure_path(ctx: &Ctx, api: &str, path: &str) -> Result<(String, Vec<String>)> {
+    let mut by_path = resources(ctx, api).await?;
+    if let Some(found) = by_path.remove(path) {
+        return Ok(found);
+    }
+    let (parent, part) = path.rsplit_once('/').expect("route paths start with /");
+    let parent = if parent.is_empty() { "/" } else { parent };
+    let (parent_id, _) = match by_path.remove(parent) {
+        Some(found) => found,
+        None => Box::pin(ensure_path(ctx, api, parent)).await?,
+    };
+    let created =
+        ctx.clients.apigateway.create_resource().rest_api_id(api).parent_id(parent_id).path_part(part).send().await;
+    let created = created.map_err(aws).map_err(failed(&format!("create {path} on REST API {api}")))?;
+    Ok((created.id().unwrap_or_default().to_string(), Vec::new()))
+}
+
+/// Deletes the API with its stages and deployments; one already gone is fine.
+pub async fn delete(step: &Step, id: &str) -> Result<()> {
+    step.progress("deleting", &format!("REST API {id}"));
+    match step.ctx.clients.apigateway.delete_rest_api().rest_api_id(id).send().await.map_err(aws) {
+        Err(e) if !e.is_not_found() => Err(Error::aws(format!("delete REST API {id}"), e)),
+        _ => Ok(()),
+    }
+}
