@@ -88,7 +88,7 @@ pub async fn apply(step: &Step, r: &Resource, obs: &Observation) -> Result<()> {
     if !obs.exists {
         step.progress("creating", &format!("stage {}", r.name));
         let tags: HashMap<String, String> = ctx.env.tags().into_iter().collect();
-        apigw
+        let created = apigw
             .create_stage()
             .rest_api_id(&api)
             .stage_name(&r.name)
@@ -97,16 +97,31 @@ pub async fn apply(step: &Step, r: &Resource, obs: &Observation) -> Result<()> {
             .set_tags(Some(tags))
             .send()
             .await
-            .map_err(aws)
-            .map_err(failed(&format!("create stage {} of REST API {api}", r.name)))?;
+            .map_err(aws);
+        match created {
+            Ok(_) => {}
+            // A concurrent run created it: converge from what is there.
+            Err(e) if e.is_conflict() => {
+                let again = observe(ctx, r).await?;
+                if let Some(why) = again.foreign {
+                    return Err(Error::Incomplete { message: format!("stage {}: {why}", r.name), help: None });
+                }
+                return Box::pin(apply(step, r, &again)).await;
+            }
+            Err(e) => return Err(Error::aws(format!("create stage {} of REST API {api}", r.name), e)),
+        }
         (step.exists)();
     } else if let Some(d) = &deployment {
         patch.push(replace("/deploymentId", d.clone()));
     }
     let api_file = &ctx.env.file.api;
     if !obs.exists || obs.changed("throttling_rate_limit") || obs.changed("throttling_burst_limit") {
-        patch.push(replace(&format!("/{ALL_METHODS}/throttling/rateLimit"), api_file.throttling_rate_limit.to_string()));
-        patch.push(replace(&format!("/{ALL_METHODS}/throttling/burstLimit"), api_file.throttling_burst_limit.to_string()));
+        patch
+            .push(replace(&format!("/{ALL_METHODS}/throttling/rateLimit"), api_file.throttling_rate_limit.to_string()));
+        patch.push(replace(
+            &format!("/{ALL_METHODS}/throttling/burstLimit"),
+            api_file.throttling_burst_limit.to_string(),
+        ));
     }
     if !patch.is_empty() {
         step.progress(if obs.exists { "updating" } else { "creating" }, "stage settings");

@@ -119,24 +119,25 @@ pub async fn apply(step: &Step, r: &Resource, obs: &Observation) -> Result<()> {
         let tags: HashMap<String, String> = ctx.env.tags().into_iter().collect();
         let cannot_assume =
             |e: &AwsError| e.is("InvalidParameterValueException") && e.message.contains("cannot be assumed");
-        let created = wait::retrying(step, "the new role to be assumable", ROLE_PROPAGATION_DEADLINE, cannot_assume, || async {
-            lambda
-                .create_function()
-                .function_name(name)
-                .runtime(Runtime::from(f.runtime.as_str()))
-                .architectures(architecture(ctx))
-                .role(role_arn(ctx))
-                .handler("handler.handler")
-                .code(FunctionCode::builder().zip_file(Blob::new(zip.clone())).build())
-                .memory_size(f.memory_mb as i32)
-                .timeout(f.timeout_seconds as i32)
-                .environment(environment(ctx))
-                .description(format!("ragstack {}: answers questions from the knowledge base", ctx.env.name))
-                .set_tags(Some(tags.clone()))
-                .send()
-                .await
-                .map_err(aws)
-        });
+        let created =
+            wait::retrying(step, "the new role to be assumable", ROLE_PROPAGATION_DEADLINE, cannot_assume, || async {
+                lambda
+                    .create_function()
+                    .function_name(name)
+                    .runtime(Runtime::from(f.runtime.as_str()))
+                    .architectures(architecture(ctx))
+                    .role(role_arn(ctx))
+                    .handler("handler.handler")
+                    .code(FunctionCode::builder().zip_file(Blob::new(zip.clone())).build())
+                    .memory_size(f.memory_mb as i32)
+                    .timeout(f.timeout_seconds as i32)
+                    .environment(environment(ctx))
+                    .description(format!("ragstack {}: answers questions from the knowledge base", ctx.env.name))
+                    .set_tags(Some(tags.clone()))
+                    .send()
+                    .await
+                    .map_err(aws)
+            });
         match created.await {
             Ok(_) => {}
             // Created by a concurrent run: converge from what is there.
@@ -222,7 +223,9 @@ async fn wait_ready(step: &Step, name: &str) -> Result<()> {
         };
         match (out.state(), out.last_update_status()) {
             (Some(State::Failed), _) => Err(failed_because("creation failed", out.state_reason())),
-            (_, Some(LastUpdateStatus::Failed)) => Err(failed_because("update failed", out.last_update_status_reason())),
+            (_, Some(LastUpdateStatus::Failed)) => {
+                Err(failed_because("update failed", out.last_update_status_reason()))
+            }
             (Some(State::Active), Some(LastUpdateStatus::Successful) | None) => Ok(Some(())),
             _ => Ok(None),
         }

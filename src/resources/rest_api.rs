@@ -11,11 +11,13 @@ use crate::plan::Resource;
 use aws_sdk_apigateway::types::{EndpointConfiguration, EndpointType, IntegrationType, RestApi};
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, HashMap};
+use std::time::Duration;
 
 /// The routes of the API, as (method, path).
 pub const ROUTES: [(&str, &str); 2] = [("GET", "/rag"), ("POST", "/rag/query")];
 /// The statement id of the function's permission for this API.
 const PERMISSION_SID: &str = "ragstack-api-invoke";
+const DUPLICATE_CHECK_PAUSE: Duration = Duration::from_secs(1);
 
 fn tags(ctx: &Ctx) -> HashMap<String, String> {
     ctx.env.tags().into_iter().collect()
@@ -142,7 +144,11 @@ pub async fn apply(step: &Step, r: &Resource, obs: &Observation) -> Result<()> {
             let (resource_id, methods) = resource;
             if !methods.iter().any(|m| m == method) {
                 let put = apigw.put_method().rest_api_id(&id).resource_id(&resource_id).http_method(method);
-                put.authorization_type("NONE").send().await.map_err(aws).map_err(failed(&action))?;
+                match put.authorization_type("NONE").send().await.map_err(aws) {
+                    // A concurrent run defined it: same definition.
+                    Err(e) if !e.is_conflict() => return Err(failed(&action)(e)),
+                    _ => {}
+                }
             }
             apigw
                 .put_integration()
@@ -167,7 +173,7 @@ pub async fn apply(step: &Step, r: &Resource, obs: &Observation) -> Result<()> {
             Err(e) if !e.is_not_found() => return Err(Error::aws(format!("replace the permission of {function}"), e)),
             _ => {}
         }
-        lambda
+        let added = lambda
             .add_permission()
             .function_name(function)
             .statement_id(PERMISSION_SID)
@@ -176,8 +182,14 @@ pub async fn apply(step: &Step, r: &Resource, obs: &Observation) -> Result<()> {
             .source_arn(ctx.env.names.execute_api_arn(Some(&id)))
             .send()
             .await
-            .map_err(aws)
-            .map_err(failed(&format!("allow REST API {id} to invoke function {function}")))?;
+            .map_err(aws);
+        match added {
+            // A concurrent run added the same statement for the same API.
+            Err(e) if !e.is("ResourceConflictException") => {
+                return Err(failed(&format!("allow REST API {id} to invoke function {function}"))(e));
+            }
+            _ => {}
+        }
     }
     if obs.exists && obs.changed("tags") {
         step.progress("updating", "tags");
@@ -205,16 +217,24 @@ async fn create(step: &Step, r: &Resource) -> Result<String> {
         .map_err(aws)
         .map_err(failed(&format!("create REST API {}", r.name)))?;
     let mine = created.id().unwrap_or_default().to_string();
-    let ours: Vec<RestApi> = find(ctx, &r.name)
-        .await
-        .map_err(failed(&format!("read REST API {}", r.name)))?
-        .into_iter()
-        .filter(|a| ctx.ownership(&tags_of(a)).is_none())
-        .collect();
-    let keeper = ours.first().and_then(|a| a.id()).unwrap_or(&mine).to_string();
-    if keeper != mine {
-        step.progress("creating", &format!("another run created REST API {keeper} first: using it"));
-        delete(step, &mine).await?;
+    // The oldest (then smallest id) of the environment's APIs wins. Looked at twice: creation
+    // times have a resolution of a second, so a run that saw only its own API looks again after
+    // a concurrent run has had the time to create and list its own.
+    let mut keeper = mine.clone();
+    for pause in [Duration::ZERO, DUPLICATE_CHECK_PAUSE] {
+        tokio::time::sleep(pause).await;
+        let ours: Vec<RestApi> = find(ctx, &r.name)
+            .await
+            .map_err(failed(&format!("read REST API {}", r.name)))?
+            .into_iter()
+            .filter(|a| ctx.ownership(&tags_of(a)).is_none())
+            .collect();
+        keeper = ours.first().and_then(|a| a.id()).unwrap_or(&mine).to_string();
+        if keeper != mine {
+            step.progress("creating", &format!("a concurrent run created REST API {keeper} first: using it"));
+            delete(step, &mine).await?;
+            break;
+        }
     }
     ctx.set_known(|k| k.rest_api_id = Some(keeper.clone()));
     Ok(keeper)
@@ -234,8 +254,15 @@ async fn ensure_path(ctx: &Ctx, api: &str, path: &str) -> Result<(String, Vec<St
     };
     let created =
         ctx.clients.apigateway.create_resource().rest_api_id(api).parent_id(parent_id).path_part(part).send().await;
-    let created = created.map_err(aws).map_err(failed(&format!("create {path} on REST API {api}")))?;
-    Ok((created.id().unwrap_or_default().to_string(), Vec::new()))
+    match created.map_err(aws) {
+        Ok(created) => Ok((created.id().unwrap_or_default().to_string(), Vec::new())),
+        // A concurrent run created it: use that one.
+        Err(e) if e.is_conflict() => resources(ctx, api)
+            .await?
+            .remove(path)
+            .ok_or_else(|| Error::aws(format!("create {path} on REST API {api}"), e)),
+        Err(e) => Err(Error::aws(format!("create {path} on REST API {api}"), e)),
+    }
 }
 
 /// Deletes the API with its stages and deployments; one already gone is fine.

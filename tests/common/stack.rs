@@ -32,6 +32,8 @@ pub struct Clients {
     pub iam: aws_sdk_iam::Client,
     pub aoss: aws_sdk_opensearchserverless::Client,
     pub agent: aws_sdk_bedrockagent::Client,
+    pub lambda: aws_sdk_lambda::Client,
+    pub apigw: aws_sdk_apigateway::Client,
 }
 
 pub fn clients(emu: &Emulator) -> Clients {
@@ -40,6 +42,8 @@ pub fn clients(emu: &Emulator) -> Clients {
         iam: aws_sdk_iam::Client::from_conf(sdk_config!(aws_sdk_iam, emu).build()),
         aoss: aws_sdk_opensearchserverless::Client::from_conf(sdk_config!(aws_sdk_opensearchserverless, emu).build()),
         agent: aws_sdk_bedrockagent::Client::from_conf(sdk_config!(aws_sdk_bedrockagent, emu).build()),
+        lambda: aws_sdk_lambda::Client::from_conf(sdk_config!(aws_sdk_lambda, emu).build()),
+        apigw: aws_sdk_apigateway::Client::from_conf(sdk_config!(aws_sdk_apigateway, emu).build()),
     }
 }
 
@@ -84,17 +88,35 @@ pub fn inventory(emu: &Emulator, env: &str) -> Value {
         let access = c.aoss.list_access_policies().r#type(AccessPolicyType::Data).send().await.unwrap();
         let access =
             access.access_policy_summaries().iter().filter(|p| p.name().unwrap_or_default().starts_with(&stem)).count();
+        let functions = c.lambda.list_functions().send().await.unwrap();
+        let functions = functions
+            .functions()
+            .iter()
+            .filter(|f| f.function_name().unwrap_or_default().starts_with(&format!("{stem}-")))
+            .count();
+        let apis = c.apigw.get_rest_apis().send().await.unwrap();
+        let apis: Vec<String> = apis
+            .items()
+            .iter()
+            .filter(|a| a.name() == Some(stem.as_str()))
+            .filter_map(|a| a.id().map(Into::into))
+            .collect();
+        let mut stages = 0;
+        for id in &apis {
+            stages += c.apigw.get_stages().rest_api_id(id).send().await.unwrap().item().len();
+        }
         serde_json::json!({
             "collections": collections, "knowledge_bases": kb_ids.len(), "data_sources": data_sources,
             "roles": roles, "buckets": buckets, "security_policies": security, "access_policies": access,
+            "functions": functions, "rest_apis": apis.len(), "stages": stages,
         })
     })
 }
 
 pub fn complete_inventory() -> Value {
     serde_json::json!({
-        "collections": 1, "knowledge_bases": 1, "data_sources": 1, "roles": 1, "buckets": 1,
-        "security_policies": 2, "access_policies": 1,
+        "collections": 1, "knowledge_bases": 1, "data_sources": 1, "roles": 2, "buckets": 1,
+        "security_policies": 2, "access_policies": 1, "functions": 1, "rest_apis": 1, "stages": 1,
     })
 }
 
@@ -122,7 +144,7 @@ pub fn deploy_killed_at(wd: &Workdir, emu: &Emulator, (id, state): (&str, &str))
 pub fn empty_inventory() -> Value {
     serde_json::json!({
         "collections": 0, "knowledge_bases": 0, "data_sources": 0, "roles": 0, "buckets": 0,
-        "security_policies": 0, "access_policies": 0,
+        "security_policies": 0, "access_policies": 0, "functions": 0, "rest_apis": 0, "stages": 0,
     })
 }
 
