@@ -364,7 +364,7 @@ pub fn check(p: &Plan, allow_replace: bool) -> Result<()> {
 
 /// Executes a checked plan; returns what happened to each resource. Replacements are deleted
 /// first (data sources, knowledge base, index, collection: inside out), then everything is
-/// applied along the graph.
+/// applied along the graph, and ingestion starts as soon as its data sources are ready.
 pub async fn apply(ctx: &Arc<Ctx>, p: &Plan, sync: bool) -> Result<Applied> {
     let mut items: Vec<Item> = p.items.clone();
     let ids: Vec<String> = items.iter().map(|i| i.id.clone()).collect();
@@ -388,6 +388,33 @@ pub async fn apply(ctx: &Arc<Ctx>, p: &Plan, sync: bool) -> Result<Applied> {
         senders.insert(id.clone(), tx);
         receivers.insert(id.clone(), rx);
     }
+    // 3 (started now). Ingestion for data sources created, changed or never synced, as soon as
+    // they are ready: the serving path, built meanwhile, is not on its critical path.
+    let ingestion_task = sync.then(|| {
+        let wanted: Vec<(String, watch::Receiver<Level>)> = items
+            .iter()
+            .filter(|i| i.action != Action::NoOp || i.observation.needs_sync)
+            .filter(|i| data_source::name_of_id(&i.id).is_some())
+            .map(|i| (i.id.clone(), receivers[&i.id].clone()))
+            .collect();
+        let ctx = ctx.clone();
+        tokio::spawn(async move {
+            let mut to_sync = Vec::new();
+            for (id, mut rx) in wanted {
+                let ready =
+                    rx.wait_for(|l| matches!(l, Level::Ready | Level::Failed)).await.map(|l| *l == Level::Ready);
+                let name = data_source::name_of_id(&id).expect("a data source id").to_string();
+                let ds_id = ctx.data_source_ids.lock().expect("ids lock").get(&name).cloned();
+                if let (Ok(true), Some(ds_id)) = (ready, ds_id) {
+                    to_sync.push((name, ds_id));
+                }
+            }
+            if to_sync.is_empty() {
+                return Ok(Vec::new());
+            }
+            ingestion::run(&ctx, &to_sync, ingestion::JOB_DEADLINE).await
+        })
+    });
     let mut set = JoinSet::new();
     for item in items.iter().cloned() {
         let ctx = ctx.clone();
@@ -422,6 +449,12 @@ pub async fn apply(ctx: &Arc<Ctx>, p: &Plan, sync: bool) -> Result<Applied> {
         .filter(|o| o.result != "done")
         .map(|o| format!("{}: {}", o.id, o.error.clone().unwrap_or_else(|| "skipped: a dependency failed".into())))
         .collect();
+    // The ingestion of ready data sources is followed to its end even when another resource
+    // failed: documents are not left half-ingested without the user seeing it.
+    let ingestion = match ingestion_task {
+        Some(task) => task.await.expect("the ingestion task does not panic"),
+        None => Ok(Vec::new()),
+    };
     if !failures.is_empty() {
         ctx.report.finish();
         return Err(Error::Incomplete {
@@ -429,24 +462,7 @@ pub async fn apply(ctx: &Arc<Ctx>, p: &Plan, sync: bool) -> Result<Applied> {
             help: Some("fix the cause and run deploy again: it resumes where this run stopped".into()),
         });
     }
-
-    // 3. Ingestion for data sources created, changed or never synced.
-    let mut ingestion = Vec::new();
-    if sync {
-        let ds_ids = ctx.data_source_ids.lock().expect("ids lock").clone();
-        let to_sync: Vec<(String, String)> = items
-            .iter()
-            .filter(|i| i.action != Action::NoOp || i.observation.needs_sync)
-            .filter_map(|i| {
-                let name = data_source::name_of_id(&i.id)?;
-                ds_ids.get(name).map(|id| (name.to_string(), id.clone()))
-            })
-            .collect();
-        if !to_sync.is_empty() {
-            ingestion = ingestion::run(ctx, &to_sync, ingestion::JOB_DEADLINE).await?;
-        }
-    }
-    Ok(Applied { outcomes: ordered, ingestion })
+    Ok(Applied { outcomes: ordered, ingestion: ingestion? })
 }
 
 /// Waits for the dependencies, applies one resource, signals its level. Ok(false) = skipped.
