@@ -2,7 +2,7 @@
 //! AWS), so it is created first and waited on while everything else is built. Standby replicas
 //! and the type cannot be changed after creation: a change is a replace, which loses the index.
 
-use super::{Ctx, Observation, Step, failed};
+use super::{Ctx, Observation, Step, failed, gone, ours};
 use crate::aws::{AwsError, aws};
 use crate::error::{Error, Result};
 use crate::plan::Resource;
@@ -101,10 +101,7 @@ pub async fn apply(step: &Step, r: &Resource, obs: &Observation) -> Result<()> {
             }
             // A concurrent deploy won the race: adopt its collection if it is ours.
             Err(e) if e.is_conflict() => {
-                let again = observe(ctx, r).await?;
-                if let Some(why) = again.foreign {
-                    return Err(Error::Incomplete { message: format!("collection {}: {why}", r.name), help: None });
-                }
+                ours(observe(ctx, r).await?, &format!("collection {}", r.name))?;
             }
             Err(e) => return Err(Error::aws(format!("create collection {}", r.name), e)),
         }
@@ -168,11 +165,7 @@ pub async fn delete(step: &Step, obs: &Observation) -> Result<()> {
     let deleted = wait::retrying(step, still_creating, CREATE_DEADLINE, AwsError::is_conflict, || async {
         step.ctx.clients.aoss.delete_collection().id(&id).send().await.map_err(aws)
     });
-    match deleted.await {
-        Ok(_) => {}
-        Err(e) if e.is_not_found() => {}
-        Err(e) => return Err(Error::aws(format!("delete collection {name}"), e)),
-    }
+    gone(deleted.await, format!("delete collection {name}"))?;
     step.ctx.set_known(|k| k.collection_id = None);
     wait_gone(step, &name).await
 }

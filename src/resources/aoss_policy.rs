@@ -7,9 +7,9 @@
 //! Security and access policies are two API families with the same lifecycle; the three calls
 //! that differ (get, create, update) are chosen by `Family`, the rest is shared.
 
-use super::{Ctx, Observation, Step, failed};
+use super::{Ctx, Observation, Step, failed, gone, ours};
 use crate::aws::{AwsError, aws, from_document};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::plan::Resource;
 use aws_sdk_opensearchserverless::types::{AccessPolicyType, SecurityPolicyType};
 use serde_json::Value;
@@ -134,10 +134,7 @@ pub async fn apply(step: &Step, r: &Resource, obs: &Observation) -> Result<()> {
             Ok(()) => Ok(()),
             // Another deploy created it meanwhile: read it and converge.
             Err(e) if e.is_conflict() => {
-                let again = observe(ctx, r).await?;
-                if let Some(why) = again.foreign {
-                    return Err(Error::Incomplete { message: format!("{}: {why}", what(r)), help: None });
-                }
+                let again = ours(observe(ctx, r).await?, &what(r))?;
                 if again.changes.is_empty() { Ok(()) } else { Box::pin(apply(step, r, &again)).await }
             }
             Err(e) => Err(failed(&format!("create {}", what(r)))(e)),
@@ -163,8 +160,5 @@ pub async fn delete(step: &Step, r: &Resource) -> Result<()> {
             call.send().await.map(drop).map_err(aws)
         }
     };
-    match deleted {
-        Err(e) if !e.is_not_found() => Err(failed(&format!("delete {}", what(r)))(e)),
-        _ => Ok(()),
-    }
+    gone(deleted, format!("delete {}", what(r)))
 }

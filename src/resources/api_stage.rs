@@ -3,13 +3,13 @@
 //! routes it deployed into the deployment's description, and creates a new deployment only when
 //! that fingerprint changes, so an unchanged API is never redeployed.
 
-use super::{Ctx, Observation, Step, failed, rest_api};
+use super::{Ctx, Observation, Step, failed, gone, ours, rest_api};
 use crate::aws::aws;
 use crate::error::{Error, Result};
 use crate::plan::Resource;
 use aws_sdk_apigateway::types::{Op, PatchOperation};
 use sha2::{Digest, Sha256};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 /// Method settings for every resource and method of the stage.
 const ALL_METHODS: &str = "*/*";
@@ -87,14 +87,13 @@ pub async fn apply(step: &Step, r: &Resource, obs: &Observation) -> Result<()> {
     }
     if !obs.exists {
         step.progress("creating", &format!("stage {}", r.name));
-        let tags: HashMap<String, String> = ctx.env.tags().into_iter().collect();
         let created = apigw
             .create_stage()
             .rest_api_id(&api)
             .stage_name(&r.name)
             .set_deployment_id(deployment.clone())
             .description(format!("ragstack {}", ctx.env.name))
-            .set_tags(Some(tags))
+            .set_tags(Some(ctx.tag_map()))
             .send()
             .await
             .map_err(aws);
@@ -102,10 +101,7 @@ pub async fn apply(step: &Step, r: &Resource, obs: &Observation) -> Result<()> {
             Ok(_) => {}
             // A concurrent run created it: converge from what is there.
             Err(e) if e.is_conflict() => {
-                let again = observe(ctx, r).await?;
-                if let Some(why) = again.foreign {
-                    return Err(Error::Incomplete { message: format!("stage {}: {why}", r.name), help: None });
-                }
+                let again = ours(observe(ctx, r).await?, &format!("stage {}", r.name))?;
                 return Box::pin(apply(step, r, &again)).await;
             }
             Err(e) => return Err(Error::aws(format!("create stage {} of REST API {api}", r.name), e)),
@@ -137,9 +133,8 @@ pub async fn apply(step: &Step, r: &Resource, obs: &Observation) -> Result<()> {
     }
     if obs.exists && obs.changed("tags") {
         step.progress("updating", "tags");
-        let tags: HashMap<String, String> = ctx.env.tags().into_iter().collect();
         let arn = ctx.env.names.stage_arn(&api, &r.name);
-        let tagged = apigw.tag_resource().resource_arn(arn).set_tags(Some(tags)).send().await;
+        let tagged = apigw.tag_resource().resource_arn(arn).set_tags(Some(ctx.tag_map())).send().await;
         tagged.map_err(aws).map_err(failed(&format!("tag stage {}", r.name)))?;
     }
     Ok(())
@@ -149,8 +144,6 @@ pub async fn apply(step: &Step, r: &Resource, obs: &Observation) -> Result<()> {
 pub async fn delete(step: &Step, name: &str) -> Result<()> {
     let Some(api) = api_id(&step.ctx) else { return Ok(()) };
     step.progress("deleting", &format!("stage {name}"));
-    match step.ctx.clients.apigateway.delete_stage().rest_api_id(&api).stage_name(name).send().await.map_err(aws) {
-        Err(e) if !e.is_not_found() => Err(Error::aws(format!("delete stage {name}"), e)),
-        _ => Ok(()),
-    }
+    let deleted = step.ctx.clients.apigateway.delete_stage().rest_api_id(&api).stage_name(name).send().await;
+    gone(deleted.map_err(aws), format!("delete stage {name}"))
 }

@@ -2,7 +2,7 @@
 //! IAM is eventually consistent: a new role is not assumable for some seconds, which the services
 //! that assume it (Bedrock, Lambda) report as a validation error their modules retry on.
 
-use super::{Ctx, Observation, Step, failed};
+use super::{Ctx, Observation, Step, failed, gone, ours};
 use crate::aws::{aws, parse_policy};
 use crate::error::{Error, Result};
 use crate::plan::Resource;
@@ -83,10 +83,7 @@ pub async fn apply(step: &Step, r: &Resource, obs: &Observation) -> Result<()> {
             Ok(_) => {}
             Err(e) if e.is_conflict() => {
                 // Created by a concurrent or interrupted run: converge from what is there.
-                let again = observe(ctx, r).await?;
-                if let Some(why) = again.foreign {
-                    return Err(Error::Incomplete { message: format!("role {}: {why}", r.name), help: None });
-                }
+                let again = ours(observe(ctx, r).await?, &format!("role {}", r.name))?;
                 return Box::pin(apply(step, r, &again)).await;
             }
             Err(e) => return Err(Error::aws(format!("create role {}", r.name), e)),
@@ -132,9 +129,6 @@ pub async fn apply(step: &Step, r: &Resource, obs: &Observation) -> Result<()> {
 /// are deleted and managed ones detached first.
 pub async fn delete(step: &Step, name: &str) -> Result<()> {
     let iam = &step.ctx.clients.iam;
-    let gone_is_fine = |action: String| {
-        move |e: crate::aws::AwsError| if e.is_not_found() { Ok(()) } else { Err(Error::aws(action, e)) }
-    };
     step.progress("deleting", &format!("role {name}"));
     let inline = match iam.list_role_policies().role_name(name).send().await.map_err(aws) {
         Ok(out) => out.policy_names,
@@ -143,14 +137,14 @@ pub async fn delete(step: &Step, name: &str) -> Result<()> {
     };
     for policy in inline {
         let deleted = iam.delete_role_policy().role_name(name).policy_name(&policy).send().await;
-        deleted.map(drop).map_err(aws).or_else(gone_is_fine(format!("delete policy {policy} of role {name}")))?;
+        gone(deleted.map_err(aws), format!("delete policy {policy} of role {name}"))?;
     }
     let attached = iam.list_attached_role_policies().role_name(name).send().await.map_err(aws);
     for policy in attached.map_err(failed(&format!("list the managed policies of role {name}")))?.attached_policies() {
         let arn = policy.policy_arn().unwrap_or_default();
         let detached = iam.detach_role_policy().role_name(name).policy_arn(arn).send().await;
-        detached.map(drop).map_err(aws).or_else(gone_is_fine(format!("detach {arn} from role {name}")))?;
+        gone(detached.map_err(aws), format!("detach {arn} from role {name}"))?;
     }
     let deleted = iam.delete_role().role_name(name).send().await;
-    deleted.map(drop).map_err(aws).or_else(gone_is_fine(format!("delete role {name}")))
+    gone(deleted.map_err(aws), format!("delete role {name}"))
 }

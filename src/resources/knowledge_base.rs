@@ -2,7 +2,7 @@
 //! concurrent or interrupted run is read (and adopted when the tags say it is ours). The embedding
 //! model, its dimensions and the storage configuration cannot change: a change is a replace.
 
-use super::{Ctx, Observation, Step, failed};
+use super::{Ctx, Observation, Step, failed, ours};
 use crate::aws::{AwsError, aws};
 use crate::error::{Error, Result};
 use crate::naming::{METADATA_FIELD, TEXT_FIELD, VECTOR_FIELD};
@@ -172,7 +172,7 @@ pub async fn apply(step: &Step, r: &Resource, obs: &Observation) -> Result<()> {
         }
         step.progress("creating", "");
         let (config, storage) = configuration(ctx);
-        let tags: std::collections::HashMap<String, String> = ctx.env.tags().into_iter().collect();
+        let tags = ctx.tag_map();
         let created = wait::retrying(
             step,
             "the new role to become assumable (IAM propagation)",
@@ -197,11 +197,7 @@ pub async fn apply(step: &Step, r: &Resource, obs: &Observation) -> Result<()> {
             Ok(out) => out.knowledge_base.map(|k| k.knowledge_base_id).unwrap_or_default(),
             // Names are unique: a concurrent run created it. Adopt it if the tags say it is ours.
             Err(e) if e.is_conflict() => {
-                let again = observe(ctx, r).await?;
-                if let Some(why) = again.foreign {
-                    return Err(Error::Incomplete { message: format!("knowledge base {}: {why}", r.name), help: None });
-                }
-                again.id.unwrap_or_default()
+                ours(observe(ctx, r).await?, &format!("knowledge base {}", r.name))?.id.unwrap_or_default()
             }
             Err(e) => return Err(Error::aws(format!("create knowledge base {}", r.name), e)),
         };

@@ -5,7 +5,7 @@
 //! LastUpdateStatus=Successful before the next. A new role is not assumable for some seconds
 //! (InvalidParameterValueException), which CreateFunction retries.
 
-use super::{Ctx, Observation, Step, failed};
+use super::{Ctx, Observation, Step, failed, gone, ours};
 use crate::aws::{AwsError, aws};
 use crate::config::Architecture as Arch;
 use crate::error::{Error, Result};
@@ -16,7 +16,7 @@ use aws_sdk_lambda::primitives::Blob;
 use aws_sdk_lambda::types::{Architecture, Environment, FunctionCode, LastUpdateStatus, Runtime, State};
 use serde_json::json;
 use sha2::{Digest, Sha256};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::time::Duration;
 
@@ -116,7 +116,7 @@ pub async fn apply(step: &Step, r: &Resource, obs: &Observation) -> Result<()> {
     if !obs.exists {
         step.progress("creating", "");
         let zip = package(ctx);
-        let tags: HashMap<String, String> = ctx.env.tags().into_iter().collect();
+        let tags = ctx.tag_map();
         let cannot_assume =
             |e: &AwsError| e.is("InvalidParameterValueException") && e.message.contains("cannot be assumed");
         let created =
@@ -142,10 +142,7 @@ pub async fn apply(step: &Step, r: &Resource, obs: &Observation) -> Result<()> {
             Ok(_) => {}
             // Created by a concurrent run: converge from what is there.
             Err(e) if e.is("ResourceConflictException") => {
-                let again = observe(ctx, r).await?;
-                if let Some(why) = again.foreign {
-                    return Err(Error::Incomplete { message: format!("function {name}: {why}"), help: None });
-                }
+                let again = ours(observe(ctx, r).await?, &format!("function {name}"))?;
                 return Box::pin(apply(step, r, &again)).await;
             }
             Err(e) => return Err(Error::aws(format!("create function {name}"), e)),
@@ -191,11 +188,10 @@ pub async fn apply(step: &Step, r: &Resource, obs: &Observation) -> Result<()> {
     }
     if obs.changed("tags") {
         step.progress("updating", "tags");
-        let tags: HashMap<String, String> = ctx.env.tags().into_iter().collect();
         lambda
             .tag_resource()
             .resource(obs.id.clone().unwrap_or_else(|| ctx.env.names.function_arn()))
-            .set_tags(Some(tags))
+            .set_tags(Some(ctx.tag_map()))
             .send()
             .await
             .map_err(aws)
@@ -236,8 +232,6 @@ async fn wait_ready(step: &Step, name: &str) -> Result<()> {
 /// Deletes the function (with its resource policy); one already gone is fine.
 pub async fn delete(step: &Step, name: &str) -> Result<()> {
     step.progress("deleting", &format!("function {name}"));
-    match step.ctx.clients.lambda.delete_function().function_name(name).send().await.map_err(aws) {
-        Err(e) if !e.is_not_found() => Err(Error::aws(format!("delete function {name}"), e)),
-        _ => Ok(()),
-    }
+    let deleted = step.ctx.clients.lambda.delete_function().function_name(name).send().await;
+    gone(deleted.map_err(aws), format!("delete function {name}"))
 }

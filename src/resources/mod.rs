@@ -27,7 +27,7 @@ use crate::plan::{self, Desired};
 use crate::render::{Known, Templates};
 use serde::Serialize;
 use serde_json::Value;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 
 /// Everything a resource module needs: the environment, templates, clients, and the ids AWS
@@ -84,6 +84,11 @@ impl Ctx {
                 self.env.name
             )),
         }
+    }
+
+    /// The environment's tags in the map form Lambda, API Gateway and Bedrock take.
+    pub fn tag_map(&self) -> HashMap<String, String> {
+        self.env.tags().into_iter().collect()
     }
 
     /// The tags to add so a resource carries every desired tag (other tags are left alone).
@@ -167,6 +172,23 @@ pub struct Step {
 impl Step {
     pub fn progress(&self, state: &str, detail: &str) {
         self.ctx.report.resource(&self.id, state, detail);
+    }
+}
+
+/// The fresh observation of a resource a concurrent (or interrupted) run created meanwhile,
+/// refused when it turns out not to be ours.
+pub fn ours(again: Observation, what: &str) -> Result<Observation> {
+    match &again.foreign {
+        Some(why) => Err(Error::Incomplete { message: format!("{what}: {why}"), help: None }),
+        None => Ok(again),
+    }
+}
+
+/// The result of a deletion: "not found" means it is already gone, which is what was wanted.
+pub fn gone<T>(result: std::result::Result<T, AwsError>, action: impl Into<String>) -> Result<()> {
+    match result {
+        Err(e) if !e.is_not_found() => Err(Error::aws(action, e)),
+        _ => Ok(()),
     }
 }
 

@@ -4,13 +4,13 @@
 //! one: after a create, the oldest API of this environment wins and a younger duplicate is
 //! deleted. Its control plane is rate limited (TooManyRequestsException): the SDK retries.
 
-use super::{Ctx, Observation, Step, failed};
+use super::{Ctx, Observation, Step, failed, gone};
 use crate::aws::aws;
 use crate::error::{Error, Result};
 use crate::plan::Resource;
 use aws_sdk_apigateway::types::{EndpointConfiguration, EndpointType, IntegrationType, RestApi};
 use serde_json::{Value, json};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 /// The routes of the API, as (method, path).
@@ -18,10 +18,6 @@ pub const ROUTES: [(&str, &str); 2] = [("GET", "/rag"), ("POST", "/rag/query")];
 /// The statement id of the function's permission for this API.
 const PERMISSION_SID: &str = "ragstack-api-invoke";
 const DUPLICATE_CHECK_PAUSE: Duration = Duration::from_secs(1);
-
-fn tags(ctx: &Ctx) -> HashMap<String, String> {
-    ctx.env.tags().into_iter().collect()
-}
 
 /// Each route with its integration, as ragstack describes them (and fingerprints deployments).
 pub fn desired_routes(ctx: &Ctx) -> Vec<String> {
@@ -138,8 +134,9 @@ pub async fn apply(step: &Step, r: &Resource, obs: &Observation) -> Result<()> {
     if !obs.exists || obs.changed("routes") {
         step.progress(if obs.exists { "updating" } else { "creating" }, "routes");
         let uri = ctx.env.names.integration_uri();
+        let mut by_path = resources(ctx, &id).await?;
         for (method, path) in ROUTES {
-            let resource = ensure_path(ctx, &id, path).await?;
+            let resource = ensure_path(ctx, &id, path, &mut by_path).await?;
             let action = format!("define {method} {path} on REST API {id}");
             let (resource_id, methods) = resource;
             if !methods.iter().any(|m| m == method) {
@@ -169,10 +166,7 @@ pub async fn apply(step: &Step, r: &Resource, obs: &Observation) -> Result<()> {
         let lambda = &ctx.clients.lambda;
         let function = &ctx.env.names.function;
         let removed = lambda.remove_permission().function_name(function).statement_id(PERMISSION_SID).send().await;
-        match removed.map_err(aws) {
-            Err(e) if !e.is_not_found() => return Err(Error::aws(format!("replace the permission of {function}"), e)),
-            _ => {}
-        }
+        gone(removed.map_err(aws), format!("replace the permission of {function}"))?;
         let added = lambda
             .add_permission()
             .function_name(function)
@@ -194,7 +188,7 @@ pub async fn apply(step: &Step, r: &Resource, obs: &Observation) -> Result<()> {
     if obs.exists && obs.changed("tags") {
         step.progress("updating", "tags");
         let arn = ctx.env.names.rest_api_arn(Some(&id));
-        let tagged = apigw.tag_resource().resource_arn(arn).set_tags(Some(tags(ctx))).send().await;
+        let tagged = apigw.tag_resource().resource_arn(arn).set_tags(Some(ctx.tag_map())).send().await;
         tagged.map_err(aws).map_err(failed(&format!("tag REST API {id}")))?;
     }
     Ok(())
@@ -211,7 +205,7 @@ async fn create(step: &Step, r: &Resource) -> Result<String> {
         .name(&r.name)
         .description(format!("ragstack {}: questions to the knowledge base", ctx.env.name))
         .endpoint_configuration(EndpointConfiguration::builder().types(EndpointType::Regional).build())
-        .set_tags(Some(tags(ctx)))
+        .set_tags(Some(ctx.tag_map()))
         .send()
         .await
         .map_err(aws)
@@ -240,36 +234,38 @@ async fn create(step: &Step, r: &Resource) -> Result<String> {
     Ok(keeper)
 }
 
-/// The resource at `path` (creating it and its parents as needed): (id, methods).
-async fn ensure_path(ctx: &Ctx, api: &str, path: &str) -> Result<(String, Vec<String>)> {
-    let mut by_path = resources(ctx, api).await?;
-    if let Some(found) = by_path.remove(path) {
-        return Ok(found);
+/// The resource at `path` (creating it and its parents as needed): (id, methods). `by_path` is
+/// what the API holds, read once by the caller and kept up to date here.
+async fn ensure_path(
+    ctx: &Ctx,
+    api: &str,
+    path: &str,
+    by_path: &mut BTreeMap<String, (String, Vec<String>)>,
+) -> Result<(String, Vec<String>)> {
+    if let Some(found) = by_path.get(path) {
+        return Ok(found.clone());
     }
     let (parent, part) = path.rsplit_once('/').expect("route paths start with /");
     let parent = if parent.is_empty() { "/" } else { parent };
-    let (parent_id, _) = match by_path.remove(parent) {
-        Some(found) => found,
-        None => Box::pin(ensure_path(ctx, api, parent)).await?,
-    };
+    let (parent_id, _) = Box::pin(ensure_path(ctx, api, parent, by_path)).await?;
     let created =
         ctx.clients.apigateway.create_resource().rest_api_id(api).parent_id(parent_id).path_part(part).send().await;
-    match created.map_err(aws) {
-        Ok(created) => Ok((created.id().unwrap_or_default().to_string(), Vec::new())),
+    let found = match created.map_err(aws) {
+        Ok(created) => (created.id().unwrap_or_default().to_string(), Vec::new()),
         // A concurrent run created it: use that one.
         Err(e) if e.is_conflict() => resources(ctx, api)
             .await?
             .remove(path)
-            .ok_or_else(|| Error::aws(format!("create {path} on REST API {api}"), e)),
-        Err(e) => Err(Error::aws(format!("create {path} on REST API {api}"), e)),
-    }
+            .ok_or_else(|| Error::aws(format!("create {path} on REST API {api}"), e))?,
+        Err(e) => return Err(Error::aws(format!("create {path} on REST API {api}"), e)),
+    };
+    by_path.insert(path.to_string(), found.clone());
+    Ok(found)
 }
 
 /// Deletes the API with its stages and deployments; one already gone is fine.
 pub async fn delete(step: &Step, id: &str) -> Result<()> {
     step.progress("deleting", &format!("REST API {id}"));
-    match step.ctx.clients.apigateway.delete_rest_api().rest_api_id(id).send().await.map_err(aws) {
-        Err(e) if !e.is_not_found() => Err(Error::aws(format!("delete REST API {id}"), e)),
-        _ => Ok(()),
-    }
+    let deleted = step.ctx.clients.apigateway.delete_rest_api().rest_api_id(id).send().await;
+    gone(deleted.map_err(aws), format!("delete REST API {id}"))
 }

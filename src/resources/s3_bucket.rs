@@ -5,7 +5,7 @@
 //! is never seen untagged, even when a run is killed right after: a bucket of this name without
 //! ragstack's tags is somebody else's, and neither deploy nor teardown touches it.
 
-use super::{Ctx, Observation, Step, failed};
+use super::{Ctx, Observation, Step, failed, gone, ours};
 use crate::aws::{aws, parse_policy};
 use crate::error::{Error, Result};
 use crate::plan::Resource;
@@ -108,10 +108,7 @@ pub async fn apply(step: &Step, r: &Resource, obs: &Observation) -> Result<()> {
         match create.send().await.map_err(aws) {
             Ok(_) => {}
             Err(e) if e.is("BucketAlreadyOwnedByYou") => {
-                let again = observe(ctx, r).await?;
-                if let Some(why) = again.foreign {
-                    return Err(Error::Incomplete { message: format!("bucket {b}: {why}"), help: None });
-                }
+                let again = ours(observe(ctx, r).await?, &format!("bucket {b}"))?;
                 return Box::pin(apply(step, r, &again)).await;
             }
             Err(e) if e.is("BucketAlreadyExists") => {
@@ -259,8 +256,5 @@ pub async fn delete(step: &Step, bucket: &str) -> Result<()> {
         version_marker = page.next_version_id_marker().map(str::to_string);
     }
     step.progress("deleting", &format!("bucket {bucket}"));
-    match s3.delete_bucket().bucket(bucket).send().await.map_err(aws) {
-        Err(e) if !e.is_not_found() => Err(Error::aws(format!("delete bucket {bucket}"), e)),
-        _ => Ok(()),
-    }
+    gone(s3.delete_bucket().bucket(bucket).send().await.map_err(aws), format!("delete bucket {bucket}"))
 }
