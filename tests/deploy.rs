@@ -3,7 +3,9 @@
 mod common;
 
 use common::emulator::{CALLER, Emulator};
-use common::stack::{ACCOUNT, clients, complete_inventory, deploy, deploy_killed_at, events, inventory, rt, summary};
+use common::stack::{
+    ACCOUNT, KILL_POINTS, bucket, clients, complete_inventory, deploy, events, inventory, killed_deploy, rt, summary,
+};
 use common::{Workdir, run};
 use serde_json::Value;
 use std::process::Stdio;
@@ -19,7 +21,7 @@ fn fresh_deploy_creates_the_storage_path_with_the_files_settings_then_a_redeploy
     let outputs = &s["outputs"];
     let kb_id = outputs["knowledge_base_id"].as_str().unwrap().to_string();
     let ds_id = outputs["data_source.documents"].as_str().unwrap().to_string();
-    assert_eq!(outputs["documents_bucket"], format!("ragstack-dev-{ACCOUNT}-us-east-1"));
+    assert_eq!(outputs["documents_bucket"], bucket("dev"));
     assert!(outputs["collection_endpoint"].as_str().unwrap().ends_with(".us-east-1.aoss.amazonaws.com"));
     assert_eq!(s["ingestion"][0]["status"], "COMPLETE", "{s}");
     assert_eq!(inventory(&emu, "dev"), complete_inventory());
@@ -35,7 +37,7 @@ fn fresh_deploy_creates_the_storage_path_with_the_files_settings_then_a_redeploy
 
     let c = clients(&emu);
     rt().block_on(async {
-        let bucket = format!("ragstack-dev-{ACCOUNT}-us-east-1");
+        let bucket = bucket("dev");
         let tags = c.s3.get_bucket_tagging().bucket(&bucket).send().await.unwrap();
         let tags: Vec<(String, String)> = tags.tag_set().iter().map(|t| (t.key().into(), t.value().into())).collect();
         for want in [("ragstack:environment", "dev"), ("ragstack:managed", "true"), ("stage", "dev")] {
@@ -198,17 +200,8 @@ fn an_embedding_model_bedrock_does_not_offer_fails_before_anything_is_created() 
 
 #[test]
 fn a_deploy_killed_at_any_point_is_completed_by_the_next_without_duplicates() {
-    let points = [
-        ("collection", "waiting"),
-        ("vector_index", "done"),
-        ("knowledge_base", "done"),
-        ("sync.documents", "waiting"),
-    ];
-    for marker in points {
-        let emu = Emulator::start(&[]);
-        emu.configure(r#"{"delays": {"collection_create": 1.5}}"#);
-        let wd = Workdir::new();
-        deploy_killed_at(&wd, &emu, marker);
+    for marker in KILL_POINTS {
+        let (emu, wd) = killed_deploy(marker);
         let (code, out, err) = deploy(&wd, &emu, "dev", &[]);
         assert_eq!(code, 0, "after a kill at {marker:?}: {out}\n{err}");
         assert_eq!(inventory(&emu, "dev"), complete_inventory(), "after a kill at {marker:?}");

@@ -4,8 +4,8 @@ mod common;
 
 use common::emulator::Emulator;
 use common::stack::{
-    ACCOUNT, clients, complete_inventory, deploy, deploy_killed_at, empty_inventory, events, inventory, put_document,
-    rt, summary, teardown,
+    KILL_POINTS, bucket, clients, complete_inventory, deploy, empty_inventory, events, inventory, killed_deploy,
+    put_document, rt, summary, teardown,
 };
 use common::{Workdir, run};
 use serde_json::Value;
@@ -31,8 +31,7 @@ fn deploy_then_teardown_leaves_nothing_of_dev_and_qa_untouched_then_nothing_to_d
     put_document(&emu, "dev", "documents/a.txt", "two");
     put_document(&emu, "dev", "documents/b.txt", "gone soon");
     rt().block_on(async {
-        let bucket = format!("ragstack-dev-{ACCOUNT}-us-east-1");
-        clients(&emu).s3.delete_object().bucket(bucket).key("documents/b.txt").send().await.unwrap();
+        clients(&emu).s3.delete_object().bucket(bucket("dev")).key("documents/b.txt").send().await.unwrap();
     });
 
     let (code, out, err) = teardown(&wd, &emu, "dev", &["--yes", "--json"]);
@@ -97,8 +96,7 @@ fn keep_documents_keeps_the_bucket_and_its_objects_and_a_later_teardown_removes_
     left["buckets"] = 1.into();
     assert_eq!(inventory(&emu, "dev"), left);
     rt().block_on(async {
-        let bucket = format!("ragstack-dev-{ACCOUNT}-us-east-1");
-        let got = clients(&emu).s3.get_object().bucket(bucket).key("documents/keep.txt").send().await.unwrap();
+        let got = clients(&emu).s3.get_object().bucket(bucket("dev")).key("documents/keep.txt").send().await.unwrap();
         assert_eq!(got.body.collect().await.unwrap().into_bytes().as_ref(), b"precious");
     });
     let (code, out, err) = teardown(&wd, &emu, "dev", &["--yes"]);
@@ -112,7 +110,7 @@ fn resources_with_the_environments_names_but_not_its_tags_survive_and_are_report
     let wd = Workdir::new();
     let (code, out, err) = deploy(&wd, &emu, "dev", &["--no-sync"]);
     assert_eq!(code, 0, "{out}\n{err}");
-    let bucket = format!("ragstack-dev-{ACCOUNT}-us-east-1");
+    let bucket = bucket("dev");
     let c = clients(&emu);
     rt().block_on(async {
         // Somebody else's now: the bucket's tags are gone, the role belongs to another environment.
@@ -156,17 +154,8 @@ fn resources_with_the_environments_names_but_not_its_tags_survive_and_are_report
 
 #[test]
 fn teardown_after_deploys_killed_at_several_points_leaves_nothing() {
-    let points = [
-        ("collection", "waiting"),
-        ("vector_index", "done"),
-        ("knowledge_base", "done"),
-        ("sync.documents", "waiting"),
-    ];
-    for marker in points {
-        let emu = Emulator::start(&[]);
-        emu.configure(r#"{"delays": {"collection_create": 1.5}}"#);
-        let wd = Workdir::new();
-        deploy_killed_at(&wd, &emu, marker);
+    for marker in KILL_POINTS {
+        let (emu, wd) = killed_deploy(marker);
         let (code, out, err) = teardown(&wd, &emu, "dev", &["--yes"]);
         assert_eq!(code, 0, "after a kill at {marker:?}: {out}\n{err}");
         assert_eq!(inventory(&emu, "dev"), empty_inventory(), "after a kill at {marker:?}: {out}");

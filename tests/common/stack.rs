@@ -9,6 +9,15 @@ use std::process::Stdio;
 
 pub const ACCOUNT: &str = "123456789012";
 
+/// Where tests kill a deploy: a resource id and the state its progress line shows.
+pub const KILL_POINTS: [(&str, &str); 4] =
+    [("collection", "waiting"), ("vector_index", "done"), ("knowledge_base", "done"), ("sync.documents", "waiting")];
+
+/// The documents bucket of `env` in the emulator's account and region.
+pub fn bucket(env: &str) -> String {
+    format!("ragstack-{env}-{ACCOUNT}-us-east-1")
+}
+
 pub fn deploy(wd: &Workdir, emu: &Emulator, env: &str, extra: &[&str]) -> (i32, String, String) {
     let mut c = wd.ragstack_on(emu);
     c.args(["deploy", env]).args(extra);
@@ -120,6 +129,16 @@ pub fn complete_inventory() -> Value {
     })
 }
 
+/// A fresh emulator (with a slow enough collection to be caught CREATING) and a deploy of dev
+/// killed at `point`.
+pub fn killed_deploy(point: (&str, &str)) -> (Emulator, Workdir) {
+    let emu = Emulator::start(&[]);
+    emu.configure(r#"{"delays": {"collection_create": 1.5}}"#);
+    let wd = Workdir::new();
+    deploy_killed_at(&wd, &emu, point);
+    (emu, wd)
+}
+
 /// Runs deploy until a progress line shows resource `id` in `state`, then SIGKILLs it.
 pub fn deploy_killed_at(wd: &Workdir, emu: &Emulator, (id, state): (&str, &str)) {
     let mut cmd = wd.process_on(emu);
@@ -157,8 +176,7 @@ pub fn teardown(wd: &Workdir, emu: &Emulator, env: &str, extra: &[&str]) -> (i32
 /// Puts `body` at `key` in the documents bucket of `env`.
 pub fn put_document(emu: &Emulator, env: &str, key: &str, body: &str) {
     let c = clients(emu);
-    let bucket = format!("ragstack-{env}-{ACCOUNT}-us-east-1");
     rt().block_on(async {
-        c.s3.put_object().bucket(bucket).key(key).body(body.as_bytes().to_vec().into()).send().await.unwrap();
+        c.s3.put_object().bucket(bucket(env)).key(key).body(body.as_bytes().to_vec().into()).send().await.unwrap();
     });
 }

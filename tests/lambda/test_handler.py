@@ -31,20 +31,26 @@ def configure_environment():
     os.environ.pop("MAX_QUESTION_CHARS", None)
 
 
+def stubbed_handler():
+    """The handler, freshly loaded, with its Bedrock client behind an active Stubber."""
+    configure_environment()
+    handler = load_handler()
+    client = boto3.client(
+        "bedrock-agent-runtime", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x"
+    )
+    handler._client = client
+    stub = Stubber(client)
+    stub.activate()
+    return handler, stub
+
+
 def post(body, raw=False):
     return {"httpMethod": "POST", "resource": "/rag/query", "body": body if raw else json.dumps(body)}
 
 
 class HandlerTest(unittest.TestCase):
     def setUp(self):
-        configure_environment()
-        self.h = load_handler()
-        self.client = boto3.client(
-            "bedrock-agent-runtime", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x"
-        )
-        self.h._client = self.client
-        self.stub = Stubber(self.client)
-        self.stub.activate()
+        self.h, self.stub = stubbed_handler()
 
     def tearDown(self):
         self.stub.deactivate()

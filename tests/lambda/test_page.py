@@ -6,18 +6,13 @@ What is checked is the DOM (the question, the answer, its sources, a readable er
 a screenshot is written to target/page-test.png for a person to look at.
 """
 import http.server
-import json
 import os
-import pathlib
 import shutil
 import tempfile
 import threading
 import unittest
 
-import boto3
-from botocore.stub import Stubber
-
-from test_handler import KB, MODEL, ROOT, configure_environment, load_handler
+from test_handler import KB, MODEL, ROOT, stubbed_handler
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
@@ -64,14 +59,7 @@ class PageTest(unittest.TestCase):
     def setUpClass(cls):
         if not (os.path.exists(CHROMIUM) and os.path.exists(CHROMEDRIVER)):
             raise unittest.SkipTest("Debian's chromium and chromium-driver are not installed (scripts/test installs them)")
-        configure_environment()
-        cls.h = load_handler()
-        cls.client = boto3.client(
-            "bedrock-agent-runtime", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x"
-        )
-        cls.h._client = cls.client
-        cls.stub = Stubber(cls.client)
-        cls.stub.activate()
+        cls.h, cls.stub = stubbed_handler()
         StandInForApiGateway.handler = cls.h
         cls.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), StandInForApiGateway)
         threading.Thread(target=cls.server.serve_forever, daemon=True).start()
