@@ -32,6 +32,10 @@ pub struct EmbeddingModel {
     pub id: String,
     /// Offered output dimensions; the first is the model's default.
     pub dimensions: Vec<u32>,
+    /// Whether CreateKnowledgeBase takes the output size (`dimensions`); models with one fixed
+    /// size are created without it.
+    #[serde(default)]
+    pub dimensions_configurable: bool,
     /// Largest input the model embeds, which bounds a chunk's size.
     pub max_input_tokens: u32,
     pub regions: Vec<String>,
@@ -80,5 +84,9 @@ mod tests {
             }
         }
         assert_eq!(c.embedding_model("amazon.titan-embed-text-v2:0").unwrap().dimensions, vec![1024, 512, 256]);
+        for m in &c.embedding_models {
+            // A model with a choice of sizes must be told which; one with a single size must not.
+            assert_eq!(m.dimensions_configurable, m.dimensions.len() > 1, "{}", m.id);
+        }
     }
 }

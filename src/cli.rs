@@ -259,10 +259,15 @@ async fn connect(cli: &Cli, check: impl FnOnce(&Environment) -> Result<()>) -> R
     let report = Reporter::new(cli.global.json);
     let clients = Clients::connect(env.region(), cli.global.profile.as_deref()).await;
     let me = preflight::identify(&clients, &report).await?;
+    // deploy writes the caller into the data access policy; plan shows that policy.
+    if matches!(cli.command, Command::Deploy(_) | Command::Plan(_)) {
+        preflight::refuse_unsupported_principal(&me)?;
+    }
     let (env, templates) = prepare(cli, Some(me.account.clone())).await?;
-    // Teardown must work whatever happened to the model since the deploy.
+    // Teardown must work whatever happened to the models since the deploy.
     if !matches!(cli.command, Command::Teardown(_)) {
         preflight::check_embedding_model(&clients, &env, &report).await?;
+        preflight::check_model_access(&clients, &env, &report).await?;
     }
     let known = Known { deployer_arn: Some(me.deployer_arn.clone()), ..Known::default() };
     Ok(Arc::new(Ctx {

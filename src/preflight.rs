@@ -1,11 +1,14 @@
 //! Checks before any mutation, so a doomed deploy fails in seconds rather than after a
 //! ten-minute collection wait: who is calling (STS), the IAM ARN the data access policy must name
-//! for them, and whether Bedrock offers the embedding model in the region.
+//! for them (and whether AWS accepts them there), whether Bedrock offers the embedding model in
+//! the region, and whether the account may use the embedding and generation models.
 
-use crate::aws::{Clients, aws};
+use crate::aws::{AwsError, Clients, aws};
 use crate::config::Environment;
 use crate::error::{Error, Result};
+use crate::naming;
 use crate::output::Reporter;
+use aws_sdk_bedrock::types::{AgreementStatus, AuthorizationStatus, EntitlementAvailability, RegionAvailability};
 
 #[derive(Debug, Clone)]
 pub struct Identity {
@@ -14,6 +17,43 @@ pub struct Identity {
     pub caller_arn: String,
     /// The IAM principal OpenSearch Serverless evaluates: the role ARN, with its path, for sessions.
     pub deployer_arn: String,
+}
+
+impl Identity {
+    /// Why OpenSearch Serverless would refuse this caller as a principal of the data access
+    /// policy deploy writes (it names the deployer so that the deployer can create the index):
+    /// data access policies take IAM users and roles, not the root user or STS federated users
+    /// (DESIGN.md section 8). None when the caller is fine.
+    pub fn unsupported_principal(&self) -> Option<String> {
+        let arn = &self.caller_arn;
+        let root =
+            arn.strip_prefix("arn:").and_then(|r| r.split_once(":iam::")).and_then(|(_, r)| r.strip_suffix(":root"));
+        if root.is_some_and(naming::is_account_id) {
+            return Some(format!("you are signed in as the account's root user ({arn})"));
+        }
+        if arn.contains(":federated-user/") {
+            return Some(format!("you are signed in as an STS federated user ({arn})"));
+        }
+        None
+    }
+}
+
+/// The refusal of a caller AWS would not accept in the data access policy: exit 2, before any
+/// change, instead of CreateAccessPolicy failing once half the environment exists.
+pub fn refuse_unsupported_principal(me: &Identity) -> Result<()> {
+    match me.unsupported_principal() {
+        None => Ok(()),
+        Some(why) => Err(Error::Refused {
+            message: format!(
+                "{why}: OpenSearch Serverless does not accept that principal in a data access policy, \
+                 which must name whoever creates the vector index"
+            ),
+            help: "run ragstack as an IAM role or user: in CloudShell, sign in to the console with an IAM \
+                   Identity Center or IAM role; in CI, use a role (`ragstack plan ENV --deployer-policy` prints \
+                   the policy it needs)"
+                .into(),
+        }),
+    }
 }
 
 /// `arn:aws:sts::A:assumed-role/R/session` -> (partition, account, R); None for other principals.
@@ -84,6 +124,109 @@ pub async fn check_embedding_model(clients: &Clients, env: &Environment, report:
     }
 }
 
+/// Asks Bedrock whether this account may use the embedding model and the generation model (an
+/// inference profile is checked through the models it routes to). GetFoundationModel only says
+/// a model exists; GetFoundationModelAvailability says whether the account is authorized,
+/// entitled and has accepted its agreement. A model the account cannot use refuses the command
+/// (exit 2) before anything is created: the stack would deploy green and then fail every question
+/// or every ingestion. Not being allowed to ask only warns.
+pub async fn check_model_access(clients: &Clients, env: &Environment, report: &Reporter) -> Result<()> {
+    let embedding = &env.embedding_model.id;
+    check_access(clients, env, report, "knowledge_base.embedding_model", embedding).await?;
+    let generation = &env.file.lambda.generation_model;
+    let key = "lambda.generation_model";
+    if naming::inference_profile_base(generation).is_none() {
+        return check_access(clients, env, report, key, generation).await;
+    }
+    let profile = match clients.bedrock.get_inference_profile().inference_profile_identifier(generation).send().await {
+        Ok(p) => p,
+        Err(e) => {
+            let e = aws(e);
+            if e.is_not_found() || e.is("ValidationException") {
+                return Err(Error::usage(
+                    format!(
+                        "{}: {key} = \"{generation}\" is not an inference profile Bedrock offers in {} ({e})",
+                        env.source,
+                        env.region()
+                    ),
+                    Some(format!("`aws bedrock list-inference-profiles --region {}` lists them", env.region())),
+                ));
+            }
+            return cannot_check(report, generation, &e, "bedrock:GetInferenceProfile");
+        }
+    };
+    // The profile routes to the same model in several regions: access is granted per model id.
+    let mut bases: Vec<&str> = profile
+        .models()
+        .iter()
+        .filter_map(|m| m.model_arn())
+        .filter_map(|a| a.rsplit_once('/').map(|(_, id)| id))
+        .collect();
+    bases.dedup();
+    for base in bases {
+        check_access(clients, env, report, key, base).await?;
+    }
+    Ok(())
+}
+
+async fn check_access(clients: &Clients, env: &Environment, report: &Reporter, key: &str, model: &str) -> Result<()> {
+    let out = match clients.bedrock.get_foundation_model_availability().model_id(model).send().await {
+        Ok(out) => out,
+        Err(e) => {
+            let e = aws(e);
+            if e.is_not_found() || e.is("ValidationException") {
+                return Err(Error::usage(
+                    format!("{}: {key}: model {model} is not offered by Bedrock in {} ({e})", env.source, env.region()),
+                    Some(format!("`aws bedrock list-foundation-models --region {}` lists the models", env.region())),
+                ));
+            }
+            return cannot_check(report, model, &e, "bedrock:GetFoundationModelAvailability");
+        }
+    };
+    let mut problems = Vec::new();
+    if out.authorization_status() == &AuthorizationStatus::NotAuthorized {
+        problems.push("the account is not authorized to use it (authorizationStatus NOT_AUTHORIZED)".to_string());
+    }
+    if let Some(a) = out.agreement_availability()
+        && a.status() != &AgreementStatus::Available
+    {
+        let detail = a.error_message().map(|m| format!(": {m}")).unwrap_or_default();
+        problems.push(format!("its agreement is {} (agreementAvailability){detail}", a.status().as_str()));
+    }
+    if out.entitlement_availability() == &EntitlementAvailability::NotAvailable {
+        problems.push("the account is not entitled to it (entitlementAvailability NOT_AVAILABLE)".to_string());
+    }
+    if out.region_availability() == &RegionAvailability::NotAvailable {
+        problems.push(format!("it is not available in {} (regionAvailability NOT_AVAILABLE)", env.region()));
+    }
+    if problems.is_empty() {
+        return Ok(());
+    }
+    Err(Error::Refused {
+        message: format!(
+            "{}: {key}: this account cannot use model {model} in {}: {}",
+            env.source,
+            env.region(),
+            problems.join("; ")
+        ),
+        help: format!(
+            "request access in the Bedrock console (Model access, region {}; Anthropic models also need the \
+             one-time use-case form), wait until it shows \"Access granted\", then run the command again; \
+             `aws bedrock get-foundation-model-availability --model-id {model}` shows the status",
+            env.region()
+        ),
+    })
+}
+
+fn cannot_check(report: &Reporter, model: &str, e: &AwsError, action: &str) -> Result<()> {
+    report.note(&format!(
+        "note: could not check this account's access to model {model} ({}); continuing. Allow {action} to have \
+         ragstack check it before creating anything",
+        e.code
+    ));
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -100,5 +243,20 @@ mod tests {
         );
         assert_eq!(assumed_role("arn:aws:iam::123456789012:user/jane"), None);
         assert_eq!(assumed_role("arn:aws:sts::123456789012:federated-user/jane"), None);
+    }
+
+    fn caller(arn: &str) -> Identity {
+        Identity { account: "123456789012".into(), caller_arn: arn.into(), deployer_arn: arn.into() }
+    }
+
+    #[test]
+    fn root_and_federated_callers_are_refused_as_data_access_principals() {
+        assert!(caller("arn:aws:iam::123456789012:root").unsupported_principal().is_some());
+        assert!(caller("arn:aws-cn:iam::123456789012:root").unsupported_principal().is_some());
+        assert!(caller("arn:aws:sts::123456789012:federated-user/jane").unsupported_principal().is_some());
+        assert!(caller("arn:aws:iam::123456789012:user/root").unsupported_principal().is_none());
+        assert!(caller("arn:aws:sts::123456789012:assumed-role/Admin/jane").unsupported_principal().is_none());
+        let refusal = refuse_unsupported_principal(&caller("arn:aws:iam::123456789012:root")).unwrap_err();
+        assert_eq!(refusal.exit_code(), 2);
     }
 }

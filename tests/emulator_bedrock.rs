@@ -153,6 +153,8 @@ async fn knowledge_base(c: &Clients, name: &str) -> String {
         match kb_request(c, name, &role, &collection_arn).send().await {
             Ok(out) => Some(out.knowledge_base().unwrap().knowledge_base_id().to_string()),
             Err(e) if e.message().unwrap_or_default().contains("unable to assume") => None,
+            // The knowledge base's view of a new index settles after a while, as on AWS.
+            Err(e) if e.message().unwrap_or_default().contains("storage configuration provided is invalid") => None,
             Err(e) => panic!("{e:?}"),
         }
     })
@@ -184,8 +186,33 @@ fn fixed_size(max_tokens: i32, overlap: i32) -> VectorIngestionConfiguration {
 }
 
 #[tokio::test]
+async fn a_new_index_is_not_usable_by_a_knowledge_base_at_once() {
+    let e = Emulator::start(&[]);
+    e.configure(r#"{"delays": {"iam_propagation": 0, "knowledge_base_storage_propagation": 2}}"#);
+    let c = clients(&e);
+    let name = unique("kbw");
+    let (role, collection_id, collection_arn) = storage(&c, &name).await;
+    create_index(&c, &collection_id, "faiss", 1024).await;
+    // First Bedrock does not see the index, then it is refused access to it, then it works:
+    // the answers AWS gives right after an index and its data access policy are created.
+    let early = kb_request(&c, &name, &role, &collection_arn).send().await.unwrap_err();
+    assert!(early.message().unwrap().contains("no such index [vectors]"), "{early:?}");
+    tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
+    let later = kb_request(&c, &name, &role, &collection_arn).send().await.unwrap_err();
+    let message = later.message().unwrap();
+    assert!(
+        message.contains("storage configuration provided is invalid") && message.contains("403 Forbidden"),
+        "{later:?}"
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(1000)).await;
+    kb_request(&c, &name, &role, &collection_arn).send().await.unwrap();
+}
+
+#[tokio::test]
 async fn knowledge_base_needs_the_index_a_propagated_role_and_a_matching_mapping() {
     let e = Emulator::start(&[]);
+    // The window while a new index settles has its own test below.
+    e.configure(r#"{"delays": {"knowledge_base_storage_propagation": 0}}"#);
     let c = clients(&e);
     let name = unique("kb");
     let (role, collection_id, collection_arn) = storage(&c, &name).await;

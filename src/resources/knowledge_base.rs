@@ -17,12 +17,24 @@ use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-const ROLE_PROPAGATION_DEADLINE: Duration = Duration::from_secs(3 * 60);
+/// IAM propagation takes seconds; Bedrock's view of a new index and its data access policy has
+/// been reported to lag by up to about a minute: five minutes leaves room for both.
+const PROPAGATION_DEADLINE: Duration = Duration::from_secs(5 * 60);
 const READY_DEADLINE: Duration = Duration::from_secs(15 * 60);
 
-/// Bedrock's answer while a new role is not yet assumable (IAM propagation).
-fn role_not_assumable(e: &AwsError) -> bool {
-    e.is("ValidationException") && e.message.contains("assume")
+/// Bedrock's answers while what it was just given has not propagated yet, and only those: the
+/// new role is not yet assumable (IAM), or the new index and its data access policy are not yet
+/// visible to it ("The knowledge base storage configuration provided is invalid... [security_exception]
+/// 403 Forbidden" or "... no such index", reported in awslabs/agents-for-amazon-bedrock-blueprints#22
+/// and awslabs/amazon-bedrock-agent-samples#37). The same prefix with any other reason (a
+/// dimension mismatch, a field that is not a knn_vector) is the caller's mistake and fails at once.
+fn not_yet_propagated(e: &AwsError) -> bool {
+    if !e.is("ValidationException") {
+        return false;
+    }
+    let storage_lag = e.message.contains("storage configuration provided is invalid")
+        && ["403 Forbidden", "security_exception", "no such index"].iter().any(|m| e.message.contains(m));
+    e.message.contains("unable to assume the given role") || storage_lag
 }
 
 /// The id of the knowledge base named `name`, with its status.
@@ -79,11 +91,16 @@ fn immutable(kb: &KnowledgeBase) -> Value {
     })
 }
 
+/// The dimensions parameter CreateKnowledgeBase is sent: only for models that take one.
+fn dimensions_parameter(ctx: &Ctx) -> Option<i32> {
+    ctx.env.embedding_model.dimensions_configurable.then_some(ctx.env.file.knowledge_base.dimensions as i32)
+}
+
 fn wanted(ctx: &Ctx) -> Value {
     let n = &ctx.env.names;
     json!({
         "embedding_model": n.foundation_model_arn(&ctx.env.embedding_model.id),
-        "dimensions": ctx.env.file.knowledge_base.dimensions,
+        "dimensions": dimensions_parameter(ctx),
         "collection": n.collection_arn(ctx.collection_id().as_deref()),
         "index": n.vector_index,
         "fields": [VECTOR_FIELD, TEXT_FIELD, METADATA_FIELD],
@@ -121,16 +138,14 @@ pub async fn observe(ctx: &Ctx, r: &Resource) -> Result<Observation> {
 
 fn configuration(ctx: &Ctx) -> (KnowledgeBaseConfiguration, StorageConfiguration) {
     let n = &ctx.env.names;
-    let embedding = EmbeddingModelConfiguration::builder()
-        .bedrock_embedding_model_configuration(
-            BedrockEmbeddingModelConfiguration::builder()
-                .dimensions(ctx.env.file.knowledge_base.dimensions as i32)
-                .build(),
-        )
-        .build();
+    let embedding = dimensions_parameter(ctx).map(|d| {
+        EmbeddingModelConfiguration::builder()
+            .bedrock_embedding_model_configuration(BedrockEmbeddingModelConfiguration::builder().dimensions(d).build())
+            .build()
+    });
     let vector = VectorKnowledgeBaseConfiguration::builder()
         .embedding_model_arn(n.foundation_model_arn(&ctx.env.embedding_model.id))
-        .embedding_model_configuration(embedding)
+        .set_embedding_model_configuration(embedding)
         .build()
         .expect("model ARN is set");
     let kb = KnowledgeBaseConfiguration::builder()
@@ -175,9 +190,9 @@ pub async fn apply(step: &Step, r: &Resource, obs: &Observation) -> Result<()> {
         let tags = ctx.tag_map();
         let created = wait::retrying(
             step,
-            "the new role to become assumable (IAM propagation)",
-            ROLE_PROPAGATION_DEADLINE,
-            role_not_assumable,
+            "the new role and index to become usable by Bedrock (IAM and data access policy propagation)",
+            PROPAGATION_DEADLINE,
+            not_yet_propagated,
             || async {
                 agent
                     .create_knowledge_base()
@@ -284,4 +299,31 @@ pub async fn delete(step: &Step, obs: &Observation) -> Result<()> {
     }
     ctx.set_known(|k| k.knowledge_base_id = None);
     wait_gone(step, &id).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn validation(message: &str) -> AwsError {
+        AwsError { code: "ValidationException".into(), message: message.into(), status: Some(400) }
+    }
+
+    #[test]
+    fn only_propagation_answers_are_retried() {
+        let prefix = "The knowledge base storage configuration provided is invalid... ";
+        assert!(not_yet_propagated(&validation(&format!(
+            "{prefix}Request failed: [security_exception] 403 Forbidden"
+        ))));
+        assert!(not_yet_propagated(&validation(&format!("{prefix}no such index [ragstack-index]"))));
+        assert!(not_yet_propagated(&validation(
+            "Bedrock Knowledge Base was unable to assume the given role. Provide the correct permissions and try again."
+        )));
+        assert!(!not_yet_propagated(&validation(&format!(
+            "{prefix}Query vector has invalid dimension: 512. Dimension should be: 1024"
+        ))));
+        let denied =
+            AwsError { code: "AccessDeniedException".into(), message: "403 Forbidden".into(), status: Some(403) };
+        assert!(!not_yet_propagated(&denied));
+    }
 }

@@ -42,12 +42,32 @@ async fn get(ctx: &Ctx, collection_id: &str, name: &str) -> std::result::Result<
     }
 }
 
+/// Mapping parameters OpenSearch leaves out of a stored mapping when they equal their default
+/// (OpenSearch mapping parameters documentation: `index` defaults to true, `store` to false), so
+/// GetIndex answers `{"type": "text"}` for a field sent as `{"type": "text", "index": true}`.
+const MAPPING_DEFAULTS: &[(&str, &str, bool)] =
+    &[("text", "index", true), ("text", "store", false), ("keyword", "index", true), ("keyword", "store", false)];
+
+/// A field's mapping as OpenSearch reports it, with the defaults it left out put back.
+fn with_defaults(field: &Value) -> Value {
+    let mut out = field.clone();
+    if let Value::Object(m) = &mut out {
+        let kind = m.get("type").and_then(Value::as_str).unwrap_or_default().to_string();
+        for (t, key, default) in MAPPING_DEFAULTS {
+            if *t == kind && !m.contains_key(*key) {
+                m.insert((*key).to_string(), Value::Bool(*default));
+            }
+        }
+    }
+    out
+}
+
 fn compare(current: &Value, r: &Resource) -> Observation {
     let mut obs = Observation::present(Some(r.name.clone()));
     let wanted = r.document(0);
     for field in [VECTOR_FIELD, TEXT_FIELD, METADATA_FIELD] {
         let w = &wanted["mappings"]["properties"][field];
-        let c = &current["mappings"]["properties"][field];
+        let c = &with_defaults(&current["mappings"]["properties"][field]);
         if !covers(c, w) {
             obs.diff(&format!("mapping of {field}"), c.clone(), w.clone(), true);
         }
@@ -149,5 +169,17 @@ mod tests {
         assert!(covers(&current, &json!({"type": "knn_vector", "dimension": 1024, "method": {"engine": "faiss"}})));
         assert!(!covers(&current, &json!({"dimension": 512})));
         assert!(!covers(&current, &json!({"method": {"engine": "nmslib"}})));
+    }
+
+    #[test]
+    fn parameters_left_out_because_they_are_defaults_are_no_difference() {
+        // What GetIndex returns for a text field created with "index": true.
+        let stored = json!({"type": "text"});
+        assert!(covers(&with_defaults(&stored), &json!({"type": "text", "index": true})));
+        assert!(!covers(&with_defaults(&stored), &json!({"type": "text", "index": false})));
+        assert!(!covers(&stored, &json!({"type": "text", "index": true})), "without the defaults it differs");
+        // A non-default value is kept and compared.
+        let metadata = json!({"type": "text", "index": false});
+        assert!(!covers(&with_defaults(&metadata), &json!({"type": "text", "index": true})));
     }
 }

@@ -127,6 +127,10 @@ def query(event):
     except ClientError as e:
         code = e.response.get("Error", {}).get("Code", "")
         detail = e.response.get("Error", {}).get("Message", "")
+        # Bedrock answers a model the account may not use with a ValidationException ("You don't
+        # have access to the model with the specified model ID."), not an AccessDeniedException.
+        if code == "ValidationException" and "have access to the model" in detail.replace("do not", "don't"):
+            code = "AccessDeniedException"
         status, ours, message = BEDROCK_ERRORS.get(code, (502, "bedrock_error", "Bedrock could not answer"))
         if ours == "rejected" and detail:
             message = f"{message}: {detail}"

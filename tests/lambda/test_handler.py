@@ -173,6 +173,20 @@ class HandlerTest(unittest.TestCase):
                 self.assertIn(words, err["message"])
         self.stub.assert_no_pending_responses()
 
+    def test_a_model_the_account_may_not_use_is_a_model_access_error_not_a_bad_request(self):
+        # Bedrock's own wording, as a ValidationException.
+        self.stub.add_client_error(
+            "retrieve_and_generate", service_error_code="ValidationException",
+            service_message="You don't have access to the model with the specified model ID.",
+            expected_params=self.expect_request("anything"),
+        )
+        got, _, body = self.call(post({"question": "anything"}))
+        self.assertEqual(got, 403, body)
+        err = json.loads(body)["error"]
+        self.assertEqual(err["code"], "model_access")
+        self.assertIn("model access", err["message"])
+        self.stub.assert_no_pending_responses()
+
 
 if __name__ == "__main__":
     unittest.main()

@@ -31,6 +31,78 @@ INDEX_PERMISSIONS = {
 }
 
 
+# OpenSearch leaves a mapping parameter out of GET when it equals its default (mapping parameter
+# docs: `index` defaults to true); settings come back as strings, nested under `index`, with
+# settings OpenSearch adds itself (GET <index> on any OpenSearch 2.x domain shows the same).
+MAPPING_DEFAULTS = {"text": {"index": True, "store": False}, "keyword": {"index": True, "store": False}}
+
+
+def _stringly(value):
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dict):
+        return {k: _stringly(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_stringly(v) for v in value]
+    return str(value)
+
+
+def _flat(settings, prefix=""):
+    out = {}
+    for k, v in settings.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, dict):
+            out.update(_flat(v, key + "."))
+        else:
+            out[key] = v
+    return out
+
+
+def _nest(flat):
+    """Dotted keys as nested objects; a key that is a value and a prefix at once (`knn`,
+    `knn.algo_param.ef_search`) keeps the next part joined (`knn.algo_param`), as OpenSearch does."""
+    out, groups = {}, {}
+    for k, v in flat.items():
+        if "." not in k:
+            out[k] = v
+    for k, v in flat.items():
+        if "." in k:
+            head, rest = k.split(".", 1)
+            if head in out and not isinstance(out[head], dict) and "." in rest:
+                second, rest = rest.split(".", 1)
+                head = f"{head}.{second}"
+            elif head in out and not isinstance(out[head], dict):
+                out[k] = v
+                continue
+            groups.setdefault(head, {})[rest] = v
+    for head, sub in groups.items():
+        out[head] = _nest(sub)
+    return out
+
+
+def stored_form(schema, name, created_ms, index_uuid):
+    """The index as GetIndex returns it: the way OpenSearch stores it, not the way it was sent."""
+    settings = {}
+    for k, v in _flat(schema.get("settings") or {}).items():
+        settings[k[len("index."):] if k.startswith("index.") else k] = _stringly(v)
+    settings.update(
+        {
+            "number_of_shards": "2",
+            "number_of_replicas": "0",
+            "uuid": index_uuid,
+            "creation_date": str(created_ms),
+            "provided_name": name,
+            "version.created": "136327827",
+        }
+    )
+    properties = {}
+    for field, mapping in ((schema.get("mappings") or {}).get("properties") or {}).items():
+        defaults = MAPPING_DEFAULTS.get(mapping.get("type"), {})
+        properties[field] = {k: v for k, v in mapping.items() if k not in defaults or defaults[k] != v}
+    mappings = dict(schema.get("mappings") or {}, properties=properties)
+    return {"settings": {"index": _nest(settings)}, "mappings": mappings}
+
+
 def _now_ms():
     return int(time.time() * 1000)
 
@@ -124,7 +196,8 @@ class Region:
         self.security_policies = {}  # (type, name) -> Policy
         self.access_policies = {}  # (type, name) -> Policy
         self.collections = {}  # id -> Collection
-        self.indexes = {}  # (collection id, index name) -> schema
+        self.indexes = {}  # (collection id, index name) -> schema as sent
+        self.index_created = {}  # (collection id, index name) -> (monotonic, epoch ms, uuid)
 
     def live_collections(self):
         now = time.monotonic()
@@ -132,6 +205,7 @@ class Region:
             del self.collections[cid]
             for key in [k for k in self.indexes if k[0] == cid]:
                 del self.indexes[key]
+                self.index_created.pop(key, None)
         return list(self.collections.values())
 
 
@@ -175,6 +249,14 @@ class OpenSearchServerless:
                     raise _validation("Policy json is invalid: every entry needs Rules")
                 if type_ == "data" and not entry.get("Principal"):
                     raise _validation("Policy json is invalid: every entry of a data policy needs Principal")
+        if type_ == "data":
+            # Data access policies take IAM users, roles and SAML identities; the root user and
+            # STS federated users are not principals OpenSearch Serverless accepts (DESIGN.md
+            # section 8, from the data access control guide). The wording of the message is ours.
+            for rule_set in doc:
+                for principal in rule_set.get("Principal", []) if isinstance(rule_set, dict) else []:
+                    if re.match(r"^arn:[^:]+:iam::\d{12}:root$", principal) or ":federated-user/" in principal:
+                        raise _validation(f"Policy json is invalid: {principal} is not a supported principal")
         return doc
 
     def _check_name(self, name, what):
@@ -442,13 +524,15 @@ class OpenSearchServerless:
         if (c.id, name) in st.indexes:
             raise _conflict(f"Index {name} already exists in collection {c.id}")
         st.indexes[(c.id, name)] = self._schema(body)
+        st.index_created[(c.id, name)] = (time.monotonic(), _now_ms(), uuid.uuid4().hex[:22])
         return {}
 
     def op_get_index(self, st, body, access_key, region):
         c, name = self._index_target(st, body, "GetIndex", access_key, region)
         if (c.id, name) not in st.indexes:
             raise _not_found(f"no such index [{name}]")
-        return {"indexSchema": st.indexes[(c.id, name)]}
+        _, created_ms, index_uuid = st.index_created.get((c.id, name), (0, _now_ms(), "unknown"))
+        return {"indexSchema": stored_form(st.indexes[(c.id, name)], name, created_ms, index_uuid)}
 
     def op_update_index(self, st, body, access_key, region):
         c, name = self._index_target(st, body, "UpdateIndex", access_key, region)
@@ -459,11 +543,24 @@ class OpenSearchServerless:
 
     def op_delete_index(self, st, body, access_key, region):
         c, name = self._index_target(st, body, "DeleteIndex", access_key, region)
+        st.index_created.pop((c.id, name), None)
         if st.indexes.pop((c.id, name), None) is None:
             raise _not_found(f"no such index [{name}]")
         return {}
 
     # -- for other emulated services (Bedrock checks the index) -------------------------------
+
+    def index_settled_for(self, account, region, collection_arn, index):
+        """Seconds since the index was created or a data access policy last changed, whichever is
+        later: how long the knowledge base's view of the index has had to settle."""
+        with self.lock:
+            st = self.state(account, region)
+            c = next((c for c in st.live_collections() if c.arn == collection_arn), None)
+            created = st.index_created.get((c.id, index)) if c else None
+            if created is None:
+                return None
+            changes = [created[0]] + [p.modified_monotonic for p in st.access_policies.values()]
+            return time.monotonic() - max(changes)
 
     def index_schema(self, account, region, collection_arn, index):
         with self.lock:

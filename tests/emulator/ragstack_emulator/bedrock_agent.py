@@ -5,7 +5,8 @@ no data sources or ingestion jobs. Timestamps are ISO 8601 (the model's date-tim
 advance lazily from monotonic timestamps. The rules AWS enforces and ragstack must survive:
 
 - CreateKnowledgeBase: ValidationException while the role is younger than the IAM propagation
-  delay; ValidationException when the vector index does not exist (`no such index`), when its
+  delay; "storage configuration provided is invalid" (no such index, then 403 Forbidden) while the
+  index or its data access policy is younger than the storage propagation delay; ValidationException when the vector index does not exist (`no such index`), when its
   vector field is not a faiss knn_vector, or when its dimension differs from the embedding model's.
 - Ingestion jobs: STARTING -> IN_PROGRESS -> COMPLETE, statistics from the objects actually under
   the data source's bucket and inclusion prefix compared with the last completed job;
@@ -30,6 +31,19 @@ DEFAULT_DIMENSIONS = {
     "cohere.embed-english-v3": 1024,
     "cohere.embed-multilingual-v3": 1024,
 }
+CONFIGURABLE_DIMENSIONS = ("amazon.titan-embed-text-v2:0",)
+# Text models the emulator offers for generation (model ids as Bedrock lists them).
+GENERATION_MODELS = (
+    "anthropic.claude-3-haiku-20240307-v1:0",
+    "anthropic.claude-3-5-haiku-20241022-v1:0",
+    "anthropic.claude-3-5-sonnet-20240620-v1:0",
+    "amazon.nova-micro-v1:0",
+    "amazon.nova-lite-v1:0",
+    "amazon.nova-pro-v1:0",
+)
+# System-defined cross-region inference profiles: prefix -> the regions they route to (Bedrock
+# User Guide, "Supported Regions and models for inference profiles").
+PROFILE_REGIONS = {"us": ("us-east-1", "us-east-2", "us-west-2"), "eu": ("eu-central-1", "eu-west-1", "eu-west-3")}
 NAME_RE = re.compile(r"^([0-9a-zA-Z][_-]?){1,100}$")
 CHUNKING_STRATEGIES = ("FIXED_SIZE", "HIERARCHICAL", "SEMANTIC", "NONE")
 
@@ -215,6 +229,8 @@ ROUTES = [
     ("GET", r"^/knowledgebases/(?P<kb>[^/]+)/datasources/(?P<ds>[^/]+)/ingestionjobs/(?P<job>[^/]+)/?$", "get_ingestion_job"),
     ("GET", r"^/tags/(?P<arn>arn:[^:]+:bedrock:.+:knowledge-base/.+)$", "list_tags_for_resource"),
     ("GET", r"^/foundation-models/(?P<model>[^/]+)/?$", "get_foundation_model"),
+    ("GET", r"^/foundation-model-availability/(?P<model>[^/]+)/?$", "get_foundation_model_availability"),
+    ("GET", r"^/inference-profiles/(?P<profile>[^/]+)/?$", "get_inference_profile"),
     ("POST", r"^/tags/(?P<arn>arn:[^:]+:bedrock:.+:knowledge-base/.+)$", "tag_resource"),
     ("DELETE", r"^/tags/(?P<arn>arn:[^:]+:bedrock:.+:knowledge-base/.+)$", "untag_resource"),
 ]
@@ -278,7 +294,12 @@ class BedrockAgent:
         vector = (body.get("knowledgeBaseConfiguration") or {}).get("vectorKnowledgeBaseConfiguration") or {}
         model_arn = vector.get("embeddingModelArn", "")
         model_id = model_arn.rsplit("/", 1)[-1]
-        dims = (((vector.get("embeddingModelConfiguration") or {}).get("bedrockEmbeddingModelConfiguration") or {}).get("dimensions")) or DEFAULT_DIMENSIONS.get(model_id)
+        sent_dims = ((vector.get("embeddingModelConfiguration") or {}).get("bedrockEmbeddingModelConfiguration") or {}).get("dimensions")
+        # Only Titan Text Embeddings v2 has a choice of output sizes (Bedrock User Guide, supported
+        # embedding models); the wording of this refusal is ours.
+        if sent_dims is not None and model_id not in CONFIGURABLE_DIMENSIONS:
+            raise _validation(f"The embedding model {model_id} does not support the dimensions parameter.")
+        dims = sent_dims or DEFAULT_DIMENSIONS.get(model_id)
         storage = body.get("storageConfiguration") or {}
         if storage.get("type") != "OPENSEARCH_SERVERLESS":
             raise _validation("ragstack emulator supports storageConfiguration.type OPENSEARCH_SERVERLESS only")
@@ -289,6 +310,15 @@ class BedrockAgent:
         prefix = "The knowledge base storage configuration provided is invalid... "
         if schema is None:
             raise _validation(prefix + f"no such index [{index}]")
+        # Right after the index or its data access policy is created, Bedrock's own view of the
+        # collection lags: CreateKnowledgeBase answers these two messages for a while (reported in
+        # awslabs/agents-for-amazon-bedrock-blueprints#22 and awslabs/amazon-bedrock-agent-samples#37).
+        settled = self.aoss.index_settled_for(account, region, aoss.get("collectionArn", ""), index)
+        window = self.settings.delays["knowledge_base_storage_propagation"]
+        if settled is not None and settled < window / 2:
+            raise _validation(prefix + f"Request failed: [index_not_found_exception] no such index [{index}]")
+        if settled is not None and settled < window:
+            raise _validation(prefix + "Request failed: [security_exception] 403 Forbidden")
         mapping = ((schema.get("mappings") or {}).get("properties") or {}).get(field)
         if not mapping or mapping.get("type") != "knn_vector":
             raise _validation(prefix + f"The vector field {field} is not a knn_vector field of index {index}")
@@ -432,6 +462,35 @@ class BedrockAgent:
                 "inferenceTypesSupported": ["ON_DEMAND"],
                 "modelLifecycle": {"status": "ACTIVE"},
             }
+        }
+
+    def get_foundation_model_availability(self, kbs, params, body, account, region):
+        """Whether this account may use a model (GetFoundationModelAvailability). `model_access`
+        in the settings makes a model NOT_AUTHORIZED, AGREEMENT_PENDING or NOT_ENTITLED."""
+        model = params["model"]
+        if model not in DEFAULT_DIMENSIONS and model not in GENERATION_MODELS:
+            raise _not_found(f"Model {model} was not found.")
+        access = self.settings.model_access.get(model, "AUTHORIZED")
+        return 200, {
+            "modelId": model,
+            "agreementAvailability": {"status": "PENDING" if access == "AGREEMENT_PENDING" else "AVAILABLE"},
+            "authorizationStatus": "NOT_AUTHORIZED" if access == "NOT_AUTHORIZED" else "AUTHORIZED",
+            "entitlementAvailability": "NOT_AVAILABLE" if access == "NOT_ENTITLED" else "AVAILABLE",
+            "regionAvailability": "AVAILABLE",
+        }
+
+    def get_inference_profile(self, kbs, params, body, account, region):
+        profile = params["profile"]
+        prefix, _, model = profile.partition(".")
+        if prefix not in PROFILE_REGIONS or model not in GENERATION_MODELS:
+            raise _not_found(f"Inference profile {profile} was not found.")
+        return 200, {
+            "inferenceProfileName": f"{prefix.upper()} {model}",
+            "inferenceProfileArn": f"arn:aws:bedrock:{region}:{account}:inference-profile/{profile}",
+            "inferenceProfileId": profile,
+            "models": [{"modelArn": f"arn:aws:bedrock:{r}::foundation-model/{model}"} for r in PROFILE_REGIONS[prefix]],
+            "status": "ACTIVE",
+            "type": "SYSTEM_DEFINED",
         }
 
     # -- tags ---------------------------------------------------------------------------------

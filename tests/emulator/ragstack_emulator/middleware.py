@@ -4,7 +4,12 @@ implements itself. Admin endpoints live under /_ragstack/ on the same port:
   GET    /_ragstack/health   settings in force
   GET    /_ragstack/calls    every AWS request so far: seq, service, operation, mutating, status
   DELETE /_ragstack/calls    forget the log (e.g. before a re-deploy whose calls a test counts)
-  POST   /_ragstack/config   change throttle_rate, error_rate, seed or delays at run time (JSON)
+  POST   /_ragstack/config   change throttle_rate, error_rate, seed, delays, model_access, caller or
+                             validate_requests at run time (JSON)
+  GET    /_ragstack/validation  how many requests were checked against their API model, rejected,
+                             or matched no operation (by operation)
+
+Every request is checked against its service's API model first (contract.py), as AWS does.
 """
 import io
 import json
@@ -14,7 +19,7 @@ import threading
 import time
 from urllib.parse import parse_qs
 
-from . import bedrock_agent, moto_fixes
+from . import bedrock_agent, contract, moto_fixes
 from .aoss import OpenSearchServerless
 from .errors import AwsError
 
@@ -64,6 +69,35 @@ def caller_principal(access_key, region):
     return arn
 
 
+def configured_caller(caller, account):
+    """(ARN STS reports, IAM principal AWS evaluates) for a configured caller, or None for moto's
+    own identity. An assumed-role session of a role with a path (IAM Identity Center's roles live
+    under /aws-reserved/sso.amazonaws.com/) is evaluated as the role, path included; the role is
+    created in moto's IAM so that iam:GetRole finds it, as it would on AWS."""
+    kind, _, rest = caller.partition(":")
+    if kind == "root":
+        arn = f"arn:aws:iam::{account}:root"
+        return arn, arn
+    if kind == "user":
+        arn = f"arn:aws:iam::{account}:user/{rest}"
+        return arn, arn
+    if kind == "federated":
+        arn = f"arn:aws:sts::{account}:federated-user/{rest}"
+        return arn, arn
+    if kind == "role":
+        path, _, name = rest.rpartition(":")
+        from moto.iam.models import iam_backends
+
+        iam = iam_backends[account]["aws"]
+        try:
+            iam.get_role(name)
+        except Exception:  # noqa: BLE001 - moto raises its own NoSuchEntity
+            trust = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": account}, "Action": "sts:AssumeRole"}]})
+            iam.create_role(name, trust, path, None, "the emulator's configured caller", [], None)
+        return f"arn:aws:sts::{account}:assumed-role/{name}/ragstack-session", f"arn:aws:iam::{account}:role{path}{name}"
+    return None
+
+
 def role_age(role_arn):
     """Seconds since moto created the role, or None when it does not exist."""
     from moto.core.utils import utcnow
@@ -102,8 +136,29 @@ class Emulator:
         self.calls = []
         self.lock = threading.Lock()
         self.rng = random.Random(settings.seed)
-        self.aoss = OpenSearchServerless(settings, caller_principal)
+        self.validation = {"checked": 0, "rejected": 0, "unmatched": {}}
+        self.aoss = OpenSearchServerless(settings, self.caller_principal)
         self.bedrock_agent = bedrock_agent.BedrockAgent(settings, self.aoss, role_age, s3_objects)
+
+    def caller_principal(self, access_key, region):
+        """The principal data access policies are evaluated against: the configured caller's, or
+        the one moto derives from the access key."""
+        from moto.iam.models import get_account_id_from
+
+        configured = configured_caller(self.settings.caller, get_account_id_from(access_key or ""))
+        return configured[1] if configured else caller_principal(access_key, region)
+
+    def _caller_identity(self, account):
+        """GetCallerIdentity's answer for a configured caller (the STS query protocol's XML)."""
+        arn, _ = configured_caller(self.settings.caller, account)
+        user_id = account if arn.endswith(":root") else "AIDAEMULATORCALLER" + (":ragstack-session" if ":assumed-role/" in arn else "")
+        xml = (
+            '<GetCallerIdentityResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><GetCallerIdentityResult>'
+            f"<Arn>{arn}</Arn><UserId>{user_id}</UserId><Account>{account}</Account>"
+            "</GetCallerIdentityResult><ResponseMetadata><RequestId>ragstack-emulator</RequestId></ResponseMetadata>"
+            "</GetCallerIdentityResponse>"
+        )
+        return 200, [("Content-Type", "text/xml")], xml.encode()
 
     # -- request classification ---------------------------------------------------------------
 
@@ -197,6 +252,8 @@ class Emulator:
         try:
             if fault:
                 raise self._fault(service, fault)
+            if service and self.settings.validate_requests:
+                self._validate(service, environ, body, operation)
             if bedrock_route:
                 name, params = bedrock_route
                 params = dict(params, _query=parse_qs(environ.get("QUERY_STRING", "")))
@@ -207,6 +264,8 @@ class Emulator:
                 if age is not None and age < self.settings.delays["iam_propagation"]:
                     raise AwsError(400, "InvalidParameterValueException", "The role defined for the function cannot be assumed by Lambda.")
                 return self._to_moto(environ, start_response, service, operation, mutating, fault)
+            elif service == "sts" and operation == "GetCallerIdentity" and self.settings.caller != "moto":
+                status, headers, payload = self._caller_identity(account)
             elif service == "aoss":
                 params = json.loads(body or b"{}")
                 result = self.aoss.handle(operation, params, account, region, access_key)
@@ -218,6 +277,21 @@ class Emulator:
         self._log(service, operation, mutating, status, fault)
         start_response(f"{status} {'OK' if status < 400 else 'Error'}", headers + [("Content-Length", str(len(payload)))])
         return [payload]
+
+    def _validate(self, service, environ, body, operation):
+        try:
+            matched = contract.check(service, environ, body)
+        except AwsError:
+            with self.lock:
+                self.validation["checked"] += 1
+                self.validation["rejected"] += 1
+            raise
+        with self.lock:
+            if matched is None:
+                key = f"{service} {operation}"
+                self.validation["unmatched"][key] = self.validation["unmatched"].get(key, 0) + 1
+            else:
+                self.validation["checked"] += 1
 
     def _to_moto(self, environ, start_response, service, operation, mutating, fault):
         seen = {}
@@ -266,6 +340,9 @@ class Emulator:
             with self.lock:
                 self.calls.clear()
             result = {"calls": []}
+        elif path == "/_ragstack/validation":
+            with self.lock:
+                result = json.loads(json.dumps(self.validation))
         elif path == "/_ragstack/config" and method == "POST":
             length = int(environ.get("CONTENT_LENGTH") or 0)
             try:

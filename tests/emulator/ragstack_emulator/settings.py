@@ -14,7 +14,8 @@ REALISTIC_SCALE = 60.0
 
 # AWS magnitudes in seconds (sources: DESIGN.md section 3; AOSS collection creation is reported at
 # 5-12 minutes, data access policy propagation up to about a minute, IAM propagation seconds,
-# knowledge base creation tens of seconds, ingestion of a small corpus about a minute).
+# knowledge base creation tens of seconds, the
+# knowledge base's view of a new index or access policy about a minute (DESIGN.md section 8), ingestion of a small corpus about a minute).
 _AWS_SECONDS = {
     "collection_create": 480.0,
     "collection_delete": 120.0,
@@ -22,6 +23,7 @@ _AWS_SECONDS = {
     "iam_propagation": 10.0,
     "knowledge_base_create": 30.0,
     "knowledge_base_delete": 30.0,
+    "knowledge_base_storage_propagation": 60.0,
     "ingestion_starting": 15.0,
     "ingestion_in_progress": 60.0,
 }
@@ -33,6 +35,7 @@ _TEST_SECONDS = {
     "iam_propagation": 0.4,
     "knowledge_base_create": 0.3,
     "knowledge_base_delete": 0.3,
+    "knowledge_base_storage_propagation": 0.6,
     "ingestion_starting": 0.2,
     "ingestion_in_progress": 0.3,
 }
@@ -41,6 +44,10 @@ PROFILES = {
     "test": _TEST_SECONDS,
     "realistic": {k: v / REALISTIC_SCALE for k, v in _AWS_SECONDS.items()},
 }
+
+
+MODEL_ACCESS = ("AUTHORIZED", "NOT_AUTHORIZED", "AGREEMENT_PENDING", "NOT_ENTITLED")
+CALLERS = ("moto", "root", "user", "role", "federated")
 
 
 class Settings:
@@ -58,6 +65,29 @@ class Settings:
         self.seed = int(environ.get("RAGSTACK_EMULATOR_SEED", "1"))
         # Embedding models GetFoundationModel reports as not offered (comma-separated ids).
         self.unavailable_models = [m for m in environ.get("RAGSTACK_EMULATOR_UNAVAILABLE_MODELS", "").split(",") if m]
+        # Model id -> NOT_AUTHORIZED | AGREEMENT_PENDING | NOT_ENTITLED (GetFoundationModelAvailability);
+        # every other model is usable. RAGSTACK_EMULATOR_MODEL_ACCESS="id=STATUS,id=STATUS".
+        self.model_access = {}
+        for item in filter(None, environ.get("RAGSTACK_EMULATOR_MODEL_ACCESS", "").split(",")):
+            model, _, status = item.partition("=")
+            self.model_access[model] = status
+        self._check_model_access()
+        # Who STS says is calling: "moto" (moto's own user), "user:NAME", "role:/PATH/:NAME" (an
+        # assumed-role session of a role with that path), "root", "federated:NAME".
+        self.caller = environ.get("RAGSTACK_EMULATOR_CALLER", "moto")
+        self._check_caller()
+        # Validate every request against the service's API model (botocore), as AWS does.
+        self.validate_requests = environ.get("RAGSTACK_EMULATOR_VALIDATE_REQUESTS", "1") != "0"
+
+    def _check_model_access(self):
+        for model, status in self.model_access.items():
+            if status not in MODEL_ACCESS:
+                raise ValueError(f"model_access[{model!r}] = {status!r}: allowed: {', '.join(MODEL_ACCESS)}")
+
+    def _check_caller(self):
+        kind = self.caller.split(":", 1)[0]
+        if kind not in CALLERS or (kind in ("user", "role", "federated") and ":" not in self.caller):
+            raise ValueError(f"caller {self.caller!r}: allowed: moto, root, user:NAME, role:/PATH/:NAME, federated:NAME")
 
     def to_dict(self):
         return {
@@ -67,6 +97,9 @@ class Settings:
             "error_rate": self.error_rate,
             "seed": self.seed,
             "unavailable_models": self.unavailable_models,
+            "model_access": self.model_access,
+            "caller": self.caller,
+            "validate_requests": self.validate_requests,
         }
 
     def update(self, changes):
@@ -79,6 +112,14 @@ class Settings:
                 setattr(self, key, value)
         if "seed" in changes:
             self.seed = int(changes["seed"])
+        if "model_access" in changes:
+            self.model_access = {str(k): str(v) for k, v in changes["model_access"].items()}
+            self._check_model_access()
+        if "caller" in changes:
+            self.caller = str(changes["caller"])
+            self._check_caller()
+        if "validate_requests" in changes:
+            self.validate_requests = bool(changes["validate_requests"])
         if "unavailable_models" in changes:
             self.unavailable_models = [str(m) for m in changes["unavailable_models"]]
         for name, value in changes.get("delays", {}).items():
