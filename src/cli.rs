@@ -4,7 +4,7 @@ use crate::aws::Clients;
 use crate::config::{self, Environment, Target};
 use crate::error::{Error, Result};
 use crate::output::Reporter;
-use crate::render::{Known, Templates};
+use crate::render::{self, Known, Templates};
 use crate::resources::Ctx;
 use crate::{deploy, engine, naming, plan, preflight, status, sync, teardown};
 use clap::{Args, Parser, Subcommand};
@@ -150,7 +150,8 @@ pub struct PlanArgs {
     /// Use no credentials and no network: print every resource the environment consists of
     #[arg(long)]
     pub offline: bool,
-    /// Account id to derive names and ARNs with (offline); default: a placeholder
+    /// Account id to derive names and ARNs with (offline, --deployer-policy); default: a
+    /// placeholder offline, the credentials' account with --deployer-policy
     #[arg(long, value_name = "ID", value_parser = parse_account)]
     pub account: Option<String>,
     /// Also print every rendered document (IAM and OpenSearch Serverless policies, index mapping)
@@ -159,6 +160,10 @@ pub struct PlanArgs {
     /// Exit 3 when deploy would change something (0 when nothing would change)
     #[arg(long)]
     pub detailed_exitcode: bool,
+    /// Print the least-privilege IAM policy whoever runs ragstack (a person or a CI role) needs
+    /// for this environment, and nothing else; with --account, no AWS call is made
+    #[arg(long, conflicts_with_all = ["offline", "show_documents", "detailed_exitcode"])]
+    pub deployer_policy: bool,
 }
 
 fn parse_account(s: &str) -> std::result::Result<String, String> {
@@ -294,8 +299,24 @@ pub async fn run(cli: Cli) -> Result<u8> {
             }
             Ok(0)
         }
+        Command::Plan(p) if p.deployer_policy => {
+            let account = match &p.account {
+                Some(a) => a.clone(),
+                None => {
+                    // The account is all ragstack needs to know: GetCallerIdentity needs no permission.
+                    let (env, _) = prepare(&cli, None).await?;
+                    let clients = Clients::connect(env.region(), cli.global.profile.as_deref()).await;
+                    preflight::account(&clients).await?
+                }
+            };
+            let (env, templates) = prepare(&cli, Some(account)).await?;
+            let policy =
+                templates.render_json("iam/deployer-policy.json", &render::context(&env, &Known::default()))?;
+            println!("{}", serde_json::to_string_pretty(&policy).expect("JSON value serializes"));
+            Ok(0)
+        }
         Command::Plan(p) if p.account.is_some() => Err(Error::usage(
-            "--account goes with --offline: online, ragstack reads the account from your credentials",
+            "--account goes with --offline or --deployer-policy: online, ragstack reads the account from your credentials",
             None,
         )),
         Command::Plan(p) => {

@@ -45,10 +45,16 @@ impl Error {
     /// An AWS failure while doing `action`, with what the user can do about it where ragstack knows.
     pub fn aws(action: impl Into<String>, source: crate::aws::AwsError) -> Self {
         let help = match source.code.as_str() {
-            "AccessDeniedException" | "AccessDenied" | "UnauthorizedOperation" => Some(
-                "the credentials in use lack a permission this step needs; `aws sts get-caller-identity` shows who you are"
-                    .to_string(),
-            ),
+            "AccessDeniedException" | "AccessDenied" | "UnauthorizedOperation" | "AuthorizationError" => {
+                // AWS names the action in most denials ("... is not authorized to perform: X on resource: Y");
+                // S3 says only "Access Denied".
+                let action = denied_action(&source.message)
+                    .map_or_else(|| "a permission this step needs".to_string(), |a| format!("permission {a}"));
+                Some(format!(
+                    "the credentials in use lack {action}; `ragstack plan ENV --deployer-policy` prints every \
+                     permission ragstack needs for an environment, and `aws sts get-caller-identity` shows who you are"
+                ))
+            }
             "ExpiredToken" | "ExpiredTokenException" | "InvalidClientTokenId" | "UnrecognizedClientException" => {
                 Some("refresh your credentials (aws sso login, or new keys) and run the command again".to_string())
             }
@@ -121,3 +127,33 @@ impl Error {
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// The IAM action an AccessDenied message names: "... is not authorized to perform: s3:PutObject on ...".
+fn denied_action(message: &str) -> Option<&str> {
+    let rest = message.split_once("perform: ")?.1;
+    let action = rest.split(|c: char| c.is_whitespace() || c == ',' || c == ';').next()?;
+    action.contains(':').then_some(action)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::aws::AwsError;
+
+    #[test]
+    fn a_denied_call_names_the_action_and_the_command_that_lists_every_permission() {
+        let denied = AwsError {
+            code: "AccessDeniedException".into(),
+            message: "User: arn:aws:sts::123456789012:assumed-role/ci/run is not authorized to perform: \
+                      bedrock:CreateKnowledgeBase on resource: arn:aws:bedrock:us-east-1:123456789012:knowledge-base/*"
+                .into(),
+            status: Some(403),
+        };
+        let help = Error::aws("create knowledge base", denied).help().unwrap();
+        assert!(help.contains("permission bedrock:CreateKnowledgeBase"), "{help}");
+        assert!(help.contains("--deployer-policy"), "{help}");
+        let s3 = AwsError { code: "AccessDenied".into(), message: "Access Denied".into(), status: Some(403) };
+        let help = Error::aws("create bucket", s3).help().unwrap();
+        assert!(help.contains("a permission this step needs") && help.contains("--deployer-policy"), "{help}");
+    }
+}

@@ -67,8 +67,13 @@ pub fn assumed_role(arn: &str) -> Option<(&str, &str, &str)> {
     Some((partition, account, role))
 }
 
-pub async fn identify(clients: &Clients, report: &Reporter) -> Result<Identity> {
-    let me = clients.sts.get_caller_identity().send().await.map_err(aws).map_err(|e| {
+/// The account the credentials belong to (sts:GetCallerIdentity, which needs no permission).
+pub async fn account(clients: &Clients) -> Result<String> {
+    Ok(caller(clients).await?.account().unwrap_or_default().to_string())
+}
+
+async fn caller(clients: &Clients) -> Result<aws_sdk_sts::operation::get_caller_identity::GetCallerIdentityOutput> {
+    clients.sts.get_caller_identity().send().await.map_err(aws).map_err(|e| {
         let mut err = Error::aws("find out who is calling (sts:GetCallerIdentity)", e);
         if let Error::Aws { help, .. } = &mut err {
             *help = Some(
@@ -78,7 +83,11 @@ pub async fn identify(clients: &Clients, report: &Reporter) -> Result<Identity> 
             );
         }
         err
-    })?;
+    })
+}
+
+pub async fn identify(clients: &Clients, report: &Reporter) -> Result<Identity> {
+    let me = caller(clients).await?;
     let account = me.account().unwrap_or_default().to_string();
     let caller_arn = me.arn().unwrap_or_default().to_string();
     let deployer_arn = match assumed_role(&caller_arn) {

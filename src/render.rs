@@ -19,6 +19,7 @@ pub const TEMPLATES: &[(&str, &str)] = &[
     ("iam/knowledge-base-permissions.json", include_str!("../templates/iam/knowledge-base-permissions.json.hbs")),
     ("iam/api-trust.json", include_str!("../templates/iam/api-trust.json.hbs")),
     ("iam/api-permissions.json", include_str!("../templates/iam/api-permissions.json.hbs")),
+    ("iam/deployer-policy.json", include_str!("../templates/iam/deployer-policy.json.hbs")),
     ("s3/documents-bucket-policy.json", include_str!("../templates/s3/documents-bucket-policy.json.hbs")),
     ("opensearch/encryption-policy.json", include_str!("../templates/opensearch/encryption-policy.json.hbs")),
     ("opensearch/network-policy.json", include_str!("../templates/opensearch/network-policy.json.hbs")),
@@ -149,6 +150,20 @@ pub fn context(env: &Environment, known: &Known) -> Value {
             "object_arns": objects,
         }));
     }
+    // The deployer manages the documents bucket (teardown empties all of it) and uploads under
+    // the prefixes of data sources that read other buckets.
+    let own = n.bucket_arn(&n.documents_bucket);
+    let (mut deployer_buckets, mut deployer_objects) = (Vec::new(), Vec::new());
+    if env.uses_documents_bucket() {
+        deployer_buckets.push(own.clone());
+        deployer_objects.push(format!("{own}/*"));
+    }
+    deployer_buckets.extend(source_buckets.iter().filter(|b| **b != own).cloned());
+    deployer_objects.extend(source_objects.iter().filter(|o| !o.starts_with(&format!("{own}/"))).cloned());
+    let generation_inference_profiles: Vec<String> = match naming::inference_profile_base(&f.lambda.generation_model) {
+        Some(_) => vec![n.generation_model_arns(&f.lambda.generation_model).remove(0)],
+        None => vec![],
+    };
     json!({
         "environment": env.name,
         "region": n.region,
@@ -170,6 +185,17 @@ pub fn context(env: &Environment, known: &Known) -> Value {
             "execute_api": n.execute_api_arn(known.rest_api_id.as_deref()),
             "source_buckets": source_buckets,
             "source_objects": source_objects,
+            // For the deployer's policy (`plan --deployer-policy`): ids AWS assigns on creation are
+            // not known in advance, so those grants name this account and region's resources.
+            "collection_pattern": format!("arn:{}:aoss:{}:{}:collection/*", n.partition, n.region, n.account),
+            "deployer_buckets": deployer_buckets,
+            "deployer_objects": deployer_objects,
+            "generation_inference_profiles": generation_inference_profiles,
+            "deployer_rest_apis": [
+                format!("arn:{}:apigateway:{}::/restapis", n.partition, n.region),
+                format!("arn:{}:apigateway:{}::/restapis/*", n.partition, n.region),
+                format!("arn:{}:apigateway:{}::/tags/*", n.partition, n.region),
+            ],
         },
         "deployer": known.deployer_arn.as_deref().unwrap_or(DEPLOYER_PLACEHOLDER),
         "data_sources": data_sources,

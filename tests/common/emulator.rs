@@ -16,6 +16,7 @@ impl Emulator {
     pub fn start(flags: &[&str]) -> Emulator {
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/emulator");
         let mut child = Command::new(script)
+            .env("RAGSTACK_EMULATOR_CALLER", CALLER_SETTING)
             .args(["--port", "0", "--exit-with-parent"])
             .args(flags)
             .stdout(Stdio::piped())
@@ -86,8 +87,12 @@ fn http(endpoint: &str, method: &str, path: &str, body: &str) -> String {
     rest.to_string()
 }
 
-/// moto's identity for access keys it did not issue; AWS would report the key's IAM user.
-pub const CALLER: &str = "arn:aws:sts::123456789012:user/moto";
+/// Who the tests' emulators say is calling: a session of an IAM Identity Center role, whose path
+/// (`/aws-reserved/sso.amazonaws.com/`) deploy must find and name in the data access policy.
+pub const CALLER_SETTING: &str = "role:/aws-reserved/sso.amazonaws.com/:AWSReservedSSO_Deployer_0123456789abcdef";
+/// The IAM principal OpenSearch Serverless evaluates for that caller: the role, path included.
+pub const CALLER: &str =
+    "arn:aws:iam::123456789012:role/aws-reserved/sso.amazonaws.com/AWSReservedSSO_Deployer_0123456789abcdef";
 
 /// An SDK config builder for any client crate, pointed at the emulator, with retries off so a
 /// test sees every answer: `sdk_config!(aws_sdk_iam, emulator).build()`. (Every test binary

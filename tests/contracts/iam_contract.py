@@ -13,6 +13,7 @@ import json
 import sys
 
 from policy_sentry.querying.actions import get_action_data, get_actions_for_service
+from policy_sentry.querying.arns import get_raw_arns_for_service
 
 # In a resource ARN format, these variables stand for one ARN field (no colon); every other
 # variable (a name, an id, a path) may contain anything.
@@ -24,6 +25,13 @@ def as_list(v):
     return v if isinstance(v, list) else [v]
 
 
+# The Service Authorization Reference lists API Gateway twice under the one prefix `apigateway`
+# ("Amazon API Gateway Management" for REST APIs, "... V2" for HTTP and WebSocket APIs), with the
+# same action names (GET, POST, PUT, PATCH, DELETE). policy_sentry keeps one entry per action name,
+# so its actions carry only V2's resource types; every resource type of the prefix is accepted.
+SHARED_PREFIXES = ("apigateway",)
+
+
 @functools.lru_cache(maxsize=None)
 def formats(action):
     """The ARN formats `service:Action` supports (`*` alone: it supports no resource type), or
@@ -33,7 +41,10 @@ def formats(action):
     rows = data.get(service) or []
     if not rows:
         return None
-    return tuple(sorted({r["resource_arn_format"] for r in rows}))
+    found = {r["resource_arn_format"] for r in rows}
+    if service in SHARED_PREFIXES:
+        found |= set(get_raw_arns_for_service(service))
+    return tuple(sorted(found))
 
 
 def expand(action):

@@ -15,7 +15,7 @@ import functools
 import json
 import re
 import threading
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, quote, unquote
 
 import botocore.session
 
@@ -131,7 +131,9 @@ def find_operation(service, environ, body):
 
 def _rest(service, environ, body):
     method = environ.get("REQUEST_METHOD", "GET")
-    path = environ.get("PATH_INFO", "/")
+    # Labels are matched on the path as sent: a label holding an ARN has its `/` percent-encoded
+    # (PATH_INFO would have decoded it into extra segments).
+    path = (environ.get("RAW_URI") or environ.get("REQUEST_URI") or quote(environ.get("PATH_INFO", "/"))).split("?", 1)[0]
     query = parse_qs(environ.get("QUERY_STRING", ""), keep_blank_values=True)
     best = None
     for m, regex, required, specificity, model, op_name in _routes(service):
@@ -155,7 +157,7 @@ def _rest(service, environ, body):
     shape = op.input_shape
     if shape is None:
         return op, {}
-    labels = {k: v for k, v in match.groupdict().items()}
+    labels = {k: unquote(v) for k, v in match.groupdict().items()}
     headers = {k[5:].replace("_", "-").lower(): v for k, v in environ.items() if k.startswith("HTTP_")}
     if environ.get("CONTENT_TYPE"):
         headers["content-type"] = environ["CONTENT_TYPE"]
@@ -251,7 +253,15 @@ def _from_query(shape, flat, prefix):
     return _scalar(shape, flat[prefix])
 
 
+# Defects in the published patterns, corrected: AWS accepts what they would reject.
+# bedrock-agent's TaggableResourcesArn (botocore 1.44.5) writes `/d{12}` and `/d+` for `\d{12}`
+# and `\d+`, so no knowledge-base ARN matches it; ListTagsForResource works on AWS.
+PATTERN_FIXES = (("/d{12}", r"\d{12}"), (":/d+", r":\d+"))
+
+
 def _pattern(p):
+    for wrong, right in PATTERN_FIXES:
+        p = p.replace(wrong, right)
     try:
         return re.compile(p)
     except re.error:

@@ -253,7 +253,7 @@ class Emulator:
             if fault:
                 raise self._fault(service, fault)
             if service and self.settings.validate_requests:
-                self._validate(service, environ, body, operation)
+                environ["ragstack.api_operation"] = self._validate(service, environ, body, operation)
             if bedrock_route:
                 name, params = bedrock_route
                 params = dict(params, _query=parse_qs(environ.get("QUERY_STRING", "")))
@@ -264,6 +264,8 @@ class Emulator:
                 if age is not None and age < self.settings.delays["iam_propagation"]:
                     raise AwsError(400, "InvalidParameterValueException", "The role defined for the function cannot be assumed by Lambda.")
                 return self._to_moto(environ, start_response, service, operation, mutating, fault)
+            elif service == "apigateway" and path.startswith("/tags/") and environ.get("REQUEST_METHOD") in ("POST", "PUT"):
+                status, headers, payload = moto_fixes.apigateway_tag_resource(environ, body, account, region)
             elif service == "sts" and operation == "GetCallerIdentity" and self.settings.caller != "moto":
                 status, headers, payload = self._caller_identity(account)
             elif service == "aoss":
@@ -274,7 +276,7 @@ class Emulator:
                 return self._to_moto(environ, start_response, service, operation, mutating, fault)
         except AwsError as e:
             status, headers, payload = self._error_response(service, protocol, e)
-        self._log(service, operation, mutating, status, fault)
+        self._log(service, operation, mutating, status, fault, environ.get("ragstack.api_operation"))
         start_response(f"{status} {'OK' if status < 400 else 'Error'}", headers + [("Content-Length", str(len(payload)))])
         return [payload]
 
@@ -292,6 +294,7 @@ class Emulator:
                 self.validation["unmatched"][key] = self.validation["unmatched"].get(key, 0) + 1
             else:
                 self.validation["checked"] += 1
+        return matched
 
     def _to_moto(self, environ, start_response, service, operation, mutating, fault):
         seen = {}
@@ -305,7 +308,7 @@ class Emulator:
             return start_response(status, headers, exc_info)
 
         result = self.moto_app(environ, recording_start_response)
-        self._log(service, operation, mutating, seen.get("status", 0), fault)
+        self._log(service, operation, mutating, seen.get("status", 0), fault, environ.get("ragstack.api_operation"))
         if not fix:
             return result
         body = fix(b"".join(result))
@@ -313,10 +316,12 @@ class Emulator:
         start_response(f"{seen['status']} OK", headers + [("Content-Length", str(len(body)))])
         return [body]
 
-    def _log(self, service, operation, mutating, status, fault):
+    def _log(self, service, operation, mutating, status, fault, api_operation=None):
         with self.lock:
             self.calls.append(
                 {
+                    # The operation's name in the service's API model, where the request matched one.
+                    "api_operation": api_operation,
                     "seq": len(self.calls) + 1,
                     "time": time.time(),
                     "service": service or "unknown",

