@@ -466,8 +466,12 @@ async fn ownership_tags_are_kept_on_collections_and_knowledge_bases() {
     c.agent.untag_resource().resource_arn(&arn).tag_keys("ragstack:environment").send().await.unwrap();
     let tags = c.agent.list_tags_for_resource().resource_arn(&arn).send().await.unwrap();
     assert_eq!(tags.tags().unwrap().len(), 1);
-    let unknown = c.agent.list_tags_for_resource().resource_arn(format!("{arn}X")).send().await.unwrap_err();
+    // A well-formed ARN of no knowledge base is not found; a malformed one breaks the API model.
+    let absent = format!("{}ZZZZZZZZZZ", &arn[..arn.len() - 10]);
+    let unknown = c.agent.list_tags_for_resource().resource_arn(absent).send().await.unwrap_err();
     assert_eq!(unknown.code(), Some("ResourceNotFoundException"));
+    let malformed = c.agent.list_tags_for_resource().resource_arn(format!("{arn}X")).send().await.unwrap_err();
+    assert_eq!(malformed.code(), Some("ValidationException"));
 
     use aws_sdk_opensearchserverless::types::{CollectionType, Tag};
     let other = unique("tagc");

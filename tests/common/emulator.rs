@@ -52,6 +52,24 @@ impl Emulator {
 
 impl Drop for Emulator {
     fn drop(&mut self) {
+        // Every request must have been checked against its service's API model: one that
+        // matched no operation would have escaped the contract. RAGSTACK_VALIDATION_STATS=FILE
+        // collects the counts of a whole run (one JSON line per emulator).
+        if !std::thread::panicking()
+            && let Ok(stats) = std::panic::catch_unwind(|| http(&self.endpoint, "GET", "/_ragstack/validation", ""))
+        {
+            if let Ok(file) = std::env::var("RAGSTACK_VALIDATION_STATS") {
+                use std::io::Write;
+                let mut f = std::fs::OpenOptions::new().create(true).append(true).open(file).unwrap();
+                writeln!(f, "{stats}").unwrap();
+            }
+            let v: serde_json::Value = serde_json::from_str(&stats).unwrap();
+            let unmatched = v["unmatched"].as_object().map(|m| m.len()).unwrap_or(0);
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+            assert_eq!(unmatched, 0, "requests that matched no operation of their API model: {stats}");
+            return;
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
