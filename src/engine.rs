@@ -1,4 +1,4 @@
-//! The engine of DESIGN.md section 4: observe every resource in parallel, diff against the
+//! The engine (docs/ARCHITECTURE.md, "Data flow"): observe every resource in parallel, diff against the
 //! desired state, then apply along the dependency graph with maximal parallelism (a resource
 //! starts as soon as what it depends on exists or is ready, as `plan` says it needs).
 

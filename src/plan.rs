@@ -1,4 +1,4 @@
-//! The desired state of one environment: every resource of DESIGN.md section 3 with its name,
+//! The desired state of one environment: every resource of the environment with its name,
 //! ARN, dependencies, key settings and rendered documents, in dependency order. `plan --offline`
 //! prints it; the deploy engine diffs it against what exists.
 

@@ -23,7 +23,7 @@ impl Identity {
     /// Why OpenSearch Serverless would refuse this caller as a principal of the data access
     /// policy deploy writes (it names the deployer so that the deployer can create the index):
     /// data access policies take IAM users and roles, not the root user or STS federated users
-    /// (DESIGN.md section 8). None when the caller is fine.
+    /// (docs/ARCHITECTURE.md, "AWS behaviours"). None when the caller is fine.
     pub fn unsupported_principal(&self) -> Option<String> {
         let arn = &self.caller_arn;
         let root =
@@ -152,13 +152,12 @@ pub async fn check_model_access(clients: &Clients, env: &Environment, report: &R
         Err(e) => {
             let e = aws(e);
             if e.is_not_found() || e.is("ValidationException") {
-                return Err(Error::usage(
-                    format!(
-                        "{}: {key} = \"{generation}\" is not an inference profile Bedrock offers in {} ({e})",
-                        env.source,
-                        env.region()
-                    ),
-                    Some(format!("`aws bedrock list-inference-profiles --region {}` lists them", env.region())),
+                return Err(not_offered(
+                    env,
+                    key,
+                    &format!("inference profile {generation}"),
+                    "list-inference-profiles",
+                    &e,
                 ));
             }
             return cannot_check(report, generation, &e, "bedrock:GetInferenceProfile");
@@ -171,6 +170,7 @@ pub async fn check_model_access(clients: &Clients, env: &Environment, report: &R
         .filter_map(|m| m.model_arn())
         .filter_map(|a| a.rsplit_once('/').map(|(_, id)| id))
         .collect();
+    bases.sort_unstable();
     bases.dedup();
     for base in bases {
         check_access(clients, env, report, key, base).await?;
@@ -184,10 +184,7 @@ async fn check_access(clients: &Clients, env: &Environment, report: &Reporter, k
         Err(e) => {
             let e = aws(e);
             if e.is_not_found() || e.is("ValidationException") {
-                return Err(Error::usage(
-                    format!("{}: {key}: model {model} is not offered by Bedrock in {} ({e})", env.source, env.region()),
-                    Some(format!("`aws bedrock list-foundation-models --region {}` lists the models", env.region())),
-                ));
+                return Err(not_offered(env, key, &format!("model {model}"), "list-foundation-models", &e));
             }
             return cannot_check(report, model, &e, "bedrock:GetFoundationModelAvailability");
         }
@@ -225,6 +222,14 @@ async fn check_access(clients: &Clients, env: &Environment, report: &Reporter, k
             env.region()
         ),
     })
+}
+
+/// The environment file names something Bedrock does not offer in the region (exit 2).
+fn not_offered(env: &Environment, key: &str, what: &str, list: &str, e: &AwsError) -> Error {
+    Error::usage(
+        format!("{}: {key}: {what} is not offered by Bedrock in {} ({e})", env.source, env.region()),
+        Some(format!("`aws bedrock {list} --region {}` lists what is", env.region())),
+    )
 }
 
 fn cannot_check(report: &Reporter, model: &str, e: &AwsError, action: &str) -> Result<()> {

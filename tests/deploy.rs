@@ -4,7 +4,8 @@ mod common;
 
 use common::emulator::{CALLER, Emulator};
 use common::stack::{
-    ACCOUNT, KILL_POINTS, bucket, clients, complete_inventory, deploy, events, inventory, killed_deploy, rt, summary,
+    ACCOUNT, KILL_POINTS, access_policy_text, bucket, clients, complete_inventory, deploy, events, inventory,
+    killed_deploy, rt, summary,
 };
 use common::{Workdir, run};
 use serde_json::Value;
@@ -62,15 +63,7 @@ fn fresh_deploy_creates_the_storage_path_with_the_files_settings_then_a_redeploy
         assert!(text.contains(&format!("arn:aws:s3:::{bucket}/documents/*")), "{text}");
         assert!(!text.contains("\"*\""), "no wildcard resource: {text}");
 
-        let access = c
-            .aoss
-            .get_access_policy()
-            .name("ragstack-dev-access")
-            .r#type(aws_sdk_opensearchserverless::types::AccessPolicyType::Data)
-            .send()
-            .await
-            .unwrap();
-        let access = ragstack::aws::from_document(access.access_policy_detail().unwrap().policy().unwrap()).to_string();
+        let access = access_policy_text(&c, "dev").await;
         assert!(access.contains(role.arn()) && access.contains(CALLER), "{access}");
         assert!(access.contains("index/ragstack-dev/ragstack-index"), "{access}");
 

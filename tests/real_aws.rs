@@ -7,7 +7,7 @@
 mod common;
 
 use common::emulator::Emulator;
-use common::stack::{clients, deploy, rt};
+use common::stack::{access_policy_text, clients, deploy, rt};
 use common::{Workdir, run, shipped};
 
 /// Runs `args` against the emulator; asserts exit 2 and that nothing was changed.
@@ -80,17 +80,7 @@ fn an_iam_user_deploys_and_is_named_in_the_data_access_policy() {
     let (code, out, err) = deploy(&wd, &emu, "dev", &["--no-sync"]);
     assert_eq!(code, 0, "{out}\n{err}");
     let c = clients(&emu);
-    let policy = rt().block_on(async {
-        let got = c
-            .aoss
-            .get_access_policy()
-            .name("ragstack-dev-access")
-            .r#type(aws_sdk_opensearchserverless::types::AccessPolicyType::Data)
-            .send()
-            .await
-            .unwrap();
-        ragstack::aws::from_document(got.access_policy_detail().unwrap().policy().unwrap()).to_string()
-    });
+    let policy = rt().block_on(access_policy_text(&c, "dev"));
     assert!(policy.contains("arn:aws:iam::123456789012:user/ci-deployer"), "{policy}");
 }
 

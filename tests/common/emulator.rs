@@ -45,6 +45,11 @@ impl Emulator {
         http(&self.endpoint, "DELETE", "/_ragstack/calls", "");
     }
 
+    /// The admin API's health answer: settings in force and counters.
+    pub fn health(&self) -> serde_json::Value {
+        serde_json::from_str(&http(&self.endpoint, "GET", "/_ragstack/health", "")).unwrap()
+    }
+
     pub fn configure(&self, json: &str) {
         http(&self.endpoint, "POST", "/_ragstack/config", json);
     }

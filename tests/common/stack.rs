@@ -180,3 +180,16 @@ pub fn put_document(emu: &Emulator, env: &str, key: &str, body: &str) {
         c.s3.put_object().bucket(bucket(env)).key(key).body(body.as_bytes().to_vec().into()).send().await.unwrap();
     });
 }
+
+/// The data access policy of `env` as JSON text.
+pub async fn access_policy_text(c: &Clients, env: &str) -> String {
+    let got = c
+        .aoss
+        .get_access_policy()
+        .name(format!("ragstack-{env}-access"))
+        .r#type(aws_sdk_opensearchserverless::types::AccessPolicyType::Data)
+        .send()
+        .await
+        .unwrap();
+    ragstack::aws::from_document(got.access_policy_detail().unwrap().policy().unwrap()).to_string()
+}

@@ -251,8 +251,8 @@ class OpenSearchServerless:
                     raise _validation("Policy json is invalid: every entry of a data policy needs Principal")
         if type_ == "data":
             # Data access policies take IAM users, roles and SAML identities; the root user and
-            # STS federated users are not principals OpenSearch Serverless accepts (DESIGN.md
-            # section 8, from the data access control guide). The wording of the message is ours.
+            # STS federated users are not principals OpenSearch Serverless accepts (its developer
+            # guide, data access control; docs/ARCHITECTURE.md). The wording of the message is ours.
             for rule_set in doc:
                 for principal in rule_set.get("Principal", []) if isinstance(rule_set, dict) else []:
                     if re.match(r"^arn:[^:]+:iam::\d{12}:root$", principal) or ":federated-user/" in principal:

@@ -8,6 +8,10 @@ implements itself. Admin endpoints live under /_ragstack/ on the same port:
                              validate_requests at run time (JSON)
   GET    /_ragstack/validation  how many requests were checked against their API model, rejected,
                              or matched no operation (by operation)
+  GET    /_ragstack/container-credentials  AWS CloudShell's credential provider (the container
+                             credentials endpoint): needs the Authorization token, hands out keys
+                             that expire `container_credentials_seconds` later; requests signed
+                             with an expired key are refused with ExpiredToken, as AWS does
 
 Every request is checked against its service's API model first (contract.py), as AWS does.
 """
@@ -137,6 +141,7 @@ class Emulator:
         self.lock = threading.Lock()
         self.rng = random.Random(settings.seed)
         self.validation = {"checked": 0, "rejected": 0, "unmatched": {}}
+        self.issued = {}  # access key id -> expiry (epoch seconds) of container credentials
         self.aoss = OpenSearchServerless(settings, self.caller_principal)
         self.bedrock_agent = bedrock_agent.BedrockAgent(settings, self.aoss, role_age, s3_objects)
 
@@ -252,6 +257,7 @@ class Emulator:
         try:
             if fault:
                 raise self._fault(service, fault)
+            self._check_expiry(service, access_key)
             if service and self.settings.validate_requests:
                 environ["ragstack.api_operation"] = self._validate(service, environ, body, operation)
             if bedrock_route:
@@ -279,6 +285,28 @@ class Emulator:
         self._log(service, operation, mutating, status, fault, environ.get("ragstack.api_operation"))
         start_response(f"{status} {'OK' if status < 400 else 'Error'}", headers + [("Content-Length", str(len(payload)))])
         return [payload]
+
+    def _check_expiry(self, service, access_key):
+        """Temporary credentials past their expiry are refused (STS's and the query services'
+        `ExpiredToken`, the JSON and REST services' `ExpiredTokenException`, as AWS answers)."""
+        with self.lock:
+            expiry = self.issued.get(access_key)
+        if expiry is not None and time.time() >= expiry:
+            code = "ExpiredToken" if service in ("iam", "sts", "cloudformation", "s3") else "ExpiredTokenException"
+            raise AwsError(400 if code == "ExpiredToken" else 403, code, "The security token included in the request is expired")
+
+    def _container_credentials(self, environ):
+        """(status, JSON) of the container credentials endpoint AWS CloudShell and ECS provide."""
+        token = self.settings.container_credentials_token
+        if not token or environ.get("HTTP_AUTHORIZATION") != token:
+            return 401, {"Code": "Unauthorized", "Message": "the Authorization token is missing or wrong"}
+        lifetime = self.settings.container_credentials_seconds
+        expiry = time.time() + lifetime
+        with self.lock:
+            key = f"ASIAEMULATOR{len(self.issued):08d}"
+            self.issued[key] = expiry
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(expiry))
+        return 200, {"AccessKeyId": key, "SecretAccessKey": "emulator-secret", "Token": f"session-{key}", "Expiration": stamp}
 
     def _validate(self, service, environ, body, operation):
         try:
@@ -337,7 +365,9 @@ class Emulator:
         path = environ.get("PATH_INFO")
         status, result = 200, None
         if path == "/_ragstack/health":
-            result = {"ok": True, "settings": self.settings.to_dict()}
+            with self.lock:
+                issued = len(self.issued)
+            result = {"ok": True, "settings": self.settings.to_dict(), "container_credentials_issued": issued}
         elif path == "/_ragstack/calls" and method == "GET":
             with self.lock:
                 result = {"calls": list(self.calls)}
@@ -345,6 +375,8 @@ class Emulator:
             with self.lock:
                 self.calls.clear()
             result = {"calls": []}
+        elif path == "/_ragstack/container-credentials":
+            status, result = self._container_credentials(environ)
         elif path == "/_ragstack/validation":
             with self.lock:
                 result = json.loads(json.dumps(self.validation))

@@ -12,10 +12,10 @@ import os
 
 REALISTIC_SCALE = 60.0
 
-# AWS magnitudes in seconds (sources: DESIGN.md section 3; AOSS collection creation is reported at
+# AWS magnitudes in seconds (sources: docs/ARCHITECTURE.md, "AWS behaviours"; AOSS collection creation is reported at
 # 5-12 minutes, data access policy propagation up to about a minute, IAM propagation seconds,
 # knowledge base creation tens of seconds, the
-# knowledge base's view of a new index or access policy about a minute (DESIGN.md section 8), ingestion of a small corpus about a minute).
+# knowledge base's view of a new index or access policy about a minute (reported in the issues cited there), ingestion of a small corpus about a minute).
 _AWS_SECONDS = {
     "collection_create": 480.0,
     "collection_delete": 120.0,
@@ -76,6 +76,10 @@ class Settings:
         # assumed-role session of a role with that path), "root", "federated:NAME".
         self.caller = environ.get("RAGSTACK_EMULATOR_CALLER", "moto")
         self._check_caller()
+        # The container credentials endpoint (GET /_ragstack/container-credentials), off without a
+        # token: the Authorization header it requires, and how long its credentials live.
+        self.container_credentials_token = environ.get("RAGSTACK_EMULATOR_CONTAINER_CREDENTIALS_TOKEN", "")
+        self.container_credentials_seconds = float(environ.get("RAGSTACK_EMULATOR_CONTAINER_CREDENTIALS_SECONDS", "900"))
         # Validate every request against the service's API model (botocore), as AWS does.
         self.validate_requests = environ.get("RAGSTACK_EMULATOR_VALIDATE_REQUESTS", "1") != "0"
 
@@ -118,6 +122,10 @@ class Settings:
         if "caller" in changes:
             self.caller = str(changes["caller"])
             self._check_caller()
+        if "container_credentials_token" in changes:
+            self.container_credentials_token = str(changes["container_credentials_token"])
+        if "container_credentials_seconds" in changes:
+            self.container_credentials_seconds = float(changes["container_credentials_seconds"])
         if "validate_requests" in changes:
             self.validate_requests = bool(changes["validate_requests"])
         if "unavailable_models" in changes:
