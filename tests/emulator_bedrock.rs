@@ -188,24 +188,39 @@ fn fixed_size(max_tokens: i32, overlap: i32) -> VectorIngestionConfiguration {
 #[tokio::test]
 async fn a_new_index_is_not_usable_by_a_knowledge_base_at_once() {
     let e = Emulator::start(&[]);
-    e.configure(r#"{"delays": {"iam_propagation": 0, "knowledge_base_storage_propagation": 2}}"#);
+    e.configure(r#"{"delays": {"iam_propagation": 0, "knowledge_base_storage_propagation": 6}}"#);
     let c = clients(&e);
     let name = unique("kbw");
     let (role, collection_id, collection_arn) = storage(&c, &name).await;
     create_index(&c, &collection_id, "faiss", 1024).await;
     // First Bedrock does not see the index, then it is refused access to it, then it works:
-    // the answers AWS gives right after an index and its data access policy are created.
-    let early = kb_request(&c, &name, &role, &collection_arn).send().await.unwrap_err();
-    assert!(early.message().unwrap().contains("no such index [vectors]"), "{early:?}");
-    tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
-    let later = kb_request(&c, &name, &role, &collection_arn).send().await.unwrap_err();
-    let message = later.message().unwrap();
-    assert!(
-        message.contains("storage configuration provided is invalid") && message.contains("403 Forbidden"),
-        "{later:?}"
-    );
-    tokio::time::sleep(std::time::Duration::from_millis(1000)).await;
-    kb_request(&c, &name, &role, &collection_arn).send().await.unwrap();
+    // the answers AWS gives right after an index and its data access policy are created. Polled,
+    // so that a slow machine sees the same sequence.
+    let mut seen: Vec<&str> = Vec::new();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let answer = match kb_request(&c, &name, &role, &collection_arn).send().await {
+            Ok(_) => "created",
+            Err(err) => {
+                let message = err.message().unwrap_or_default().to_string();
+                assert!(message.contains("storage configuration provided is invalid"), "{err:?}");
+                if message.contains("no such index [vectors]") {
+                    "no such index"
+                } else {
+                    assert!(message.contains("[security_exception] 403 Forbidden"), "{err:?}");
+                    "403 Forbidden"
+                }
+            }
+        };
+        if seen.last() != Some(&answer) {
+            seen.push(answer);
+        }
+        if answer == "created" || std::time::Instant::now() > deadline {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    assert_eq!(seen, ["no such index", "403 Forbidden", "created"]);
 }
 
 #[tokio::test]
