@@ -322,17 +322,16 @@ pub fn check(p: &Plan, allow_replace: bool) -> Result<()> {
         .filter(|i| i.action == Action::Foreign)
         .map(|i| format!("{} {}: {}", i.kind, i.name, i.observation.foreign.clone().unwrap_or_default()))
         .collect();
+    // A refusal before any change: exit 2, as the README's exit codes promise.
     if !foreign.is_empty() {
-        return Err(Error::Incomplete {
+        return Err(Error::Refused {
             message: format!(
-                "resources with this environment's names exist but are not ragstack's:\n  {}",
+                "resources with this environment's names exist but are not ragstack's; nothing was changed:\n  {}",
                 foreign.join("\n  ")
             ),
-            help: Some(
-                "ragstack never modifies what it does not own: delete or rename them, or use another `prefix` \
-                 in the environment file"
-                    .into(),
-            ),
+            help: "ragstack never modifies what it does not own: delete or rename them, or use another `prefix` \
+                   in the environment file"
+                .into(),
         });
     }
     let replaced: Vec<String> = p

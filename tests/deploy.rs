@@ -266,3 +266,31 @@ fn dev_and_qa_in_one_account_and_region_leave_each_other_alone() {
     assert_eq!(s["outputs"], dev_before);
     assert_eq!(emu.mutating_calls(), Vec::<String>::new());
 }
+
+#[test]
+fn a_resource_with_the_environments_name_that_is_not_ragstacks_is_refused_with_exit_2_and_nothing_changes() {
+    let emu = Emulator::start(&[]);
+    let wd = Workdir::new();
+    let c = clients(&emu);
+    rt().block_on(async {
+        let trust = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"bedrock.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
+        let tag = aws_sdk_iam::types::Tag::builder().key("ragstack:environment").value("prod").build().unwrap();
+        let managed = aws_sdk_iam::types::Tag::builder().key("ragstack:managed").value("true").build().unwrap();
+        c.iam
+            .create_role()
+            .role_name("ragstack-dev-us-east-1-kb")
+            .path("/ragstack/")
+            .assume_role_policy_document(trust)
+            .tags(tag)
+            .tags(managed)
+            .send()
+            .await
+            .unwrap();
+    });
+    emu.clear_calls();
+    let (code, out, err) = deploy(&wd, &emu, "dev", &[]);
+    assert_eq!(code, 2, "a refusal before any change exits 2\n{out}\n{err}");
+    assert!(err.contains("not ragstack's") && err.contains("ragstack-dev-us-east-1-kb"), "{err}");
+    assert!(err.contains("ragstack environment `prod`"), "{err}");
+    assert_eq!(emu.mutating_calls(), Vec::<String>::new());
+}
