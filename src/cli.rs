@@ -306,7 +306,16 @@ pub async fn run(cli: Cli) -> Result<u8> {
                     // The account is all ragstack needs to know: GetCallerIdentity needs no permission.
                     let (env, _) = prepare(&cli, None).await?;
                     let clients = Clients::connect(env.region(), cli.global.profile.as_deref()).await;
-                    preflight::account(&clients).await?
+                    preflight::account(&clients).await.map_err(|mut e| {
+                        if let Error::Aws { help, .. } = &mut e {
+                            *help = Some(
+                                "pass --account ID to print the policy without credentials (e.g. for a CI role \
+                                 that has none yet), or run with credentials of the target account"
+                                    .into(),
+                            );
+                        }
+                        e
+                    })?
                 }
             };
             let (env, templates) = prepare(&cli, Some(account)).await?;
