@@ -285,6 +285,28 @@ async fn connect(cli: &Cli, check: impl FnOnce(&Environment) -> Result<()>) -> R
     }))
 }
 
+/// `plan --deployer-policy`: the IAM policy whoever runs ragstack needs for the environment. The
+/// account is all it needs to know (from --account, or GetCallerIdentity, which needs no permission).
+async fn deployer_policy(cli: &Cli, account: Option<String>) -> Result<u8> {
+    let account = match account {
+        Some(a) => a,
+        None => {
+            let (env, _) = prepare(cli, None).await?;
+            let clients = Clients::connect(env.region(), cli.global.profile.as_deref()).await;
+            preflight::account(&clients).await.map_err(|e| {
+                e.with_help(
+                    "pass --account ID to print the policy without credentials (e.g. for a CI role that has none \
+                     yet), or run with credentials of the target account",
+                )
+            })?
+        }
+    };
+    let (env, templates) = prepare(cli, Some(account)).await?;
+    let policy = templates.render_json("iam/deployer-policy.json", &render::context(&env, &Known::default()))?;
+    println!("{}", serde_json::to_string_pretty(&policy).expect("JSON value serializes"));
+    Ok(0)
+}
+
 /// Runs the command; returns the process exit code on success paths.
 pub async fn run(cli: Cli) -> Result<u8> {
     match &cli.command {
@@ -299,31 +321,7 @@ pub async fn run(cli: Cli) -> Result<u8> {
             }
             Ok(0)
         }
-        Command::Plan(p) if p.deployer_policy => {
-            let account = match &p.account {
-                Some(a) => a.clone(),
-                None => {
-                    // The account is all ragstack needs to know: GetCallerIdentity needs no permission.
-                    let (env, _) = prepare(&cli, None).await?;
-                    let clients = Clients::connect(env.region(), cli.global.profile.as_deref()).await;
-                    preflight::account(&clients).await.map_err(|mut e| {
-                        if let Error::Aws { help, .. } = &mut e {
-                            *help = Some(
-                                "pass --account ID to print the policy without credentials (e.g. for a CI role \
-                                 that has none yet), or run with credentials of the target account"
-                                    .into(),
-                            );
-                        }
-                        e
-                    })?
-                }
-            };
-            let (env, templates) = prepare(&cli, Some(account)).await?;
-            let policy =
-                templates.render_json("iam/deployer-policy.json", &render::context(&env, &Known::default()))?;
-            println!("{}", serde_json::to_string_pretty(&policy).expect("JSON value serializes"));
-            Ok(0)
-        }
+        Command::Plan(p) if p.deployer_policy => deployer_policy(&cli, p.account.clone()).await,
         Command::Plan(p) if p.account.is_some() => Err(Error::usage(
             "--account goes with --offline or --deployer-policy: online, ragstack reads the account from your credentials",
             None,

@@ -67,6 +67,14 @@ impl Error {
         Error::Aws { action: action.into(), source, help }
     }
 
+    /// The same AWS error with advice that fits where it happened (other kinds keep theirs).
+    pub fn with_help(mut self, advice: impl Into<String>) -> Self {
+        if let Error::Aws { help, .. } = &mut self {
+            *help = Some(advice.into());
+        }
+        self
+    }
+
     pub fn usage(message: impl Into<String>, help: impl Into<Option<String>>) -> Self {
         Error::Usage { message: message.into(), help: help.into() }
     }

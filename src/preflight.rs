@@ -74,15 +74,10 @@ pub async fn account(clients: &Clients) -> Result<String> {
 
 async fn caller(clients: &Clients) -> Result<aws_sdk_sts::operation::get_caller_identity::GetCallerIdentityOutput> {
     clients.sts.get_caller_identity().send().await.map_err(aws).map_err(|e| {
-        let mut err = Error::aws("find out who is calling (sts:GetCallerIdentity)", e);
-        if let Error::Aws { help, .. } = &mut err {
-            *help = Some(
-                "ragstack needs AWS credentials: run it in AWS CloudShell, or configure a profile \
-                 (aws configure / aws sso login) and pass --profile NAME"
-                    .into(),
-            );
-        }
-        err
+        Error::aws("find out who is calling (sts:GetCallerIdentity)", e).with_help(
+            "ragstack needs AWS credentials: run it in AWS CloudShell, or configure a profile \
+             (aws configure / aws sso login) and pass --profile NAME",
+        )
     })
 }
 

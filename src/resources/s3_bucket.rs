@@ -120,15 +120,10 @@ pub async fn apply(step: &Step, r: &Resource, obs: &Observation) -> Result<()> {
             // S3's denial does not say which permission is missing; tags in CreateBucket need a
             // second one (s3:TagResource, Amazon S3 User Guide, "Tagging buckets at creation").
             Err(e) if e.is("AccessDenied") => {
-                let mut err = Error::aws(format!("create bucket {b}"), e);
-                if let Error::Aws { help, .. } = &mut err {
-                    *help = Some(
-                        "creating the bucket with its ownership tags needs both s3:CreateBucket and s3:TagResource \
-                         on it; `ragstack plan ENV --deployer-policy` prints every permission ragstack needs"
-                            .into(),
-                    );
-                }
-                return Err(err);
+                return Err(Error::aws(format!("create bucket {b}"), e).with_help(
+                    "creating the bucket with its ownership tags needs both s3:CreateBucket and s3:TagResource \
+                     on it; `ragstack plan ENV --deployer-policy` prints every permission ragstack needs",
+                ));
             }
             Err(e) => return Err(Error::aws(format!("create bucket {b}"), e)),
         }
