@@ -2,10 +2,13 @@
 
 use crate::aws::Clients;
 use crate::config::{self, Environment, Target};
+use crate::context::{Ctx, TargetArgs};
+use crate::deploy::DeployArgs;
 use crate::error::{Error, Result};
 use crate::output::Reporter;
 use crate::render::{self, Known, Templates};
-use crate::resources::Ctx;
+use crate::sync::SyncArgs;
+use crate::teardown::TeardownArgs;
 use crate::{deploy, engine, naming, plan, preflight, status, sync, teardown};
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
@@ -88,59 +91,6 @@ pub enum Command {
     Status(TargetArgs),
     /// Delete everything the environment owns, and nothing else
     Teardown(TeardownArgs),
-}
-
-#[derive(Debug, Args)]
-pub struct TargetArgs {
-    /// Environment name: dev, qa, sandbox, or any environments/NAME.toml
-    pub env: String,
-    /// AWS region, e.g. us-east-1 [default: AWS_REGION, AWS_DEFAULT_REGION, or the profile's]
-    pub region: Option<String>,
-}
-
-#[derive(Debug, Args)]
-pub struct TeardownArgs {
-    #[command(flatten)]
-    pub target: TargetArgs,
-    /// Keep the documents bucket and every object in it (by default it is emptied, all versions,
-    /// and deleted)
-    #[arg(long)]
-    pub keep_documents: bool,
-}
-
-#[derive(Debug, Args)]
-pub struct SyncArgs {
-    #[command(flatten)]
-    pub target: TargetArgs,
-    /// Upload the files of DIR (only new or changed ones, and only types Bedrock ingests) to the
-    /// data source's bucket under its prefix first
-    #[arg(long, value_name = "DIR")]
-    pub upload: Option<PathBuf>,
-    /// With --upload: delete objects under the prefix that are not in DIR
-    #[arg(long)]
-    pub delete: bool,
-    /// Only this data source [default: all of the environment's]
-    #[arg(long, value_name = "NAME")]
-    pub data_source: Option<String>,
-    /// Start the jobs and print their ids without following them
-    #[arg(long)]
-    pub no_wait: bool,
-    /// Give up following after this long, e.g. 30m or 2h [default: 4h]
-    #[arg(long, value_name = "DURATION")]
-    pub timeout: Option<humantime::Duration>,
-}
-
-#[derive(Debug, Args)]
-pub struct DeployArgs {
-    #[command(flatten)]
-    pub target: TargetArgs,
-    /// Allow deleting and recreating resources whose immutable settings changed (embedding model,
-    /// dimensions, index mapping, chunking); their documents are re-ingested
-    #[arg(long)]
-    pub allow_replace: bool,
-    /// Do not run ingestion after the resources are in place
-    #[arg(long)]
-    pub no_sync: bool,
 }
 
 #[derive(Debug, Args)]

@@ -2,36 +2,26 @@
 //! without `--allow-replace`), apply, sync, and print the outputs. A deploy with nothing to do
 //! makes no mutating call and says so.
 
-use crate::cli::DeployArgs;
+use crate::context::TargetArgs;
 use crate::engine::{self, Action, Applied};
 use crate::error::Result;
 use crate::output::Mode;
 use crate::resources::Ctx;
+use clap::Args;
 use serde_json::{Value, json};
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
-/// What a user needs after a deploy: where things are.
-pub fn outputs(ctx: &Ctx) -> BTreeMap<String, String> {
-    let known = ctx.known();
-    let n = &ctx.env.names;
-    let mut out = BTreeMap::new();
-    if let Some(id) = &known.collection_id {
-        out.insert("collection_endpoint".into(), n.collection_endpoint(Some(id)));
-    }
-    if let Some(id) = &known.knowledge_base_id {
-        out.insert("knowledge_base_id".into(), id.clone());
-    }
-    for (name, id) in ctx.data_source_ids.lock().expect("ids lock").iter() {
-        out.insert(format!("data_source.{name}"), id.clone());
-    }
-    if ctx.env.uses_documents_bucket() {
-        out.insert("documents_bucket".into(), n.documents_bucket.clone());
-    }
-    if let Some(id) = &known.rest_api_id {
-        out.insert("api_url".into(), n.invoke_url(Some(id), &ctx.env.file.api.stage_name));
-    }
-    out
+#[derive(Debug, Args)]
+pub struct DeployArgs {
+    #[command(flatten)]
+    pub target: TargetArgs,
+    /// Allow deleting and recreating resources whose immutable settings changed (embedding model,
+    /// dimensions, index mapping, chunking); their documents are re-ingested
+    #[arg(long)]
+    pub allow_replace: bool,
+    /// Do not run ingestion after the resources are in place
+    #[arg(long)]
+    pub no_sync: bool,
 }
 
 pub async fn run(ctx: Arc<Ctx>, args: &DeployArgs) -> Result<u8> {
@@ -73,7 +63,7 @@ pub async fn run(ctx: Arc<Ctx>, args: &DeployArgs) -> Result<u8> {
 fn summary(ctx: &Ctx, plan: &engine::Plan, applied: Option<&Applied>) {
     let report = &ctx.report;
     report.finish();
-    let outputs = outputs(ctx);
+    let outputs = ctx.outputs();
     let secs = report.elapsed().as_secs_f64();
     let result = if applied.is_some() { "deployed" } else { "no_changes" };
     if report.mode() == Mode::Json {

@@ -3,8 +3,8 @@
 //! `sync`. Bedrock runs one job per knowledge base at a time, so data sources go one after another.
 
 use crate::aws::{AwsError, aws};
+use crate::context::{Ctx, Step, failed};
 use crate::error::{Error, Result};
-use crate::resources::{Ctx, Step, failed};
 use crate::wait;
 use aws_sdk_bedrockagent::types::{IngestionJob, IngestionJobStatistics, IngestionJobStatus, IngestionJobSummary};
 use serde::Serialize;

@@ -2,7 +2,8 @@
 //!
 //! Modules, one per concern: `cli` (parsing and dispatch), `config` (environment files and their
 //! validation), `catalog` (where AWS offers what), `naming` (every AWS name and ARN), `render`
-//! (templates), `plan` (the desired state), `error` (errors and exit codes), `aws` (clients and
+//! (templates), `plan` (the desired state), `context` (what every command works with: target,
+//! run context, a resource's handle; a leaf), `error` (errors and exit codes), `aws` (clients and
 //! AWS errors), `preflight` (identity and model checks), `resources` (one module per AWS resource
 //! kind), `engine` (observe, diff, apply along the graph), `wait` (waiters and classified
 //! retries), `ingestion` (knowledge-base sync), `output` (progress), `deploy`, `sync`, `status`, `teardown` (the commands).
@@ -11,6 +12,7 @@ pub mod aws;
 pub mod catalog;
 pub mod cli;
 pub mod config;
+pub mod context;
 pub mod deploy;
 pub mod engine;
 pub mod error;

@@ -3,7 +3,6 @@
 //! Read-only: everything comes from one observation, the same deploy and plan make. Exit 0 when
 //! healthy, 1 otherwise.
 
-use crate::deploy::outputs;
 use crate::engine::{self, Action};
 use crate::error::Result;
 use crate::output::Mode;
@@ -48,7 +47,7 @@ pub async fn run(ctx: Arc<Ctx>) -> Result<u8> {
         }
     }
     let deployed = plan.items.iter().any(|i| i.observation.exists);
-    let mut outputs = outputs(&ctx);
+    let mut outputs = ctx.outputs();
     if !plan.items.iter().any(|i| i.id == "documents_bucket" && i.observation.exists) {
         outputs.remove("documents_bucket");
     }

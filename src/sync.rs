@@ -5,16 +5,39 @@
 //! when every job completed without failed documents.
 
 use crate::aws::aws;
-use crate::cli::SyncArgs;
+use crate::context::TargetArgs;
 use crate::error::{Error, Result};
 use crate::ingestion::{self, JobResult};
 use crate::output::Mode;
 use crate::resources::{Ctx, data_source, knowledge_base};
+use clap::Args;
 use md5::{Digest, Md5};
 use serde_json::json;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+
+#[derive(Debug, Args)]
+pub struct SyncArgs {
+    #[command(flatten)]
+    pub target: TargetArgs,
+    /// Upload the files of DIR (only new or changed ones, and only types Bedrock ingests) to the
+    /// data source's bucket under its prefix first
+    #[arg(long, value_name = "DIR")]
+    pub upload: Option<PathBuf>,
+    /// With --upload: delete objects under the prefix that are not in DIR
+    #[arg(long)]
+    pub delete: bool,
+    /// Only this data source [default: all of the environment's]
+    #[arg(long, value_name = "NAME")]
+    pub data_source: Option<String>,
+    /// Start the jobs and print their ids without following them
+    #[arg(long)]
+    pub no_wait: bool,
+    /// Give up following after this long, e.g. 30m or 2h [default: 4h]
+    #[arg(long, value_name = "DURATION")]
+    pub timeout: Option<humantime::Duration>,
+}
 
 /// The file types Bedrock knowledge bases ingest from S3.
 pub const INGESTED_EXTENSIONS: &[&str] = &["txt", "md", "html", "htm", "doc", "docx", "csv", "xls", "xlsx", "pdf"];

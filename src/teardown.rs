@@ -13,12 +13,14 @@
 //! base, which switches them to RETAIN first). A failure is reported with AWS's message and the
 //! rest continues; at the end the environment is observed again and whatever is left is listed.
 
+use crate::context::TargetArgs;
 use crate::engine;
 use crate::error::{Error, Result};
 use crate::output::Mode;
 use crate::plan::{Dependency, Needs};
 use crate::render::Known;
 use crate::resources::{self, Ctx, Kind, Observation, Step, data_source};
+use clap::Args;
 use serde::Serialize;
 use serde_json::json;
 use std::collections::HashMap;
@@ -26,6 +28,16 @@ use std::io::{BufRead, IsTerminal, Write};
 use std::sync::Arc;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
+
+#[derive(Debug, Args)]
+pub struct TeardownArgs {
+    #[command(flatten)]
+    pub target: TargetArgs,
+    /// Keep the documents bucket and every object in it (by default it is emptied, all versions,
+    /// and deleted)
+    #[arg(long)]
+    pub keep_documents: bool,
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]

@@ -4,8 +4,8 @@
 //! overshoot after the awaited change stays near 2.5 % of the wait (scripts/bench-deploy).
 
 use crate::aws::AwsError;
+use crate::context::Step;
 use crate::error::{Error, Result};
-use crate::resources::Step;
 use std::future::Future;
 use std::time::{Duration, Instant};
 

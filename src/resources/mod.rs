@@ -18,84 +18,13 @@ pub mod rest_api;
 pub mod s3_bucket;
 pub mod vector_index;
 
-use crate::aws::{AwsError, Clients};
-use crate::config::Environment;
+use crate::aws::AwsError;
+pub use crate::context::{Ctx, Step, failed};
 use crate::error::{Error, Result};
-use crate::naming::{TAG_ENVIRONMENT, TAG_MANAGED};
-use crate::output::Reporter;
-use crate::plan::{self, Desired};
-use crate::render::{Known, Templates};
+use crate::plan;
 use serde::Serialize;
 use serde_json::Value;
-use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Mutex};
-
-/// Everything a resource module needs: the environment, templates, clients, and the ids AWS
-/// assigned so far (shared by the tasks of one run).
-pub struct Ctx {
-    pub env: Environment,
-    pub templates: Templates,
-    pub clients: Clients,
-    pub known: Mutex<Known>,
-    /// Data source name -> id.
-    pub data_source_ids: Mutex<BTreeMap<String, String>>,
-    pub report: Reporter,
-}
-
-impl Ctx {
-    pub fn known(&self) -> Known {
-        self.known.lock().expect("known lock").clone()
-    }
-
-    pub fn set_known(&self, f: impl FnOnce(&mut Known)) {
-        f(&mut self.known.lock().expect("known lock"));
-    }
-
-    /// The desired state rendered with every id known now (documents that contain ARNs of
-    /// resources created during this run render once those exist).
-    pub fn desired(&self) -> Result<Desired> {
-        plan::desired(&self.env, &self.templates, &self.known())
-    }
-
-    pub fn resource(&self, id: &str) -> Result<plan::Resource> {
-        self.desired()?.resources.into_iter().find(|r| r.id == id).ok_or_else(|| Error::Incomplete {
-            message: format!("internal: no resource {id} in the desired state"),
-            help: None,
-        })
-    }
-
-    pub fn collection_id(&self) -> Option<String> {
-        self.known.lock().expect("known lock").collection_id.clone()
-    }
-
-    pub fn knowledge_base_id(&self) -> Option<String> {
-        self.known.lock().expect("known lock").knowledge_base_id.clone()
-    }
-
-    /// Whether tags say this environment of ragstack owns a resource; otherwise why not.
-    pub fn ownership(&self, tags: &BTreeMap<String, String>) -> Option<String> {
-        match (tags.get(TAG_MANAGED).map(String::as_str), tags.get(TAG_ENVIRONMENT)) {
-            (Some("true"), Some(e)) if *e == self.env.name => None,
-            (Some("true"), Some(e)) => {
-                Some(format!("it belongs to ragstack environment `{e}` ({TAG_ENVIRONMENT}={e})"))
-            }
-            _ => Some(format!(
-                "it exists without ragstack's ownership tags ({TAG_MANAGED}=true, {TAG_ENVIRONMENT}={})",
-                self.env.name
-            )),
-        }
-    }
-
-    /// The environment's tags in the map form Lambda, API Gateway and Bedrock take.
-    pub fn tag_map(&self) -> HashMap<String, String> {
-        self.env.tags().into_iter().collect()
-    }
-
-    /// The tags to add so a resource carries every desired tag (other tags are left alone).
-    pub fn missing_tags(&self, current: &BTreeMap<String, String>) -> BTreeMap<String, String> {
-        self.env.tags().into_iter().filter(|(k, v)| current.get(k) != Some(v)).collect()
-    }
-}
+use std::collections::BTreeMap;
 
 /// One changed field; `replace` when AWS cannot change it in place.
 #[derive(Debug, Clone, Serialize)]
@@ -161,20 +90,6 @@ impl Observation {
     }
 }
 
-/// The handle a resource's apply uses to report progress and to tell dependents that it exists
-/// (its ARN is known) before it is ready.
-pub struct Step {
-    pub ctx: Arc<Ctx>,
-    pub id: String,
-    pub exists: Box<dyn Fn() + Send + Sync>,
-}
-
-impl Step {
-    pub fn progress(&self, state: &str, detail: &str) {
-        self.ctx.report.resource(&self.id, state, detail);
-    }
-}
-
 /// The fresh observation of a resource a concurrent (or interrupted) run created meanwhile,
 /// refused when it turns out not to be ours.
 pub fn ours(again: Observation, what: &str) -> Result<Observation> {
@@ -190,11 +105,6 @@ pub fn gone<T>(result: std::result::Result<T, AwsError>, action: impl Into<Strin
         Err(e) if !e.is_not_found() => Err(Error::aws(action, e)),
         _ => Ok(()),
     }
-}
-
-/// Maps an AWS error of `action` on this step's resource into ragstack's error.
-pub fn failed(action: &str) -> impl FnOnce(AwsError) -> Error + '_ {
-    move |e| Error::aws(action, e)
 }
 
 /// The resource kinds, by the id `plan` gives them.
