@@ -465,7 +465,10 @@ class BedrockAgent:
         }
 
     def get_foundation_model_availability(self, kbs, params, body, account, region):
-        """Whether this account may use a model (GetFoundationModelAvailability). `model_access`
+        """Whether this account may use a model (GetFoundationModelAvailability; shape and values
+        from the Amazon Bedrock API Reference: authorizationStatus AUTHORIZED | NOT_AUTHORIZED,
+        agreementAvailability.status AVAILABLE | PENDING | NOT_AVAILABLE | ERROR,
+        entitlementAvailability and regionAvailability AVAILABLE | NOT_AVAILABLE). `model_access`
         in the settings makes a model NOT_AUTHORIZED, AGREEMENT_PENDING or NOT_ENTITLED."""
         model = params["model"]
         if model not in DEFAULT_DIMENSIONS and model not in GENERATION_MODELS:

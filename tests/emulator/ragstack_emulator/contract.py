@@ -334,6 +334,9 @@ def _join(path, name):
     return f"{path}.{name}" if path else name
 
 
+# The answer's wording is the one AWS services give for model constraint violations, e.g.
+# "1 validation error detected: Value 'x' at 'name' failed to satisfy constraint: Member must have
+# length less than or equal to 32" (the same form aoss.py answers for collection names).
 def check(service, environ, body):
     """The operation's name when the request conforms, None when no operation matched; raises
     the validation error the service would answer otherwise."""

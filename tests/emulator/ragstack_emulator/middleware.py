@@ -287,8 +287,10 @@ class Emulator:
         return [payload]
 
     def _check_expiry(self, service, access_key):
-        """Temporary credentials past their expiry are refused (STS's and the query services'
-        `ExpiredToken`, the JSON and REST services' `ExpiredTokenException`, as AWS answers)."""
+        """Temporary credentials past their expiry are refused: `ExpiredToken` from the query
+        services and S3 (IAM and STS API references, common errors), `ExpiredTokenException`
+        from the JSON and REST services (AWS common errors: "The security token included in the
+        request is expired")."""
         with self.lock:
             expiry = self.issued.get(access_key)
         if expiry is not None and time.time() >= expiry:
