@@ -146,13 +146,24 @@ impl Names {
     /// inference profile (`us.anthropic...`) needs the profile and the model in every region the
     /// profile routes to.
     pub fn generation_model_arns(&self, model_id: &str) -> Vec<String> {
-        match inference_profile_base(model_id) {
-            Some(base) => vec![
-                format!("arn:{}:bedrock:{}:{}:inference-profile/{model_id}", self.partition, self.region, self.account),
-                format!("arn:{}:bedrock:*::foundation-model/{base}", self.partition),
-            ],
-            None => vec![self.foundation_model_arn(model_id)],
+        match (self.inference_profile_arn(model_id), inference_profile_base(model_id)) {
+            (Some(profile), Some(base)) => {
+                vec![profile, format!("arn:{}:bedrock:*::foundation-model/{base}", self.partition)]
+            }
+            _ => vec![self.foundation_model_arn(model_id)],
         }
+    }
+
+    /// The ARN of a cross-region inference profile id (`us.anthropic...`); None for a model id.
+    pub fn inference_profile_arn(&self, model_id: &str) -> Option<String> {
+        inference_profile_base(model_id).map(|_| {
+            format!("arn:{}:bedrock:{}:{}:inference-profile/{model_id}", self.partition, self.region, self.account)
+        })
+    }
+
+    /// The ARN a generation model id is invoked by: its inference profile's, or the model's.
+    pub fn generation_model_arn(&self, model_id: &str) -> String {
+        self.inference_profile_arn(model_id).unwrap_or_else(|| self.foundation_model_arn(model_id))
     }
 
     pub fn function_arn(&self) -> String {

@@ -159,11 +159,10 @@ pub fn context(env: &Environment, known: &Known) -> Value {
         deployer_objects.push(format!("{own}/*"));
     }
     deployer_buckets.extend(source_buckets.iter().filter(|b| **b != own).cloned());
-    deployer_objects.extend(source_objects.iter().filter(|o| !o.starts_with(&format!("{own}/"))).cloned());
-    let generation_inference_profiles: Vec<String> = match naming::inference_profile_base(&f.lambda.generation_model) {
-        Some(_) => vec![n.generation_model_arns(&f.lambda.generation_model).remove(0)],
-        None => vec![],
-    };
+    let own_objects = format!("{own}/");
+    deployer_objects.extend(source_objects.iter().filter(|o| !o.starts_with(&own_objects)).cloned());
+    let generation_inference_profiles: Vec<String> =
+        n.inference_profile_arn(&f.lambda.generation_model).into_iter().collect();
     json!({
         "environment": env.name,
         "region": n.region,

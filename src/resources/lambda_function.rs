@@ -54,7 +54,7 @@ fn architecture(ctx: &Ctx) -> Architecture {
 /// The function's environment variables: where its configuration comes from.
 pub fn variables(ctx: &Ctx) -> BTreeMap<String, String> {
     let n = &ctx.env.names;
-    let model = n.generation_model_arns(&ctx.env.file.lambda.generation_model).remove(0);
+    let model = n.generation_model_arn(&ctx.env.file.lambda.generation_model);
     BTreeMap::from([
         ("KNOWLEDGE_BASE_ID".to_string(), ctx.knowledge_base_id().unwrap_or_else(|| AFTER_APPLY.into())),
         ("GENERATION_MODEL_ARN".to_string(), model),
