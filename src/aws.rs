@@ -30,6 +30,7 @@ pub struct Clients {
     pub agent: aws_sdk_bedrockagent::Client,
     pub lambda: aws_sdk_lambda::Client,
     pub apigateway: aws_sdk_apigateway::Client,
+    pub logs: aws_sdk_cloudwatchlogs::Client,
 }
 
 impl Clients {
@@ -57,6 +58,7 @@ impl Clients {
             agent: aws_sdk_bedrockagent::Client::new(&config),
             lambda: aws_sdk_lambda::Client::new(&config),
             apigateway: aws_sdk_apigateway::Client::new(&config),
+            logs: aws_sdk_cloudwatchlogs::Client::new(&config),
         }
     }
 }

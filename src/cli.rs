@@ -2,11 +2,13 @@
 
 use crate::aws::Clients;
 use crate::config::{self, Environment, Target};
+use crate::context::Known;
 use crate::context::{Ctx, TargetArgs};
 use crate::deploy::DeployArgs;
 use crate::error::{Error, Result};
 use crate::output::Reporter;
-use crate::render::{self, Known, Templates};
+use crate::render::Templates;
+use crate::resources::template_vars;
 use crate::sync::SyncArgs;
 use crate::teardown::TeardownArgs;
 use crate::{deploy, engine, naming, plan, preflight, status, sync, teardown};
@@ -224,15 +226,8 @@ async fn connect(cli: &Cli, check: impl FnOnce(&Environment) -> Result<()>) -> R
         preflight::check_embedding_model(&clients, &env, &report).await?;
         preflight::check_model_access(&clients, &env, &report).await?;
     }
-    let known = Known { deployer_arn: Some(me.deployer_arn.clone()), ..Known::default() };
-    Ok(Arc::new(Ctx {
-        env,
-        templates,
-        clients,
-        known: Mutex::new(known),
-        data_source_ids: Mutex::new(Default::default()),
-        report,
-    }))
+    let known = Known::deployer(Some(me.deployer_arn.clone()));
+    Ok(Arc::new(Ctx { env, templates, clients, known: Mutex::new(known), report }))
 }
 
 /// `plan --deployer-policy`: the IAM policy whoever runs ragstack needs for the environment. The
@@ -252,7 +247,8 @@ async fn deployer_policy(cli: &Cli, account: Option<String>) -> Result<u8> {
         }
     };
     let (env, templates) = prepare(cli, Some(account)).await?;
-    let policy = templates.render_json("iam/deployer-policy.json", &render::context(&env, &Known::default()))?;
+    let policy =
+        templates.render_json("iam/deployer-policy.json", &template_vars::variables(&env, &Known::default()))?;
     println!("{}", serde_json::to_string_pretty(&policy).expect("JSON value serializes"));
     Ok(0)
 }

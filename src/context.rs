@@ -1,17 +1,20 @@
 //! What every command works with, shared by the command modules, the engine, the resource
 //! modules, the waiters and ingestion (a leaf: it imports none of them): which environment and
-//! region (`TargetArgs`), the run's context (`Ctx`: environment, templates, clients, the ids AWS
-//! assigned so far, the reporter) and a resource's handle while it is applied (`Step`).
+//! region (`TargetArgs`), a resource's id (`Id`), the run's context (`Ctx`: environment, templates,
+//! clients, the ids AWS assigned so far, the reporter) and a resource's handle while it is applied
+//! (`Step`).
 
 use crate::aws::{AwsError, Clients};
 use crate::config::Environment;
-use crate::error::{Error, Result};
+use crate::error::Error;
 use crate::naming::{TAG_ENVIRONMENT, TAG_MANAGED};
 use crate::output::Reporter;
-use crate::plan::{self, Desired};
-use crate::render::{Known, Templates};
+use crate::render::Templates;
 use clap::Args;
+use serde::Serialize;
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
+use std::fmt;
 use std::sync::{Arc, Mutex};
 
 #[derive(Debug, Args)]
@@ -22,6 +25,65 @@ pub struct TargetArgs {
     pub region: Option<String>,
 }
 
+/// A resource's id within its environment (`collection`, `data_source.documents`): what plan,
+/// status and progress lines call it. Each resource module declares its own (docs/ARCHITECTURE.md,
+/// "The resource contract"); nothing outside `resources/` spells one.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Id(Cow<'static, str>);
+
+impl Id {
+    pub const fn fixed(id: &'static str) -> Id {
+        Id(Cow::Borrowed(id))
+    }
+
+    pub fn new(id: String) -> Id {
+        Id(Cow::Owned(id))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for Id {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(&self.0)
+    }
+}
+
+impl Serialize for Id {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.serialize_str(&self.0)
+    }
+}
+
+/// What AWS assigned so far: the id of each resource that has one (a collection's, a knowledge
+/// base's), and the deploying principal. Until known, names and ARNs render as
+/// `<known after apply>`.
+#[derive(Debug, Clone, Default)]
+pub struct Known {
+    ids: BTreeMap<Id, String>,
+    /// The deploying principal's IAM ARN (assumed-role sessions resolved to their role).
+    pub deployer_arn: Option<String>,
+}
+
+impl Known {
+    pub fn deployer(arn: Option<String>) -> Known {
+        Known { deployer_arn: arn, ..Known::default() }
+    }
+
+    /// The same, with `id` as the id AWS assigned to resource `r`.
+    pub fn with(mut self, r: Id, id: impl Into<String>) -> Known {
+        self.ids.insert(r, id.into());
+        self
+    }
+
+    /// The id AWS assigned to resource `r`, when known.
+    pub fn id(&self, r: &Id) -> Option<&str> {
+        self.ids.get(r).map(String::as_str)
+    }
+}
+
 /// Everything a resource module needs: the environment, templates, clients, and the ids AWS
 /// assigned so far (shared by the tasks of one run).
 pub struct Ctx {
@@ -29,8 +91,6 @@ pub struct Ctx {
     pub templates: Templates,
     pub clients: Clients,
     pub known: Mutex<Known>,
-    /// Data source name -> id.
-    pub data_source_ids: Mutex<BTreeMap<String, String>>,
     pub report: Reporter,
 }
 
@@ -39,29 +99,23 @@ impl Ctx {
         self.known.lock().expect("known lock").clone()
     }
 
-    pub fn set_known(&self, f: impl FnOnce(&mut Known)) {
-        f(&mut self.known.lock().expect("known lock"));
+    /// The id AWS assigned to resource `r`, when known.
+    pub fn assigned(&self, r: &Id) -> Option<String> {
+        self.known.lock().expect("known lock").ids.get(r).cloned()
     }
 
-    /// The desired state rendered with every id known now (documents that contain ARNs of
-    /// resources created during this run render once those exist).
-    pub fn desired(&self) -> Result<Desired> {
-        plan::desired(&self.env, &self.templates, &self.known())
+    /// Records (or, with None, forgets) the id AWS assigned to resource `r`.
+    pub fn assign(&self, r: &Id, id: Option<String>) {
+        let mut known = self.known.lock().expect("known lock");
+        match id {
+            Some(id) => known.ids.insert(r.clone(), id),
+            None => known.ids.remove(r),
+        };
     }
 
-    pub fn resource(&self, id: &str) -> Result<plan::Resource> {
-        self.desired()?.resources.into_iter().find(|r| r.id == id).ok_or_else(|| Error::Incomplete {
-            message: format!("internal: no resource {id} in the desired state"),
-            help: None,
-        })
-    }
-
-    pub fn collection_id(&self) -> Option<String> {
-        self.known.lock().expect("known lock").collection_id.clone()
-    }
-
-    pub fn knowledge_base_id(&self) -> Option<String> {
-        self.known.lock().expect("known lock").knowledge_base_id.clone()
+    /// Forgets every assigned id (teardown looks again after deleting).
+    pub fn forget_ids(&self) {
+        self.known.lock().expect("known lock").ids.clear();
     }
 
     /// Whether tags say this environment of ragstack owns a resource; otherwise why not.
@@ -86,29 +140,6 @@ impl Ctx {
     /// The tags to add so a resource carries every desired tag (other tags are left alone).
     pub fn missing_tags(&self, current: &BTreeMap<String, String>) -> BTreeMap<String, String> {
         self.env.tags().into_iter().filter(|(k, v)| current.get(k) != Some(v)).collect()
-    }
-
-    /// What a user needs after a deploy: where things are.
-    pub fn outputs(&self) -> BTreeMap<String, String> {
-        let known = self.known();
-        let n = &self.env.names;
-        let mut out = BTreeMap::new();
-        if let Some(id) = &known.collection_id {
-            out.insert("collection_endpoint".into(), n.collection_endpoint(Some(id)));
-        }
-        if let Some(id) = &known.knowledge_base_id {
-            out.insert("knowledge_base_id".into(), id.clone());
-        }
-        for (name, id) in self.data_source_ids.lock().expect("ids lock").iter() {
-            out.insert(format!("data_source.{name}"), id.clone());
-        }
-        if self.env.uses_documents_bucket() {
-            out.insert("documents_bucket".into(), n.documents_bucket.clone());
-        }
-        if let Some(id) = &known.rest_api_id {
-            out.insert("api_url".into(), n.invoke_url(Some(id), &self.env.file.api.stage_name));
-        }
-        out
     }
 }
 

@@ -41,7 +41,7 @@ pub async fn run(ctx: Arc<Ctx>, args: &DeployArgs) -> Result<u8> {
     engine::check(&plan, args.allow_replace)?;
     let sync = !args.no_sync;
     if !plan.has_changes() || (!sync && plan.items.iter().all(|i| i.action == Action::NoOp)) {
-        summary(&ctx, &plan, None);
+        summary(&ctx, &plan, None)?;
         return Ok(0);
     }
     report.event(
@@ -55,15 +55,15 @@ pub async fn run(ctx: Arc<Ctx>, args: &DeployArgs) -> Result<u8> {
         )),
     );
     let applied = engine::apply(&ctx, &plan, sync).await?;
-    summary(&ctx, &plan, Some(&applied));
+    summary(&ctx, &plan, Some(&applied))?;
     let ingestion_failed = applied.ingestion.iter().any(|j| !j.succeeded());
     Ok(if ingestion_failed { 1 } else { 0 })
 }
 
-fn summary(ctx: &Ctx, plan: &engine::Plan, applied: Option<&Applied>) {
+fn summary(ctx: &Ctx, plan: &engine::Plan, applied: Option<&Applied>) -> Result<()> {
     let report = &ctx.report;
     report.finish();
-    let outputs = ctx.outputs();
+    let outputs = engine::outputs(ctx, |_| true)?;
     let secs = report.elapsed().as_secs_f64();
     let result = if applied.is_some() { "deployed" } else { "no_changes" };
     if report.mode() == Mode::Json {
@@ -80,7 +80,7 @@ fn summary(ctx: &Ctx, plan: &engine::Plan, applied: Option<&Applied>) {
             v["ingestion"] = serde_json::to_value(&a.ingestion).unwrap_or(Value::Null);
         }
         report.event(v, None);
-        return;
+        return Ok(());
     }
     println!();
     match applied {
@@ -121,4 +121,5 @@ fn summary(ctx: &Ctx, plan: &engine::Plan, applied: Option<&Applied>) {
             ctx.env.region()
         );
     }
+    Ok(())
 }

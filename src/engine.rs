@@ -3,9 +3,9 @@
 //! starts as soon as what it depends on exists or is ready, as `plan` says it needs).
 
 use crate::error::{Error, Result};
-use crate::ingestion::{self, JobResult};
-use crate::plan::{self, Needs};
-use crate::resources::{self, Ctx, Kind, Observation, Step, data_source};
+use crate::ingestion::JobResult;
+use crate::naming::AFTER_APPLY;
+use crate::resources::{self, Ctx, Id, Needs, Observation, Phase, Resource, Step};
 use serde::Serialize;
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, HashMap};
@@ -53,13 +53,27 @@ impl Action {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Item {
-    pub id: String,
+    pub id: Id,
     pub kind: &'static str,
     pub name: String,
     pub action: Action,
-    #[serde(skip)]
-    pub depends_on: Vec<plan::Dependency>,
     pub observation: Observation,
+    /// As declared, rendered with the ids known when it was observed.
+    #[serde(skip)]
+    pub resource: Resource,
+}
+
+impl Item {
+    fn new(resource: Resource, observation: Observation) -> Item {
+        Item {
+            id: resource.id.clone(),
+            kind: resource.label,
+            name: resource.name.clone(),
+            action: action_of(&observation),
+            observation,
+            resource,
+        }
+    }
 }
 
 /// The observed state of the environment and what deploy would do.
@@ -70,8 +84,6 @@ pub struct Plan {
     pub account: String,
     pub deployer: String,
     pub items: Vec<Item>,
-    /// Resources of the desired state this version does not deploy yet (the serving path).
-    pub not_managed: Vec<String>,
 }
 
 impl Plan {
@@ -98,39 +110,55 @@ fn action_of(obs: &Observation) -> Action {
         Action::Replace
     } else if !obs.changes.is_empty() {
         Action::Update
-    } else if matches!(obs.status.as_deref(), Some("CREATING" | "UPDATING")) {
+    } else if obs.is(Phase::Creating) || obs.is(Phase::Updating) {
         Action::Wait
     } else {
         Action::NoOp
     }
 }
 
-/// Reads every managed resource: those that give ids first (collection, REST API), then what
-/// needs the collection's id (up to the knowledge base), then what needs the knowledge base's or
-/// the API's id, each round in parallel.
-pub async fn observe(ctx: &Arc<Ctx>, deployer: &str) -> Result<Plan> {
-    let desired = ctx.desired()?;
-    let mut not_managed = Vec::new();
-    let mut rounds: [Vec<String>; 3] = Default::default();
-    for r in desired.resources {
-        match Kind::of(&r.id) {
-            None => not_managed.push(r.id),
-            Some(Kind::Collection | Kind::Bucket | Kind::Policy | Kind::RestApi) => rounds[0].push(r.id),
-            // Their documents or settings hold the knowledge base's or the API's id.
-            Some(Kind::DataSource | Kind::Function | Kind::ApiStage) => rounds[2].push(r.id),
-            Some(Kind::Role) if r.id == "api_role" => rounds[2].push(r.id),
-            Some(_) => rounds[1].push(r.id),
+/// The desired state rendered with every id known now (documents that contain ARNs of
+/// resources created during this run render once those exist).
+fn desired(ctx: &Ctx) -> Result<Vec<Resource>> {
+    resources::desired(&ctx.env, &ctx.templates, &ctx.known())
+}
+
+/// Resource `id` as declared now.
+fn declared(ctx: &Ctx, id: &Id) -> Result<Resource> {
+    desired(ctx)?.into_iter().find(|r| r.id == *id).ok_or_else(|| Error::Incomplete {
+        message: format!("internal: no resource {id} in the desired state"),
+        help: None,
+    })
+}
+
+/// Rounds of observation: a resource is observed one round after those whose AWS-assigned ids
+/// its observation needs (its `observed_after`), each round in parallel.
+fn observe_rounds(resources: &[Resource]) -> Vec<Vec<Id>> {
+    let mut round: HashMap<Id, usize> = HashMap::new();
+    for _ in 0..=resources.len() {
+        for r in resources {
+            let after = r.observed_after.iter().filter_map(|a| round.get(a).map(|n| n + 1)).max().unwrap_or(0);
+            round.insert(r.id.clone(), after);
         }
     }
-    let mut observed: HashMap<String, Observation> = HashMap::new();
-    for round in rounds {
+    let mut rounds: Vec<Vec<Id>> = vec![Vec::new(); round.values().max().map_or(0, |m| m + 1)];
+    for r in resources {
+        rounds[round[&r.id]].push(r.id.clone());
+    }
+    rounds
+}
+
+/// Reads every resource of the environment, round by round (see `observe_rounds`), and says what
+/// deploy would do with each.
+pub async fn observe(ctx: &Arc<Ctx>, deployer: &str) -> Result<Plan> {
+    let mut observed: HashMap<Id, Observation> = HashMap::new();
+    for round in observe_rounds(&desired(ctx)?) {
         // Render once per round: ids found by the previous round change documents and ARNs.
-        let rendered = ctx.desired()?;
         let mut set = JoinSet::new();
-        for r in rendered.resources.into_iter().filter(|r| round.contains(&r.id)) {
+        for r in desired(ctx)?.into_iter().filter(|r| round.contains(&r.id)) {
             let ctx = ctx.clone();
             set.spawn(async move {
-                let obs = resources::observe(&ctx, &r).await;
+                let obs = r.kind.observe(&ctx, &r).await;
                 (r.id, obs)
             });
         }
@@ -139,21 +167,12 @@ pub async fn observe(ctx: &Arc<Ctx>, deployer: &str) -> Result<Plan> {
             observed.insert(id, obs?);
         }
     }
-    // Show resources in the desired state's order (dependency order).
-    let desired = ctx.desired()?;
-    let mut items: Vec<Item> = desired
-        .resources
-        .iter()
+    // In the desired state's order (dependency order).
+    let mut items: Vec<Item> = desired(ctx)?
+        .into_iter()
         .filter_map(|r| {
             let obs = observed.remove(&r.id)?;
-            Some(Item {
-                id: r.id.clone(),
-                kind: r.kind,
-                name: r.name.clone(),
-                action: action_of(&obs),
-                depends_on: r.depends_on.clone(),
-                observation: obs,
-            })
+            Some(Item::new(r, obs))
         })
         .collect();
     cascade_replacements(&mut items);
@@ -164,31 +183,34 @@ pub async fn observe(ctx: &Arc<Ctx>, deployer: &str) -> Result<Plan> {
         account: n.account.clone(),
         deployer: deployer.to_string(),
         items,
-        not_managed,
     })
 }
 
-/// What lives inside a replaced resource is replaced with it: a new collection has no index, a
-/// new index no vectors for the old knowledge base, a new knowledge base none of the old data
-/// sources.
+/// What lives inside a replaced resource is replaced with it (`contained_in`), and so is what
+/// declares it cannot outlive it (`replaced_with`): a new collection has no index, a new index
+/// no vectors for the old knowledge base, a new knowledge base none of the old data sources.
+/// Items are in dependency order, so a parent is decided before what it contains.
 fn cascade_replacements(items: &mut [Item]) {
-    let chain = ["collection", "vector_index", "knowledge_base"];
-    let mut replacing = false;
-    for step in chain {
-        if let Some(item) = items.iter_mut().find(|i| i.id == step) {
-            if replacing && item.observation.exists && item.action != Action::Foreign {
-                item.action = Action::Replace;
-            }
-            replacing |= item.action == Action::Replace;
+    for n in 0..items.len() {
+        let r = &items[n].resource;
+        let parents: Vec<&Id> = r.contained_in.iter().chain(&r.replaced_with).collect();
+        let replacing = items[..n].iter().any(|p| p.action == Action::Replace && parents.contains(&&p.id));
+        let item = &mut items[n];
+        if replacing && item.observation.exists && item.action != Action::Foreign {
+            item.action = Action::Replace;
         }
     }
-    if replacing {
-        for item in items.iter_mut().filter(|i| Kind::of(&i.id) == Some(Kind::DataSource)) {
-            if item.observation.exists {
-                item.action = Action::Replace;
-            }
-        }
-    }
+}
+
+/// The outputs (URLs, ids) of the resources `include` accepts, rendered with the ids known now;
+/// those still unknown are left out.
+pub fn outputs(ctx: &Ctx, include: impl Fn(&Id) -> bool) -> Result<BTreeMap<String, String>> {
+    Ok(desired(ctx)?
+        .into_iter()
+        .filter(|r| include(&r.id))
+        .flat_map(|r| r.outputs)
+        .filter(|(_, v)| !v.contains(AFTER_APPLY))
+        .collect())
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -217,7 +239,7 @@ pub fn plan_text(p: &Plan) -> String {
         if let Some(status) = &i.observation.status
             && i.action == Action::NoOp
         {
-            word = format!("{word} ({status})");
+            word = format!("{word} ({})", status.aws);
         }
         let _ = writeln!(s, "{:<3} {:<28} {}", i.action.symbol(), i.id, word);
         if let Some(why) = &i.observation.foreign {
@@ -250,9 +272,6 @@ pub fn plan_text(p: &Plan) -> String {
     }
     if p.needs_sync() {
         let _ = writeln!(s, "\nthen: ingestion for data sources that have not completed one");
-    }
-    if !p.not_managed.is_empty() {
-        let _ = writeln!(s, "\nnot deployed by this version (the serving path): {}", p.not_managed.join(", "));
     }
     let _ = writeln!(
         s,
@@ -297,17 +316,25 @@ enum Level {
     Failed,
 }
 
-#[derive(Debug, Clone, Serialize)]
-pub struct Outcome {
-    pub id: String,
-    pub action: Action,
-    /// "done", "failed" or "skipped".
-    pub result: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OutcomeResult {
+    Done,
+    Failed,
+    /// Not attempted: a dependency failed.
+    Skipped,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Serialize)]
+pub struct Outcome {
+    pub id: Id,
+    pub action: Action,
+    pub result: OutcomeResult,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<Error>,
+}
+
+#[derive(Debug, Serialize)]
 pub struct Applied {
     pub outcomes: Vec<Outcome>,
     pub ingestion: Vec<JobResult>,
@@ -362,135 +389,134 @@ pub fn check(p: &Plan, allow_replace: bool) -> Result<()> {
 }
 
 /// Executes a checked plan; returns what happened to each resource. Replacements are deleted
-/// first (data sources, knowledge base, index, collection: inside out), then everything is
-/// applied along the graph, and ingestion starts as soon as its data sources are ready.
+/// first (inside out: data sources, knowledge base, index, collection), then everything is
+/// applied along the graph, and ingestion starts as soon as what it ingests is ready.
 pub async fn apply(ctx: &Arc<Ctx>, p: &Plan, sync: bool) -> Result<Applied> {
     let mut items: Vec<Item> = p.items.clone();
-    let ids: Vec<String> = items.iter().map(|i| i.id.clone()).collect();
-    let noop_step = |id: &str| Step { ctx: ctx.clone(), id: id.to_string(), exists: Box::new(|| {}) };
+    let ids: Vec<Id> = items.iter().map(|i| i.id.clone()).collect();
 
     // 1. Replacements: delete from the inside out, then treat as absent.
-    let mut delete_order: Vec<usize> =
-        items.iter().enumerate().filter(|(_, i)| i.action == Action::Replace).map(|(n, _)| n).collect();
-    delete_order.reverse();
-    for n in delete_order {
-        let step = noop_step(&items[n].id);
-        resources::delete(&step, &items[n].observation).await?;
-        items[n].observation = Observation::absent();
+    for item in items.iter_mut().rev().filter(|i| i.action == Action::Replace) {
+        let step = Step { ctx: ctx.clone(), id: item.id.to_string(), exists: Box::new(|| {}) };
+        item.resource.kind.delete(&step, &item.resource, &item.observation).await?;
+        item.observation = Observation::absent();
     }
 
     // 2. One task per resource, gated on its dependencies' levels.
-    let mut senders: HashMap<String, watch::Sender<Level>> = HashMap::new();
-    let mut receivers: HashMap<String, watch::Receiver<Level>> = HashMap::new();
+    let mut senders: HashMap<Id, watch::Sender<Level>> = HashMap::new();
+    let mut receivers: HashMap<Id, watch::Receiver<Level>> = HashMap::new();
     for id in &ids {
         let (tx, rx) = watch::channel(Level::Pending);
         senders.insert(id.clone(), tx);
         receivers.insert(id.clone(), rx);
     }
-    // 3 (started now). Ingestion for data sources created, changed or never synced, as soon as
-    // they are ready: the serving path, built meanwhile, is not on its critical path.
-    let ingestion_task = sync.then(|| {
-        let wanted: Vec<(String, watch::Receiver<Level>)> = items
-            .iter()
-            .filter(|i| i.action != Action::NoOp || i.observation.needs_sync)
-            .filter(|i| data_source::name_of_id(&i.id).is_some())
-            .map(|i| (i.id.clone(), receivers[&i.id].clone()))
-            .collect();
-        let ctx = ctx.clone();
-        tokio::spawn(async move {
-            let mut to_sync = Vec::new();
-            for (id, mut rx) in wanted {
-                let ready =
-                    rx.wait_for(|l| matches!(l, Level::Ready | Level::Failed)).await.map(|l| *l == Level::Ready);
-                let name = data_source::name_of_id(&id).expect("a data source id").to_string();
-                let ds_id = ctx.data_source_ids.lock().expect("ids lock").get(&name).cloned();
-                if let (Ok(true), Some(ds_id)) = (ready, ds_id) {
-                    to_sync.push((name, ds_id));
-                }
-            }
-            if to_sync.is_empty() {
-                return Ok(Vec::new());
-            }
-            ingestion::run(&ctx, &to_sync, ingestion::JOB_DEADLINE).await
-        })
-    });
+    let ingestion_task = sync.then(|| ingest_when_ready(ctx, &items, &receivers));
     let mut set = JoinSet::new();
     for item in items.iter().cloned() {
         let ctx = ctx.clone();
         let tx = senders.remove(&item.id).expect("one sender per resource");
-        let deps: Vec<(String, Needs, watch::Receiver<Level>, Action)> = item
+        let deps: Vec<Gate> = item
+            .resource
             .depends_on
             .iter()
             .filter_map(|d| {
                 let rx = receivers.get(&d.on)?.clone();
                 let action = items.iter().find(|i| i.id == d.on).map_or(Action::NoOp, |i| i.action);
-                Some((d.on.clone(), d.needs, rx, action))
+                Some(Gate { on: d.on.clone(), needs: d.needs, level: rx, action })
             })
             .collect();
         set.spawn(async move {
-            let outcome = run_one(&ctx, item.clone(), deps, tx).await;
+            let outcome = run_one(&ctx, &item, deps, tx).await;
             (item, outcome)
         });
     }
-    let mut outcomes: BTreeMap<String, Outcome> = BTreeMap::new();
+    let mut outcomes: HashMap<Id, Outcome> = HashMap::new();
     while let Some(joined) = set.join_next().await {
         let (item, outcome) = joined.expect("apply tasks do not panic");
         let (result, error) = match outcome {
-            Ok(true) => ("done", None),
-            Ok(false) => ("skipped", None),
-            Err(e) => ("failed", Some(e)),
+            Ok(true) => (OutcomeResult::Done, None),
+            Ok(false) => (OutcomeResult::Skipped, None),
+            Err(e) => (OutcomeResult::Failed, Some(e)),
         };
-        outcomes.insert(item.id.clone(), Outcome { id: item.id, action: item.action, result: result.into(), error });
+        outcomes.insert(item.id.clone(), Outcome { id: item.id, action: item.action, result, error });
     }
-    let ordered: Vec<Outcome> = ids.iter().filter_map(|id| outcomes.remove(id)).collect();
-    let failures: Vec<String> = ordered
-        .iter()
-        .filter(|o| o.result != "done")
-        .map(|o| format!("{}: {}", o.id, o.error.clone().unwrap_or_else(|| "skipped: a dependency failed".into())))
-        .collect();
+    let mut ordered: Vec<Outcome> = ids.iter().filter_map(|id| outcomes.remove(id)).collect();
     // The ingestion of ready data sources is followed to its end even when another resource
     // failed: documents are not left half-ingested without the user seeing it.
     let ingestion = match ingestion_task {
         Some(task) => task.await.expect("the ingestion task does not panic"),
         None => Ok(Vec::new()),
     };
-    if !failures.is_empty() {
+    if ordered.iter().any(|o| o.result != OutcomeResult::Done) {
         ctx.report.finish();
-        return Err(Error::Incomplete {
-            message: format!("deploy did not finish:\n  {}", failures.join("\n  ")),
-            help: Some("fix the cause and run deploy again: it resumes where this run stopped".into()),
-        });
+        let changed = ordered.iter().any(|o| o.result == OutcomeResult::Done && o.action != Action::NoOp);
+        let skipped = ordered.iter().filter(|o| o.result == OutcomeResult::Skipped).map(|o| o.id.to_string()).collect();
+        let failures = ordered.iter_mut().filter_map(|o| Some((o.id.to_string(), o.error.take()?))).collect();
+        return Err(Error::Unfinished { command: "deploy", failures, skipped, changed });
     }
     Ok(Applied { outcomes: ordered, ingestion: ingestion? })
 }
 
-/// Waits for the dependencies, applies one resource, signals its level. Ok(false) = skipped.
-async fn run_one(
+/// Starts ingestion for what ingests (data sources) and was created, changed or never ingested,
+/// as soon as it is ready: the serving path, built meanwhile, is not on its critical path.
+fn ingest_when_ready(
     ctx: &Arc<Ctx>,
-    item: Item,
-    deps: Vec<(String, Needs, watch::Receiver<Level>, Action)>,
-    tx: watch::Sender<Level>,
-) -> std::result::Result<bool, String> {
+    items: &[Item],
+    levels: &HashMap<Id, watch::Receiver<Level>>,
+) -> tokio::task::JoinHandle<Result<Vec<JobResult>>> {
+    let wanted: Vec<(Id, watch::Receiver<Level>)> = items
+        .iter()
+        .filter(|i| i.resource.kind.ingests() && (i.action != Action::NoOp || i.observation.needs_sync))
+        .map(|i| (i.id.clone(), levels[&i.id].clone()))
+        .collect();
+    let ctx = ctx.clone();
+    tokio::spawn(async move {
+        let mut ready = Vec::new();
+        for (id, mut rx) in wanted {
+            if rx.wait_for(|l| matches!(l, Level::Ready | Level::Failed)).await.is_ok_and(|l| *l == Level::Ready) {
+                ready.push(declared(&ctx, &id)?);
+            }
+        }
+        let mut results = Vec::new();
+        for r in ready {
+            results.push(r.kind.ingest(&ctx, &r).await?);
+        }
+        Ok(results)
+    })
+}
+
+/// A dependency as one resource's task waits on it.
+struct Gate {
+    on: Id,
+    needs: Needs,
+    level: watch::Receiver<Level>,
+    /// What deploy does to it: a changed dependency means a fresh look before applying.
+    action: Action,
+}
+
+/// Waits for the dependencies, applies one resource, signals its level. Ok(false) = skipped.
+async fn run_one(ctx: &Arc<Ctx>, item: &Item, deps: Vec<Gate>, tx: watch::Sender<Level>) -> Result<bool> {
     let tx = Arc::new(tx);
     let mut dependency_changed = false;
-    for (on, needs, mut rx, action) in deps {
-        let wanted = if needs == Needs::Ready { Level::Ready } else { Level::Exists };
-        let level = rx
+    for mut gate in deps {
+        let wanted = if gate.needs == Needs::Ready { Level::Ready } else { Level::Exists };
+        let level = gate
+            .level
             .wait_for(|l| *l == Level::Failed || *l == Level::Ready || (*l == Level::Exists && wanted == Level::Exists))
             .await
             .map(|l| *l)
             .unwrap_or(Level::Failed);
         if level == Level::Failed {
             let _ = tx.send(Level::Failed);
-            ctx.report.resource(&item.id, "skipped", &format!("{on} failed"));
+            ctx.report.resource(item.id.as_str(), "skipped", &format!("{} failed", gate.on));
             return Ok(false);
         }
-        dependency_changed |= action != Action::NoOp;
+        dependency_changed |= gate.action != Action::NoOp;
     }
     let signal = tx.clone();
     let step = Step {
         ctx: ctx.clone(),
-        id: item.id.clone(),
+        id: item.id.to_string(),
         exists: Box::new(move || {
             signal.send_if_modified(|l| {
                 let change = *l == Level::Pending;
@@ -501,36 +527,37 @@ async fn run_one(
             });
         }),
     };
-    let mut obs = item.observation.clone();
-    let mut action = item.action;
-    // Documents and ARNs may have changed with what was just created: look again.
-    if dependency_changed && obs.exists {
-        let r = ctx.resource(&item.id).map_err(|e| e.to_string())?;
-        obs = resources::observe(ctx, &r).await.map_err(|e| e.to_string())?;
-        action = action_of(&obs);
-    }
-    if action == Action::NoOp && obs.exists {
-        ctx.report.resource(&item.id, "unchanged", "");
-        let _ = tx.send(Level::Ready);
-        return Ok(true);
-    }
-    match resources::apply(&step, &obs).await {
-        Ok(()) => {
-            let verb = match item.action {
-                Action::Create => "created",
-                Action::Replace => "replaced",
-                Action::Wait => "ready",
-                _ => "updated",
+    // Rendered now: documents and ARNs may hold ids of what was just created.
+    let outcome = async {
+        let r = declared(ctx, &item.id)?;
+        let mut obs = item.observation.clone();
+        let mut action = item.action;
+        if dependency_changed && obs.exists {
+            obs = r.kind.observe(ctx, &r).await?;
+            action = action_of(&obs);
+        }
+        if action == Action::NoOp && obs.exists {
+            return Ok(false);
+        }
+        r.kind.apply(&step, &r, &obs).await.map(|()| true)
+    };
+    match outcome.await {
+        Ok(applied) => {
+            let (state, verb) = match (applied, item.action) {
+                (false, _) => ("unchanged", ""),
+                (true, Action::Create) => ("done", "created"),
+                (true, Action::Replace) => ("done", "replaced"),
+                (true, Action::Wait) => ("done", "ready"),
+                (true, _) => ("done", "updated"),
             };
-            ctx.report.resource(&item.id, "done", verb);
+            ctx.report.resource(item.id.as_str(), state, verb);
             let _ = tx.send(Level::Ready);
             Ok(true)
         }
         Err(e) => {
-            let message = e.to_string();
-            ctx.report.resource(&item.id, "failed", &message);
+            ctx.report.resource(item.id.as_str(), "failed", &e.to_string());
             let _ = tx.send(Level::Failed);
-            Err(message)
+            Err(e)
         }
     }
 }

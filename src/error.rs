@@ -29,9 +29,14 @@ pub enum Error {
     #[error("{message}")]
     Incomplete { message: String, help: Option<String> },
 
-    /// A change deploy will not make without an explicit flag (a replace that loses data).
+    /// A change ragstack will not make: a replace without its flag, a resource it does not own.
     #[error("{message}")]
     Refused { message: String, help: String },
+
+    /// A command that works on many resources finished some and not others: each failure keeps
+    /// its own error (message, help, exit code); `skipped` waited on a failed one.
+    #[error("{}", unfinished_message(command, failures, skipped))]
+    Unfinished { command: &'static str, failures: Vec<(String, Error)>, skipped: Vec<String>, changed: bool },
 
     #[error("{context}: {source}")]
     Io {
@@ -85,6 +90,10 @@ impl Error {
             Error::Config(_) | Error::Usage { .. } | Error::Template { .. } | Error::Io { .. } => 2,
             Error::Refused { .. } => 2,
             Error::Aws { .. } | Error::Incomplete { .. } => 1,
+            // Only refusals, before anything changed: as refused as a refusal before the run.
+            Error::Unfinished { failures, changed, .. } => {
+                if !changed && failures.iter().all(|(_, e)| e.exit_code() == 2) { 2 } else { 1 }
+            }
         }
     }
 
@@ -102,6 +111,12 @@ impl Error {
             Error::Refused { help, .. } => Some(help.clone()),
             Error::Aws { help, .. } | Error::Incomplete { help, .. } => help.clone(),
             Error::Io { .. } => None,
+            Error::Unfinished { command, failures, .. } => {
+                let mut lines: Vec<String> =
+                    failures.iter().filter_map(|(id, e)| Some(format!("{id}: {}", e.help()?))).collect();
+                lines.push(format!("fix the cause and run {command} again: it resumes where this run stopped"));
+                Some(lines.join("\n"))
+            }
         }
     }
 
@@ -115,6 +130,7 @@ impl Error {
             Error::Aws { .. } => "aws",
             Error::Incomplete { .. } => "incomplete",
             Error::Refused { .. } => "refused",
+            Error::Unfinished { .. } => "unfinished",
         };
         let mut v = serde_json::json!({
             "error": {
@@ -130,8 +146,31 @@ impl Error {
         if let Error::Config(e) = self {
             v["error"]["problems"] = serde_json::to_value(&e.problems).unwrap_or_default();
         }
+        if let Error::Unfinished { failures, skipped, .. } = self {
+            v["error"]["failures"] =
+                failures.iter().map(|(id, e)| serde_json::json!({"id": id, "error": e.to_json()["error"]})).collect();
+            v["error"]["skipped"] = serde_json::json!(skipped);
+        }
         v
     }
+}
+
+/// The JSON form's `error` object: how a failed resource's error appears in a command's output.
+impl serde::Serialize for Error {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        self.to_json()["error"].serialize(s)
+    }
+}
+
+fn unfinished_message(command: &str, failures: &[(String, Error)], skipped: &[String]) -> String {
+    let mut s = format!("{command} did not finish:");
+    for (id, e) in failures {
+        s.push_str(&format!("\n  {id}: {e}"));
+    }
+    if !skipped.is_empty() {
+        s.push_str(&format!("\n  skipped, a dependency failed: {}", skipped.join(", ")));
+    }
+    s
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -91,34 +91,21 @@ async fn running_job(ctx: &Ctx, kb: &str, ds: &str) -> std::result::Result<Optio
         .map(|j| j.ingestion_job_id().to_string()))
 }
 
-/// Starts (or joins) and follows one ingestion job per data source, in order.
-pub async fn run(ctx: &Arc<Ctx>, sources: &[(String, String)], deadline: Duration) -> Result<Vec<JobResult>> {
-    let mut results = Vec::new();
-    for (name, ds) in sources {
-        let step = step(ctx, name);
-        let job_id = start(&step, &knowledge_base(ctx)?, ds).await?;
-        results.push(follow(&step, name, ds, &job_id, deadline).await?);
-    }
-    Ok(results)
-}
-
 pub fn step(ctx: &Arc<Ctx>, data_source: &str) -> Step {
     Step { ctx: ctx.clone(), id: format!("sync.{data_source}"), exists: Box::new(|| {}) }
 }
 
-fn knowledge_base(ctx: &Ctx) -> Result<String> {
-    ctx.knowledge_base_id().ok_or_else(|| Error::Incomplete {
-        message: "the knowledge base does not exist: run `ragstack deploy` first".into(),
-        help: None,
-    })
-}
-
 /// Follows a job to COMPLETE, FAILED or STOPPED and reports its statistics and failure reasons.
-pub async fn follow(step: &Step, name: &str, ds: &str, job_id: &str, deadline: Duration) -> Result<JobResult> {
+pub async fn follow(
+    step: &Step,
+    kb: &str,
+    name: &str,
+    ds: &str,
+    job_id: &str,
+    deadline: Duration,
+) -> Result<JobResult> {
     let ctx = &step.ctx;
-    let kb = knowledge_base(ctx)?;
     {
-        let kb = &kb;
         let job = wait::until(step, &format!("ingestion job {job_id}"), deadline, || async {
             let out = ctx
                 .clients

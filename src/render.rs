@@ -6,11 +6,9 @@
 //! Files without `.hbs` (the Lambda source and page) are assets: shipped byte for byte, never
 //! rendered, because their configuration arrives through environment variables.
 
-use crate::config::Environment;
 use crate::error::{Error, Result};
-use crate::naming::{self, AFTER_APPLY, DEPLOYER_PLACEHOLDER};
 use handlebars::Handlebars;
-use serde_json::{Value, json};
+use serde_json::Value;
 use std::path::{Path, PathBuf};
 
 /// (name, embedded text) of each template; the file is `templates/NAME.hbs`.
@@ -109,116 +107,10 @@ fn json_string_content(s: &str) -> String {
     quoted[1..quoted.len() - 1].to_string()
 }
 
-/// Values AWS assigns on creation; unknown ones render as `<known after apply>`.
-#[derive(Debug, Clone, Default)]
-pub struct Known {
-    pub collection_id: Option<String>,
-    pub knowledge_base_id: Option<String>,
-    pub rest_api_id: Option<String>,
-    /// The deploying principal's IAM ARN (assumed-role sessions resolved to their role).
-    pub deployer_arn: Option<String>,
-}
-
-/// The variables every template sees.
-pub fn context(env: &Environment, known: &Known) -> Value {
-    let n = &env.names;
-    let f = &env.file;
-    let mut source_buckets: Vec<String> = Vec::new();
-    let mut source_objects: Vec<String> = Vec::new();
-    let mut data_sources = Vec::new();
-    for ds in &f.data_sources {
-        let bucket = env.data_source_bucket(ds);
-        let bucket_arn = n.bucket_arn(bucket);
-        let objects: Vec<String> = if ds.inclusion_prefixes.is_empty() {
-            vec![format!("{bucket_arn}/*")]
-        } else {
-            ds.inclusion_prefixes.iter().map(|p| format!("{bucket_arn}/{p}*")).collect()
-        };
-        for o in &objects {
-            if !source_objects.contains(o) {
-                source_objects.push(o.clone());
-            }
-        }
-        if !source_buckets.contains(&bucket_arn) {
-            source_buckets.push(bucket_arn.clone());
-        }
-        data_sources.push(json!({
-            "name": ds.name,
-            "bucket": bucket,
-            "bucket_arn": bucket_arn,
-            "inclusion_prefixes": ds.inclusion_prefixes,
-            "object_arns": objects,
-        }));
-    }
-    // The deployer manages the documents bucket (teardown empties all of it) and uploads under
-    // the prefixes of data sources that read other buckets.
-    let own = n.bucket_arn(&n.documents_bucket);
-    let (mut deployer_buckets, mut deployer_objects) = (Vec::new(), Vec::new());
-    if env.uses_documents_bucket() {
-        deployer_buckets.push(own.clone());
-        deployer_objects.push(format!("{own}/*"));
-    }
-    deployer_buckets.extend(source_buckets.iter().filter(|b| **b != own).cloned());
-    let own_objects = format!("{own}/");
-    deployer_objects.extend(source_objects.iter().filter(|o| !o.starts_with(&own_objects)).cloned());
-    let generation_inference_profiles: Vec<String> =
-        n.inference_profile_arn(&f.lambda.generation_model).into_iter().collect();
-    json!({
-        "environment": env.name,
-        "region": n.region,
-        "account": n.account,
-        "partition": n.partition,
-        "names": n,
-        "arns": {
-            "documents_bucket": n.bucket_arn(&n.documents_bucket),
-            "knowledge_base_role": n.role_arn(&n.knowledge_base_role),
-            "api_role": n.role_arn(&n.api_role),
-            "collection": n.collection_arn(known.collection_id.as_deref()),
-            "knowledge_base": n.knowledge_base_arn(known.knowledge_base_id.as_deref()),
-            "knowledge_base_pattern": n.knowledge_base_arn_pattern(),
-            "embedding_model": n.foundation_model_arn(&env.embedding_model.id),
-            "generation_models": n.generation_model_arns(&f.lambda.generation_model),
-            "function": n.function_arn(),
-            "log_group": n.log_group_arn(),
-            "rest_api": n.rest_api_arn(known.rest_api_id.as_deref()),
-            "execute_api": n.execute_api_arn(known.rest_api_id.as_deref()),
-            "source_buckets": source_buckets,
-            "source_objects": source_objects,
-            // For the deployer's policy (`plan --deployer-policy`): ids AWS assigns on creation are
-            // not known in advance, so those grants name this account and region's resources.
-            "collection_pattern": format!("arn:{}:aoss:{}:{}:collection/*", n.partition, n.region, n.account),
-            "deployer_buckets": deployer_buckets,
-            "deployer_objects": deployer_objects,
-            "generation_inference_profiles": generation_inference_profiles,
-            "deployer_rest_apis": [
-                format!("arn:{}:apigateway:{}::/restapis", n.partition, n.region),
-                format!("arn:{}:apigateway:{}::/restapis/*", n.partition, n.region),
-                format!("arn:{}:apigateway:{}::/tags/*", n.partition, n.region),
-            ],
-        },
-        "deployer": known.deployer_arn.as_deref().unwrap_or(DEPLOYER_PLACEHOLDER),
-        "data_sources": data_sources,
-        "vector_store": {
-            "public": f.vector_store.network_access == crate::config::NetworkAccess::Public,
-            "vpc_endpoints": f.vector_store.vpc_endpoints,
-            "kms_key_arn": f.vector_store.kms_key_arn,
-            "standby_replicas": f.vector_store.standby_replicas,
-        },
-        "index": {
-            "name": n.vector_index,
-            "dimension": f.knowledge_base.dimensions,
-            "vector_field": naming::VECTOR_FIELD,
-            "text_field": naming::TEXT_FIELD,
-            "metadata_field": naming::METADATA_FIELD,
-        },
-        "tags": env.tags(),
-        "after_apply": AFTER_APPLY,
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn escaping_keeps_json_valid() {

@@ -6,13 +6,29 @@
 use crate::engine::{self, Action};
 use crate::error::Result;
 use crate::output::Mode;
-use crate::resources::{Ctx, data_source};
+use crate::resources::Ctx;
 use serde_json::{Value, json};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 pub async fn run(ctx: Arc<Ctx>) -> Result<u8> {
     let deployer = ctx.known().deployer_arn.unwrap_or_default();
     let plan = engine::observe(&ctx, &deployer).await?;
+    let (resources, ingestion, healthy) = states(&plan);
+    let deployed = plan.items.iter().any(|i| i.observation.exists);
+    let outputs = engine::outputs(&ctx, |id| plan.items.iter().any(|i| i.id == *id && i.observation.exists))?;
+    if ctx.report.mode() == Mode::Json {
+        let v = json!({"environment": ctx.env.name, "region": ctx.env.region(), "healthy": healthy, "deployed": deployed,
+                       "resources": resources, "outputs": outputs, "ingestion": ingestion});
+        println!("{}", serde_json::to_string_pretty(&v).expect("JSON serializes"));
+    } else {
+        print_text(&ctx, &resources, &ingestion, &outputs, deployed, healthy);
+    }
+    Ok(if healthy { 0 } else { 1 })
+}
+
+/// Each resource's state, the last ingestion job of each data source, and whether all is well.
+fn states(plan: &engine::Plan) -> (Vec<Value>, Vec<Value>, bool) {
     let mut resources = Vec::new();
     let mut healthy = true;
     for i in &plan.items {
@@ -23,7 +39,7 @@ pub async fn run(ctx: Arc<Ctx>) -> Result<u8> {
                 let fields: Vec<&str> = i.observation.changes.iter().map(|c| c.field.as_str()).collect();
                 format!("drifted: {}", fields.join(", "))
             }
-            Action::Wait => format!("not ready: {}", i.observation.status.clone().unwrap_or_default()),
+            Action::Wait => format!("not ready: {}", i.observation.status.as_ref().map_or("", |s| s.aws.as_str())),
             _ => "ok".to_string(),
         };
         healthy &= state == "ok";
@@ -33,12 +49,11 @@ pub async fn run(ctx: Arc<Ctx>) -> Result<u8> {
     }
     // The last job of each existing data source, as observing it found.
     let mut ingestion = Vec::new();
-    for i in plan.items.iter().filter(|i| i.observation.exists) {
-        let Some(name) = data_source::name_of_id(&i.id) else { continue };
+    for i in plan.items.iter().filter(|i| i.observation.exists && i.resource.kind.ingests()) {
         match &i.observation.last_job {
             None => {
                 healthy = false;
-                ingestion.push(json!({"data_source": name, "last_job": null}));
+                ingestion.push(json!({"data_source": i.name, "last_job": null}));
             }
             Some(job) => {
                 healthy &= job.succeeded();
@@ -46,24 +61,25 @@ pub async fn run(ctx: Arc<Ctx>) -> Result<u8> {
             }
         }
     }
-    let deployed = plan.items.iter().any(|i| i.observation.exists);
-    let mut outputs = ctx.outputs();
-    if !plan.items.iter().any(|i| i.id == "documents_bucket" && i.observation.exists) {
-        outputs.remove("documents_bucket");
-    }
-    if ctx.report.mode() == Mode::Json {
-        let v = json!({"environment": ctx.env.name, "region": ctx.env.region(), "healthy": healthy, "deployed": deployed,
-                       "resources": resources, "outputs": outputs, "ingestion": ingestion,
-                       "not_managed": plan.not_managed});
-        println!("{}", serde_json::to_string_pretty(&v).expect("JSON serializes"));
-    } else {
+    (resources, ingestion, healthy)
+}
+
+fn print_text(
+    ctx: &Ctx,
+    resources: &[Value],
+    ingestion: &[Value],
+    outputs: &BTreeMap<String, String>,
+    deployed: bool,
+    healthy: bool,
+) {
+    {
         println!(
             "ragstack status: environment {} in {}, account {}\n",
             ctx.env.name,
             ctx.env.region(),
             ctx.env.names.account
         );
-        for r in &resources {
+        for r in resources {
             let status = r["aws_status"].as_str().map(|s| format!(" ({s})")).unwrap_or_default();
             println!(
                 "  {:<28} {}{status}",
@@ -73,7 +89,7 @@ pub async fn run(ctx: Arc<Ctx>) -> Result<u8> {
         }
         if !ingestion.is_empty() {
             println!("\nlast ingestion:");
-            for j in &ingestion {
+            for j in ingestion {
                 match &j["status"] {
                     Value::Null => println!(
                         "  {:<26} never run: ragstack sync {} {}",
@@ -98,7 +114,7 @@ pub async fn run(ctx: Arc<Ctx>) -> Result<u8> {
         }
         if !outputs.is_empty() {
             println!("\noutputs:");
-            for (k, v) in &outputs {
+            for (k, v) in outputs {
                 println!("  {k:<24} {v}");
             }
         }
@@ -115,5 +131,4 @@ pub async fn run(ctx: Arc<Ctx>) -> Result<u8> {
             }
         );
     }
-    Ok(if healthy { 0 } else { 1 })
 }

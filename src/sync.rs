@@ -83,7 +83,7 @@ pub async fn run(ctx: Arc<Ctx>, args: &SyncArgs) -> Result<u8> {
     if let Some(why) = ctx.ownership(&knowledge_base::tags(&ctx, &arn).await.map_err(read)?) {
         return Err(Error::Incomplete { message: format!("knowledge base {kb_name}: {why}"), help: None });
     }
-    ctx.set_known(|k| k.knowledge_base_id = Some(kb.clone()));
+    ctx.assign(&knowledge_base::ID, Some(kb.clone()));
     let existing: BTreeMap<String, String> =
         data_source::list(&ctx, &kb).await.map_err(|e| Error::aws("list data sources", e))?.into_iter().collect();
     let mut sources = Vec::new();
@@ -119,7 +119,7 @@ pub async fn run(ctx: Arc<Ctx>, args: &SyncArgs) -> Result<u8> {
             step.progress("started", &format!("job {job}"));
             started.push(json!({"data_source": name, "job_id": job}));
         } else {
-            results.push(ingestion::follow(&step, name, id, &job, deadline).await?);
+            results.push(ingestion::follow(&step, &kb, name, id, &job, deadline).await?);
         }
     }
     report.finish();
@@ -160,7 +160,8 @@ fn files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
 }
 
 /// Uploads new and changed files under `prefix`; with `delete`, removes objects under `prefix`
-/// that are not in `dir`. Returns what it did.
+/// that are not in `dir`. Returns what it did. (Longer than most functions: one pass of list,
+/// compare, upload, delete, whose steps share the listing and the counts.)
 async fn upload(ctx: &Ctx, dir: &Path, bucket: &str, prefix: &str, delete: bool) -> Result<serde_json::Value> {
     let s3 = &ctx.clients.s3;
     let report = &ctx.report;

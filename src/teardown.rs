@@ -3,23 +3,21 @@
 //! Discovery reads AWS, not a local state file: every resource is looked up by its deterministic
 //! name (the same observation `plan` and `deploy` make) and kept only when its ownership holds:
 //! the tags `ragstack:managed=true` and `ragstack:environment=ENV`; for the untaggable kinds, the
-//! description ragstack writes (OpenSearch Serverless policies) or an owned parent (the vector
-//! index inside the collection, data sources inside the knowledge base). The documents bucket is
-//! tagged in the CreateBucket call itself, so an untagged one is never ragstack's.
+//! description ragstack writes (OpenSearch Serverless policies) or an owned parent (what a
+//! resource declares it is `contained_in`). Each kind may add `leftovers`: resources it owns that
+//! the environment file no longer declares (a data source removed from the file).
 //!
 //! Deletion runs in reverse dependency order with maximal parallelism: a resource is deleted once
-//! everything that needs it ready (`plan`'s `Needs::Ready` edges) is gone. What lives inside a
-//! deleted parent goes with it (the index with the collection, data sources with the knowledge
-//! base, which switches them to RETAIN first). A failure is reported with AWS's message and the
-//! rest continues; at the end the environment is observed again and whatever is left is listed.
+//! everything that needs it ready (`Needs::Ready` edges) is gone. What lives inside a deleted
+//! parent goes with it (the index with the collection, data sources with the knowledge base). A
+//! failure is reported with its error and the rest continues; at the end the environment is
+//! observed again and whatever is left is listed.
 
 use crate::context::TargetArgs;
 use crate::engine;
 use crate::error::{Error, Result};
 use crate::output::Mode;
-use crate::plan::{Dependency, Needs};
-use crate::render::Known;
-use crate::resources::{self, Ctx, Kind, Observation, Step, data_source};
+use crate::resources::{Ctx, Id, KINDS, Needs, Observation, Phase, Resource, Step};
 use clap::Args;
 use serde::Serialize;
 use serde_json::json;
@@ -53,7 +51,7 @@ pub enum Fate {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Target {
-    pub id: String,
+    pub id: Id,
     pub kind: &'static str,
     pub name: String,
     pub fate: Fate,
@@ -62,28 +60,35 @@ pub struct Target {
     #[serde(skip)]
     observation: Observation,
     #[serde(skip)]
-    depends_on: Vec<Dependency>,
+    resource: Resource,
 }
 
 impl Target {
+    fn new(resource: Resource, observation: Observation, fate: Fate, why: Option<String>) -> Target {
+        Target {
+            id: resource.id.clone(),
+            kind: resource.label,
+            name: resource.name.clone(),
+            fate,
+            why,
+            observation,
+            resource,
+        }
+    }
+
     fn goes(&self) -> bool {
         matches!(self.fate, Fate::Delete | Fate::WithParent)
     }
-}
 
-/// The resource whose deletion removes this one with it.
-fn parent_of(id: &str) -> Option<&'static str> {
-    match id {
-        "vector_index" => Some("collection"),
-        "api_stage" => Some("rest_api"),
-        _ if data_source::name_of_id(id).is_some() => Some("knowledge_base"),
-        _ => None,
+    /// The resource whose deletion removes this one with it.
+    fn parent(&self) -> Option<&Id> {
+        self.resource.contained_in.as_ref()
     }
 }
 
 /// Exists, or is on its way out (a collection or knowledge base DELETING is waited for).
 fn present(o: &Observation) -> bool {
-    o.exists || o.status.as_deref() == Some("DELETING")
+    o.exists || o.is(Phase::Deleting)
 }
 
 /// What of the environment exists in AWS, and what teardown will do with each.
@@ -91,48 +96,26 @@ pub async fn discover(ctx: &Arc<Ctx>, keep_documents: bool) -> Result<Vec<Target
     let deployer = ctx.known().deployer_arn.unwrap_or_default();
     let plan = engine::observe(ctx, &deployer).await?;
     let mut targets = Vec::new();
+    let declared: Vec<Id> = plan.items.iter().map(|i| i.id.clone()).collect();
     for item in plan.items.into_iter().filter(|i| present(&i.observation)) {
         let (mut fate, mut why) = match &item.observation.foreign {
             Some(reason) => (Fate::NotOwned, Some(reason.clone())),
             None => (Fate::Delete, None),
         };
-        if fate == Fate::Delete && keep_documents && Kind::of(&item.id) == Some(Kind::Bucket) {
+        // The bucket is the one resource that holds the user's data.
+        if fate == Fate::Delete && keep_documents && item.resource.holds_documents {
             (fate, why) = (Fate::Kept, Some("--keep-documents: the bucket and its objects stay".into()));
         }
-        targets.push(Target {
-            id: item.id,
-            kind: item.kind,
-            name: item.name,
-            fate,
-            why,
-            observation: item.observation,
-            depends_on: item.depends_on,
-        });
+        targets.push(Target::new(item.resource, item.observation, fate, why));
     }
-    // Data sources no longer in the environment file still live in the knowledge base.
-    let kb = targets.iter().find(|t| t.id == "knowledge_base" && t.fate == Fate::Delete);
-    if let Some(kb_id) = kb.filter(|t| t.observation.exists).and_then(|t| t.observation.id.clone()) {
-        let listed = data_source::list(ctx, &kb_id)
-            .await
-            .map_err(|e| Error::aws(format!("list the data sources of knowledge base {kb_id}"), e))?;
-        for (name, id) in listed {
-            let tid = format!("data_source.{name}");
-            if targets.iter().all(|t| t.id != tid) {
-                targets.push(Target {
-                    id: tid,
-                    kind: "Bedrock data source (S3)",
-                    name,
-                    fate: Fate::Delete,
-                    why: None,
-                    observation: Observation::present(Some(id)),
-                    depends_on: vec![Dependency { on: "knowledge_base".into(), needs: Needs::Ready }],
-                });
-            }
+    for kind in KINDS {
+        for (resource, observation) in kind.leftovers(ctx, &declared).await? {
+            targets.push(Target::new(resource, observation, Fate::Delete, None));
         }
     }
-    let deleted: Vec<String> = targets.iter().filter(|t| t.fate == Fate::Delete).map(|t| t.id.clone()).collect();
+    let deleted: Vec<Id> = targets.iter().filter(|t| t.fate == Fate::Delete).map(|t| t.id.clone()).collect();
     for t in targets.iter_mut().filter(|t| t.fate == Fate::Delete) {
-        if let Some(parent) = parent_of(&t.id).filter(|p| deleted.iter().any(|d| d == p)) {
+        if let Some(parent) = t.parent().filter(|p| deleted.contains(p)).cloned() {
             t.fate = Fate::WithParent;
             t.why = Some(format!("deleted with {parent}"));
         }
@@ -142,12 +125,12 @@ pub async fn discover(ctx: &Arc<Ctx>, keep_documents: bool) -> Result<Vec<Target
 
 /// The ids `id` must wait for: everything that needs it ready (or needs one of its children
 /// ready), except its own children, which go with it.
-fn waits_for(targets: &[Target], id: &str) -> Vec<String> {
-    let family = |x: &str| x == id || parent_of(x) == Some(id);
+fn waits_for(targets: &[Target], id: &Id) -> Vec<Id> {
+    let family = |x: &Id| x == id || targets.iter().any(|t| t.id == *x && t.parent() == Some(id));
     targets
         .iter()
         .filter(|t| t.goes() && !family(&t.id))
-        .filter(|t| t.depends_on.iter().any(|d| d.needs == Needs::Ready && family(&d.on)))
+        .filter(|t| t.resource.depends_on.iter().any(|d| d.needs == Needs::Ready && family(&d.on)))
         .map(|t| t.id.clone())
         .collect()
 }
@@ -184,7 +167,7 @@ pub async fn run(ctx: Arc<Ctx>, keep_documents: bool, yes: bool) -> Result<u8> {
     let errors = delete_all(&ctx, &targets).await;
 
     // Look again: what is still there is what the user must know about.
-    ctx.set_known(|k| *k = Known { deployer_arn: k.deployer_arn.take(), ..Known::default() });
+    ctx.forget_ids();
     let after = discover(&ctx, keep_documents).await?;
     let left: Vec<Target> = after.into_iter().filter(Target::goes).collect();
     summary(&ctx, &targets, &left, &errors);
@@ -242,7 +225,7 @@ fn confirm(env: &str, count: usize) -> Result<()> {
 
 /// Deletes every target that goes, as soon as what must go before it is gone. Returns the error
 /// of each failed deletion by id.
-async fn delete_all(ctx: &Arc<Ctx>, targets: &[Target]) -> HashMap<String, String> {
+async fn delete_all(ctx: &Arc<Ctx>, targets: &[Target]) -> HashMap<Id, Error> {
     let mut senders = HashMap::new();
     let mut receivers = HashMap::new();
     for t in targets.iter().filter(|t| t.goes()) {
@@ -252,8 +235,8 @@ async fn delete_all(ctx: &Arc<Ctx>, targets: &[Target]) -> HashMap<String, Strin
     }
     let mut set = JoinSet::new();
     for t in targets.iter().filter(|t| t.goes()).cloned() {
-        let gate: Vec<String> = match (t.fate, parent_of(&t.id)) {
-            (Fate::WithParent, Some(parent)) => vec![parent.to_string()],
+        let gate: Vec<Id> = match (t.fate, t.parent()) {
+            (Fate::WithParent, Some(parent)) => vec![parent.clone()],
             _ => waits_for(targets, &t.id),
         };
         let gate: Vec<watch::Receiver<Done>> = gate.iter().filter_map(|id| receivers.get(id).cloned()).collect();
@@ -265,15 +248,21 @@ async fn delete_all(ctx: &Arc<Ctx>, targets: &[Target]) -> HashMap<String, Strin
                 let done = rx.wait_for(|d| *d != Done::Pending).await.map(|d| *d).unwrap_or(Done::Failed);
                 parent_failed |= done == Done::Failed;
             }
-            let step = Step { ctx: ctx.clone(), id: t.id.clone(), exists: Box::new(|| {}) };
-            let outcome = if t.fate == Fate::WithParent {
-                if parent_failed { Err("its parent could not be deleted".to_string()) } else { Ok(()) }
-            } else {
-                resources::delete(&step, &t.observation).await.map_err(|e| e.to_string())
+            let step = Step { ctx: ctx.clone(), id: t.id.to_string(), exists: Box::new(|| {}) };
+            let outcome = match (t.fate, parent_failed) {
+                (Fate::WithParent, true) => Err(Error::Incomplete {
+                    message: format!(
+                        "not deleted: {} could not be deleted",
+                        t.parent().map(Id::as_str).unwrap_or("its parent")
+                    ),
+                    help: None,
+                }),
+                (Fate::WithParent, false) => Ok(()),
+                _ => t.resource.kind.delete(&step, &t.resource, &t.observation).await,
             };
             match &outcome {
                 Ok(()) => step.progress("done", t.why.as_deref().unwrap_or("deleted")),
-                Err(e) => step.progress("failed", e),
+                Err(e) => step.progress("failed", &e.to_string()),
             }
             let _ = tx.send(if outcome.is_ok() { Done::Gone } else { Done::Failed });
             (t.id, outcome.err())
@@ -288,12 +277,12 @@ async fn delete_all(ctx: &Arc<Ctx>, targets: &[Target]) -> HashMap<String, Strin
     errors
 }
 
-fn summary(ctx: &Ctx, before: &[Target], left: &[Target], errors: &HashMap<String, String>) {
+fn summary(ctx: &Ctx, before: &[Target], left: &[Target], errors: &HashMap<Id, Error>) {
     let report = &ctx.report;
     report.finish();
     let secs = report.elapsed().as_secs_f64();
-    let deleted: Vec<&str> =
-        before.iter().filter(|t| t.goes() && left.iter().all(|l| l.id != t.id)).map(|t| t.id.as_str()).collect();
+    let deleted: Vec<&Id> =
+        before.iter().filter(|t| t.goes() && left.iter().all(|l| l.id != t.id)).map(|t| &t.id).collect();
     let untouched: Vec<&Target> = before.iter().filter(|t| !t.goes()).collect();
     let result = if before.iter().all(|t| !t.goes()) {
         "nothing_to_delete"
@@ -323,6 +312,9 @@ fn summary(ctx: &Ctx, before: &[Target], left: &[Target], errors: &HashMap<Strin
             for t in left {
                 let why = errors.get(&t.id).map(|e| format!(": {e}")).unwrap_or_default();
                 println!("  {} {} ({}){why}", t.kind, t.name, t.id);
+                if let Some(help) = errors.get(&t.id).and_then(Error::help) {
+                    println!("    help: {help}");
+                }
             }
             println!("Fix the cause and run teardown again: it deletes whatever is left.");
         }

@@ -106,7 +106,7 @@ fn online_plan_reports_pending_changes_with_the_detailed_exit_code() {
     c.args(["plan", "dev", "--detailed-exitcode"]);
     let (code, out, err) = run(c);
     assert_eq!(code, 3, "{out}\n{err}");
-    assert!(out.contains("Plan: 13 to create"), "{out}");
+    assert!(out.contains("Plan: 14 to create"), "{out}");
     assert_eq!(emu.mutating_calls(), Vec::<String>::new(), "plan never changes anything");
 
     assert_eq!(deploy(&wd, &emu, "dev", &["--no-sync"]).0, 0);

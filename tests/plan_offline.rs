@@ -16,6 +16,7 @@ const RESOURCE_IDS: &[&str] = &[
     "knowledge_base",
     "data_source.documents",
     "api_role",
+    "log_group",
     "function",
     "rest_api",
     "api_stage",

@@ -137,7 +137,7 @@ fn a_redeploy_is_a_no_op_and_changing_memory_updates_only_the_function() {
     c.args(["plan", "dev"]);
     let (_, out, _) = run(c);
     assert!(out.contains("function                     update: memory_mb"), "{out}");
-    assert!(out.contains("memory_mb: 512 -> 1024") && out.contains("1 to update, 0 to replace, 12 unchanged"), "{out}");
+    assert!(out.contains("memory_mb: 512 -> 1024") && out.contains("1 to update, 0 to replace, 13 unchanged"), "{out}");
     emu.clear_calls();
     let (code, out, err) = deploy(&wd, &emu, "dev", &[]);
     assert_eq!(code, 0, "{out}\n{err}");

@@ -3,7 +3,10 @@
 //! privilege, scoping to this environment, the index mapping Bedrock accepts).
 
 use ragstack::config::{self, Environment, Target};
-use ragstack::render::{Known, TEMPLATES, Templates, context};
+use ragstack::context::Known;
+use ragstack::render::{TEMPLATES, Templates};
+use ragstack::resources::template_vars::variables;
+use ragstack::resources::{aoss_collection, knowledge_base, rest_api};
 use serde_json::Value;
 use std::path::Path;
 
@@ -19,17 +22,15 @@ fn environment(name: &str, region: &str, file_text: Option<String>) -> Environme
 }
 
 fn known() -> Known {
-    Known {
-        collection_id: Some("a1b2c3d4e5f6g7h8i9j0".into()),
-        knowledge_base_id: Some("KB12345678".into()),
-        rest_api_id: Some("abc123defg".into()),
-        deployer_arn: Some(format!("arn:aws:iam::{ACCOUNT}:role/Admin")),
-    }
+    Known::deployer(Some(format!("arn:aws:iam::{ACCOUNT}:role/Admin")))
+        .with(aoss_collection::ID, "a1b2c3d4e5f6g7h8i9j0")
+        .with(knowledge_base::ID, "KB12345678")
+        .with(rest_api::ID, "abc123defg")
 }
 
 fn render(env: &Environment, template: &str) -> Value {
     let t = Templates::load(None).unwrap();
-    t.render_json(template, &context(env, &known())).unwrap()
+    t.render_json(template, &variables(env, &known())).unwrap()
 }
 
 #[test]

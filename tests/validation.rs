@@ -370,6 +370,14 @@ fn api_stage_and_throttling() {
 }
 
 #[test]
+fn a_log_retention_cloudwatch_does_not_accept_lists_the_accepted_ones() {
+    let w = Workdir::new();
+    w.dev_with("logs", &[("retention_days = 30", "retention_days = 2")]);
+    let err = rejected(&w, &["deploy", "logs", "us-east-1"]);
+    assert_mentions(&err, &["logs.retention_days = 2", "allowed: 1, 3, 5, 7, 14, 30,", "3653 (days)"]);
+}
+
+#[test]
 fn reserved_tag_keys() {
     let w = Workdir::new();
     w.dev_with("tags", &[("project = \"ragstack\"", "\"ragstack:managed\" = \"false\"")]);

@@ -2,17 +2,35 @@
 //! AWS), so it is created first and waited on while everything else is built. Standby replicas
 //! and the type cannot be changed after creation: a change is a replace, which loses the index.
 
-use super::{Ctx, Observation, Step, failed, gone, ours};
+use super::{
+    Ctx, Id, Inputs, Kind, Needs, Observation, Phase, Resource, Status, Step, aoss_policy, failed, gone, ours,
+};
 use crate::aws::{AwsError, aws};
 use crate::error::{Error, Result};
-use crate::plan::Resource;
 use crate::wait;
+use async_trait::async_trait;
 use aws_sdk_opensearchserverless::types::{CollectionDetail, CollectionStatus, CollectionType, StandbyReplicas, Tag};
+use serde_json::json;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
 const CREATE_DEADLINE: Duration = Duration::from_secs(30 * 60);
 const DELETE_DEADLINE: Duration = Duration::from_secs(20 * 60);
+
+pub const ID: Id = Id::fixed("collection");
+
+pub struct Collection;
+
+fn status(s: &CollectionStatus) -> Status {
+    let phase = match s {
+        CollectionStatus::Creating => Phase::Creating,
+        CollectionStatus::Updating => Phase::Updating,
+        CollectionStatus::Deleting => Phase::Deleting,
+        CollectionStatus::Failed => Phase::Failed,
+        _ => Phase::Ready,
+    };
+    Status::new(phase, s.as_str())
+}
 
 /// The environment's tags in this service's form.
 fn desired_tags(ctx: &Ctx) -> Vec<Tag> {
@@ -35,94 +53,6 @@ pub async fn find(ctx: &Ctx, name: &str) -> std::result::Result<Option<Collectio
 pub async fn tags(ctx: &Ctx, arn: &str) -> std::result::Result<BTreeMap<String, String>, AwsError> {
     let out = ctx.clients.aoss.list_tags_for_resource().resource_arn(arn).send().await.map_err(aws)?;
     Ok(out.tags().iter().map(|t| (t.key().to_string(), t.value().to_string())).collect())
-}
-
-pub async fn observe(ctx: &Ctx, r: &Resource) -> Result<Observation> {
-    let read = |e| Error::aws(format!("read collection {}", r.name), e);
-    let Some(c) = find(ctx, &r.name).await.map_err(read)? else {
-        return Ok(Observation::absent());
-    };
-    let status = c.status().map(|s| s.as_str().to_string());
-    if c.status() == Some(&CollectionStatus::Deleting) {
-        // Being deleted (a teardown or a replace): the run waits for it to go, then creates it.
-        return Ok(Observation { status, ..Observation::absent() });
-    }
-    let mut obs = Observation::present(c.id().map(str::to_string));
-    obs.status = status;
-    let current = tags(ctx, c.arn().unwrap_or_default()).await.map_err(read)?;
-    if let Some(why) = ctx.ownership(&current) {
-        obs.foreign = Some(why);
-        return Ok(obs);
-    }
-    if let Some(id) = c.id() {
-        ctx.set_known(|k| k.collection_id = Some(id.to_string()));
-    }
-    obs.diff("type", c.r#type().map(|t| t.as_str()).unwrap_or_default(), "VECTORSEARCH", true);
-    obs.diff(
-        "standby_replicas",
-        c.standby_replicas().map(|s| s.as_str()).unwrap_or_default(),
-        standby(ctx).as_str(),
-        true,
-    );
-    if c.status() == Some(&CollectionStatus::Failed) {
-        obs.changes.push(super::Change {
-            field: "status".into(),
-            from: "FAILED".into(),
-            to: "ACTIVE".into(),
-            replace: true,
-        });
-    }
-    obs.diff_tags(ctx, &current);
-    Ok(obs)
-}
-
-pub async fn apply(step: &Step, r: &Resource, obs: &Observation) -> Result<()> {
-    let ctx = &step.ctx;
-    let aoss = &ctx.clients.aoss;
-    if !obs.exists {
-        if obs.status.as_deref() == Some("DELETING") {
-            wait_gone(step, &r.name).await?;
-        }
-        step.progress("creating", "VECTORSEARCH collection");
-        let created = aoss
-            .create_collection()
-            .name(&r.name)
-            .r#type(CollectionType::Vectorsearch)
-            .standby_replicas(standby(ctx))
-            .description(format!("ragstack {}: vectors of the knowledge base", ctx.env.name))
-            .set_tags(Some(desired_tags(ctx)))
-            .send()
-            .await
-            .map_err(aws);
-        match created {
-            Ok(out) => {
-                let id = out.create_collection_detail().and_then(|d| d.id()).map(str::to_string);
-                ctx.set_known(|k| k.collection_id = id);
-            }
-            // A concurrent deploy won the race: adopt its collection if it is ours.
-            Err(e) if e.is_conflict() => {
-                ours(observe(ctx, r).await?, &format!("collection {}", r.name))?;
-            }
-            Err(e) => return Err(Error::aws(format!("create collection {}", r.name), e)),
-        }
-        (step.exists)();
-    } else {
-        (step.exists)();
-        if obs.changed("tags") {
-            step.progress("updating", "tags");
-            aoss.tag_resource()
-                .resource_arn(r.arn.clone().unwrap_or_default())
-                .set_tags(Some(desired_tags(ctx)))
-                .send()
-                .await
-                .map_err(aws)
-                .map_err(failed(&format!("tag collection {}", r.name)))?;
-        }
-        if obs.status.as_deref() == Some("ACTIVE") {
-            return Ok(());
-        }
-    }
-    wait_active(step, &r.name).await
 }
 
 async fn wait_active(step: &Step, name: &str) -> Result<()> {
@@ -152,20 +82,128 @@ pub async fn wait_gone(step: &Step, name: &str) -> Result<()> {
     .await
 }
 
-/// Deletes the collection (and the index inside it) and waits until it is gone. One still
-/// CREATING cannot be deleted yet (ConflictException): that is waited out, as is one already
-/// DELETING.
-pub async fn delete(step: &Step, obs: &Observation) -> Result<()> {
-    let name = step.ctx.env.names.collection.clone();
-    let Some(id) = obs.id.clone() else {
-        return if obs.status.as_deref() == Some("DELETING") { wait_gone(step, &name).await } else { Ok(()) };
-    };
-    step.progress("deleting", &format!("collection {id}"));
-    let still_creating = "the collection is still being created";
-    let deleted = wait::retrying(step, still_creating, CREATE_DEADLINE, AwsError::is_conflict, || async {
-        step.ctx.clients.aoss.delete_collection().id(&id).send().await.map_err(aws)
-    });
-    gone(deleted.await, format!("delete collection {name}"))?;
-    step.ctx.set_known(|k| k.collection_id = None);
-    wait_gone(step, &name).await
+#[async_trait]
+impl Kind for Collection {
+    fn desired(&self, i: &Inputs) -> Result<Vec<Resource>> {
+        let n = &i.env.names;
+        let id = i.known.id(&ID);
+        Ok(vec![
+            Resource::new(&Collection, ID, "OpenSearch Serverless collection", &n.collection)
+                .arn(n.collection_arn(id))
+                .depends_on(&aoss_policy::ENCRYPTION, Needs::Ready)
+                .depends_on(&aoss_policy::NETWORK, Needs::Ready)
+                .tagged()
+                .settings(json!({
+                    "type": "VECTORSEARCH",
+                    "standby_replicas": if i.env.file.vector_store.standby_replicas { "ENABLED" } else { "DISABLED" },
+                    "endpoint": n.collection_endpoint(id),
+                }))
+                .output("collection_endpoint", n.collection_endpoint(id)),
+        ])
+    }
+
+    async fn observe(&self, ctx: &Ctx, r: &Resource) -> Result<Observation> {
+        let read = |e| Error::aws(format!("read collection {}", r.name), e);
+        let Some(c) = find(ctx, &r.name).await.map_err(read)? else {
+            return Ok(Observation::absent());
+        };
+        if let Some(s) = c.status().filter(|s| **s == CollectionStatus::Deleting) {
+            // Being deleted (a teardown or a replace): the run waits for it to go, then creates it.
+            return Ok(Observation::deleting(None, s.as_str()));
+        }
+        let mut obs = Observation::present(c.id().map(str::to_string));
+        obs.status = c.status().map(status);
+        let current = tags(ctx, c.arn().unwrap_or_default()).await.map_err(read)?;
+        if let Some(why) = ctx.ownership(&current) {
+            obs.foreign = Some(why);
+            return Ok(obs);
+        }
+        if let Some(id) = c.id() {
+            ctx.assign(&ID, Some(id.to_string()));
+        }
+        obs.diff("type", c.r#type().map(|t| t.as_str()).unwrap_or_default(), "VECTORSEARCH", true);
+        obs.diff(
+            "standby_replicas",
+            c.standby_replicas().map(|s| s.as_str()).unwrap_or_default(),
+            standby(ctx).as_str(),
+            true,
+        );
+        if c.status() == Some(&CollectionStatus::Failed) {
+            obs.changes.push(super::Change {
+                field: "status".into(),
+                from: "FAILED".into(),
+                to: "ACTIVE".into(),
+                replace: true,
+            });
+        }
+        obs.diff_tags(ctx, &current);
+        Ok(obs)
+    }
+
+    async fn apply(&self, step: &Step, r: &Resource, obs: &Observation) -> Result<()> {
+        let ctx = &step.ctx;
+        let aoss = &ctx.clients.aoss;
+        if !obs.exists {
+            if obs.is(Phase::Deleting) {
+                wait_gone(step, &r.name).await?;
+            }
+            step.progress("creating", "VECTORSEARCH collection");
+            let created = aoss
+                .create_collection()
+                .name(&r.name)
+                .r#type(CollectionType::Vectorsearch)
+                .standby_replicas(standby(ctx))
+                .description(format!("ragstack {}: vectors of the knowledge base", ctx.env.name))
+                .set_tags(Some(desired_tags(ctx)))
+                .send()
+                .await
+                .map_err(aws);
+            match created {
+                Ok(out) => {
+                    let id = out.create_collection_detail().and_then(|d| d.id()).map(str::to_string);
+                    ctx.assign(&ID, id);
+                }
+                // A concurrent deploy won the race: adopt its collection if it is ours.
+                Err(e) if e.is_conflict() => {
+                    ours(self.observe(ctx, r).await?, &format!("collection {}", r.name))?;
+                }
+                Err(e) => return Err(Error::aws(format!("create collection {}", r.name), e)),
+            }
+            (step.exists)();
+        } else {
+            (step.exists)();
+            if obs.changed("tags") {
+                step.progress("updating", "tags");
+                aoss.tag_resource()
+                    .resource_arn(r.arn.clone().unwrap_or_default())
+                    .set_tags(Some(desired_tags(ctx)))
+                    .send()
+                    .await
+                    .map_err(aws)
+                    .map_err(failed(&format!("tag collection {}", r.name)))?;
+            }
+            if obs.is(Phase::Ready) {
+                return Ok(());
+            }
+        }
+        wait_active(step, &r.name).await
+    }
+
+    /// Deletes the collection (and the index inside it) and waits until it is gone. One still
+    /// CREATING cannot be deleted yet (ConflictException): that is waited out, as is one already
+    /// DELETING.
+    async fn delete(&self, step: &Step, _r: &Resource, obs: &Observation) -> Result<()> {
+        let name = step.ctx.env.names.collection.clone();
+        let Some(id) = obs.id.clone() else {
+            return if obs.is(Phase::Deleting) { wait_gone(step, &name).await } else { Ok(()) };
+        };
+        step.progress("deleting", &format!("collection {id}"));
+        let still_creating = "the collection is still being created";
+        let deleted = wait::retrying(step, still_creating, CREATE_DEADLINE, AwsError::is_conflict, || async {
+            step.ctx.clients.aoss.delete_collection().id(&id).send().await.map_err(aws)
+        });
+        gone(deleted.await, format!("delete collection {name}"))?;
+        step.ctx.assign(&ID, None);
+        wait_gone(step, &name).await
+    }
 }

@@ -7,12 +7,12 @@
 //! Security and access policies are two API families with the same lifecycle; the three calls
 //! that differ (get, create, update) are chosen by `Family`, the rest is shared.
 
-use super::{Ctx, Observation, Step, failed, gone, ours};
+use super::{Ctx, Id, Inputs, Kind, Needs, Observation, Resource, Step, failed, gone, iam_role, ours};
 use crate::aws::{AwsError, aws, from_document};
 use crate::error::Result;
-use crate::plan::Resource;
+use async_trait::async_trait;
 use aws_sdk_opensearchserverless::types::{AccessPolicyType, SecurityPolicyType};
-use serde_json::Value;
+use serde_json::{Value, json};
 
 #[derive(Debug, Clone)]
 enum Family {
@@ -20,10 +20,16 @@ enum Family {
     Access,
 }
 
+pub const ENCRYPTION: Id = Id::fixed("encryption_policy");
+pub const NETWORK: Id = Id::fixed("network_policy");
+pub const DATA_ACCESS: Id = Id::fixed("data_access_policy");
+
+pub struct Policy;
+
 fn family(r: &Resource) -> Family {
-    match r.id.as_str() {
-        "encryption_policy" => Family::Security(SecurityPolicyType::Encryption),
-        "network_policy" => Family::Security(SecurityPolicyType::Network),
+    match &r.id {
+        id if *id == ENCRYPTION => Family::Security(SecurityPolicyType::Encryption),
+        id if *id == NETWORK => Family::Security(SecurityPolicyType::Network),
         _ => Family::Access,
     }
 }
@@ -104,61 +110,90 @@ async fn update(ctx: &Ctx, r: &Resource, policy: &str, version: Option<String>) 
     }
 }
 
-/// The observation's id is the policy version, which an update must send.
-pub async fn observe(ctx: &Ctx, r: &Resource) -> Result<Observation> {
-    match get(ctx, r).await {
-        Ok(Some(current)) => {
-            let mut obs = Observation::present(current.version);
-            let mark = marker(ctx);
-            if current.description.as_deref() != Some(mark.as_str()) {
-                obs.foreign = Some(format!(
-                    "its description is {:?}, not {mark:?} (how ragstack marks the policies it creates)",
-                    current.description.unwrap_or_default()
-                ));
-                return Ok(obs);
-            }
-            obs.diff("policy", current.policy, r.document(0), false);
-            Ok(obs)
-        }
-        Ok(None) => Ok(Observation::absent()),
-        Err(e) => Err(failed(&format!("read {}", what(r)))(e)),
+#[async_trait]
+impl Kind for Policy {
+    /// Untagged (policies take no tags): owned by name and description.
+    fn desired(&self, i: &Inputs) -> Result<Vec<Resource>> {
+        let (n, vs) = (&i.env.names, &i.env.file.vector_store);
+        Ok(vec![
+            Resource::new(&Policy, ENCRYPTION, "OpenSearch Serverless encryption policy", &n.encryption_policy)
+                .settings(json!({
+                    "collection": n.collection,
+                    "key": vs.kms_key_arn.clone().unwrap_or_else(|| "AWS owned key".into()),
+                }))
+                .document(i.document("opensearch/encryption-policy.json")?),
+            Resource::new(&Policy, NETWORK, "OpenSearch Serverless network policy", &n.network_policy)
+                .settings(json!({
+                    "collection": n.collection,
+                    "access": vs.network_access,
+                    "vpc_endpoints": vs.vpc_endpoints,
+                }))
+                .document(i.document("opensearch/network-policy.json")?),
+            Resource::new(&Policy, DATA_ACCESS, "OpenSearch Serverless data access policy", &n.access_policy)
+                .depends_on(&iam_role::KNOWLEDGE_BASE_ROLE, Needs::Arn)
+                .settings(json!({
+                    "principals": [i.vars()["arns"]["knowledge_base_role"], i.vars()["deployer"]],
+                }))
+                .document(i.document("opensearch/data-access-policy.json")?),
+        ])
     }
-}
 
-pub async fn apply(step: &Step, r: &Resource, obs: &Observation) -> Result<()> {
-    let ctx = &step.ctx;
-    let policy = r.document(0).to_string();
-    if !obs.exists {
-        step.progress("creating", "");
-        return match create(ctx, r, &policy).await {
-            Ok(()) => Ok(()),
-            // Another deploy created it meanwhile: read it and converge.
-            Err(e) if e.is_conflict() => {
-                let again = ours(observe(ctx, r).await?, &what(r))?;
-                if again.changes.is_empty() { Ok(()) } else { Box::pin(apply(step, r, &again)).await }
+    /// The observation's id is the policy version, which an update must send.
+    async fn observe(&self, ctx: &Ctx, r: &Resource) -> Result<Observation> {
+        match get(ctx, r).await {
+            Ok(Some(current)) => {
+                let mut obs = Observation::present(current.version);
+                let mark = marker(ctx);
+                if current.description.as_deref() != Some(mark.as_str()) {
+                    obs.foreign = Some(format!(
+                        "its description is {:?}, not {mark:?} (how ragstack marks the policies it creates)",
+                        current.description.unwrap_or_default()
+                    ));
+                    return Ok(obs);
+                }
+                obs.diff("policy", current.policy, r.rendered(0), false);
+                Ok(obs)
             }
-            Err(e) => Err(failed(&format!("create {}", what(r)))(e)),
+            Ok(None) => Ok(Observation::absent()),
+            Err(e) => Err(failed(&format!("read {}", what(r)))(e)),
+        }
+    }
+
+    async fn apply(&self, step: &Step, r: &Resource, obs: &Observation) -> Result<()> {
+        let ctx = &step.ctx;
+        let policy = r.rendered(0).to_string();
+        if !obs.exists {
+            step.progress("creating", "");
+            return match create(ctx, r, &policy).await {
+                Ok(()) => Ok(()),
+                // Another deploy created it meanwhile: read it and converge.
+                Err(e) if e.is_conflict() => {
+                    let again = ours(self.observe(ctx, r).await?, &what(r))?;
+                    if again.changes.is_empty() { Ok(()) } else { self.apply(step, r, &again).await }
+                }
+                Err(e) => Err(failed(&format!("create {}", what(r)))(e)),
+            };
+        }
+        if obs.changes.is_empty() {
+            return Ok(());
+        }
+        step.progress("updating", "policy");
+        update(ctx, r, &policy, obs.id.clone()).await.map_err(failed(&format!("update {}", what(r))))
+    }
+
+    /// Deletes the policy (teardown); an already deleted one is fine.
+    async fn delete(&self, step: &Step, r: &Resource, _obs: &Observation) -> Result<()> {
+        let aoss = &step.ctx.clients.aoss;
+        step.progress("deleting", &what(r));
+        let deleted = match family(r) {
+            Family::Security(t) => {
+                aoss.delete_security_policy().name(&r.name).r#type(t).send().await.map(drop).map_err(aws)
+            }
+            Family::Access => {
+                let call = aoss.delete_access_policy().name(&r.name).r#type(AccessPolicyType::Data);
+                call.send().await.map(drop).map_err(aws)
+            }
         };
+        gone(deleted, format!("delete {}", what(r)))
     }
-    if obs.changes.is_empty() {
-        return Ok(());
-    }
-    step.progress("updating", "policy");
-    update(ctx, r, &policy, obs.id.clone()).await.map_err(failed(&format!("update {}", what(r))))
-}
-
-/// Deletes the policy (teardown); an already deleted one is fine.
-pub async fn delete(step: &Step, r: &Resource) -> Result<()> {
-    let aoss = &step.ctx.clients.aoss;
-    step.progress("deleting", &what(r));
-    let deleted = match family(r) {
-        Family::Security(t) => {
-            aoss.delete_security_policy().name(&r.name).r#type(t).send().await.map(drop).map_err(aws)
-        }
-        Family::Access => {
-            let call = aoss.delete_access_policy().name(&r.name).r#type(AccessPolicyType::Data);
-            call.send().await.map(drop).map_err(aws)
-        }
-    };
-    gone(deleted, format!("delete {}", what(r)))
 }

@@ -3,13 +3,18 @@
 //! routes it deployed into the deployment's description, and creates a new deployment only when
 //! that fingerprint changes, so an unchanged API is never redeployed.
 
-use super::{Ctx, Observation, Step, failed, gone, ours, rest_api};
+use super::{Ctx, Id, Inputs, Kind, Needs, Observation, Resource, Step, failed, gone, ours, rest_api};
 use crate::aws::aws;
 use crate::error::{Error, Result};
-use crate::plan::Resource;
+use async_trait::async_trait;
 use aws_sdk_apigateway::types::{Op, PatchOperation};
+use serde_json::json;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
+
+pub const ID: Id = Id::fixed("api_stage");
+
+pub struct Stage;
 
 /// Method settings for every resource and method of the stage.
 const ALL_METHODS: &str = "*/*";
@@ -22,128 +27,151 @@ pub fn deployment_description(ctx: &Ctx) -> String {
 }
 
 fn api_id(ctx: &Ctx) -> Option<String> {
-    ctx.known().rest_api_id
-}
-
-pub async fn observe(ctx: &Ctx, r: &Resource) -> Result<Observation> {
-    let Some(api) = api_id(ctx) else { return Ok(Observation::absent()) };
-    let read = |e| Error::aws(format!("read stage {} of REST API {api}", r.name), e);
-    let apigw = &ctx.clients.apigateway;
-    let stage = match apigw.get_stage().rest_api_id(&api).stage_name(&r.name).send().await.map_err(aws) {
-        Ok(s) => s,
-        Err(e) if e.is_not_found() => return Ok(Observation::absent()),
-        Err(e) => return Err(read(e)),
-    };
-    let mut obs = Observation::present(stage.deployment_id().map(str::to_string));
-    let current: BTreeMap<String, String> = stage.tags().cloned().unwrap_or_default().into_iter().collect();
-    if let Some(why) = ctx.ownership(&current) {
-        obs.foreign = Some(why);
-        return Ok(obs);
-    }
-    let deployed = match stage.deployment_id() {
-        Some(d) => match apigw.get_deployment().rest_api_id(&api).deployment_id(d).send().await.map_err(aws) {
-            Ok(dep) => dep.description().unwrap_or_default().to_string(),
-            Err(e) if e.is_not_found() => String::new(),
-            Err(e) => return Err(read(e)),
-        },
-        None => String::new(),
-    };
-    obs.diff("deployment", deployed, deployment_description(ctx), false);
-    let settings = stage.method_settings().and_then(|m| m.get(ALL_METHODS));
-    let api_file = &ctx.env.file.api;
-    obs.diff(
-        "throttling_rate_limit",
-        settings.map_or(serde_json::Value::Null, |s| s.throttling_rate_limit().into()),
-        api_file.throttling_rate_limit,
-        false,
-    );
-    obs.diff(
-        "throttling_burst_limit",
-        settings.map_or(serde_json::Value::Null, |s| s.throttling_burst_limit().into()),
-        api_file.throttling_burst_limit,
-        false,
-    );
-    obs.diff_tags(ctx, &current);
-    Ok(obs)
+    ctx.assigned(&rest_api::ID)
 }
 
 fn replace(path: &str, value: String) -> PatchOperation {
     PatchOperation::builder().op(Op::Replace).path(path).value(value).build()
 }
 
-pub async fn apply(step: &Step, r: &Resource, obs: &Observation) -> Result<()> {
-    let ctx = &step.ctx;
-    let apigw = &ctx.clients.apigateway;
-    let Some(api) = api_id(ctx) else {
-        return Err(Error::Incomplete { message: "the REST API does not exist yet".into(), help: None });
-    };
-    let mut patch = Vec::new();
-    let mut deployment = None;
-    if !obs.exists || obs.changed("deployment") {
-        step.progress(if obs.exists { "updating" } else { "creating" }, "deployment");
-        let created = apigw.create_deployment().rest_api_id(&api).description(deployment_description(ctx)).send().await;
-        let created = created.map_err(aws).map_err(failed(&format!("deploy REST API {api}")))?;
-        deployment = created.id().map(str::to_string);
+#[async_trait]
+impl Kind for Stage {
+    fn desired(&self, i: &Inputs) -> Result<Vec<Resource>> {
+        let (n, api) = (&i.env.names, &i.env.file.api);
+        Ok(vec![
+            Resource::new(&Stage, ID, "API Gateway deployment and stage", &api.stage_name)
+                .depends_on(&rest_api::ID, Needs::Ready)
+                .contained_in(&rest_api::ID)
+                .observed_after(&rest_api::ID)
+                .tagged()
+                .settings(json!({
+                    "throttling_rate_limit": api.throttling_rate_limit,
+                    "throttling_burst_limit": api.throttling_burst_limit,
+                }))
+                .output("api_url", n.invoke_url(i.known.id(&rest_api::ID), &api.stage_name)),
+        ])
     }
-    if !obs.exists {
-        step.progress("creating", &format!("stage {}", r.name));
-        let created = apigw
-            .create_stage()
-            .rest_api_id(&api)
-            .stage_name(&r.name)
-            .set_deployment_id(deployment.clone())
-            .description(format!("ragstack {}", ctx.env.name))
-            .set_tags(Some(ctx.tag_map()))
-            .send()
-            .await
-            .map_err(aws);
-        match created {
-            Ok(_) => {}
-            // A concurrent run created it: converge from what is there.
-            Err(e) if e.is_conflict() => {
-                let again = ours(observe(ctx, r).await?, &format!("stage {}", r.name))?;
-                return Box::pin(apply(step, r, &again)).await;
-            }
-            Err(e) => return Err(Error::aws(format!("create stage {} of REST API {api}", r.name), e)),
-        }
-        (step.exists)();
-    } else if let Some(d) = &deployment {
-        patch.push(replace("/deploymentId", d.clone()));
-    }
-    let api_file = &ctx.env.file.api;
-    if !obs.exists || obs.changed("throttling_rate_limit") || obs.changed("throttling_burst_limit") {
-        patch
-            .push(replace(&format!("/{ALL_METHODS}/throttling/rateLimit"), api_file.throttling_rate_limit.to_string()));
-        patch.push(replace(
-            &format!("/{ALL_METHODS}/throttling/burstLimit"),
-            api_file.throttling_burst_limit.to_string(),
-        ));
-    }
-    if !patch.is_empty() {
-        step.progress(if obs.exists { "updating" } else { "creating" }, "stage settings");
-        apigw
-            .update_stage()
-            .rest_api_id(&api)
-            .stage_name(&r.name)
-            .set_patch_operations(Some(patch))
-            .send()
-            .await
-            .map_err(aws)
-            .map_err(failed(&format!("update stage {} of REST API {api}", r.name)))?;
-    }
-    if obs.exists && obs.changed("tags") {
-        step.progress("updating", "tags");
-        let arn = ctx.env.names.stage_arn(&api, &r.name);
-        let tagged = apigw.tag_resource().resource_arn(arn).set_tags(Some(ctx.tag_map())).send().await;
-        tagged.map_err(aws).map_err(failed(&format!("tag stage {}", r.name)))?;
-    }
-    Ok(())
-}
 
-/// Deletes the stage (its API's deletion removes it too); one already gone is fine.
-pub async fn delete(step: &Step, name: &str) -> Result<()> {
-    let Some(api) = api_id(&step.ctx) else { return Ok(()) };
-    step.progress("deleting", &format!("stage {name}"));
-    let deleted = step.ctx.clients.apigateway.delete_stage().rest_api_id(&api).stage_name(name).send().await;
-    gone(deleted.map_err(aws), format!("delete stage {name}"))
+    async fn observe(&self, ctx: &Ctx, r: &Resource) -> Result<Observation> {
+        let Some(api) = api_id(ctx) else { return Ok(Observation::absent()) };
+        let read = |e| Error::aws(format!("read stage {} of REST API {api}", r.name), e);
+        let apigw = &ctx.clients.apigateway;
+        let stage = match apigw.get_stage().rest_api_id(&api).stage_name(&r.name).send().await.map_err(aws) {
+            Ok(s) => s,
+            Err(e) if e.is_not_found() => return Ok(Observation::absent()),
+            Err(e) => return Err(read(e)),
+        };
+        let mut obs = Observation::present(stage.deployment_id().map(str::to_string));
+        let current: BTreeMap<String, String> = stage.tags().cloned().unwrap_or_default().into_iter().collect();
+        if let Some(why) = ctx.ownership(&current) {
+            obs.foreign = Some(why);
+            return Ok(obs);
+        }
+        let deployed = match stage.deployment_id() {
+            Some(d) => match apigw.get_deployment().rest_api_id(&api).deployment_id(d).send().await.map_err(aws) {
+                Ok(dep) => dep.description().unwrap_or_default().to_string(),
+                Err(e) if e.is_not_found() => String::new(),
+                Err(e) => return Err(read(e)),
+            },
+            None => String::new(),
+        };
+        obs.diff("deployment", deployed, deployment_description(ctx), false);
+        let settings = stage.method_settings().and_then(|m| m.get(ALL_METHODS));
+        let api_file = &ctx.env.file.api;
+        obs.diff(
+            "throttling_rate_limit",
+            settings.map_or(serde_json::Value::Null, |s| s.throttling_rate_limit().into()),
+            api_file.throttling_rate_limit,
+            false,
+        );
+        obs.diff(
+            "throttling_burst_limit",
+            settings.map_or(serde_json::Value::Null, |s| s.throttling_burst_limit().into()),
+            api_file.throttling_burst_limit,
+            false,
+        );
+        obs.diff_tags(ctx, &current);
+        Ok(obs)
+    }
+
+    async fn apply(&self, step: &Step, r: &Resource, obs: &Observation) -> Result<()> {
+        let ctx = &step.ctx;
+        let apigw = &ctx.clients.apigateway;
+        let Some(api) = api_id(ctx) else {
+            return Err(Error::Incomplete { message: "the REST API does not exist yet".into(), help: None });
+        };
+        let mut patch = Vec::new();
+        let mut deployment = None;
+        if !obs.exists || obs.changed("deployment") {
+            step.progress(if obs.exists { "updating" } else { "creating" }, "deployment");
+            let created =
+                apigw.create_deployment().rest_api_id(&api).description(deployment_description(ctx)).send().await;
+            let created = created.map_err(aws).map_err(failed(&format!("deploy REST API {api}")))?;
+            deployment = created.id().map(str::to_string);
+        }
+        if !obs.exists {
+            step.progress("creating", &format!("stage {}", r.name));
+            let created = apigw
+                .create_stage()
+                .rest_api_id(&api)
+                .stage_name(&r.name)
+                .set_deployment_id(deployment.clone())
+                .description(format!("ragstack {}", ctx.env.name))
+                .set_tags(Some(ctx.tag_map()))
+                .send()
+                .await
+                .map_err(aws);
+            match created {
+                Ok(_) => {}
+                // A concurrent run created it: converge from what is there.
+                Err(e) if e.is_conflict() => {
+                    let again = ours(self.observe(ctx, r).await?, &format!("stage {}", r.name))?;
+                    return self.apply(step, r, &again).await;
+                }
+                Err(e) => return Err(Error::aws(format!("create stage {} of REST API {api}", r.name), e)),
+            }
+            (step.exists)();
+        } else if let Some(d) = &deployment {
+            patch.push(replace("/deploymentId", d.clone()));
+        }
+        let api_file = &ctx.env.file.api;
+        if !obs.exists || obs.changed("throttling_rate_limit") || obs.changed("throttling_burst_limit") {
+            patch.push(replace(
+                &format!("/{ALL_METHODS}/throttling/rateLimit"),
+                api_file.throttling_rate_limit.to_string(),
+            ));
+            patch.push(replace(
+                &format!("/{ALL_METHODS}/throttling/burstLimit"),
+                api_file.throttling_burst_limit.to_string(),
+            ));
+        }
+        if !patch.is_empty() {
+            step.progress(if obs.exists { "updating" } else { "creating" }, "stage settings");
+            apigw
+                .update_stage()
+                .rest_api_id(&api)
+                .stage_name(&r.name)
+                .set_patch_operations(Some(patch))
+                .send()
+                .await
+                .map_err(aws)
+                .map_err(failed(&format!("update stage {} of REST API {api}", r.name)))?;
+        }
+        if obs.exists && obs.changed("tags") {
+            step.progress("updating", "tags");
+            let arn = ctx.env.names.stage_arn(&api, &r.name);
+            let tagged = apigw.tag_resource().resource_arn(arn).set_tags(Some(ctx.tag_map())).send().await;
+            tagged.map_err(aws).map_err(failed(&format!("tag stage {}", r.name)))?;
+        }
+        Ok(())
+    }
+
+    /// Deletes the stage (its API's deletion removes it too); one already gone is fine.
+    async fn delete(&self, step: &Step, r: &Resource, _obs: &Observation) -> Result<()> {
+        let name = &r.name;
+        let Some(api) = api_id(&step.ctx) else { return Ok(()) };
+        step.progress("deleting", &format!("stage {name}"));
+        let deleted = step.ctx.clients.apigateway.delete_stage().rest_api_id(&api).stage_name(name).send().await;
+        gone(deleted.map_err(aws), format!("delete stage {name}"))
+    }
 }

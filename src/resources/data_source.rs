@@ -4,29 +4,62 @@
 //! DELETE can leave a data source stuck in DELETE_UNSUCCESSFUL, blocking the knowledge base's
 //! deletion.
 
-use super::{Ctx, Observation, Step, failed};
+use super::{
+    Ctx, Id, Inputs, Kind, Needs, Observation, Phase, Resource, Status, Step, failed, knowledge_base, s3_bucket,
+};
 use crate::aws::{AwsError, aws};
 use crate::config::Chunking;
 use crate::error::{Error, Result};
-use crate::plan::Resource;
+use crate::ingestion::{self, JobResult};
 use crate::wait;
+use async_trait::async_trait;
 use aws_sdk_bedrockagent::types::{
-    ChunkingConfiguration, ChunkingStrategy, DataDeletionPolicy, DataSource, DataSourceConfiguration, DataSourceType,
-    FixedSizeChunkingConfiguration, HierarchicalChunkingConfiguration, HierarchicalChunkingLevelConfiguration,
-    IngestionJobStatus, S3DataSourceConfiguration, SemanticChunkingConfiguration, VectorIngestionConfiguration,
+    ChunkingConfiguration, ChunkingStrategy, DataDeletionPolicy, DataSource as AwsDataSource, DataSourceConfiguration,
+    DataSourceStatus, DataSourceType, FixedSizeChunkingConfiguration, HierarchicalChunkingConfiguration,
+    HierarchicalChunkingLevelConfiguration, IngestionJobStatus, S3DataSourceConfiguration,
+    SemanticChunkingConfiguration, VectorIngestionConfiguration,
 };
 use serde_json::{Value, json};
+use std::sync::Arc;
 use std::time::Duration;
 
 const DELETE_DEADLINE: Duration = Duration::from_secs(10 * 60);
 
-/// The data source name in a resource id `data_source.NAME`; None for other ids.
-pub fn name_of_id(id: &str) -> Option<&str> {
-    id.strip_prefix("data_source.")
+pub struct DataSource;
+
+/// The id of the data source named `name` in the environment file.
+pub fn id_of(name: &str) -> Id {
+    Id::new(format!("data_source.{name}"))
 }
 
-fn name_of(r: &Resource) -> &str {
-    name_of_id(&r.id).unwrap_or(&r.name)
+fn status(s: &DataSourceStatus) -> Status {
+    let phase = match s {
+        DataSourceStatus::Deleting => Phase::Deleting,
+        DataSourceStatus::DeleteUnsuccessful => Phase::Failed,
+        _ => Phase::Ready,
+    };
+    Status::new(phase, s.as_str())
+}
+
+/// The resource of a data source: declared by the environment file, or found in the knowledge
+/// base without being declared (`ds` None: teardown deletes it).
+fn resource(name: &str, ds: Option<&crate::config::DataSource>, i: Option<&Inputs>) -> Resource {
+    let mut r = Resource::new(&DataSource, id_of(name), "Bedrock data source (S3)", name)
+        .depends_on(&knowledge_base::ID, Needs::Ready)
+        .contained_in(&knowledge_base::ID)
+        .observed_after(&knowledge_base::ID);
+    let (Some(ds), Some(i)) = (ds, i) else { return r };
+    if ds.bucket.is_none() {
+        r = r.depends_on(&s3_bucket::ID, Needs::Ready);
+    }
+    r.settings(json!({
+        "bucket": i.env.names.bucket_arn(i.env.data_source_bucket(ds)),
+        "bucket_owned_by_ragstack": ds.bucket.is_none(),
+        "inclusion_prefixes": ds.inclusion_prefixes,
+        "chunking": serde_json::to_value(&i.env.chunking).expect("chunking serializes"),
+        "data_deletion_policy": "RETAIN",
+    }))
+    .output(format!("data_source.{name}"), i.known.id(&id_of(name)).unwrap_or(crate::naming::AFTER_APPLY))
 }
 
 fn spec<'a>(ctx: &'a Ctx, name: &str) -> &'a crate::config::DataSource {
@@ -57,7 +90,7 @@ pub async fn list(ctx: &Ctx, kb: &str) -> std::result::Result<Vec<(String, Strin
     }
 }
 
-async fn get(ctx: &Ctx, kb: &str, id: &str) -> std::result::Result<Option<DataSource>, AwsError> {
+async fn get(ctx: &Ctx, kb: &str, id: &str) -> std::result::Result<Option<AwsDataSource>, AwsError> {
     match ctx.clients.agent.get_data_source().knowledge_base_id(kb).data_source_id(id).send().await.map_err(aws) {
         Ok(out) => Ok(out.data_source),
         Err(e) if e.is_not_found() => Ok(None),
@@ -83,7 +116,7 @@ fn chunking_json(c: &Chunking) -> Value {
     }
 }
 
-fn observed_chunking(ds: &DataSource) -> Value {
+fn observed_chunking(ds: &AwsDataSource) -> Value {
     let Some(c) = ds.vector_ingestion_configuration().and_then(|v| v.chunking_configuration()) else {
         // AWS's default when none was given.
         return json!({"strategy": "FIXED_SIZE", "max_tokens": 300, "overlap_percentage": 20});
@@ -167,104 +200,6 @@ fn source_configuration(ctx: &Ctx, name: &str) -> DataSourceConfiguration {
     DataSourceConfiguration::builder().r#type(DataSourceType::S3).s3_configuration(s3).build().expect("type is set")
 }
 
-pub async fn observe(ctx: &Ctx, r: &Resource) -> Result<Observation> {
-    let name = name_of(r);
-    let Some(kb) = ctx.knowledge_base_id() else { return Ok(Observation::absent()) };
-    let read = |e| Error::aws(format!("read data source {name}"), e);
-    let Some((_, id)) = list(ctx, &kb).await.map_err(read)?.into_iter().find(|(n, _)| n == name) else {
-        return Ok(Observation::absent());
-    };
-    let Some(current) = get(ctx, &kb, &id).await.map_err(read)? else { return Ok(Observation::absent()) };
-    ctx.data_source_ids.lock().expect("ids lock").insert(name.to_string(), id.clone());
-    let mut obs = Observation::present(Some(id.clone()));
-    obs.status = Some(current.status().as_str().to_string());
-    let spec = spec(ctx, name);
-    let s3 = current.data_source_configuration().and_then(|c| c.s3_configuration());
-    obs.diff(
-        "bucket",
-        s3.map(|s| s.bucket_arn()).unwrap_or_default(),
-        ctx.env.names.bucket_arn(ctx.env.data_source_bucket(spec)),
-        false,
-    );
-    obs.diff(
-        "inclusion_prefixes",
-        s3.map(|s| s.inclusion_prefixes().to_vec()).unwrap_or_default(),
-        spec.inclusion_prefixes.clone(),
-        false,
-    );
-    obs.diff("data_deletion_policy", current.data_deletion_policy().map_or("DELETE", |p| p.as_str()), "RETAIN", false);
-    obs.diff("chunking", observed_chunking(&current), chunking_json(&ctx.env.chunking), true);
-    let jobs = ctx.clients.agent.list_ingestion_jobs().knowledge_base_id(&kb).data_source_id(&id).send().await;
-    let jobs = jobs.map_err(aws).map_err(read)?;
-    let summaries = jobs.ingestion_job_summaries();
-    obs.needs_sync = !summaries.iter().any(|j| j.status() == &IngestionJobStatus::Complete);
-    obs.last_job = summaries
-        .iter()
-        .max_by_key(|j| j.started_at().as_nanos())
-        .map(|j| crate::ingestion::JobResult::from_summary(name, j));
-    Ok(obs)
-}
-
-pub async fn apply(step: &Step, r: &Resource, obs: &Observation) -> Result<()> {
-    let ctx = &step.ctx;
-    let name = name_of(r);
-    let Some(kb) = ctx.knowledge_base_id() else {
-        return Err(Error::Incomplete { message: "the knowledge base id is unknown".into(), help: None });
-    };
-    let agent = &ctx.clients.agent;
-    let ingestion = VectorIngestionConfiguration::builder()
-        .chunking_configuration(chunking_configuration(&ctx.env.chunking))
-        .build();
-    if !obs.exists {
-        step.progress("creating", &format!("in knowledge base {kb}"));
-        let created = agent
-            .create_data_source()
-            .knowledge_base_id(&kb)
-            .name(name)
-            .description(format!("ragstack {}: s3 documents", ctx.env.name))
-            .data_source_configuration(source_configuration(ctx, name))
-            .vector_ingestion_configuration(ingestion)
-            .data_deletion_policy(DataDeletionPolicy::Retain)
-            .send()
-            .await
-            .map_err(aws);
-        let id = match created {
-            Ok(out) => out.data_source.map(|d| d.data_source_id).unwrap_or_default(),
-            Err(e) if e.is_conflict() => {
-                let found = list(ctx, &kb).await.map_err(failed("list data sources"))?;
-                found.into_iter().find(|(n, _)| n == name).map(|(_, id)| id).unwrap_or_default()
-            }
-            Err(e) => return Err(Error::aws(format!("create data source {name}"), e)),
-        };
-        ctx.data_source_ids.lock().expect("ids lock").insert(name.to_string(), id);
-        return Ok(());
-    }
-    if obs.changes.is_empty() {
-        return Ok(());
-    }
-    let fields: Vec<&str> = obs.changes.iter().map(|c| c.field.as_str()).collect();
-    step.progress("updating", &fields.join(", "));
-    agent
-        .update_data_source()
-        .knowledge_base_id(&kb)
-        .data_source_id(obs.id.clone().unwrap_or_default())
-        .name(name)
-        .data_source_configuration(source_configuration(ctx, name))
-        .vector_ingestion_configuration(ingestion)
-        .data_deletion_policy(DataDeletionPolicy::Retain)
-        .send()
-        .await
-        .map_err(aws)
-        .map_err(failed(&format!("update data source {name}")))?;
-    Ok(())
-}
-
-pub async fn delete(step: &Step, obs: &Observation) -> Result<()> {
-    let (Some(kb), Some(id)) = (step.ctx.knowledge_base_id(), obs.id.clone()) else { return Ok(()) };
-    let name = name_of_id(&step.id).unwrap_or(&step.id).to_string();
-    delete_one(step, &kb, &id, &name).await
-}
-
 /// Switches the data source to RETAIN (when it is not), deletes it, and waits until it is gone.
 pub async fn delete_one(step: &Step, kb: &str, id: &str, name: &str) -> Result<()> {
     let ctx = &step.ctx;
@@ -293,10 +228,147 @@ pub async fn delete_one(step: &Step, kb: &str, id: &str, name: &str) -> Result<(
         Err(e) if e.is_not_found() => return Ok(()),
         Err(e) => return Err(Error::aws(format!("delete data source {name}"), e)),
     }
-    ctx.data_source_ids.lock().expect("ids lock").remove(name);
+    ctx.assign(&id_of(name), None);
     wait::until(step, "the data source to finish deleting", DELETE_DEADLINE, || async {
         let ds = get(ctx, kb, id).await.map_err(failed(&format!("read data source {name}")))?;
         Ok(ds.is_none().then_some(()))
     })
     .await
+}
+
+#[async_trait]
+impl Kind for DataSource {
+    fn desired(&self, i: &Inputs) -> Result<Vec<Resource>> {
+        Ok(i.env.file.data_sources.iter().map(|ds| resource(&ds.name, Some(ds), Some(i))).collect())
+    }
+
+    async fn observe(&self, ctx: &Ctx, r: &Resource) -> Result<Observation> {
+        let name = r.name.as_str();
+        let Some(kb) = ctx.assigned(&knowledge_base::ID) else { return Ok(Observation::absent()) };
+        let read = |e| Error::aws(format!("read data source {name}"), e);
+        let Some((_, id)) = list(ctx, &kb).await.map_err(read)?.into_iter().find(|(n, _)| n == name) else {
+            return Ok(Observation::absent());
+        };
+        let Some(current) = get(ctx, &kb, &id).await.map_err(read)? else { return Ok(Observation::absent()) };
+        ctx.assign(&r.id, Some(id.clone()));
+        let mut obs = Observation::present(Some(id.clone()));
+        obs.status = Some(status(current.status()));
+        let spec = spec(ctx, name);
+        let s3 = current.data_source_configuration().and_then(|c| c.s3_configuration());
+        obs.diff(
+            "bucket",
+            s3.map(|s| s.bucket_arn()).unwrap_or_default(),
+            ctx.env.names.bucket_arn(ctx.env.data_source_bucket(spec)),
+            false,
+        );
+        obs.diff(
+            "inclusion_prefixes",
+            s3.map(|s| s.inclusion_prefixes().to_vec()).unwrap_or_default(),
+            spec.inclusion_prefixes.clone(),
+            false,
+        );
+        obs.diff(
+            "data_deletion_policy",
+            current.data_deletion_policy().map_or("DELETE", |p| p.as_str()),
+            "RETAIN",
+            false,
+        );
+        obs.diff("chunking", observed_chunking(&current), chunking_json(&ctx.env.chunking), true);
+        let jobs = ctx.clients.agent.list_ingestion_jobs().knowledge_base_id(&kb).data_source_id(&id).send().await;
+        let jobs = jobs.map_err(aws).map_err(read)?;
+        let summaries = jobs.ingestion_job_summaries();
+        obs.needs_sync = !summaries.iter().any(|j| j.status() == &IngestionJobStatus::Complete);
+        obs.last_job = summaries
+            .iter()
+            .max_by_key(|j| j.started_at().as_nanos())
+            .map(|j| crate::ingestion::JobResult::from_summary(name, j));
+        Ok(obs)
+    }
+
+    async fn apply(&self, step: &Step, r: &Resource, obs: &Observation) -> Result<()> {
+        let ctx = &step.ctx;
+        let name = r.name.as_str();
+        let Some(kb) = ctx.assigned(&knowledge_base::ID) else {
+            return Err(Error::Incomplete { message: "the knowledge base id is unknown".into(), help: None });
+        };
+        let agent = &ctx.clients.agent;
+        let ingestion = VectorIngestionConfiguration::builder()
+            .chunking_configuration(chunking_configuration(&ctx.env.chunking))
+            .build();
+        if !obs.exists {
+            step.progress("creating", &format!("in knowledge base {kb}"));
+            let created = agent
+                .create_data_source()
+                .knowledge_base_id(&kb)
+                .name(name)
+                .description(format!("ragstack {}: s3 documents", ctx.env.name))
+                .data_source_configuration(source_configuration(ctx, name))
+                .vector_ingestion_configuration(ingestion)
+                .data_deletion_policy(DataDeletionPolicy::Retain)
+                .send()
+                .await
+                .map_err(aws);
+            let id = match created {
+                Ok(out) => out.data_source.map(|d| d.data_source_id).unwrap_or_default(),
+                Err(e) if e.is_conflict() => {
+                    let found = list(ctx, &kb).await.map_err(failed("list data sources"))?;
+                    found.into_iter().find(|(n, _)| n == name).map(|(_, id)| id).unwrap_or_default()
+                }
+                Err(e) => return Err(Error::aws(format!("create data source {name}"), e)),
+            };
+            ctx.assign(&r.id, Some(id));
+            return Ok(());
+        }
+        if obs.changes.is_empty() {
+            return Ok(());
+        }
+        let fields: Vec<&str> = obs.changes.iter().map(|c| c.field.as_str()).collect();
+        step.progress("updating", &fields.join(", "));
+        agent
+            .update_data_source()
+            .knowledge_base_id(&kb)
+            .data_source_id(obs.id.clone().unwrap_or_default())
+            .name(name)
+            .data_source_configuration(source_configuration(ctx, name))
+            .vector_ingestion_configuration(ingestion)
+            .data_deletion_policy(DataDeletionPolicy::Retain)
+            .send()
+            .await
+            .map_err(aws)
+            .map_err(failed(&format!("update data source {name}")))?;
+        Ok(())
+    }
+
+    async fn delete(&self, step: &Step, r: &Resource, obs: &Observation) -> Result<()> {
+        let (Some(kb), Some(id)) = (step.ctx.assigned(&knowledge_base::ID), obs.id.clone()) else { return Ok(()) };
+        delete_one(step, &kb, &id, &r.name).await
+    }
+
+    /// Data sources the environment file no longer names still live in the knowledge base.
+    async fn leftovers(&self, ctx: &Ctx, declared: &[Id]) -> Result<Vec<(Resource, Observation)>> {
+        let Some(kb) = ctx.assigned(&knowledge_base::ID) else { return Ok(Vec::new()) };
+        let listed =
+            list(ctx, &kb).await.map_err(|e| Error::aws(format!("list the data sources of knowledge base {kb}"), e))?;
+        Ok(listed
+            .into_iter()
+            .filter(|(name, _)| !declared.contains(&id_of(name)))
+            .map(|(name, id)| (resource(&name, None, None), Observation::present(Some(id))))
+            .collect())
+    }
+
+    fn ingests(&self) -> bool {
+        true
+    }
+
+    async fn ingest(&self, ctx: &Arc<Ctx>, r: &Resource) -> Result<JobResult> {
+        let (Some(kb), Some(id)) = (ctx.assigned(&knowledge_base::ID), ctx.assigned(&r.id)) else {
+            return Err(Error::Incomplete {
+                message: format!("data source {}: not created yet, so nothing to ingest", r.name),
+                help: Some("run deploy again: it creates what is missing and ingests".into()),
+            });
+        };
+        let step = ingestion::step(ctx, &r.name);
+        let job = ingestion::start(&step, &kb, &id).await?;
+        ingestion::follow(&step, &kb, &r.name, &id, &job, ingestion::JOB_DEADLINE).await
+    }
 }

@@ -2,25 +2,33 @@
 //! IAM is eventually consistent: a new role is not assumable for some seconds, which the services
 //! that assume it (Bedrock, Lambda) report as a validation error their modules retry on.
 
-use super::{Ctx, Observation, Step, failed, gone, ours};
+use super::{
+    Ctx, Id, Inputs, Kind, Needs, Observation, Resource, Step, aoss_collection, failed, gone, knowledge_base, ours,
+    s3_bucket,
+};
 use crate::aws::{aws, parse_policy};
 use crate::error::{Error, Result};
-use crate::plan::Resource;
+use async_trait::async_trait;
 use aws_sdk_iam::types::Tag;
-use serde_json::Value;
+use serde_json::{Value, json};
 use std::collections::BTreeMap;
+
+pub const KNOWLEDGE_BASE_ROLE: Id = Id::fixed("knowledge_base_role");
+pub const API_ROLE: Id = Id::fixed("api_role");
+
+pub struct Role;
 
 /// `plan` lists a role's trust policy first, then its permissions policy.
 fn trust(r: &Resource) -> Value {
-    r.document(0)
+    r.rendered(0)
 }
 
 fn permissions(r: &Resource) -> Value {
-    r.document(1)
+    r.rendered(1)
 }
 
 fn policy_name(r: &Resource) -> String {
-    r.settings.get("inline_policy").and_then(Value::as_str).unwrap_or("ragstack").to_string()
+    r.setting("inline_policy").to_string()
 }
 
 fn tags(ctx: &Ctx) -> Vec<Tag> {
@@ -31,120 +39,162 @@ fn tags(ctx: &Ctx) -> Vec<Tag> {
         .collect()
 }
 
-pub async fn observe(ctx: &Ctx, r: &Resource) -> Result<Observation> {
-    let read = |e| Error::aws(format!("read role {}", r.name), e);
-    let role = match ctx.clients.iam.get_role().role_name(&r.name).send().await.map_err(aws) {
-        Ok(out) => {
-            out.role.ok_or_else(|| Error::Incomplete { message: "GetRole returned no role".into(), help: None })?
+#[async_trait]
+impl Kind for Role {
+    /// The knowledge base's role (Bedrock reads the documents and writes the index) and the query
+    /// function's (Lambda asks the knowledge base); their policies name the collection's and the
+    /// knowledge base's ARNs.
+    fn desired(&self, i: &Inputs) -> Result<Vec<Resource>> {
+        let n = &i.env.names;
+        let mut kb_role = Resource::new(&Role, KNOWLEDGE_BASE_ROLE, "IAM role", &n.knowledge_base_role)
+            .arn(n.role_arn(&n.knowledge_base_role))
+            .observed_after(&aoss_collection::ID);
+        if i.env.uses_documents_bucket() {
+            kb_role = kb_role.depends_on(&s3_bucket::ID, Needs::Arn);
         }
-        Err(e) if e.is_not_found() => return Ok(Observation::absent()),
-        Err(e) => return Err(read(e)),
-    };
-    let mut obs = Observation::present(Some(role.arn().to_string()));
-    let current: BTreeMap<String, String> =
-        role.tags().iter().map(|t| (t.key().to_string(), t.value().to_string())).collect();
-    if let Some(why) = ctx.ownership(&current) {
-        obs.foreign = Some(why);
-        return Ok(obs);
+        let kb_role = kb_role
+            .depends_on(&aoss_collection::ID, Needs::Arn)
+            .tagged()
+            .settings(json!({
+                "path": n.role_path,
+                "trusted_service": "bedrock.amazonaws.com (this account's knowledge bases in this region)",
+                "inline_policy": "knowledge-base-access",
+            }))
+            .document(i.document("iam/knowledge-base-trust.json")?)
+            .document(i.document("iam/knowledge-base-permissions.json")?);
+        let api_role = Resource::new(&Role, API_ROLE, "IAM role", &n.api_role)
+            .arn(n.role_arn(&n.api_role))
+            .depends_on(&knowledge_base::ID, Needs::Arn)
+            .observed_after(&knowledge_base::ID)
+            .tagged()
+            .settings(json!({
+                "path": n.role_path,
+                "trusted_service": "lambda.amazonaws.com",
+                "inline_policy": "query-function-access",
+            }))
+            .document(i.document("iam/api-trust.json")?)
+            .document(i.document("iam/api-permissions.json")?);
+        Ok(vec![kb_role, api_role])
     }
-    let wanted_path = r.settings.get("path").and_then(Value::as_str).unwrap_or("/");
-    obs.diff("path", role.path(), wanted_path, true);
-    let current_trust = role.assume_role_policy_document().map(parse_policy).unwrap_or(Value::Null);
-    obs.diff("trust_policy", current_trust, trust(r), false);
-    let inline = ctx.clients.iam.get_role_policy().role_name(&r.name).policy_name(policy_name(r)).send().await;
-    let current_permissions = match inline.map_err(aws) {
-        Ok(out) => parse_policy(out.policy_document()),
-        Err(e) if e.is_not_found() => Value::Null,
-        Err(e) => return Err(read(e)),
-    };
-    obs.diff("permissions_policy", current_permissions, permissions(r), false);
-    obs.diff_tags(ctx, &current);
-    Ok(obs)
-}
 
-pub async fn apply(step: &Step, r: &Resource, obs: &Observation) -> Result<()> {
-    let ctx = &step.ctx;
-    let iam = &ctx.clients.iam;
-    let path = r.settings.get("path").and_then(Value::as_str).unwrap_or("/");
-    let mut put_permissions = obs.changed("permissions_policy");
-    if !obs.exists {
-        step.progress("creating", "");
-        let created = iam
-            .create_role()
-            .role_name(&r.name)
-            .path(path)
-            .assume_role_policy_document(trust(r).to_string())
-            .description(format!("ragstack {}: {}", ctx.env.name, r.id.replace('_', " ")))
-            .set_tags(Some(tags(ctx)))
-            .send()
-            .await
-            .map_err(aws);
-        match created {
-            Ok(_) => {}
-            Err(e) if e.is_conflict() => {
-                // Created by a concurrent or interrupted run: converge from what is there.
-                let again = ours(observe(ctx, r).await?, &format!("role {}", r.name))?;
-                return Box::pin(apply(step, r, &again)).await;
+    async fn observe(&self, ctx: &Ctx, r: &Resource) -> Result<Observation> {
+        let read = |e| Error::aws(format!("read role {}", r.name), e);
+        let role = match ctx.clients.iam.get_role().role_name(&r.name).send().await.map_err(aws) {
+            Ok(out) => {
+                out.role.ok_or_else(|| Error::Incomplete { message: "GetRole returned no role".into(), help: None })?
             }
-            Err(e) => return Err(Error::aws(format!("create role {}", r.name), e)),
+            Err(e) if e.is_not_found() => return Ok(Observation::absent()),
+            Err(e) => return Err(read(e)),
+        };
+        let mut obs = Observation::present(Some(role.arn().to_string()));
+        let current: BTreeMap<String, String> =
+            role.tags().iter().map(|t| (t.key().to_string(), t.value().to_string())).collect();
+        if let Some(why) = ctx.ownership(&current) {
+            obs.foreign = Some(why);
+            return Ok(obs);
         }
-        put_permissions = true;
-    } else {
-        if obs.changed("trust_policy") {
-            step.progress("updating", "trust policy");
-            iam.update_assume_role_policy()
+        let wanted_path = r.setting("path");
+        obs.diff("path", role.path(), wanted_path, true);
+        let current_trust = role.assume_role_policy_document().map(parse_policy).unwrap_or(Value::Null);
+        obs.diff("trust_policy", current_trust, trust(r), false);
+        let inline = ctx.clients.iam.get_role_policy().role_name(&r.name).policy_name(policy_name(r)).send().await;
+        let current_permissions = match inline.map_err(aws) {
+            Ok(out) => parse_policy(out.policy_document()),
+            Err(e) if e.is_not_found() => Value::Null,
+            Err(e) => return Err(read(e)),
+        };
+        obs.diff("permissions_policy", current_permissions, permissions(r), false);
+        obs.diff_tags(ctx, &current);
+        Ok(obs)
+    }
+
+    async fn apply(&self, step: &Step, r: &Resource, obs: &Observation) -> Result<()> {
+        let ctx = &step.ctx;
+        let iam = &ctx.clients.iam;
+        let path = r.setting("path");
+        let mut put_permissions = obs.changed("permissions_policy");
+        if !obs.exists {
+            step.progress("creating", "");
+            let created = iam
+                .create_role()
                 .role_name(&r.name)
-                .policy_document(trust(r).to_string())
-                .send()
-                .await
-                .map_err(aws)
-                .map_err(failed(&format!("update the trust policy of role {}", r.name)))?;
-        }
-        if obs.changed("tags") {
-            step.progress("updating", "tags");
-            iam.tag_role()
-                .role_name(&r.name)
+                .path(path)
+                .assume_role_policy_document(trust(r).to_string())
+                .description(format!("ragstack {}: {}", ctx.env.name, r.id.as_str().replace('_', " ")))
                 .set_tags(Some(tags(ctx)))
                 .send()
                 .await
-                .map_err(aws)
-                .map_err(failed(&format!("tag role {}", r.name)))?;
+                .map_err(aws);
+            match created {
+                Ok(_) => {}
+                Err(e) if e.is_conflict() => {
+                    // Created by a concurrent or interrupted run: converge from what is there.
+                    let again = ours(self.observe(ctx, r).await?, &format!("role {}", r.name))?;
+                    return self.apply(step, r, &again).await;
+                }
+                Err(e) => return Err(Error::aws(format!("create role {}", r.name), e)),
+            }
+            put_permissions = true;
+        } else {
+            if obs.changed("trust_policy") {
+                step.progress("updating", "trust policy");
+                iam.update_assume_role_policy()
+                    .role_name(&r.name)
+                    .policy_document(trust(r).to_string())
+                    .send()
+                    .await
+                    .map_err(aws)
+                    .map_err(failed(&format!("update the trust policy of role {}", r.name)))?;
+            }
+            if obs.changed("tags") {
+                step.progress("updating", "tags");
+                iam.tag_role()
+                    .role_name(&r.name)
+                    .set_tags(Some(tags(ctx)))
+                    .send()
+                    .await
+                    .map_err(aws)
+                    .map_err(failed(&format!("tag role {}", r.name)))?;
+            }
         }
+        if put_permissions {
+            step.progress(if obs.exists { "updating" } else { "creating" }, "permissions policy");
+            iam.put_role_policy()
+                .role_name(&r.name)
+                .policy_name(policy_name(r))
+                .policy_document(permissions(r).to_string())
+                .send()
+                .await
+                .map_err(aws)
+                .map_err(failed(&format!("put the permissions policy of role {}", r.name)))?;
+        }
+        Ok(())
     }
-    if put_permissions {
-        step.progress(if obs.exists { "updating" } else { "creating" }, "permissions policy");
-        iam.put_role_policy()
-            .role_name(&r.name)
-            .policy_name(policy_name(r))
-            .policy_document(permissions(r).to_string())
-            .send()
-            .await
-            .map_err(aws)
-            .map_err(failed(&format!("put the permissions policy of role {}", r.name)))?;
-    }
-    Ok(())
-}
 
-/// Deletes the role (teardown): IAM refuses while policies are attached, so its inline policies
-/// are deleted and managed ones detached first.
-pub async fn delete(step: &Step, name: &str) -> Result<()> {
-    let iam = &step.ctx.clients.iam;
-    step.progress("deleting", &format!("role {name}"));
-    let inline = match iam.list_role_policies().role_name(name).send().await.map_err(aws) {
-        Ok(out) => out.policy_names,
-        Err(e) if e.is_not_found() => return Ok(()),
-        Err(e) => return Err(Error::aws(format!("list the policies of role {name}"), e)),
-    };
-    for policy in inline {
-        let deleted = iam.delete_role_policy().role_name(name).policy_name(&policy).send().await;
-        gone(deleted.map_err(aws), format!("delete policy {policy} of role {name}"))?;
+    /// Deletes the role (teardown): IAM refuses while policies are attached, so its inline policies
+    /// are deleted and managed ones detached first.
+    async fn delete(&self, step: &Step, r: &Resource, _obs: &Observation) -> Result<()> {
+        let name = r.name.as_str();
+        let iam = &step.ctx.clients.iam;
+        step.progress("deleting", &format!("role {name}"));
+        let inline = match iam.list_role_policies().role_name(name).send().await.map_err(aws) {
+            Ok(out) => out.policy_names,
+            Err(e) if e.is_not_found() => return Ok(()),
+            Err(e) => return Err(Error::aws(format!("list the policies of role {name}"), e)),
+        };
+        for policy in inline {
+            let deleted = iam.delete_role_policy().role_name(name).policy_name(&policy).send().await;
+            gone(deleted.map_err(aws), format!("delete policy {policy} of role {name}"))?;
+        }
+        let attached = iam.list_attached_role_policies().role_name(name).send().await.map_err(aws);
+        for policy in
+            attached.map_err(failed(&format!("list the managed policies of role {name}")))?.attached_policies()
+        {
+            let arn = policy.policy_arn().unwrap_or_default();
+            let detached = iam.detach_role_policy().role_name(name).policy_arn(arn).send().await;
+            gone(detached.map_err(aws), format!("detach {arn} from role {name}"))?;
+        }
+        let deleted = iam.delete_role().role_name(name).send().await;
+        gone(deleted.map_err(aws), format!("delete role {name}"))
     }
-    let attached = iam.list_attached_role_policies().role_name(name).send().await.map_err(aws);
-    for policy in attached.map_err(failed(&format!("list the managed policies of role {name}")))?.attached_policies() {
-        let arn = policy.policy_arn().unwrap_or_default();
-        let detached = iam.detach_role_policy().role_name(name).policy_arn(arn).send().await;
-        gone(detached.map_err(aws), format!("detach {arn} from role {name}"))?;
-    }
-    let deleted = iam.delete_role().role_name(name).send().await;
-    gone(deleted.map_err(aws), format!("delete role {name}"))
 }

@@ -2,16 +2,20 @@
 //! concurrent or interrupted run is read (and adopted when the tags say it is ours). The embedding
 //! model, its dimensions and the storage configuration cannot change: a change is a replace.
 
-use super::{Ctx, Observation, Step, failed, ours};
+use super::{
+    Ctx, Id, Inputs, Kind, Needs, Observation, Phase, Resource, Status, Step, aoss_collection, data_source, failed,
+    iam_role, ours, vector_index,
+};
 use crate::aws::{AwsError, aws};
 use crate::error::{Error, Result};
-use crate::naming::{METADATA_FIELD, TEXT_FIELD, VECTOR_FIELD};
-use crate::plan::Resource;
+use crate::naming::{AFTER_APPLY, METADATA_FIELD, TEXT_FIELD, VECTOR_FIELD};
 use crate::wait;
+use async_trait::async_trait;
 use aws_sdk_bedrockagent::types::{
-    BedrockEmbeddingModelConfiguration, EmbeddingModelConfiguration, KnowledgeBase, KnowledgeBaseConfiguration,
-    KnowledgeBaseStatus, KnowledgeBaseStorageType, KnowledgeBaseType, OpenSearchServerlessConfiguration,
-    OpenSearchServerlessFieldMapping, StorageConfiguration, VectorKnowledgeBaseConfiguration,
+    BedrockEmbeddingModelConfiguration, EmbeddingModelConfiguration, KnowledgeBase as AwsKnowledgeBase,
+    KnowledgeBaseConfiguration, KnowledgeBaseStatus, KnowledgeBaseStorageType, KnowledgeBaseType,
+    OpenSearchServerlessConfiguration, OpenSearchServerlessFieldMapping, StorageConfiguration,
+    VectorKnowledgeBaseConfiguration,
 };
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
@@ -21,6 +25,21 @@ use std::time::Duration;
 /// been reported to lag by up to about a minute: five minutes leaves room for both.
 const PROPAGATION_DEADLINE: Duration = Duration::from_secs(5 * 60);
 const READY_DEADLINE: Duration = Duration::from_secs(15 * 60);
+
+pub const ID: Id = Id::fixed("knowledge_base");
+
+pub struct KnowledgeBase;
+
+fn status(s: &KnowledgeBaseStatus) -> Status {
+    let phase = match s {
+        KnowledgeBaseStatus::Creating => Phase::Creating,
+        KnowledgeBaseStatus::Updating => Phase::Updating,
+        KnowledgeBaseStatus::Deleting => Phase::Deleting,
+        KnowledgeBaseStatus::Failed | KnowledgeBaseStatus::DeleteUnsuccessful => Phase::Failed,
+        _ => Phase::Ready,
+    };
+    Status::new(phase, s.as_str())
+}
 
 /// Bedrock's answers while what it was just given has not propagated yet, and only those: the
 /// new role is not yet assumable (IAM), or the new index and its data access policy are not yet
@@ -38,7 +57,7 @@ fn not_yet_propagated(e: &AwsError) -> bool {
 }
 
 /// The id of the knowledge base named `name`, with its status.
-pub async fn find(ctx: &Ctx, name: &str) -> std::result::Result<Option<(String, String)>, AwsError> {
+pub async fn find(ctx: &Ctx, name: &str) -> std::result::Result<Option<(String, Status)>, AwsError> {
     let mut token = None;
     loop {
         let out = ctx
@@ -51,7 +70,7 @@ pub async fn find(ctx: &Ctx, name: &str) -> std::result::Result<Option<(String, 
             .await
             .map_err(aws)?;
         if let Some(kb) = out.knowledge_base_summaries().iter().find(|k| k.name() == name) {
-            return Ok(Some((kb.knowledge_base_id().to_string(), kb.status().as_str().to_string())));
+            return Ok(Some((kb.knowledge_base_id().to_string(), status(kb.status()))));
         }
         match out.next_token() {
             Some(t) => token = Some(t.to_string()),
@@ -60,7 +79,7 @@ pub async fn find(ctx: &Ctx, name: &str) -> std::result::Result<Option<(String, 
     }
 }
 
-async fn get(ctx: &Ctx, id: &str) -> std::result::Result<Option<KnowledgeBase>, AwsError> {
+async fn get(ctx: &Ctx, id: &str) -> std::result::Result<Option<AwsKnowledgeBase>, AwsError> {
     match ctx.clients.agent.get_knowledge_base().knowledge_base_id(id).send().await.map_err(aws) {
         Ok(out) => Ok(out.knowledge_base),
         Err(e) if e.is_not_found() => Ok(None),
@@ -74,7 +93,7 @@ pub async fn tags(ctx: &Ctx, arn: &str) -> std::result::Result<BTreeMap<String, 
 }
 
 /// What must not change, as AWS reports it: embedding model, dimensions, storage.
-fn immutable(kb: &KnowledgeBase) -> Value {
+fn immutable(kb: &AwsKnowledgeBase) -> Value {
     let vector = kb.knowledge_base_configuration().and_then(|c| c.vector_knowledge_base_configuration());
     let dims = vector
         .and_then(|v| v.embedding_model_configuration())
@@ -101,39 +120,10 @@ fn wanted(ctx: &Ctx) -> Value {
     json!({
         "embedding_model": n.foundation_model_arn(&ctx.env.embedding_model.id),
         "dimensions": dimensions_parameter(ctx),
-        "collection": n.collection_arn(ctx.collection_id().as_deref()),
+        "collection": n.collection_arn(ctx.assigned(&aoss_collection::ID).as_deref()),
         "index": n.vector_index,
         "fields": [VECTOR_FIELD, TEXT_FIELD, METADATA_FIELD],
     })
-}
-
-pub async fn observe(ctx: &Ctx, r: &Resource) -> Result<Observation> {
-    let read = |e| Error::aws(format!("read knowledge base {}", r.name), e);
-    let Some((id, status)) = find(ctx, &r.name).await.map_err(read)? else {
-        return Ok(Observation::absent());
-    };
-    if status == "DELETING" {
-        return Ok(Observation { status: Some(status), id: Some(id), ..Observation::absent() });
-    }
-    let Some(kb) = get(ctx, &id).await.map_err(read)? else { return Ok(Observation::absent()) };
-    let mut obs = Observation::present(Some(id.clone()));
-    obs.status = Some(kb.status().as_str().to_string());
-    let current = tags(ctx, kb.knowledge_base_arn()).await.map_err(read)?;
-    if let Some(why) = ctx.ownership(&current) {
-        obs.foreign = Some(why);
-        return Ok(obs);
-    }
-    ctx.set_known(|k| k.knowledge_base_id = Some(id));
-    let (have, want) = (immutable(&kb), wanted(ctx));
-    for key in ["embedding_model", "dimensions", "collection", "index", "fields"] {
-        obs.diff(key, have[key].clone(), want[key].clone(), true);
-    }
-    if kb.status() == &KnowledgeBaseStatus::Failed {
-        obs.diff("status", "FAILED", "ACTIVE", true);
-    }
-    obs.diff("role", kb.role_arn(), ctx.env.names.role_arn(&ctx.env.names.knowledge_base_role), false);
-    obs.diff_tags(ctx, &current);
-    Ok(obs)
 }
 
 fn configuration(ctx: &Ctx) -> (KnowledgeBaseConfiguration, StorageConfiguration) {
@@ -160,7 +150,7 @@ fn configuration(ctx: &Ctx) -> (KnowledgeBaseConfiguration, StorageConfiguration
         .build()
         .expect("fields are set");
     let aoss = OpenSearchServerlessConfiguration::builder()
-        .collection_arn(n.collection_arn(ctx.collection_id().as_deref()))
+        .collection_arn(n.collection_arn(ctx.assigned(&aoss_collection::ID).as_deref()))
         .vector_index_name(&n.vector_index)
         .field_mapping(mapping)
         .build()
@@ -171,86 +161,6 @@ fn configuration(ctx: &Ctx) -> (KnowledgeBaseConfiguration, StorageConfiguration
         .build()
         .expect("type is set");
     (kb, storage)
-}
-
-pub async fn apply(step: &Step, r: &Resource, obs: &Observation) -> Result<()> {
-    let ctx = &step.ctx;
-    let agent = &ctx.clients.agent;
-    let role_arn = ctx.env.names.role_arn(&ctx.env.names.knowledge_base_role);
-    let description = format!(
-        "ragstack {}: documents of s3 data sources, embedded with {}",
-        ctx.env.name, ctx.env.embedding_model.id
-    );
-    if !obs.exists {
-        if obs.status.as_deref() == Some("DELETING") {
-            wait_gone(step, obs.id.as_deref().unwrap_or_default()).await?;
-        }
-        step.progress("creating", "");
-        let (config, storage) = configuration(ctx);
-        let tags = ctx.tag_map();
-        let created = wait::retrying(
-            step,
-            "the new role and index to become usable by Bedrock (IAM and data access policy propagation)",
-            PROPAGATION_DEADLINE,
-            not_yet_propagated,
-            || async {
-                agent
-                    .create_knowledge_base()
-                    .name(&r.name)
-                    .description(&description)
-                    .role_arn(&role_arn)
-                    .knowledge_base_configuration(config.clone())
-                    .storage_configuration(storage.clone())
-                    .set_tags(Some(tags.clone()))
-                    .send()
-                    .await
-                    .map_err(aws)
-            },
-        )
-        .await;
-        let id = match created {
-            Ok(out) => out.knowledge_base.map(|k| k.knowledge_base_id).unwrap_or_default(),
-            // Names are unique: a concurrent run created it. Adopt it if the tags say it is ours.
-            Err(e) if e.is_conflict() => {
-                ours(observe(ctx, r).await?, &format!("knowledge base {}", r.name))?.id.unwrap_or_default()
-            }
-            Err(e) => return Err(Error::aws(format!("create knowledge base {}", r.name), e)),
-        };
-        ctx.set_known(|k| k.knowledge_base_id = Some(id.clone()));
-        (step.exists)();
-        return wait_active(step, &id).await;
-    }
-    let id = obs.id.clone().unwrap_or_default();
-    (step.exists)();
-    if obs.changed("role") {
-        step.progress("updating", "role");
-        let kb = get(ctx, &id).await.map_err(failed(&format!("read knowledge base {}", r.name)))?.ok_or_else(|| {
-            Error::Incomplete { message: format!("knowledge base {} disappeared during the run", r.name), help: None }
-        })?;
-        // UpdateKnowledgeBase needs the whole configuration: send the current one unchanged.
-        let mut update = agent.update_knowledge_base().knowledge_base_id(&id).name(&r.name).role_arn(&role_arn);
-        update = update
-            .set_description(kb.description().map(str::to_string))
-            .set_knowledge_base_configuration(kb.knowledge_base_configuration().cloned())
-            .set_storage_configuration(kb.storage_configuration().cloned());
-        update.send().await.map_err(aws).map_err(failed(&format!("update knowledge base {}", r.name)))?;
-    }
-    if obs.changed("tags") {
-        step.progress("updating", "tags");
-        let arn = ctx.env.names.knowledge_base_arn(Some(&id));
-        agent
-            .tag_resource()
-            .resource_arn(arn)
-            .set_tags(Some(ctx.env.tags().into_iter().collect()))
-            .send()
-            .await
-            .map_err(aws)
-            .map_err(failed(&format!("tag knowledge base {}", r.name)))?;
-    }
-    if obs.status.as_deref() == Some("ACTIVE") && !obs.changed("role") {
-        return Ok(());
-    }
-    wait_active(step, &id).await
 }
 
 async fn wait_active(step: &Step, id: &str) -> Result<()> {
@@ -280,25 +190,163 @@ pub async fn wait_gone(step: &Step, id: &str) -> Result<()> {
     .await
 }
 
-/// Deletes the knowledge base (its data sources first, switched to RETAIN so deletion never
-/// sticks in DELETE_UNSUCCESSFUL) and waits until it is gone.
-pub async fn delete(step: &Step, obs: &Observation) -> Result<()> {
-    let Some(id) = obs.id.clone() else { return Ok(()) };
-    if obs.status.as_deref() == Some("DELETING") {
-        return wait_gone(step, &id).await;
+#[async_trait]
+impl Kind for KnowledgeBase {
+    /// Its data lives in the index: a new index means a new knowledge base.
+    fn desired(&self, i: &Inputs) -> Result<Vec<Resource>> {
+        let n = &i.env.names;
+        let id = i.known.id(&ID);
+        Ok(vec![
+            Resource::new(&KnowledgeBase, ID, "Bedrock knowledge base", &n.knowledge_base)
+                .arn(n.knowledge_base_arn(id))
+                .depends_on(&iam_role::KNOWLEDGE_BASE_ROLE, Needs::Ready)
+                .depends_on(&vector_index::ID, Needs::Ready)
+                .replaced_with(&vector_index::ID)
+                .observed_after(&aoss_collection::ID)
+                .tagged()
+                .settings(json!({
+                    "embedding_model": i.vars()["arns"]["embedding_model"],
+                    "dimensions": i.env.file.knowledge_base.dimensions,
+                    "storage": "OPENSEARCH_SERVERLESS",
+                    "field_mapping": {"vector": VECTOR_FIELD, "text": TEXT_FIELD, "metadata": METADATA_FIELD},
+                }))
+                .output("knowledge_base_id", id.unwrap_or(AFTER_APPLY)),
+        ])
     }
-    let ctx = &step.ctx;
-    for (name, ds_id) in super::data_source::list(ctx, &id).await.map_err(failed("list data sources"))? {
-        super::data_source::delete_one(step, &id, &ds_id, &name).await?;
+
+    async fn observe(&self, ctx: &Ctx, r: &Resource) -> Result<Observation> {
+        let read = |e| Error::aws(format!("read knowledge base {}", r.name), e);
+        let Some((id, found)) = find(ctx, &r.name).await.map_err(read)? else {
+            return Ok(Observation::absent());
+        };
+        if found.phase == Phase::Deleting {
+            return Ok(Observation::deleting(Some(id), found.aws));
+        }
+        let Some(kb) = get(ctx, &id).await.map_err(read)? else { return Ok(Observation::absent()) };
+        let mut obs = Observation::present(Some(id.clone()));
+        obs.status = Some(status(kb.status()));
+        let current = tags(ctx, kb.knowledge_base_arn()).await.map_err(read)?;
+        if let Some(why) = ctx.ownership(&current) {
+            obs.foreign = Some(why);
+            return Ok(obs);
+        }
+        ctx.assign(&ID, Some(id));
+        let (have, want) = (immutable(&kb), wanted(ctx));
+        for key in ["embedding_model", "dimensions", "collection", "index", "fields"] {
+            obs.diff(key, have[key].clone(), want[key].clone(), true);
+        }
+        if kb.status() == &KnowledgeBaseStatus::Failed {
+            obs.diff("status", "FAILED", "ACTIVE", true);
+        }
+        obs.diff("role", kb.role_arn(), ctx.env.names.role_arn(&ctx.env.names.knowledge_base_role), false);
+        obs.diff_tags(ctx, &current);
+        Ok(obs)
     }
-    step.progress("deleting", &format!("knowledge base {id}"));
-    match ctx.clients.agent.delete_knowledge_base().knowledge_base_id(&id).send().await.map_err(aws) {
-        Ok(_) => {}
-        Err(e) if e.is_not_found() => return Ok(()),
-        Err(e) => return Err(Error::aws(format!("delete knowledge base {id}"), e)),
+
+    async fn apply(&self, step: &Step, r: &Resource, obs: &Observation) -> Result<()> {
+        let ctx = &step.ctx;
+        let agent = &ctx.clients.agent;
+        let role_arn = ctx.env.names.role_arn(&ctx.env.names.knowledge_base_role);
+        let description = format!(
+            "ragstack {}: documents of s3 data sources, embedded with {}",
+            ctx.env.name, ctx.env.embedding_model.id
+        );
+        if !obs.exists {
+            if obs.is(Phase::Deleting) {
+                wait_gone(step, obs.id.as_deref().unwrap_or_default()).await?;
+            }
+            step.progress("creating", "");
+            let (config, storage) = configuration(ctx);
+            let tags = ctx.tag_map();
+            let created = wait::retrying(
+                step,
+                "the new role and index to become usable by Bedrock (IAM and data access policy propagation)",
+                PROPAGATION_DEADLINE,
+                not_yet_propagated,
+                || async {
+                    agent
+                        .create_knowledge_base()
+                        .name(&r.name)
+                        .description(&description)
+                        .role_arn(&role_arn)
+                        .knowledge_base_configuration(config.clone())
+                        .storage_configuration(storage.clone())
+                        .set_tags(Some(tags.clone()))
+                        .send()
+                        .await
+                        .map_err(aws)
+                },
+            )
+            .await;
+            let id = match created {
+                Ok(out) => out.knowledge_base.map(|k| k.knowledge_base_id).unwrap_or_default(),
+                // Names are unique: a concurrent run created it. Adopt it if the tags say it is ours.
+                Err(e) if e.is_conflict() => {
+                    ours(self.observe(ctx, r).await?, &format!("knowledge base {}", r.name))?.id.unwrap_or_default()
+                }
+                Err(e) => return Err(Error::aws(format!("create knowledge base {}", r.name), e)),
+            };
+            ctx.assign(&ID, Some(id.clone()));
+            (step.exists)();
+            return wait_active(step, &id).await;
+        }
+        let id = obs.id.clone().unwrap_or_default();
+        (step.exists)();
+        if obs.changed("role") {
+            step.progress("updating", "role");
+            let kb =
+                get(ctx, &id).await.map_err(failed(&format!("read knowledge base {}", r.name)))?.ok_or_else(|| {
+                    Error::Incomplete {
+                        message: format!("knowledge base {} disappeared during the run", r.name),
+                        help: None,
+                    }
+                })?;
+            // UpdateKnowledgeBase needs the whole configuration: send the current one unchanged.
+            let mut update = agent.update_knowledge_base().knowledge_base_id(&id).name(&r.name).role_arn(&role_arn);
+            update = update
+                .set_description(kb.description().map(str::to_string))
+                .set_knowledge_base_configuration(kb.knowledge_base_configuration().cloned())
+                .set_storage_configuration(kb.storage_configuration().cloned());
+            update.send().await.map_err(aws).map_err(failed(&format!("update knowledge base {}", r.name)))?;
+        }
+        if obs.changed("tags") {
+            step.progress("updating", "tags");
+            let arn = ctx.env.names.knowledge_base_arn(Some(&id));
+            agent
+                .tag_resource()
+                .resource_arn(arn)
+                .set_tags(Some(ctx.env.tags().into_iter().collect()))
+                .send()
+                .await
+                .map_err(aws)
+                .map_err(failed(&format!("tag knowledge base {}", r.name)))?;
+        }
+        if obs.is(Phase::Ready) && !obs.changed("role") {
+            return Ok(());
+        }
+        wait_active(step, &id).await
     }
-    ctx.set_known(|k| k.knowledge_base_id = None);
-    wait_gone(step, &id).await
+
+    /// Deletes the knowledge base (its data sources first, switched to RETAIN so deletion never
+    /// sticks in DELETE_UNSUCCESSFUL) and waits until it is gone.
+    async fn delete(&self, step: &Step, _r: &Resource, obs: &Observation) -> Result<()> {
+        let Some(id) = obs.id.clone() else { return Ok(()) };
+        if obs.is(Phase::Deleting) {
+            return wait_gone(step, &id).await;
+        }
+        let ctx = &step.ctx;
+        for (name, ds_id) in data_source::list(ctx, &id).await.map_err(failed("list data sources"))? {
+            data_source::delete_one(step, &id, &ds_id, &name).await?;
+        }
+        step.progress("deleting", &format!("knowledge base {id}"));
+        match ctx.clients.agent.delete_knowledge_base().knowledge_base_id(&id).send().await.map_err(aws) {
+            Ok(_) => {}
+            Err(e) if e.is_not_found() => return Ok(()),
+            Err(e) => return Err(Error::aws(format!("delete knowledge base {id}"), e)),
+        }
+        ctx.assign(&ID, None);
+        wait_gone(step, &id).await
+    }
 }
 
 #[cfg(test)]

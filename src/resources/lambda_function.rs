@@ -5,13 +5,16 @@
 //! LastUpdateStatus=Successful before the next. A new role is not assumable for some seconds
 //! (InvalidParameterValueException), which CreateFunction retries.
 
-use super::{Ctx, Observation, Step, failed, gone, ours};
+use super::{
+    Ctx, Id, Inputs, Kind, Needs, Observation, Phase, Resource, Status, Step, failed, gone, iam_role, knowledge_base,
+    ours,
+};
 use crate::aws::{AwsError, aws};
 use crate::config::Architecture as Arch;
 use crate::error::{Error, Result};
 use crate::naming::AFTER_APPLY;
-use crate::plan::Resource;
 use crate::wait;
+use async_trait::async_trait;
 use aws_sdk_lambda::primitives::Blob;
 use aws_sdk_lambda::types::{Architecture, Environment, FunctionCode, LastUpdateStatus, Runtime, State};
 use serde_json::json;
@@ -22,6 +25,10 @@ use std::time::Duration;
 
 const ROLE_PROPAGATION_DEADLINE: Duration = Duration::from_secs(3 * 60);
 const READY_DEADLINE: Duration = Duration::from_secs(10 * 60);
+pub const ID: Id = Id::fixed("function");
+
+pub struct Function;
+
 /// The files of the function, in the zip's order.
 const FILES: [&str; 2] = ["handler.py", "index.html"];
 
@@ -56,7 +63,7 @@ pub fn variables(ctx: &Ctx) -> BTreeMap<String, String> {
     let n = &ctx.env.names;
     let model = n.generation_model_arn(&ctx.env.file.lambda.generation_model);
     BTreeMap::from([
-        ("KNOWLEDGE_BASE_ID".to_string(), ctx.knowledge_base_id().unwrap_or_else(|| AFTER_APPLY.into())),
+        ("KNOWLEDGE_BASE_ID".to_string(), ctx.assigned(&knowledge_base::ID).unwrap_or_else(|| AFTER_APPLY.into())),
         ("GENERATION_MODEL_ARN".to_string(), model),
     ])
 }
@@ -65,139 +72,8 @@ fn role_arn(ctx: &Ctx) -> String {
     ctx.env.names.role_arn(&ctx.env.names.api_role)
 }
 
-pub async fn observe(ctx: &Ctx, r: &Resource) -> Result<Observation> {
-    let read = |e| Error::aws(format!("read function {}", r.name), e);
-    let out = match ctx.clients.lambda.get_function().function_name(&r.name).send().await.map_err(aws) {
-        Ok(out) => out,
-        Err(e) if e.is_not_found() => return Ok(Observation::absent()),
-        Err(e) => return Err(read(e)),
-    };
-    let current: BTreeMap<String, String> = out.tags().cloned().unwrap_or_default().into_iter().collect();
-    let Some(c) = out.configuration() else { return Ok(Observation::absent()) };
-    let mut obs = Observation::present(c.function_arn().map(str::to_string));
-    obs.status = Some(
-        match (c.state(), c.last_update_status()) {
-            (Some(State::Pending), _) => "CREATING",
-            (_, Some(LastUpdateStatus::InProgress)) => "UPDATING",
-            (Some(State::Failed), _) => "FAILED",
-            _ => "ACTIVE",
-        }
-        .to_string(),
-    );
-    if let Some(why) = ctx.ownership(&current) {
-        obs.foreign = Some(why);
-        return Ok(obs);
-    }
-    let f = &ctx.env.file.lambda;
-    obs.diff("code", c.code_sha256().unwrap_or_default(), code_sha256(&package(ctx)), false);
-    let arch: Vec<&str> = c.architectures().iter().map(Architecture::as_str).collect();
-    obs.diff("architecture", json!(arch), json!([architecture(ctx).as_str()]), false);
-    obs.diff("runtime", c.runtime().map_or("", Runtime::as_str), f.runtime.as_str(), false);
-    obs.diff("memory_mb", c.memory_size().unwrap_or_default(), f.memory_mb, false);
-    obs.diff("timeout_seconds", c.timeout().unwrap_or_default(), f.timeout_seconds, false);
-    obs.diff("handler", c.handler().unwrap_or_default(), "handler.handler", false);
-    obs.diff("role", c.role().unwrap_or_default(), role_arn(ctx), false);
-    let vars: BTreeMap<String, String> =
-        c.environment().and_then(|e| e.variables()).cloned().unwrap_or_default().into_iter().collect();
-    obs.diff("environment", json!(vars), json!(variables(ctx)), false);
-    obs.diff_tags(ctx, &current);
-    Ok(obs)
-}
-
 fn environment(ctx: &Ctx) -> Environment {
     Environment::builder().set_variables(Some(variables(ctx).into_iter().collect())).build()
-}
-
-pub async fn apply(step: &Step, r: &Resource, obs: &Observation) -> Result<()> {
-    let ctx = &step.ctx;
-    let lambda = &ctx.clients.lambda;
-    let f = &ctx.env.file.lambda;
-    let name = &r.name;
-    if !obs.exists {
-        step.progress("creating", "");
-        let zip = package(ctx);
-        let tags = ctx.tag_map();
-        let cannot_assume =
-            |e: &AwsError| e.is("InvalidParameterValueException") && e.message.contains("cannot be assumed");
-        let created =
-            wait::retrying(step, "the new role to be assumable", ROLE_PROPAGATION_DEADLINE, cannot_assume, || async {
-                lambda
-                    .create_function()
-                    .function_name(name)
-                    .runtime(Runtime::from(f.runtime.as_str()))
-                    .architectures(architecture(ctx))
-                    .role(role_arn(ctx))
-                    .handler("handler.handler")
-                    .code(FunctionCode::builder().zip_file(Blob::new(zip.clone())).build())
-                    .memory_size(f.memory_mb as i32)
-                    .timeout(f.timeout_seconds as i32)
-                    .environment(environment(ctx))
-                    .description(format!("ragstack {}: answers questions from the knowledge base", ctx.env.name))
-                    .set_tags(Some(tags.clone()))
-                    .send()
-                    .await
-                    .map_err(aws)
-            });
-        match created.await {
-            Ok(_) => {}
-            // Created by a concurrent run: converge from what is there.
-            Err(e) if e.is("ResourceConflictException") => {
-                let again = ours(observe(ctx, r).await?, &format!("function {name}"))?;
-                return Box::pin(apply(step, r, &again)).await;
-            }
-            Err(e) => return Err(Error::aws(format!("create function {name}"), e)),
-        }
-        (step.exists)();
-        return wait_ready(step, name).await;
-    }
-    (step.exists)();
-    if obs.status.as_deref() != Some("ACTIVE") {
-        wait_ready(step, name).await?;
-    }
-    let configuration = ["runtime", "memory_mb", "timeout_seconds", "handler", "role", "environment"];
-    let changed: Vec<&str> = configuration.into_iter().filter(|c| obs.changed(c)).collect();
-    if !changed.is_empty() {
-        step.progress("updating", &changed.join(", "));
-        lambda
-            .update_function_configuration()
-            .function_name(name)
-            .runtime(Runtime::from(f.runtime.as_str()))
-            .role(role_arn(ctx))
-            .handler("handler.handler")
-            .memory_size(f.memory_mb as i32)
-            .timeout(f.timeout_seconds as i32)
-            .environment(environment(ctx))
-            .send()
-            .await
-            .map_err(aws)
-            .map_err(failed(&format!("update the configuration of function {name}")))?;
-        wait_ready(step, name).await?;
-    }
-    if obs.changed("code") || obs.changed("architecture") {
-        step.progress("updating", "code");
-        lambda
-            .update_function_code()
-            .function_name(name)
-            .zip_file(Blob::new(package(ctx)))
-            .architectures(architecture(ctx))
-            .send()
-            .await
-            .map_err(aws)
-            .map_err(failed(&format!("update the code of function {name}")))?;
-        wait_ready(step, name).await?;
-    }
-    if obs.changed("tags") {
-        step.progress("updating", "tags");
-        lambda
-            .tag_resource()
-            .resource(obs.id.clone().unwrap_or_else(|| ctx.env.names.function_arn()))
-            .set_tags(Some(ctx.tag_map()))
-            .send()
-            .await
-            .map_err(aws)
-            .map_err(failed(&format!("tag function {name}")))?;
-    }
-    Ok(())
 }
 
 /// Waits until the function is Active and its last update Successful.
@@ -229,9 +105,183 @@ async fn wait_ready(step: &Step, name: &str) -> Result<()> {
     .await
 }
 
-/// Deletes the function (with its resource policy); one already gone is fine.
-pub async fn delete(step: &Step, name: &str) -> Result<()> {
-    step.progress("deleting", &format!("function {name}"));
-    let deleted = step.ctx.clients.lambda.delete_function().function_name(name).send().await;
-    gone(deleted.map_err(aws), format!("delete function {name}"))
+#[async_trait]
+impl Kind for Function {
+    fn desired(&self, i: &Inputs) -> Result<Vec<Resource>> {
+        let (n, f) = (&i.env.names, &i.env.file.lambda);
+        Ok(vec![
+            Resource::new(&Function, ID, "Lambda function", &n.function)
+                .arn(n.function_arn())
+                .depends_on(&iam_role::API_ROLE, Needs::Ready)
+                .depends_on(&knowledge_base::ID, Needs::Arn)
+                .observed_after(&knowledge_base::ID)
+                .tagged()
+                .settings(json!({
+                    "runtime": f.runtime,
+                    "architecture": f.architecture,
+                    "memory_mb": f.memory_mb,
+                    "timeout_seconds": f.timeout_seconds,
+                    "handler": "handler.handler",
+                    "code": "templates/lambda/handler.py and templates/lambda/index.html, zipped in memory",
+                    "environment": {
+                        "KNOWLEDGE_BASE_ID": i.known.id(&knowledge_base::ID).unwrap_or(AFTER_APPLY),
+                        "GENERATION_MODEL_ID": f.generation_model,
+                    },
+                    "log_group": n.log_group,
+                })),
+        ])
+    }
+
+    async fn observe(&self, ctx: &Ctx, r: &Resource) -> Result<Observation> {
+        let read = |e| Error::aws(format!("read function {}", r.name), e);
+        let out = match ctx.clients.lambda.get_function().function_name(&r.name).send().await.map_err(aws) {
+            Ok(out) => out,
+            Err(e) if e.is_not_found() => return Ok(Observation::absent()),
+            Err(e) => return Err(read(e)),
+        };
+        let current: BTreeMap<String, String> = out.tags().cloned().unwrap_or_default().into_iter().collect();
+        let Some(c) = out.configuration() else { return Ok(Observation::absent()) };
+        let mut obs = Observation::present(c.function_arn().map(str::to_string));
+        // Lambda reports a state and the last update's status: one phase, in the words of the other kinds.
+        obs.status = Some(match (c.state(), c.last_update_status()) {
+            (Some(State::Pending), _) => Status::new(Phase::Creating, "CREATING"),
+            (_, Some(LastUpdateStatus::InProgress)) => Status::new(Phase::Updating, "UPDATING"),
+            (Some(State::Failed), _) => Status::new(Phase::Failed, "FAILED"),
+            _ => Status::new(Phase::Ready, "ACTIVE"),
+        });
+        if let Some(why) = ctx.ownership(&current) {
+            obs.foreign = Some(why);
+            return Ok(obs);
+        }
+        let f = &ctx.env.file.lambda;
+        obs.diff("code", c.code_sha256().unwrap_or_default(), code_sha256(&package(ctx)), false);
+        let arch: Vec<&str> = c.architectures().iter().map(Architecture::as_str).collect();
+        obs.diff("architecture", json!(arch), json!([architecture(ctx).as_str()]), false);
+        obs.diff("runtime", c.runtime().map_or("", Runtime::as_str), f.runtime.as_str(), false);
+        obs.diff("memory_mb", c.memory_size().unwrap_or_default(), f.memory_mb, false);
+        obs.diff("timeout_seconds", c.timeout().unwrap_or_default(), f.timeout_seconds, false);
+        obs.diff("handler", c.handler().unwrap_or_default(), "handler.handler", false);
+        obs.diff("role", c.role().unwrap_or_default(), role_arn(ctx), false);
+        let vars: BTreeMap<String, String> =
+            c.environment().and_then(|e| e.variables()).cloned().unwrap_or_default().into_iter().collect();
+        obs.diff("environment", json!(vars), json!(variables(ctx)), false);
+        obs.diff_tags(ctx, &current);
+        Ok(obs)
+    }
+
+    async fn apply(&self, step: &Step, r: &Resource, obs: &Observation) -> Result<()> {
+        let ctx = &step.ctx;
+        let lambda = &ctx.clients.lambda;
+        let f = &ctx.env.file.lambda;
+        let name = &r.name;
+        if !obs.exists {
+            if let Some(again) = create(step, r).await? {
+                return self.apply(step, r, &again).await;
+            }
+            (step.exists)();
+            return wait_ready(step, name).await;
+        }
+        (step.exists)();
+        if !obs.is(Phase::Ready) {
+            wait_ready(step, name).await?;
+        }
+        let configuration = ["runtime", "memory_mb", "timeout_seconds", "handler", "role", "environment"];
+        let changed: Vec<&str> = configuration.into_iter().filter(|c| obs.changed(c)).collect();
+        if !changed.is_empty() {
+            step.progress("updating", &changed.join(", "));
+            lambda
+                .update_function_configuration()
+                .function_name(name)
+                .runtime(Runtime::from(f.runtime.as_str()))
+                .role(role_arn(ctx))
+                .handler("handler.handler")
+                .memory_size(f.memory_mb as i32)
+                .timeout(f.timeout_seconds as i32)
+                .environment(environment(ctx))
+                .send()
+                .await
+                .map_err(aws)
+                .map_err(failed(&format!("update the configuration of function {name}")))?;
+            wait_ready(step, name).await?;
+        }
+        if obs.changed("code") || obs.changed("architecture") {
+            step.progress("updating", "code");
+            lambda
+                .update_function_code()
+                .function_name(name)
+                .zip_file(Blob::new(package(ctx)))
+                .architectures(architecture(ctx))
+                .send()
+                .await
+                .map_err(aws)
+                .map_err(failed(&format!("update the code of function {name}")))?;
+            wait_ready(step, name).await?;
+        }
+        if obs.changed("tags") {
+            step.progress("updating", "tags");
+            lambda
+                .tag_resource()
+                .resource(obs.id.clone().unwrap_or_else(|| ctx.env.names.function_arn()))
+                .set_tags(Some(ctx.tag_map()))
+                .send()
+                .await
+                .map_err(aws)
+                .map_err(failed(&format!("tag function {name}")))?;
+        }
+        Ok(())
+    }
+
+    /// Deletes the function (with its resource policy); one already gone is fine.
+    async fn delete(&self, step: &Step, r: &Resource, _obs: &Observation) -> Result<()> {
+        let name = &r.name;
+        step.progress("deleting", &format!("function {name}"));
+        let deleted = step.ctx.clients.lambda.delete_function().function_name(name).send().await;
+        gone(deleted.map_err(aws), format!("delete function {name}"))
+    }
+}
+
+/// Creates the function (retrying while its new role is not yet assumable); when a concurrent
+/// run created it first, returns the observation to converge from instead.
+async fn create(step: &Step, r: &Resource) -> Result<Option<Observation>> {
+    let ctx = &step.ctx;
+    let lambda = &ctx.clients.lambda;
+    let f = &ctx.env.file.lambda;
+    let name = &r.name;
+    step.progress("creating", "");
+    let zip = package(ctx);
+    let tags = ctx.tag_map();
+    let cannot_assume =
+        |e: &AwsError| e.is("InvalidParameterValueException") && e.message.contains("cannot be assumed");
+    let created = wait::retrying(
+        step,
+        "the new role to be assumable",
+        ROLE_PROPAGATION_DEADLINE,
+        cannot_assume,
+        || async {
+            lambda
+                .create_function()
+                .function_name(name)
+                .runtime(Runtime::from(f.runtime.as_str()))
+                .architectures(architecture(ctx))
+                .role(role_arn(ctx))
+                .handler("handler.handler")
+                .code(FunctionCode::builder().zip_file(Blob::new(zip.clone())).build())
+                .memory_size(f.memory_mb as i32)
+                .timeout(f.timeout_seconds as i32)
+                .environment(environment(ctx))
+                .description(format!("ragstack {}: answers questions from the knowledge base", ctx.env.name))
+                .set_tags(Some(tags.clone()))
+                .send()
+                .await
+                .map_err(aws)
+        },
+    );
+    match created.await {
+        Ok(_) => Ok(None),
+        // Created by a concurrent run: converge from what is there.
+        Err(e) if e.is("ResourceConflictException") => {
+            Ok(Some(ours(Function.observe(ctx, r).await?, &format!("function {name}"))?))
+        }
+        Err(e) => Err(Error::aws(format!("create function {name}"), e)),
+    }
 }

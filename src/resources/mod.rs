@@ -1,30 +1,306 @@
-//! One module per AWS resource kind, each with the same small interface:
+//! The resource contract (docs/ARCHITECTURE.md, "The resource contract"): one module per AWS
+//! resource kind, each implementing [`Kind`] with the same signatures:
 //!
-//! - `observe(ctx, resource) -> Observation`: read what exists (absent, its id and status, whether
-//!   ragstack owns it) and diff it against the desired state, without changing anything;
+//! - `desired(inputs) -> Vec<Resource>`: the resources of this kind the environment wants, with
+//!   their names, ARNs, settings and rendered documents, and the facts the engine needs declared
+//!   as data (what each depends on, what contains it, whose assigned ids its observation needs);
+//! - `observe(ctx, resource) -> Observation`: read what exists and diff it, changing nothing;
 //! - `apply(step, resource, observation)`: create or update it, then wait until it is ready;
-//! - `delete(step, observation)`: delete it (a replace, or teardown) and wait until it is gone.
+//! - `delete(step, resource, observation)`: delete it (a replace, or teardown), wait until gone.
 //!
-//! The engine (`crate::engine`) only sees this interface.
+//! The engine, plan, status and teardown see only this interface and [`KINDS`]; adding a kind is
+//! one module and one line in `kinds!` below (docs/ARCHITECTURE.md, "Adding a resource kind").
 
-pub mod aoss_collection;
-pub mod aoss_policy;
-pub mod api_stage;
-pub mod data_source;
-pub mod iam_role;
-pub mod knowledge_base;
-pub mod lambda_function;
-pub mod rest_api;
-pub mod s3_bucket;
-pub mod vector_index;
+pub mod template_vars;
 
 use crate::aws::AwsError;
-pub use crate::context::{Ctx, Step, failed};
+use crate::config::Environment;
+pub use crate::context::{Ctx, Id, Known, Step, failed};
 use crate::error::{Error, Result};
-use crate::plan;
+use crate::ingestion::JobResult;
+use crate::render::Templates;
+use async_trait::async_trait;
 use serde::Serialize;
-use serde_json::Value;
+use serde_json::{Map, Value};
 use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// Declares each kind's module and lists its kind in [`KINDS`]: one line per kind.
+macro_rules! kinds {
+    ($($module:ident :: $kind:ident),* $(,)?) => {
+        $(pub mod $module;)*
+        /// Every resource kind ragstack manages. [`desired`] puts their resources in dependency
+        /// order, keeping this order where dependencies leave a choice (so data sources, listed
+        /// before roles, come right after their knowledge base, ahead of the query function's role).
+        pub static KINDS: &[&dyn Kind] = &[$(&$module::$kind),*];
+    };
+}
+
+kinds![
+    s3_bucket::Bucket,
+    aoss_policy::Policy,
+    aoss_collection::Collection,
+    data_source::DataSource,
+    iam_role::Role,
+    vector_index::VectorIndex,
+    knowledge_base::KnowledgeBase,
+    log_group::LogGroup,
+    lambda_function::Function,
+    rest_api::RestApi,
+    api_stage::Stage,
+];
+
+/// One AWS resource kind: how the environment's resources of this kind are declared, read,
+/// created or updated, and deleted.
+#[async_trait]
+pub trait Kind: Send + Sync {
+    /// The resources of this kind the environment wants (none, one or several), rendered with
+    /// the ids known so far.
+    fn desired(&self, inputs: &Inputs) -> Result<Vec<Resource>>;
+
+    /// Reads what exists of `r` and diffs it against `r`, without changing anything. Records the
+    /// id AWS assigned it (`Ctx::assign`) when ragstack owns it.
+    async fn observe(&self, ctx: &Ctx, r: &Resource) -> Result<Observation>;
+
+    /// Creates or updates `r` as `obs` says, then waits until it is ready. Calls `step.exists`
+    /// as soon as its id is known, so what needs only its ARN may start.
+    async fn apply(&self, step: &Step, r: &Resource, obs: &Observation) -> Result<()>;
+
+    /// Deletes `r` and waits until it is gone; one already gone is fine.
+    async fn delete(&self, step: &Step, r: &Resource, obs: &Observation) -> Result<()>;
+
+    /// Resources of this kind that exist although the environment no longer declares them
+    /// (`declared` are the ids it does declare), with their observations: teardown deletes them.
+    async fn leftovers(&self, _ctx: &Ctx, _declared: &[Id]) -> Result<Vec<(Resource, Observation)>> {
+        Ok(Vec::new())
+    }
+
+    /// Whether `ingest` applies: deploy runs it once the resource is ready and new, changed or
+    /// never ingested.
+    fn ingests(&self) -> bool {
+        false
+    }
+
+    /// Ingests what the resource points at (a data source's documents) and follows it to the end.
+    async fn ingest(&self, _ctx: &Arc<Ctx>, r: &Resource) -> Result<JobResult> {
+        Err(Error::Incomplete { message: format!("internal: {} has nothing to ingest", r.id), help: None })
+    }
+}
+
+impl std::fmt::Debug for dyn Kind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Kind")
+    }
+}
+
+/// What a dependent needs from the resource it depends on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Needs {
+    /// Only its name or ARN (it may still be creating).
+    Arn,
+    /// That it exists and is ready (ACTIVE, propagated).
+    Ready,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Dependency {
+    pub on: Id,
+    pub needs: Needs,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Document {
+    pub template: String,
+    pub content: Value,
+}
+
+/// One resource of the desired state, as its kind declares it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Resource {
+    /// Stable id within the environment, e.g. `collection` or `data_source.documents`.
+    pub id: Id,
+    #[serde(skip)]
+    pub kind: &'static dyn Kind,
+    /// What it is, in words ("IAM role").
+    #[serde(rename = "kind")]
+    pub label: &'static str,
+    pub name: String,
+    /// None for kinds AWS gives no ARN (OpenSearch Serverless policies, indexes, data sources).
+    pub arn: Option<String>,
+    pub depends_on: Vec<Dependency>,
+    /// The resource it lives in: deleted with it, and replaced when it is replaced (the index
+    /// inside its collection).
+    #[serde(skip)]
+    pub contained_in: Option<Id>,
+    /// Also replaced when one of these is replaced, though not deleted with it (a knowledge base
+    /// has no vectors in a new index).
+    #[serde(skip)]
+    pub replaced_with: Vec<Id>,
+    /// Resources whose AWS-assigned ids its observation needs (in ARNs, documents or calls):
+    /// it is observed after them.
+    #[serde(skip)]
+    pub observed_after: Vec<Id>,
+    /// Resources that must wait until this one is ready, declared here because they do not
+    /// know about it.
+    #[serde(skip)]
+    pub before: Vec<Id>,
+    /// Carries the ownership tags (`ragstack:managed`, `ragstack:environment`).
+    pub tagged: bool,
+    /// Holds the user's documents: `teardown --keep-documents` keeps it.
+    #[serde(skip)]
+    pub holds_documents: bool,
+    pub settings: Map<String, Value>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub documents: Vec<Document>,
+    /// What a user needs once it exists (its URL, its id), by output name.
+    #[serde(skip)]
+    pub outputs: BTreeMap<String, String>,
+}
+
+impl Resource {
+    pub fn new(kind: &'static dyn Kind, id: Id, label: &'static str, name: impl Into<String>) -> Resource {
+        Resource {
+            id,
+            kind,
+            label,
+            name: name.into(),
+            arn: None,
+            depends_on: Vec::new(),
+            contained_in: None,
+            replaced_with: Vec::new(),
+            observed_after: Vec::new(),
+            before: Vec::new(),
+            tagged: false,
+            holds_documents: false,
+            settings: Map::new(),
+            documents: Vec::new(),
+            outputs: BTreeMap::new(),
+        }
+    }
+
+    pub fn arn(mut self, arn: String) -> Self {
+        self.arn = Some(arn);
+        self
+    }
+
+    pub fn depends_on(mut self, on: &Id, needs: Needs) -> Self {
+        self.depends_on.push(Dependency { on: on.clone(), needs });
+        self
+    }
+
+    pub fn contained_in(mut self, parent: &Id) -> Self {
+        self.contained_in = Some(parent.clone());
+        self
+    }
+
+    pub fn replaced_with(mut self, other: &Id) -> Self {
+        self.replaced_with.push(other.clone());
+        self
+    }
+
+    pub fn observed_after(mut self, other: &Id) -> Self {
+        self.observed_after.push(other.clone());
+        self
+    }
+
+    pub fn before(mut self, other: &Id) -> Self {
+        self.before.push(other.clone());
+        self
+    }
+
+    pub fn tagged(mut self) -> Self {
+        self.tagged = true;
+        self
+    }
+
+    pub fn holding_documents(mut self) -> Self {
+        self.holds_documents = true;
+        self
+    }
+
+    /// The settings `plan` shows (a JSON object).
+    pub fn settings(mut self, settings: Value) -> Self {
+        if let Value::Object(m) = settings {
+            self.settings = m;
+        }
+        self
+    }
+
+    pub fn document(mut self, document: Document) -> Self {
+        self.documents.push(document);
+        self
+    }
+
+    pub fn output(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.outputs.insert(name.into(), value.into());
+        self
+    }
+
+    /// The `n`th rendered document (in the order `desired` lists them), or null.
+    pub fn rendered(&self, n: usize) -> Value {
+        self.documents.get(n).map(|d| d.content.clone()).unwrap_or(Value::Null)
+    }
+
+    /// The string setting `key`, or "".
+    pub fn setting(&self, key: &str) -> &str {
+        self.settings.get(key).and_then(Value::as_str).unwrap_or_default()
+    }
+}
+
+/// What a kind's `desired` builds from: the environment, the ids known so far, and the
+/// templates with their variables.
+pub struct Inputs<'a> {
+    pub env: &'a Environment,
+    pub known: &'a Known,
+    templates: &'a Templates,
+    vars: Value,
+}
+
+impl Inputs<'_> {
+    /// Renders `templates/NAME.hbs`.
+    pub fn document(&self, name: &str) -> Result<Document> {
+        Ok(Document {
+            template: format!("templates/{name}.hbs"),
+            content: self.templates.render_json(name, &self.vars)?,
+        })
+    }
+
+    /// The variables every template sees.
+    pub fn vars(&self) -> &Value {
+        &self.vars
+    }
+}
+
+/// Every resource of the environment in dependency order, rendered with the ids known so far
+/// (so a broken template fails here, before any AWS call).
+pub fn desired(env: &Environment, templates: &Templates, known: &Known) -> Result<Vec<Resource>> {
+    let inputs = Inputs { env, known, templates, vars: template_vars::variables(env, known) };
+    let mut all = Vec::new();
+    for kind in KINDS {
+        all.extend(kind.desired(&inputs)?);
+    }
+    let befores: Vec<(Id, Id)> = all.iter().flat_map(|r| r.before.iter().map(|b| (b.clone(), r.id.clone()))).collect();
+    for (dependent, on) in befores {
+        if let Some(r) = all.iter_mut().find(|r| r.id == dependent) {
+            r.depends_on.push(Dependency { on, needs: Needs::Ready });
+        }
+    }
+    Ok(in_dependency_order(all))
+}
+
+/// Orders resources so each comes after everything it depends on, otherwise keeping the order
+/// `KINDS` gives them: repeatedly the first one whose dependencies are all placed.
+fn in_dependency_order(mut pending: Vec<Resource>) -> Vec<Resource> {
+    let mut ordered: Vec<Resource> = Vec::with_capacity(pending.len());
+    while !pending.is_empty() {
+        let placed = |id: &Id| ordered.iter().any(|r| r.id == *id) || pending.iter().all(|r| r.id != *id);
+        // A dependency cycle would be a declaration bug: place the rest as declared.
+        let next = pending.iter().position(|r| r.depends_on.iter().all(|d| placed(&d.on))).unwrap_or(0);
+        ordered.push(pending.remove(next));
+    }
+    ordered
+}
 
 /// One changed field; `replace` when AWS cannot change it in place.
 #[derive(Debug, Clone, Serialize)]
@@ -35,6 +311,35 @@ pub struct Change {
     pub replace: bool,
 }
 
+/// Where a resource is in its lifecycle, whatever words its service uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    Creating,
+    Updating,
+    Ready,
+    Deleting,
+    Failed,
+}
+
+/// A resource's status: the phase ragstack acts on, and AWS's own word for it (shown).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Status {
+    pub phase: Phase,
+    pub aws: String,
+}
+
+impl Status {
+    pub fn new(phase: Phase, aws: impl Into<String>) -> Status {
+        Status { phase, aws: aws.into() }
+    }
+}
+
+impl Serialize for Status {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.serialize_str(&self.aws)
+    }
+}
+
 /// What exists of one resource, compared with the desired state.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Observation {
@@ -42,7 +347,7 @@ pub struct Observation {
     /// The id AWS assigned (collection, knowledge base, data source).
     pub id: Option<String>,
     /// AWS's status when it matters (CREATING, ACTIVE, FAILED...).
-    pub status: Option<String>,
+    pub status: Option<Status>,
     pub changes: Vec<Change>,
     /// Set when a resource of this name exists but ragstack's environment does not own it.
     pub foreign: Option<String>,
@@ -52,7 +357,7 @@ pub struct Observation {
     pub needs_sync: bool,
     /// A data source's most recent ingestion job.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub last_job: Option<crate::ingestion::JobResult>,
+    pub last_job: Option<JobResult>,
 }
 
 impl Observation {
@@ -62,6 +367,15 @@ impl Observation {
 
     pub fn present(id: Option<String>) -> Observation {
         Observation { exists: true, id, ..Observation::default() }
+    }
+
+    /// Absent, but on its way out: the run waits until it is gone.
+    pub fn deleting(id: Option<String>, aws: impl Into<String>) -> Observation {
+        Observation { id, status: Some(Status::new(Phase::Deleting, aws)), ..Observation::absent() }
+    }
+
+    pub fn is(&self, phase: Phase) -> bool {
+        self.status.as_ref().is_some_and(|s| s.phase == phase)
     }
 
     /// Records a difference between `from` (what exists) and `to` (what the file asks for).
@@ -94,7 +408,12 @@ impl Observation {
 /// refused when it turns out not to be ours.
 pub fn ours(again: Observation, what: &str) -> Result<Observation> {
     match &again.foreign {
-        Some(why) => Err(Error::Incomplete { message: format!("{what}: {why}"), help: None }),
+        Some(why) => Err(Error::Refused {
+            message: format!("{what}: {why}"),
+            help: "ragstack never modifies what it does not own: delete or rename it, or use another `prefix` in \
+                   the environment file"
+                .into(),
+        }),
         None => Ok(again),
     }
 }
@@ -104,91 +423,5 @@ pub fn gone<T>(result: std::result::Result<T, AwsError>, action: impl Into<Strin
     match result {
         Err(e) if !e.is_not_found() => Err(Error::aws(action, e)),
         _ => Ok(()),
-    }
-}
-
-/// The resource kinds, by the id `plan` gives them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
-    Bucket,
-    /// OpenSearch Serverless encryption, network and data access policies.
-    Policy,
-    Collection,
-    Role,
-    VectorIndex,
-    KnowledgeBase,
-    DataSource,
-    Function,
-    RestApi,
-    ApiStage,
-}
-
-impl Kind {
-    pub fn of(id: &str) -> Option<Kind> {
-        Some(match id {
-            "documents_bucket" => Kind::Bucket,
-            "encryption_policy" | "network_policy" | "data_access_policy" => Kind::Policy,
-            "collection" => Kind::Collection,
-            "knowledge_base_role" | "api_role" => Kind::Role,
-            "vector_index" => Kind::VectorIndex,
-            "knowledge_base" => Kind::KnowledgeBase,
-            "function" => Kind::Function,
-            "rest_api" => Kind::RestApi,
-            "api_stage" => Kind::ApiStage,
-            _ if data_source::name_of_id(id).is_some() => Kind::DataSource,
-            _ => return None,
-        })
-    }
-}
-
-pub async fn observe(ctx: &Ctx, r: &plan::Resource) -> Result<Observation> {
-    match Kind::of(&r.id).expect("only managed kinds are observed") {
-        Kind::Bucket => s3_bucket::observe(ctx, r).await,
-        Kind::Policy => aoss_policy::observe(ctx, r).await,
-        Kind::Collection => aoss_collection::observe(ctx, r).await,
-        Kind::Role => iam_role::observe(ctx, r).await,
-        Kind::VectorIndex => vector_index::observe(ctx, r).await,
-        Kind::KnowledgeBase => knowledge_base::observe(ctx, r).await,
-        Kind::DataSource => data_source::observe(ctx, r).await,
-        Kind::Function => lambda_function::observe(ctx, r).await,
-        Kind::RestApi => rest_api::observe(ctx, r).await,
-        Kind::ApiStage => api_stage::observe(ctx, r).await,
-    }
-}
-
-pub async fn apply(step: &Step, obs: &Observation) -> Result<()> {
-    let r = step.ctx.resource(&step.id)?;
-    match Kind::of(&r.id).expect("only managed kinds are applied") {
-        Kind::Bucket => s3_bucket::apply(step, &r, obs).await,
-        Kind::Policy => aoss_policy::apply(step, &r, obs).await,
-        Kind::Collection => aoss_collection::apply(step, &r, obs).await,
-        Kind::Role => iam_role::apply(step, &r, obs).await,
-        Kind::VectorIndex => vector_index::apply(step, &r, obs).await,
-        Kind::KnowledgeBase => knowledge_base::apply(step, &r, obs).await,
-        Kind::DataSource => data_source::apply(step, &r, obs).await,
-        Kind::Function => lambda_function::apply(step, &r, obs).await,
-        Kind::RestApi => rest_api::apply(step, &r, obs).await,
-        Kind::ApiStage => api_stage::apply(step, &r, obs).await,
-    }
-}
-
-/// Deletes a resource (a replace, or teardown) and waits until it is gone; one already gone is
-/// fine.
-pub async fn delete(step: &Step, obs: &Observation) -> Result<()> {
-    let r = step.ctx.resource(&step.id)?;
-    match Kind::of(&step.id).expect("only managed kinds are deleted") {
-        Kind::Bucket => s3_bucket::delete(step, &r.name).await,
-        Kind::Policy => aoss_policy::delete(step, &r).await,
-        Kind::Collection => aoss_collection::delete(step, obs).await,
-        Kind::Role => iam_role::delete(step, &r.name).await,
-        Kind::VectorIndex => vector_index::delete(step, obs).await,
-        Kind::KnowledgeBase => knowledge_base::delete(step, obs).await,
-        Kind::DataSource => data_source::delete(step, obs).await,
-        Kind::Function => lambda_function::delete(step, &r.name).await,
-        Kind::RestApi => match &obs.id {
-            Some(id) => rest_api::delete(step, id).await,
-            None => Ok(()),
-        },
-        Kind::ApiStage => api_stage::delete(step, &r.name).await,
     }
 }

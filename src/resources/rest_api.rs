@@ -4,14 +4,18 @@
 //! one: after a create, the oldest API of this environment wins and a younger duplicate is
 //! deleted. Its control plane is rate limited (TooManyRequestsException): the SDK retries.
 
-use super::{Ctx, Observation, Step, failed, gone};
+use super::{Ctx, Id, Inputs, Kind, Needs, Observation, Resource, Step, failed, gone, lambda_function};
 use crate::aws::aws;
 use crate::error::{Error, Result};
-use crate::plan::Resource;
-use aws_sdk_apigateway::types::{EndpointConfiguration, EndpointType, IntegrationType, RestApi};
+use async_trait::async_trait;
+use aws_sdk_apigateway::types::{EndpointConfiguration, EndpointType, IntegrationType, RestApi as AwsRestApi};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::time::Duration;
+
+pub const ID: Id = Id::fixed("rest_api");
+
+pub struct RestApi;
 
 /// The routes of the API, as (method, path).
 pub const ROUTES: [(&str, &str); 2] = [("GET", "/rag"), ("POST", "/rag/query")];
@@ -26,7 +30,7 @@ pub fn desired_routes(ctx: &Ctx) -> Vec<String> {
 }
 
 /// Every REST API of this name, oldest first.
-async fn find(ctx: &Ctx, name: &str) -> std::result::Result<Vec<RestApi>, crate::aws::AwsError> {
+async fn find(ctx: &Ctx, name: &str) -> std::result::Result<Vec<AwsRestApi>, crate::aws::AwsError> {
     let mut found = Vec::new();
     let mut position = None;
     loop {
@@ -42,7 +46,7 @@ async fn find(ctx: &Ctx, name: &str) -> std::result::Result<Vec<RestApi>, crate:
     Ok(found)
 }
 
-fn tags_of(api: &RestApi) -> BTreeMap<String, String> {
+fn tags_of(api: &AwsRestApi) -> BTreeMap<String, String> {
     api.tags().cloned().unwrap_or_default().into_iter().collect()
 }
 
@@ -99,101 +103,6 @@ async fn current_permission(ctx: &Ctx) -> Result<Value> {
         .unwrap_or(Value::Null))
 }
 
-pub async fn observe(ctx: &Ctx, r: &Resource) -> Result<Observation> {
-    let read = |e| Error::aws(format!("read REST API {}", r.name), e);
-    let all = find(ctx, &r.name).await.map_err(read)?;
-    let Some(api) = all.iter().find(|a| ctx.ownership(&tags_of(a)).is_none()) else {
-        return Ok(match all.first() {
-            Some(other) => Observation {
-                foreign: ctx.ownership(&tags_of(other)),
-                ..Observation::present(other.id().map(str::to_string))
-            },
-            None => Observation::absent(),
-        });
-    };
-    let id = api.id().unwrap_or_default().to_string();
-    ctx.set_known(|k| k.rest_api_id = Some(id.clone()));
-    let mut obs = Observation::present(Some(id.clone()));
-    let endpoint: Vec<&str> =
-        api.endpoint_configuration().map(|c| c.types().iter().map(|t| t.as_str()).collect()).unwrap_or_default();
-    obs.diff("endpoint", json!(endpoint), json!(["REGIONAL"]), true);
-    obs.diff("routes", json!(current_routes(ctx, &id).await?), json!(desired_routes(ctx)), false);
-    obs.diff("invoke_permission", current_permission(ctx).await?, ctx.env.names.execute_api_arn(Some(&id)), false);
-    obs.diff_tags(ctx, &tags_of(api));
-    Ok(obs)
-}
-
-pub async fn apply(step: &Step, r: &Resource, obs: &Observation) -> Result<()> {
-    let ctx = &step.ctx;
-    let apigw = &ctx.clients.apigateway;
-    let id = match (obs.exists, obs.id.clone()) {
-        (true, Some(id)) => id,
-        _ => create(step, r).await?,
-    };
-    (step.exists)();
-    if !obs.exists || obs.changed("routes") {
-        step.progress(if obs.exists { "updating" } else { "creating" }, "routes");
-        let uri = ctx.env.names.integration_uri();
-        let mut by_path = resources(ctx, &id).await?;
-        for (method, path) in ROUTES {
-            let resource = ensure_path(ctx, &id, path, &mut by_path).await?;
-            let action = format!("define {method} {path} on REST API {id}");
-            let (resource_id, methods) = resource;
-            if !methods.iter().any(|m| m == method) {
-                let put = apigw.put_method().rest_api_id(&id).resource_id(&resource_id).http_method(method);
-                match put.authorization_type("NONE").send().await.map_err(aws) {
-                    // A concurrent run defined it: same definition.
-                    Err(e) if !e.is_conflict() => return Err(failed(&action)(e)),
-                    _ => {}
-                }
-            }
-            apigw
-                .put_integration()
-                .rest_api_id(&id)
-                .resource_id(&resource_id)
-                .http_method(method)
-                .r#type(IntegrationType::AwsProxy)
-                .integration_http_method("POST")
-                .uri(&uri)
-                .send()
-                .await
-                .map_err(aws)
-                .map_err(failed(&action))?;
-        }
-    }
-    if !obs.exists || obs.changed("invoke_permission") {
-        step.progress(if obs.exists { "updating" } else { "creating" }, "permission to invoke the function");
-        let lambda = &ctx.clients.lambda;
-        let function = &ctx.env.names.function;
-        let removed = lambda.remove_permission().function_name(function).statement_id(PERMISSION_SID).send().await;
-        gone(removed.map_err(aws), format!("replace the permission of {function}"))?;
-        let added = lambda
-            .add_permission()
-            .function_name(function)
-            .statement_id(PERMISSION_SID)
-            .action("lambda:InvokeFunction")
-            .principal("apigateway.amazonaws.com")
-            .source_arn(ctx.env.names.execute_api_arn(Some(&id)))
-            .send()
-            .await
-            .map_err(aws);
-        match added {
-            // A concurrent run added the same statement for the same API.
-            Err(e) if !e.is("ResourceConflictException") => {
-                return Err(failed(&format!("allow REST API {id} to invoke function {function}"))(e));
-            }
-            _ => {}
-        }
-    }
-    if obs.exists && obs.changed("tags") {
-        step.progress("updating", "tags");
-        let arn = ctx.env.names.rest_api_arn(Some(&id));
-        let tagged = apigw.tag_resource().resource_arn(arn).set_tags(Some(ctx.tag_map())).send().await;
-        tagged.map_err(aws).map_err(failed(&format!("tag REST API {id}")))?;
-    }
-    Ok(())
-}
-
 /// Creates the API; if a concurrent run created one too, the oldest is kept.
 async fn create(step: &Step, r: &Resource) -> Result<String> {
     let ctx = &step.ctx;
@@ -217,7 +126,7 @@ async fn create(step: &Step, r: &Resource) -> Result<String> {
     let mut keeper = mine.clone();
     for pause in [Duration::ZERO, DUPLICATE_CHECK_PAUSE] {
         tokio::time::sleep(pause).await;
-        let ours: Vec<RestApi> = find(ctx, &r.name)
+        let ours: Vec<AwsRestApi> = find(ctx, &r.name)
             .await
             .map_err(failed(&format!("read REST API {}", r.name)))?
             .into_iter()
@@ -226,11 +135,11 @@ async fn create(step: &Step, r: &Resource) -> Result<String> {
         keeper = ours.first().and_then(|a| a.id()).unwrap_or(&mine).to_string();
         if keeper != mine {
             step.progress("creating", &format!("a concurrent run created REST API {keeper} first: using it"));
-            delete(step, &mine).await?;
+            delete_api(step, &mine).await?;
             break;
         }
     }
-    ctx.set_known(|k| k.rest_api_id = Some(keeper.clone()));
+    ctx.assign(&ID, Some(keeper.clone()));
     Ok(keeper)
 }
 
@@ -263,8 +172,130 @@ async fn ensure_path(
     Ok(found)
 }
 
-/// Deletes the API with its stages and deployments; one already gone is fine.
-pub async fn delete(step: &Step, id: &str) -> Result<()> {
+#[async_trait]
+impl Kind for RestApi {
+    fn desired(&self, i: &Inputs) -> Result<Vec<Resource>> {
+        let n = &i.env.names;
+        let id = i.known.id(&ID);
+        Ok(vec![
+            Resource::new(&RestApi, ID, "API Gateway REST API", &n.rest_api)
+                .arn(n.rest_api_arn(id))
+                .depends_on(&lambda_function::ID, Needs::Arn)
+                .tagged()
+                .settings(json!({
+                    "endpoint": "REGIONAL",
+                    "routes": ["GET /rag -> function (AWS_PROXY)", "POST /rag/query -> function (AWS_PROXY)"],
+                    "invoke_permission_source_arn": n.execute_api_arn(id),
+                })),
+        ])
+    }
+
+    async fn observe(&self, ctx: &Ctx, r: &Resource) -> Result<Observation> {
+        let read = |e| Error::aws(format!("read REST API {}", r.name), e);
+        let all = find(ctx, &r.name).await.map_err(read)?;
+        let Some(api) = all.iter().find(|a| ctx.ownership(&tags_of(a)).is_none()) else {
+            return Ok(match all.first() {
+                Some(other) => Observation {
+                    foreign: ctx.ownership(&tags_of(other)),
+                    ..Observation::present(other.id().map(str::to_string))
+                },
+                None => Observation::absent(),
+            });
+        };
+        let id = api.id().unwrap_or_default().to_string();
+        ctx.assign(&ID, Some(id.clone()));
+        let mut obs = Observation::present(Some(id.clone()));
+        let endpoint: Vec<&str> =
+            api.endpoint_configuration().map(|c| c.types().iter().map(|t| t.as_str()).collect()).unwrap_or_default();
+        obs.diff("endpoint", json!(endpoint), json!(["REGIONAL"]), true);
+        obs.diff("routes", json!(current_routes(ctx, &id).await?), json!(desired_routes(ctx)), false);
+        obs.diff("invoke_permission", current_permission(ctx).await?, ctx.env.names.execute_api_arn(Some(&id)), false);
+        obs.diff_tags(ctx, &tags_of(api));
+        Ok(obs)
+    }
+
+    async fn apply(&self, step: &Step, r: &Resource, obs: &Observation) -> Result<()> {
+        let ctx = &step.ctx;
+        let apigw = &ctx.clients.apigateway;
+        let id = match (obs.exists, obs.id.clone()) {
+            (true, Some(id)) => id,
+            _ => create(step, r).await?,
+        };
+        (step.exists)();
+        if !obs.exists || obs.changed("routes") {
+            step.progress(if obs.exists { "updating" } else { "creating" }, "routes");
+            let uri = ctx.env.names.integration_uri();
+            let mut by_path = resources(ctx, &id).await?;
+            for (method, path) in ROUTES {
+                let resource = ensure_path(ctx, &id, path, &mut by_path).await?;
+                let action = format!("define {method} {path} on REST API {id}");
+                let (resource_id, methods) = resource;
+                if !methods.iter().any(|m| m == method) {
+                    let put = apigw.put_method().rest_api_id(&id).resource_id(&resource_id).http_method(method);
+                    match put.authorization_type("NONE").send().await.map_err(aws) {
+                        // A concurrent run defined it: same definition.
+                        Err(e) if !e.is_conflict() => return Err(failed(&action)(e)),
+                        _ => {}
+                    }
+                }
+                apigw
+                    .put_integration()
+                    .rest_api_id(&id)
+                    .resource_id(&resource_id)
+                    .http_method(method)
+                    .r#type(IntegrationType::AwsProxy)
+                    .integration_http_method("POST")
+                    .uri(&uri)
+                    .send()
+                    .await
+                    .map_err(aws)
+                    .map_err(failed(&action))?;
+            }
+        }
+        if !obs.exists || obs.changed("invoke_permission") {
+            step.progress(if obs.exists { "updating" } else { "creating" }, "permission to invoke the function");
+            let lambda = &ctx.clients.lambda;
+            let function = &ctx.env.names.function;
+            let removed = lambda.remove_permission().function_name(function).statement_id(PERMISSION_SID).send().await;
+            gone(removed.map_err(aws), format!("replace the permission of {function}"))?;
+            let added = lambda
+                .add_permission()
+                .function_name(function)
+                .statement_id(PERMISSION_SID)
+                .action("lambda:InvokeFunction")
+                .principal("apigateway.amazonaws.com")
+                .source_arn(ctx.env.names.execute_api_arn(Some(&id)))
+                .send()
+                .await
+                .map_err(aws);
+            match added {
+                // A concurrent run added the same statement for the same API.
+                Err(e) if !e.is("ResourceConflictException") => {
+                    return Err(failed(&format!("allow REST API {id} to invoke function {function}"))(e));
+                }
+                _ => {}
+            }
+        }
+        if obs.exists && obs.changed("tags") {
+            step.progress("updating", "tags");
+            let arn = ctx.env.names.rest_api_arn(Some(&id));
+            let tagged = apigw.tag_resource().resource_arn(arn).set_tags(Some(ctx.tag_map())).send().await;
+            tagged.map_err(aws).map_err(failed(&format!("tag REST API {id}")))?;
+        }
+        Ok(())
+    }
+
+    /// Deletes the API with its stages and deployments; one already gone is fine.
+    async fn delete(&self, step: &Step, _r: &Resource, obs: &Observation) -> Result<()> {
+        match obs.id.as_deref() {
+            Some(id) => delete_api(step, id).await,
+            None => Ok(()),
+        }
+    }
+}
+
+/// Deletes a REST API with its stages and deployments; one already gone is fine.
+async fn delete_api(step: &Step, id: &str) -> Result<()> {
     step.progress("deleting", &format!("REST API {id}"));
     let deleted = step.ctx.clients.apigateway.delete_rest_api().rest_api_id(id).send().await;
     gone(deleted.map_err(aws), format!("delete REST API {id}"))

@@ -4,16 +4,20 @@
 //! for up to about a minute: those calls are retried until the policy has propagated. The mapping
 //! of an existing field cannot change in OpenSearch: a different mapping is a replace.
 
-use super::{Ctx, Observation, Step, failed};
+use super::{Ctx, Id, Inputs, Kind, Needs, Observation, Resource, Step, aoss_collection, aoss_policy, failed};
 use crate::aws::{AwsError, aws, from_document, to_document};
 use crate::error::{Error, Result};
 use crate::naming::{METADATA_FIELD, TEXT_FIELD, VECTOR_FIELD};
-use crate::plan::Resource;
 use crate::wait;
-use serde_json::Value;
+use async_trait::async_trait;
+use serde_json::{Value, json};
 use std::time::Duration;
 
 const PROPAGATION_DEADLINE: Duration = Duration::from_secs(5 * 60);
+
+pub const ID: Id = Id::fixed("vector_index");
+
+pub struct VectorIndex;
 
 /// 403 while the data access policy propagates; NotFound while a just-ACTIVE collection is not
 /// yet serving the index API.
@@ -64,7 +68,7 @@ fn with_defaults(field: &Value) -> Value {
 
 fn compare(current: &Value, r: &Resource) -> Observation {
     let mut obs = Observation::present(Some(r.name.clone()));
-    let wanted = r.document(0);
+    let wanted = r.rendered(0);
     for field in [VECTOR_FIELD, TEXT_FIELD, METADATA_FIELD] {
         let w = &wanted["mappings"]["properties"][field];
         let c = &with_defaults(&current["mappings"]["properties"][field]);
@@ -75,86 +79,108 @@ fn compare(current: &Value, r: &Resource) -> Observation {
     obs
 }
 
-pub async fn observe(ctx: &Ctx, r: &Resource) -> Result<Observation> {
-    let Some(collection_id) = ctx.collection_id() else { return Ok(Observation::absent()) };
-    match get(ctx, &collection_id, &r.name).await {
-        Ok(Some(current)) => Ok(compare(&current, r)),
-        Ok(None) => Ok(Observation::absent()),
-        Err(e) if propagating(&e) => Ok(Observation {
-            unknown: Some(format!(
-                "GetIndex answers {} until the collection and its data access policy are ready",
-                e.code
-            )),
-            ..Observation::absent()
-        }),
-        Err(e) => Err(Error::aws(format!("read index {}", r.name), e)),
+#[async_trait]
+impl Kind for VectorIndex {
+    fn desired(&self, i: &Inputs) -> Result<Vec<Resource>> {
+        let n = &i.env.names;
+        Ok(vec![
+            Resource::new(&VectorIndex, ID, "OpenSearch Serverless vector index", &n.vector_index)
+                .depends_on(&aoss_collection::ID, Needs::Ready)
+                .depends_on(&aoss_policy::DATA_ACCESS, Needs::Ready)
+                .contained_in(&aoss_collection::ID)
+                .observed_after(&aoss_collection::ID)
+                .settings(json!({
+                    "dimension": i.env.file.knowledge_base.dimensions,
+                    "method": "hnsw",
+                    "engine": "faiss",
+                    "space_type": "l2",
+                    "vector_field": VECTOR_FIELD,
+                }))
+                .document(i.document("opensearch/vector-index.json")?),
+        ])
     }
-}
 
-pub async fn apply(step: &Step, r: &Resource, obs: &Observation) -> Result<()> {
-    let ctx = &step.ctx;
-    let Some(collection_id) = ctx.collection_id() else {
-        return Err(Error::Incomplete { message: "the collection id is unknown".into(), help: None });
-    };
-    let mut exists = obs.exists;
-    if obs.unknown.is_some() {
-        let current =
-            wait::retrying(step, "data access policy to propagate", PROPAGATION_DEADLINE, propagating, || {
-                get(ctx, &collection_id, &r.name)
-            })
-            .await
-            .map_err(failed(&format!("read index {}", r.name)))?;
-        if let Some(current) = current {
-            let again = compare(&current, r);
-            if !again.changes.is_empty() {
-                return Err(Error::Refused {
-                    message: format!("index {} exists with a different mapping", r.name),
-                    help: "run `ragstack plan` and deploy with --allow-replace to recreate it".into(),
-                });
-            }
-            exists = true;
-        }
-    }
-    if exists {
-        return Ok(());
-    }
-    step.progress("creating", &format!("in collection {collection_id}"));
-    let document = &to_document(&r.document(0));
-    let created =
-        wait::retrying(step, "data access policy to propagate", PROPAGATION_DEADLINE, propagating, || async {
-            let create = ctx.clients.aoss.create_index().id(&collection_id).index_name(&r.name);
-            create.index_schema(document.clone()).send().await.map_err(aws)
-        })
-        .await;
-    match created {
-        Ok(_) => {}
-        Err(e) if e.is_conflict() || e.code.contains("AlreadyExists") => {}
-        Err(e) => return Err(Error::aws(format!("create index {}", r.name), e)),
-    }
-    wait::until(step, "GetIndex to return the new index", PROPAGATION_DEADLINE, || async {
+    async fn observe(&self, ctx: &Ctx, r: &Resource) -> Result<Observation> {
+        let Some(collection_id) = ctx.assigned(&aoss_collection::ID) else { return Ok(Observation::absent()) };
         match get(ctx, &collection_id, &r.name).await {
-            Ok(found) => Ok(found.map(|_| ())),
-            Err(e) if propagating(&e) => Ok(None),
+            Ok(Some(current)) => Ok(compare(&current, r)),
+            Ok(None) => Ok(Observation::absent()),
+            Err(e) if propagating(&e) => Ok(Observation {
+                unknown: Some(format!(
+                    "GetIndex answers {} until the collection and its data access policy are ready",
+                    e.code
+                )),
+                ..Observation::absent()
+            }),
             Err(e) => Err(Error::aws(format!("read index {}", r.name), e)),
         }
-    })
-    .await
-}
+    }
 
-pub async fn delete(step: &Step, _obs: &Observation) -> Result<()> {
-    let ctx = &step.ctx;
-    let Some(collection_id) = ctx.collection_id() else { return Ok(()) };
-    let name = ctx.env.names.vector_index.clone();
-    step.progress("deleting", &format!("index {name}"));
-    let deleted =
-        wait::retrying(step, "data access policy to propagate", PROPAGATION_DEADLINE, propagating, || async {
-            ctx.clients.aoss.delete_index().id(&collection_id).index_name(&name).send().await.map_err(aws)
+    async fn apply(&self, step: &Step, r: &Resource, obs: &Observation) -> Result<()> {
+        let ctx = &step.ctx;
+        let Some(collection_id) = ctx.assigned(&aoss_collection::ID) else {
+            return Err(Error::Incomplete { message: "the collection id is unknown".into(), help: None });
+        };
+        let mut exists = obs.exists;
+        if obs.unknown.is_some() {
+            let current =
+                wait::retrying(step, "data access policy to propagate", PROPAGATION_DEADLINE, propagating, || {
+                    get(ctx, &collection_id, &r.name)
+                })
+                .await
+                .map_err(failed(&format!("read index {}", r.name)))?;
+            if let Some(current) = current {
+                let again = compare(&current, r);
+                if !again.changes.is_empty() {
+                    return Err(Error::Refused {
+                        message: format!("index {} exists with a different mapping", r.name),
+                        help: "run `ragstack plan` and deploy with --allow-replace to recreate it".into(),
+                    });
+                }
+                exists = true;
+            }
+        }
+        if exists {
+            return Ok(());
+        }
+        step.progress("creating", &format!("in collection {collection_id}"));
+        let document = &to_document(&r.rendered(0));
+        let created =
+            wait::retrying(step, "data access policy to propagate", PROPAGATION_DEADLINE, propagating, || async {
+                let create = ctx.clients.aoss.create_index().id(&collection_id).index_name(&r.name);
+                create.index_schema(document.clone()).send().await.map_err(aws)
+            })
+            .await;
+        match created {
+            Ok(_) => {}
+            Err(e) if e.is_conflict() || e.code.contains("AlreadyExists") => {}
+            Err(e) => return Err(Error::aws(format!("create index {}", r.name), e)),
+        }
+        wait::until(step, "GetIndex to return the new index", PROPAGATION_DEADLINE, || async {
+            match get(ctx, &collection_id, &r.name).await {
+                Ok(found) => Ok(found.map(|_| ())),
+                Err(e) if propagating(&e) => Ok(None),
+                Err(e) => Err(Error::aws(format!("read index {}", r.name), e)),
+            }
         })
-        .await;
-    match deleted {
-        Ok(_) => Ok(()),
-        Err(e) if e.is_not_found() => Ok(()),
-        Err(e) => Err(Error::aws(format!("delete index {name}"), e)),
+        .await
+    }
+
+    async fn delete(&self, step: &Step, r: &Resource, _obs: &Observation) -> Result<()> {
+        let ctx = &step.ctx;
+        let Some(collection_id) = ctx.assigned(&aoss_collection::ID) else { return Ok(()) };
+        let name = &r.name;
+        step.progress("deleting", &format!("index {name}"));
+        let deleted =
+            wait::retrying(step, "data access policy to propagate", PROPAGATION_DEADLINE, propagating, || async {
+                ctx.clients.aoss.delete_index().id(&collection_id).index_name(name).send().await.map_err(aws)
+            })
+            .await;
+        match deleted {
+            Ok(_) => Ok(()),
+            Err(e) if e.is_not_found() => Ok(()),
+            Err(e) => Err(Error::aws(format!("delete index {name}"), e)),
+        }
     }
 }
 

@@ -43,6 +43,7 @@ pub struct Clients {
     pub agent: aws_sdk_bedrockagent::Client,
     pub lambda: aws_sdk_lambda::Client,
     pub apigw: aws_sdk_apigateway::Client,
+    pub logs: aws_sdk_cloudwatchlogs::Client,
 }
 
 pub fn clients(emu: &Emulator) -> Clients {
@@ -53,6 +54,7 @@ pub fn clients(emu: &Emulator) -> Clients {
         agent: aws_sdk_bedrockagent::Client::from_conf(sdk_config!(aws_sdk_bedrockagent, emu).build()),
         lambda: aws_sdk_lambda::Client::from_conf(sdk_config!(aws_sdk_lambda, emu).build()),
         apigw: aws_sdk_apigateway::Client::from_conf(sdk_config!(aws_sdk_apigateway, emu).build()),
+        logs: aws_sdk_cloudwatchlogs::Client::from_conf(sdk_config!(aws_sdk_cloudwatchlogs, emu).build()),
     }
 }
 
@@ -114,10 +116,12 @@ pub fn inventory(emu: &Emulator, env: &str) -> Value {
         for id in &apis {
             stages += c.apigw.get_stages().rest_api_id(id).send().await.unwrap().item().len();
         }
+        let groups = c.logs.describe_log_groups().log_group_name_prefix(format!("/aws/lambda/{stem}-")).send().await;
+        let log_groups = groups.unwrap().log_groups().len();
         serde_json::json!({
             "collections": collections, "knowledge_bases": kb_ids.len(), "data_sources": data_sources,
             "roles": roles, "buckets": buckets, "security_policies": security, "access_policies": access,
-            "functions": functions, "rest_apis": apis.len(), "stages": stages,
+            "functions": functions, "rest_apis": apis.len(), "stages": stages, "log_groups": log_groups,
         })
     })
 }
@@ -125,7 +129,7 @@ pub fn inventory(emu: &Emulator, env: &str) -> Value {
 pub fn complete_inventory() -> Value {
     serde_json::json!({
         "collections": 1, "knowledge_bases": 1, "data_sources": 1, "roles": 2, "buckets": 1,
-        "security_policies": 2, "access_policies": 1, "functions": 1, "rest_apis": 1, "stages": 1,
+        "security_policies": 2, "access_policies": 1, "functions": 1, "rest_apis": 1, "stages": 1, "log_groups": 1,
     })
 }
 
@@ -163,7 +167,7 @@ pub fn deploy_killed_at(wd: &Workdir, emu: &Emulator, (id, state): (&str, &str))
 pub fn empty_inventory() -> Value {
     serde_json::json!({
         "collections": 0, "knowledge_bases": 0, "data_sources": 0, "roles": 0, "buckets": 0,
-        "security_policies": 0, "access_policies": 0, "functions": 0, "rest_apis": 0, "stages": 0,
+        "security_policies": 0, "access_policies": 0, "functions": 0, "rest_apis": 0, "stages": 0, "log_groups": 0,
     })
 }
 

@@ -14,9 +14,17 @@
 - API Gateway TagResource (`PUT /tags/{resource_arn}`, the ARN percent-encoded): moto routes only
   stage ARNs and mangles the REST API's `/restapis/ID` once the path is decoded. Answered here
   for REST APIs and stages, on moto's own objects (GetRestApis and GetStage read them back).
+- CloudWatch Logs PutRetentionPolicy: moto stores any number; AWS accepts only the values its
+  API model documents (botocore's logs model, shape `Days`: "Possible values are: 1, 3, 5, ...,
+  3653") and answers InvalidParameterException otherwise (the wording is ours).
+- CloudWatch Logs DeleteLogGroup: moto keeps the group's tags, so a group created again under the
+  same name (as Lambda does on the next invocation) would come back tagged; AWS deletes a
+  resource's tags with it.
 """
 import json
 import re
+
+LOG_RETENTION_DAYS = [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653]
 
 
 def _without_plain_http_statements(policy_text):
@@ -66,6 +74,31 @@ def apply():
         return result
 
     S3Response._bucket_response_put = bucket_response_put
+
+    from moto.logs.exceptions import InvalidParameterException
+    from moto.logs.models import LogsBackend
+
+    original_retention = LogsBackend.put_retention_policy
+
+    def put_retention_policy(self, log_group_name, retention_in_days):
+        if int(retention_in_days) not in LOG_RETENTION_DAYS:
+            raise InvalidParameterException(
+                f"1 validation error detected: Value '{retention_in_days}' at 'retentionInDays' failed to satisfy "
+                f"constraint: Member must be one of {LOG_RETENTION_DAYS}"
+            )
+        return original_retention(self, log_group_name, retention_in_days)
+
+    LogsBackend.put_retention_policy = put_retention_policy
+
+    original_delete_group = LogsBackend.delete_log_group
+
+    def delete_log_group(self, log_group_name):
+        arn = self.groups[log_group_name].arn if log_group_name in self.groups else None
+        original_delete_group(self, log_group_name)
+        if arn:
+            self.tagger.delete_all_tags_for_resource(arn)
+
+    LogsBackend.delete_log_group = delete_log_group
 
 
 def response_fix(service, environ):

@@ -1,0 +1,131 @@
+//! The environment file as written (`environments/ENV.toml`): its sections and keys, parsed
+//! with serde (unknown keys are errors). Validation is `validate.rs`'s.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct EnvironmentFile {
+    /// Start of every AWS name; `ragstack` unless several installations share an account.
+    pub prefix: String,
+    /// Extra tags on every taggable resource (the ownership tags are added by ragstack).
+    #[serde(default)]
+    pub tags: BTreeMap<String, String>,
+    pub vector_store: VectorStore,
+    pub knowledge_base: KnowledgeBase,
+    pub data_sources: Vec<DataSource>,
+    pub lambda: Lambda,
+    pub api: Api,
+    /// Optional: without it, the defaults of [`Logs`].
+    #[serde(default)]
+    pub logs: Logs,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct VectorStore {
+    pub standby_replicas: bool,
+    pub network_access: NetworkAccess,
+    #[serde(default)]
+    pub vpc_endpoints: Vec<String>,
+    pub index_name: String,
+    #[serde(default)]
+    pub kms_key_arn: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NetworkAccess {
+    Public,
+    Private,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct KnowledgeBase {
+    pub embedding_model: String,
+    pub dimensions: i64,
+    pub chunking: ChunkingSettings,
+}
+
+/// Chunking as written: which keys apply depends on `strategy`, so the file form is flat and the
+/// validated form is [`super::Chunking`].
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChunkingSettings {
+    pub strategy: ChunkingStrategy,
+    pub max_tokens: Option<i64>,
+    pub overlap_percentage: Option<i64>,
+    pub parent_max_tokens: Option<i64>,
+    pub child_max_tokens: Option<i64>,
+    pub overlap_tokens: Option<i64>,
+    pub buffer_size: Option<i64>,
+    pub breakpoint_percentile_threshold: Option<i64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ChunkingStrategy {
+    FixedSize,
+    Hierarchical,
+    Semantic,
+    None,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct DataSource {
+    pub name: String,
+    /// An existing bucket to read from; omitted means the environment's own documents bucket.
+    #[serde(default)]
+    pub bucket: Option<String>,
+    #[serde(default)]
+    pub inclusion_prefixes: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Lambda {
+    pub runtime: String,
+    pub architecture: Architecture,
+    pub memory_mb: i64,
+    pub timeout_seconds: i64,
+    pub generation_model: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+pub enum Architecture {
+    #[serde(rename = "arm64")]
+    Arm64,
+    #[serde(rename = "x86_64")]
+    X86_64,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Api {
+    pub stage_name: String,
+    pub throttling_rate_limit: f64,
+    pub throttling_burst_limit: i64,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Logs {
+    /// How long the query function's log events are kept (CloudWatch Logs retention).
+    #[serde(default = "Logs::default_retention_days")]
+    pub retention_days: i64,
+}
+
+impl Logs {
+    fn default_retention_days() -> i64 {
+        30
+    }
+}
+
+impl Default for Logs {
+    fn default() -> Logs {
+        Logs { retention_days: Logs::default_retention_days() }
+    }
+}

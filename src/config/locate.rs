@@ -1,0 +1,214 @@
+//! Problems located in the environment file: the line, column and dotted key of each, with the
+//! line's text, for the parse error of a file that is not TOML and for every validation problem.
+
+use super::lookup::EnvironmentSource;
+use serde::Serialize;
+use std::fmt;
+
+/// One problem in an environment file, located as precisely as the file allows.
+#[derive(Debug, Clone, Serialize)]
+pub struct Problem {
+    pub file: String,
+    pub line: Option<usize>,
+    pub column: Option<usize>,
+    pub key: String,
+    pub value: Option<String>,
+    pub message: String,
+    #[serde(skip)]
+    pub source_line: Option<String>,
+}
+
+#[derive(Debug, Clone, thiserror::Error)]
+pub struct ConfigErrors {
+    pub file: String,
+    pub problems: Vec<Problem>,
+}
+
+impl ConfigErrors {
+    pub fn help(&self) -> String {
+        "fix the environment file and run the command again; nothing was sent to AWS. \
+         Every key is described in README.md, section \"Environment files\""
+            .into()
+    }
+}
+
+impl fmt::Display for ConfigErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let n = self.problems.len();
+        write!(f, "invalid environment file {} ({n} problem{})", self.file, if n == 1 { "" } else { "s" })?;
+        for p in &self.problems {
+            write!(f, "\n  {}", p.file)?;
+            if let (Some(l), Some(c)) = (p.line, p.column) {
+                write!(f, ":{l}:{c}")?;
+            }
+            write!(f, ": {}", p.key)?;
+            if let Some(v) = &p.value {
+                write!(f, " = {v}")?;
+            }
+            write!(f, ": {}", p.message)?;
+            if let (Some(l), Some(src)) = (p.line, &p.source_line) {
+                write!(f, "\n    {l:>4} | {src}")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A segment of a key path: `data_sources[1].name` is Key, Index, Key.
+#[derive(Debug, Clone)]
+pub enum Seg {
+    Key(String),
+    Index(usize),
+}
+
+/// The error of a file that does not parse (or does not fit the file format), located.
+pub fn parse_error(source: &EnvironmentSource, e: &toml::de::Error) -> ConfigErrors {
+    let (line, column, source_line) = match e.span() {
+        Some(span) => position(&source.text, span.start),
+        None => (None, None, None),
+    };
+    let key = key_from_toml_error(&source.text, e.span()).unwrap_or_else(|| "(file)".into());
+    ConfigErrors {
+        file: source.display.clone(),
+        problems: vec![Problem {
+            file: source.display.clone(),
+            line,
+            column,
+            key,
+            value: None,
+            message: e.message().trim().to_string(),
+            source_line,
+        }],
+    }
+}
+
+/// A validation problem at `path`, located in the file.
+pub fn problem(source: &EnvironmentSource, path: &[Seg], value: Option<String>, message: String) -> Problem {
+    let doc = toml::de::DeTable::parse(&source.text).ok().map(|t| toml::de::DeValue::Table(t.into_inner()));
+    let offset = doc.as_ref().and_then(|d| locate(d, path));
+    let (line, column, source_line) = match offset {
+        Some(o) => position(&source.text, o),
+        None => (None, None, None),
+    };
+    Problem { file: source.display.clone(), line, column, key: dotted(path), value, message, source_line }
+}
+
+fn dotted(path: &[Seg]) -> String {
+    let mut s = String::new();
+    for seg in path {
+        match seg {
+            Seg::Key(k) => {
+                if !s.is_empty() {
+                    s.push('.');
+                }
+                s.push_str(k);
+            }
+            Seg::Index(i) => s.push_str(&format!("[{i}]")),
+        }
+    }
+    s
+}
+
+/// The byte offset of the value at `path`, or of the nearest parent that exists (a missing key is
+/// reported at its table).
+fn locate(doc: &toml::de::DeValue<'_>, path: &[Seg]) -> Option<usize> {
+    let mut current = doc;
+    let mut offset = None;
+    for seg in path {
+        let next = match seg {
+            Seg::Key(k) => current.get(k.as_str()),
+            Seg::Index(i) => current.get(*i),
+        };
+        match next {
+            Some(v) => {
+                offset = Some(v.span().start);
+                current = v.get_ref();
+            }
+            None => break,
+        }
+    }
+    offset
+}
+
+/// 1-based line and column of a byte offset, and the text of that line.
+fn position(text: &str, offset: usize) -> (Option<usize>, Option<usize>, Option<String>) {
+    let offset = offset.min(text.len());
+    let before = &text[..offset];
+    let line = before.matches('\n').count() + 1;
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    let column = text[line_start..offset].chars().count() + 1;
+    let source_line = text[line_start..].lines().next().unwrap_or("").to_string();
+    (Some(line), Some(column), Some(source_line))
+}
+
+/// toml's error spans point at the offending place; name the dotted key that holds it.
+fn key_from_toml_error(text: &str, span: Option<std::ops::Range<usize>>) -> Option<String> {
+    let span = span?;
+    let mut path = Vec::new();
+    if let Ok(doc) = toml::de::DeTable::parse(text) {
+        deepest_key(&toml::de::DeValue::Table(doc.into_inner()), span.start, &mut path);
+    }
+    if path.is_empty() {
+        // Keys under a `[table]` header lie outside the header's span: use the last header
+        // before the error and the key on the error's line.
+        let before = &text[..span.start.min(text.len())];
+        let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+        let line = text[line_start..].lines().next().unwrap_or("");
+        let table = before[..line_start]
+            .lines()
+            .rev()
+            .map(str::trim)
+            .find(|l| l.starts_with('['))
+            .map(|l| l.trim_matches(|c| c == '[' || c == ']').trim().to_string());
+        let key = line.split_once('=').map(|(k, _)| k.trim().trim_matches('"').to_string()).filter(|k| !k.is_empty());
+        let joined: Vec<String> = table.into_iter().chain(key).collect();
+        return (!joined.is_empty()).then(|| joined.join("."));
+    }
+    Some(dotted(&path))
+}
+
+fn deepest_key(value: &toml::de::DeValue<'_>, offset: usize, path: &mut Vec<Seg>) {
+    match value {
+        toml::de::DeValue::Table(t) => {
+            for (k, v) in t.iter() {
+                if k.span().contains(&offset) || v.span().contains(&offset) {
+                    path.push(Seg::Key(k.get_ref().to_string()));
+                    deepest_key(v.get_ref(), offset, path);
+                    return;
+                }
+            }
+        }
+        toml::de::DeValue::Array(a) => {
+            for (i, v) in a.iter().enumerate() {
+                if v.span().contains(&offset) {
+                    path.push(Seg::Index(i));
+                    deepest_key(v.get_ref(), offset, path);
+                    return;
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn position_is_one_based() {
+        let text = "a = 1\nbb = 2\n";
+        assert_eq!(position(text, 6), (Some(2), Some(1), Some("bb = 2".into())));
+        assert_eq!(position(text, 11), (Some(2), Some(6), Some("bb = 2".into())));
+    }
+
+    #[test]
+    fn locate_finds_nested_and_array_values() {
+        let text = "[x]\ny = 5\n[[ds]]\nname = \"a\"\n[[ds]]\nname = \"b\"\n";
+        let doc = toml::de::DeValue::Table(toml::de::DeTable::parse(text).unwrap().into_inner());
+        let off = locate(&doc, &[Seg::Key("x".into()), Seg::Key("y".into())]).unwrap();
+        assert_eq!(position(text, off).0, Some(2));
+        let off = locate(&doc, &[Seg::Key("ds".into()), Seg::Index(1), Seg::Key("name".into())]).unwrap();
+        assert_eq!(position(text, off).0, Some(6));
+    }
+}

@@ -1,0 +1,128 @@
+//! Environment files: finding them (`lookup`), their format (`file`), validating every setting
+//! before any AWS call (`validate`), and locating each problem in the file (`locate`). Each
+//! problem names the file, the line and column, the key, the bad value and what is allowed; all
+//! problems of a file are reported at once.
+
+mod file;
+mod locate;
+mod lookup;
+mod validate;
+
+pub use file::*;
+pub use locate::{ConfigErrors, Problem};
+pub use lookup::{BUILT_IN, EnvironmentSource, environment_name_rule, find};
+pub use validate::LOG_RETENTION_DAYS;
+
+use crate::catalog::EmbeddingModel;
+use crate::naming::{self, Names};
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// Lambda runtimes the function code is written for (Python, boto3 from the runtime).
+pub const LAMBDA_RUNTIMES: &[&str] = &["python3.11", "python3.12", "python3.13", "python3.14"];
+
+/// Bedrock's default quota of data sources per knowledge base.
+const MAX_DATA_SOURCES: usize = 5;
+
+/// Chunking after validation: exactly the parameters of the chosen strategy.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "strategy", rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Chunking {
+    FixedSize { max_tokens: u32, overlap_percentage: u32 },
+    Hierarchical { parent_max_tokens: u32, child_max_tokens: u32, overlap_tokens: u32 },
+    Semantic { max_tokens: u32, buffer_size: u32, breakpoint_percentile_threshold: u32 },
+    None,
+}
+
+/// One environment, validated, with every name derived.
+#[derive(Debug, Clone)]
+pub struct Environment {
+    pub name: String,
+    pub source: String,
+    pub file: EnvironmentFile,
+    pub chunking: Chunking,
+    pub embedding_model: &'static EmbeddingModel,
+    pub names: Names,
+    /// False when the account is the placeholder (offline plan without `--account`).
+    pub account_known: bool,
+}
+
+impl Environment {
+    pub fn region(&self) -> &str {
+        &self.names.region
+    }
+
+    /// Whether any data source reads from the environment's own documents bucket.
+    pub fn uses_documents_bucket(&self) -> bool {
+        self.file.data_sources.iter().any(|d| d.bucket.is_none())
+    }
+
+    /// The bucket a data source reads from.
+    pub fn data_source_bucket<'a>(&'a self, ds: &'a DataSource) -> &'a str {
+        ds.bucket.as_deref().unwrap_or(&self.names.documents_bucket)
+    }
+
+    /// Tags for every taggable resource: the file's tags plus the ownership tags.
+    pub fn tags(&self) -> BTreeMap<String, String> {
+        let mut t = self.file.tags.clone();
+        t.insert(naming::TAG_ENVIRONMENT.into(), self.name.clone());
+        t.insert(naming::TAG_MANAGED.into(), "true".into());
+        t
+    }
+}
+
+/// What validation needs besides the file: where it is going.
+#[derive(Debug, Clone)]
+pub struct Target {
+    pub region: String,
+    /// None when unknown (offline plan without `--account`): the placeholder is used for names.
+    pub account: Option<String>,
+    /// Bypass the region table (AWS may have launched somewhere newer than it).
+    pub skip_region_check: bool,
+}
+
+/// Parses and validates `source` for `target`; every problem is reported, none is fatal early
+/// except a file that cannot be parsed at all.
+pub fn load(source: &EnvironmentSource, target: &Target) -> crate::Result<Environment> {
+    let file: EnvironmentFile = toml::from_str(&source.text).map_err(|e| locate::parse_error(source, &e))?;
+    let mut v = validate::Validator::new();
+    v.prefix_and_tags(&file);
+    v.vector_store(&file, target);
+    let (model, chunking) = v.knowledge_base(&file, target);
+    v.data_sources(&file);
+    v.lambda(&file);
+    v.api(&file);
+    v.logs(&file);
+    let names = v.names(&file, source, target);
+    if !v.is_clean() {
+        return Err(v.into_errors(source).into());
+    }
+    Ok(Environment {
+        name: source.name.clone(),
+        source: source.display.clone(),
+        file,
+        chunking: chunking.expect("no problems means chunking resolved"),
+        embedding_model: model.expect("no problems means the model is supported"),
+        names,
+        account_known: target.account.is_some(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    fn target() -> Target {
+        Target { region: "us-east-1".into(), account: Some("123456789012".into()), skip_region_check: false }
+    }
+
+    #[test]
+    fn built_in_environments_are_valid_in_their_intended_regions() {
+        for (name, _) in BUILT_IN {
+            let src = find(name, Some(Path::new("/nonexistent"))).unwrap();
+            let env = load(&src, &target()).unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert_eq!(env.name, *name);
+        }
+    }
+}

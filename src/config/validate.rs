@@ -1,0 +1,489 @@
+//! Validation of every setting of an environment file before any AWS call: each section's rules,
+//! with the allowed values in the message. Problems are collected (all of a file's at once) with
+//! the key path each is about; `locate.rs` finds them in the file.
+
+use super::file::{ChunkingSettings, ChunkingStrategy, EnvironmentFile, NetworkAccess};
+use super::locate::{self, ConfigErrors, Seg};
+use super::lookup::{EnvironmentSource, environment_name_rule};
+use super::{Chunking, LAMBDA_RUNTIMES, MAX_DATA_SOURCES, Target};
+use crate::catalog::{Catalog, EmbeddingModel};
+use crate::naming::{self, Names};
+use std::collections::BTreeSet;
+
+/// The retention periods CloudWatch Logs accepts, in days (botocore's logs model, shape `Days`:
+/// "Possible values are: 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096,
+/// 1827, 2192, 2557, 2922, 3288, and 3653").
+pub const LOG_RETENTION_DAYS: &[i64] =
+    &[1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653];
+
+struct Pending {
+    path: Vec<Seg>,
+    value: Option<String>,
+    message: String,
+}
+
+pub struct Validator {
+    problems: Vec<Pending>,
+}
+
+impl Validator {
+    fn fail(&mut self, path: &[&str], value: Option<String>, message: String) {
+        self.fail_at(path.iter().map(|k| Seg::Key(k.to_string())).collect(), value, message);
+    }
+
+    fn fail_at(&mut self, path: Vec<Seg>, value: Option<String>, message: String) {
+        self.problems.push(Pending { path, value, message });
+    }
+
+    fn range(&mut self, path: &[&str], value: i64, min: i64, max: i64, unit: &str) -> bool {
+        let ok = (min..=max).contains(&value);
+        if !ok {
+            self.fail(path, Some(value.to_string()), format!("out of range; allowed: {min} to {max} {unit}"));
+        }
+        ok
+    }
+
+    /// Resolves the strategy's parameters; keys of other strategies are errors, not silently ignored.
+    fn chunking(&mut self, c: &ChunkingSettings, max_tokens_limit: i64, model: &str) -> Option<Chunking> {
+        let before = self.problems.len();
+        self.chunking_keys(c);
+        self.chunking_ranges(c, max_tokens_limit, model);
+        (self.problems.len() == before).then(|| resolved(c))
+    }
+
+    /// Each key applies to the chosen strategy, and every key it needs is there.
+    fn chunking_keys(&mut self, c: &ChunkingSettings) {
+        let base = ["knowledge_base", "chunking"];
+        let given: [(&str, Option<i64>); 7] = [
+            ("max_tokens", c.max_tokens),
+            ("overlap_percentage", c.overlap_percentage),
+            ("parent_max_tokens", c.parent_max_tokens),
+            ("child_max_tokens", c.child_max_tokens),
+            ("overlap_tokens", c.overlap_tokens),
+            ("buffer_size", c.buffer_size),
+            ("breakpoint_percentile_threshold", c.breakpoint_percentile_threshold),
+        ];
+        let (strategy_name, takes): (&str, &[&str]) = match c.strategy {
+            ChunkingStrategy::FixedSize => ("fixed_size", &["max_tokens", "overlap_percentage"]),
+            ChunkingStrategy::Hierarchical => {
+                ("hierarchical", &["parent_max_tokens", "child_max_tokens", "overlap_tokens"])
+            }
+            ChunkingStrategy::Semantic => {
+                ("semantic", &["max_tokens", "buffer_size", "breakpoint_percentile_threshold"])
+            }
+            ChunkingStrategy::None => ("none", &[]),
+        };
+        let takes_text = if takes.is_empty() { "no other keys".to_string() } else { takes.join(", ") };
+        for (key, value) in given {
+            let applies = takes.contains(&key);
+            match (applies, value) {
+                (false, Some(v)) => self.fail(
+                    &[base[0], base[1], key],
+                    Some(v.to_string()),
+                    format!("does not apply to strategy \"{strategy_name}\", which takes {takes_text}"),
+                ),
+                (true, None) => self.fail(
+                    &[base[0], base[1], key],
+                    None,
+                    format!("missing: strategy \"{strategy_name}\" needs {takes_text}"),
+                ),
+                _ => {}
+            }
+        }
+    }
+
+    /// Each value within what Bedrock and the embedding model accept.
+    fn chunking_ranges(&mut self, c: &ChunkingSettings, max_tokens_limit: i64, model: &str) {
+        let base = ["knowledge_base", "chunking"];
+        let token_unit = format!("tokens ({model} embeds at most {max_tokens_limit} tokens per chunk)");
+        let mut range = |key: &str, v: Option<i64>, min: i64, max: i64, unit: &str| {
+            if let Some(v) = v {
+                self.range(&[base[0], base[1], key], v, min, max, unit);
+            }
+        };
+        match c.strategy {
+            ChunkingStrategy::FixedSize => {
+                range("max_tokens", c.max_tokens, 1, max_tokens_limit, &token_unit);
+                range("overlap_percentage", c.overlap_percentage, 1, 99, "percent of a chunk repeated in the next");
+            }
+            ChunkingStrategy::Hierarchical => {
+                let limit = max_tokens_limit.min(8192);
+                range("parent_max_tokens", c.parent_max_tokens, 1, limit, &token_unit);
+                range("child_max_tokens", c.child_max_tokens, 1, limit, &token_unit);
+                range("overlap_tokens", c.overlap_tokens, 1, limit, "tokens");
+                if let (Some(p), Some(ch)) = (c.parent_max_tokens, c.child_max_tokens)
+                    && ch >= p
+                {
+                    self.fail(
+                        &[base[0], base[1], "child_max_tokens"],
+                        Some(ch.to_string()),
+                        format!("the child level must be smaller than the parent level (parent_max_tokens = {p})"),
+                    );
+                }
+                if let (Some(o), Some(ch)) = (c.overlap_tokens, c.child_max_tokens)
+                    && o >= ch
+                {
+                    self.fail(
+                        &[base[0], base[1], "overlap_tokens"],
+                        Some(o.to_string()),
+                        format!("the overlap must be smaller than a child chunk (child_max_tokens = {ch})"),
+                    );
+                }
+            }
+            ChunkingStrategy::Semantic => {
+                range("max_tokens", c.max_tokens, 1, max_tokens_limit, &token_unit);
+                range("buffer_size", c.buffer_size, 0, 1, "surrounding sentences compared (Bedrock allows 0 or 1)");
+                range(
+                    "breakpoint_percentile_threshold",
+                    c.breakpoint_percentile_threshold,
+                    50,
+                    99,
+                    "percentile of sentence distance that starts a new chunk",
+                );
+            }
+            ChunkingStrategy::None => {}
+        }
+    }
+
+    pub fn into_errors(self, source: &EnvironmentSource) -> ConfigErrors {
+        let problems =
+            self.problems.into_iter().map(|p| locate::problem(source, &p.path, p.value, p.message)).collect();
+        ConfigErrors { file: source.display.clone(), problems }
+    }
+
+    pub fn is_clean(&self) -> bool {
+        self.problems.is_empty()
+    }
+}
+
+/// The sections of the file, each checked on its own.
+impl Validator {
+    pub fn new() -> Validator {
+        Validator { problems: Vec::new() }
+    }
+
+    pub fn prefix_and_tags(&mut self, file: &EnvironmentFile) {
+        let v = self;
+        if !prefix_ok(&file.prefix) {
+            v.fail(
+            &["prefix"],
+            Some(q(&file.prefix)),
+            "allowed: 1-20 lowercase letters, digits and single hyphens, starting with a letter and not ending with a hyphen (it starts every AWS name)".into(),
+        );
+        }
+
+        for (k, val) in &file.tags {
+            let lower = k.to_ascii_lowercase();
+            if k.is_empty() || k.len() > 128 {
+                v.fail(&["tags", k], Some(q(k)), "a tag key must be 1-128 characters".into());
+            } else if lower.starts_with("aws:") || lower.starts_with("ragstack:") {
+                v.fail(&["tags", k], Some(q(k)), "tag keys starting with `aws:` or `ragstack:` are reserved (ragstack adds ragstack:environment and ragstack:managed itself)".into());
+            } else if !k.chars().all(tag_char) {
+                v.fail(
+                    &["tags", k],
+                    Some(q(k)),
+                    "a tag key may use letters, digits, spaces and _ . : / = + - @".into(),
+                );
+            }
+            if val.len() > 256 || !val.chars().all(tag_char) {
+                v.fail(
+                    &["tags", k],
+                    Some(q(val)),
+                    "a tag value must be 0-256 characters of letters, digits, spaces and _ . : / = + - @".into(),
+                );
+            }
+        }
+    }
+
+    pub fn vector_store(&mut self, file: &EnvironmentFile, target: &Target) {
+        let v = self;
+        let vs = &file.vector_store;
+        if let Some(rule) = naming::index_name_rule(&vs.index_name) {
+            v.fail(
+                &["vector_store", "index_name"],
+                Some(q(&vs.index_name)),
+                format!("an OpenSearch index name {rule}"),
+            );
+        }
+        for (i, e) in vs.vpc_endpoints.iter().enumerate() {
+            let ok = e.strip_prefix("vpce-").is_some_and(|id| {
+                !id.is_empty() && id.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+            });
+            if !ok {
+                v.fail_at(
+                    vec![Seg::Key("vector_store".into()), Seg::Key("vpc_endpoints".into()), Seg::Index(i)],
+                    Some(q(e)),
+                    "a VPC endpoint id looks like vpce-0123456789abcdef0".into(),
+                );
+            }
+        }
+        if vs.network_access == NetworkAccess::Public && !vs.vpc_endpoints.is_empty() {
+            v.fail(
+                &["vector_store", "vpc_endpoints"],
+                None,
+                "vpc_endpoints applies only with network_access = \"private\"; with \"public\" leave it out".into(),
+            );
+        }
+        if let Some(arn) = &vs.kms_key_arn {
+            match kms_key_region(arn) {
+            None => v.fail(&["vector_store", "kms_key_arn"], Some(q(arn)), "expected a KMS key ARN, arn:aws:kms:REGION:ACCOUNT:key/KEY-ID; leave the key out to use an AWS owned key".into()),
+            Some(r) if r != target.region => v.fail(&["vector_store", "kms_key_arn"], Some(q(arn)), format!("the key is in {r} but the environment is deployed to {}; OpenSearch Serverless needs a key in the same region", target.region)),
+            Some(_) => {}
+        }
+        }
+    }
+
+    /// The embedding model (when supported) and the resolved chunking (when valid).
+    pub fn knowledge_base(
+        &mut self,
+        file: &EnvironmentFile,
+        target: &Target,
+    ) -> (Option<&'static EmbeddingModel>, Option<Chunking>) {
+        let v = self;
+        let catalog = Catalog::get();
+        let kb = &file.knowledge_base;
+        let model = catalog.embedding_model(&kb.embedding_model);
+        match model {
+            None => v.fail(
+                &["knowledge_base", "embedding_model"],
+                Some(q(&kb.embedding_model)),
+                format!("not a supported embedding model; allowed: {}", catalog.embedding_model_ids().join(", ")),
+            ),
+            Some(m) => {
+                if !target.skip_region_check && !m.offered_in(&target.region) {
+                    v.fail(
+                    &["knowledge_base", "embedding_model"],
+                    Some(q(&kb.embedding_model)),
+                    format!(
+                        "not offered in {} according to ragstack's region table ({}); offered in: {}. \
+                         Choose another model or region, or pass --skip-region-check if AWS has launched it there since",
+                        target.region,
+                        catalog.sources.embedding_models,
+                        m.regions.join(", ")
+                    ),
+                );
+                }
+                if !m.dimensions.iter().any(|d| i64::from(*d) == kb.dimensions) {
+                    let allowed: Vec<String> = m.dimensions.iter().map(u32::to_string).collect();
+                    v.fail(
+                        &["knowledge_base", "dimensions"],
+                        Some(kb.dimensions.to_string()),
+                        format!("not offered by {}; allowed: {}", m.id, allowed.join(", ")),
+                    );
+                }
+            }
+        }
+        let max_tokens_limit = model.map_or(8192, |m| i64::from(m.max_input_tokens));
+        let chunking = v.chunking(&kb.chunking, max_tokens_limit, &kb.embedding_model);
+        (model, chunking)
+    }
+
+    pub fn data_sources(&mut self, file: &EnvironmentFile) {
+        let v = self;
+        if file.data_sources.is_empty() {
+            v.fail(
+                &["data_sources"],
+                None,
+                "at least one [[data_sources]] entry is needed: where the knowledge base reads documents from".into(),
+            );
+        }
+        if file.data_sources.len() > MAX_DATA_SOURCES {
+            v.fail(
+                &["data_sources"],
+                None,
+                format!(
+                    "{} data sources; Bedrock allows {MAX_DATA_SOURCES} per knowledge base by default",
+                    file.data_sources.len()
+                ),
+            );
+        }
+        let mut seen = BTreeSet::new();
+        for (i, ds) in file.data_sources.iter().enumerate() {
+            let at = |k: &str| vec![Seg::Key("data_sources".into()), Seg::Index(i), Seg::Key(k.into())];
+            if let Some(rule) = naming::bedrock_name_rule(&ds.name) {
+                v.fail_at(at("name"), Some(q(&ds.name)), format!("a data source name {rule}"));
+            } else if !seen.insert(ds.name.as_str()) {
+                v.fail_at(
+                    at("name"),
+                    Some(q(&ds.name)),
+                    "data source names must be unique within the environment".into(),
+                );
+            }
+            if let Some(b) = &ds.bucket
+                && let Some(rule) = naming::bucket_name_rule(b)
+            {
+                v.fail_at(at("bucket"), Some(q(b)), format!("an S3 bucket name {rule}"));
+            }
+            if ds.inclusion_prefixes.len() > 1 {
+                v.fail_at(at("inclusion_prefixes"), None, "Bedrock accepts at most one inclusion prefix per data source; add another [[data_sources]] entry for a second prefix".into());
+            }
+            for (j, p) in ds.inclusion_prefixes.iter().enumerate() {
+                if p.is_empty() || p.len() > 300 {
+                    v.fail_at(
+                    vec![
+                        Seg::Key("data_sources".into()),
+                        Seg::Index(i),
+                        Seg::Key("inclusion_prefixes".into()),
+                        Seg::Index(j),
+                    ],
+                    Some(q(p)),
+                    "an inclusion prefix must be 1-300 characters (leave the list empty to include the whole bucket)"
+                        .into(),
+                );
+                }
+            }
+        }
+    }
+
+    pub fn lambda(&mut self, file: &EnvironmentFile) {
+        let v = self;
+        let l = &file.lambda;
+        if !LAMBDA_RUNTIMES.contains(&l.runtime.as_str()) {
+            v.fail(&["lambda", "runtime"], Some(q(&l.runtime)), format!("allowed: {}", LAMBDA_RUNTIMES.join(", ")));
+        }
+        v.range(
+            &["lambda", "memory_mb"],
+            l.memory_mb,
+            128,
+            10240,
+            "MB of Lambda memory (new accounts may be capped at 3008)",
+        );
+        v.range(
+            &["lambda", "timeout_seconds"],
+            l.timeout_seconds,
+            1,
+            900,
+            "seconds (API Gateway waits at most 29 s by default, so longer rarely helps)",
+        );
+        let model_ok = !l.generation_model.is_empty()
+            && l.generation_model.len() <= 200
+            && l.generation_model.bytes().all(|b| b.is_ascii_alphanumeric() || b".:-_".contains(&b));
+        if !model_ok {
+            v.fail(&["lambda", "generation_model"], Some(q(&l.generation_model)), "expected a Bedrock model id such as anthropic.claude-3-haiku-20240307-v1:0 or an inference profile id such as us.anthropic.claude-3-5-haiku-20241022-v1:0".into());
+        }
+    }
+
+    pub fn api(&mut self, file: &EnvironmentFile) {
+        let v = self;
+        let a = &file.api;
+        let stage_ok = !a.stage_name.is_empty()
+            && a.stage_name.len() <= 128
+            && a.stage_name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+        if !stage_ok {
+            v.fail(
+                &["api", "stage_name"],
+                Some(q(&a.stage_name)),
+                "a stage name must be 1-128 letters, digits or underscores".into(),
+            );
+        }
+        if !(a.throttling_rate_limit > 0.0 && a.throttling_rate_limit <= 10000.0) {
+            v.fail(
+                &["api", "throttling_rate_limit"],
+                Some(a.throttling_rate_limit.to_string()),
+                "allowed: more than 0 and at most 10000 requests per second (the account-level default)".into(),
+            );
+        }
+        v.range(
+            &["api", "throttling_burst_limit"],
+            a.throttling_burst_limit,
+            1,
+            5000,
+            "requests (the account-level default burst is 5000)",
+        );
+    }
+
+    pub fn logs(&mut self, file: &EnvironmentFile) {
+        let days = file.logs.retention_days;
+        if !LOG_RETENTION_DAYS.contains(&days) {
+            let allowed: Vec<String> = LOG_RETENTION_DAYS.iter().map(i64::to_string).collect();
+            self.fail(
+                &["logs", "retention_days"],
+                Some(days.to_string()),
+                format!("not a retention CloudWatch Logs accepts; allowed: {} (days)", allowed.join(", ")),
+            );
+        }
+    }
+
+    /// The names derived from prefix, environment, region and account, each checked against AWS's rules.
+    pub fn names(&mut self, file: &EnvironmentFile, source: &EnvironmentSource, target: &Target) -> Names {
+        let v = self;
+        let account = target.account.clone().unwrap_or_else(|| naming::PLACEHOLDER_ACCOUNT.into());
+        let names = Names::derive(&file.prefix, &source.name, &target.region, &account, &file.vector_store.index_name);
+        if prefix_ok(&file.prefix) {
+            for p in names.problems() {
+                v.fail(
+                &["prefix"],
+                Some(q(&file.prefix)),
+                format!(
+                    "with environment `{}` and region {} the {} name would be `{}`, which AWS rejects: it {}; shorten the prefix",
+                    source.name, target.region, p.what, p.name, p.rule
+                ),
+            );
+            }
+        }
+
+        names
+    }
+}
+
+fn prefix_ok(prefix: &str) -> bool {
+    environment_name_rule(prefix).is_none()
+}
+
+fn tag_char(c: char) -> bool {
+    c.is_alphanumeric() || " _.:/=+-@".contains(c)
+}
+
+fn q(s: &str) -> String {
+    format!("{s:?}")
+}
+
+/// `arn:aws:kms:eu-west-1:123456789012:key/...` -> `eu-west-1`.
+fn kms_key_region(arn: &str) -> Option<&str> {
+    let parts: Vec<&str> = arn.splitn(6, ':').collect();
+    match parts.as_slice() {
+        ["arn", _, "kms", region, account, resource]
+            if naming::is_region_format(region)
+                && naming::is_account_id(account)
+                && resource.starts_with("key/")
+                && resource.len() > 4 =>
+        {
+            Some(region)
+        }
+        _ => None,
+    }
+}
+
+/// The validated chunking: exactly the parameters of the chosen strategy.
+fn resolved(c: &ChunkingSettings) -> Chunking {
+    let get = |v: Option<i64>| v.unwrap_or_default();
+    let u = |v: Option<i64>| get(v) as u32;
+    match c.strategy {
+        ChunkingStrategy::FixedSize => {
+            Chunking::FixedSize { max_tokens: u(c.max_tokens), overlap_percentage: u(c.overlap_percentage) }
+        }
+        ChunkingStrategy::Hierarchical => Chunking::Hierarchical {
+            parent_max_tokens: u(c.parent_max_tokens),
+            child_max_tokens: u(c.child_max_tokens),
+            overlap_tokens: u(c.overlap_tokens),
+        },
+        ChunkingStrategy::Semantic => Chunking::Semantic {
+            max_tokens: u(c.max_tokens),
+            buffer_size: u(c.buffer_size),
+            breakpoint_percentile_threshold: u(c.breakpoint_percentile_threshold),
+        },
+        ChunkingStrategy::None => Chunking::None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kms_region() {
+        assert_eq!(kms_key_region("arn:aws:kms:eu-west-1:123456789012:key/abcd"), Some("eu-west-1"));
+        assert_eq!(kms_key_region("arn:aws:kms:eu-west-1:123:key/abcd"), None);
+        assert_eq!(kms_key_region("alias/x"), None);
+    }
+}
