@@ -66,3 +66,25 @@ fn the_modules_import_each_other_without_cycles() {
         visit(m, &graph, &mut Vec::new(), &mut done);
     }
 }
+
+/// The engine and the commands know no resource kind by name (docs/ARCHITECTURE.md, "The
+/// resource contract"): no id a kind declares (`Id::fixed("...")`) is spelled outside src/resources/.
+#[test]
+fn no_resource_id_is_spelled_outside_the_resource_modules() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut ids = Vec::new();
+    for entry in std::fs::read_dir(src.join("resources")).unwrap() {
+        let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+        for (i, _) in text.match_indices("Id::fixed(\"") {
+            let rest = &text[i + "Id::fixed(\"".len()..];
+            ids.push(format!("\"{}\"", &rest[..rest.find('"').unwrap()]));
+        }
+    }
+    assert!(ids.len() >= 12, "{ids:?}");
+    for module in ["engine.rs", "plan.rs", "status.rs", "teardown.rs", "deploy.rs", "context.rs", "cli.rs"] {
+        let text = std::fs::read_to_string(src.join(module)).unwrap();
+        for id in &ids {
+            assert!(!text.contains(id.as_str()), "{module} spells the resource id {id}");
+        }
+    }
+}
