@@ -72,63 +72,57 @@ fn print_text(
     deployed: bool,
     healthy: bool,
 ) {
-    {
-        println!(
-            "ragstack status: environment {} in {}, account {}\n",
-            ctx.env.name,
-            ctx.env.region(),
-            ctx.env.names.account
-        );
-        for r in resources {
-            let status = r["aws_status"].as_str().map(|s| format!(" ({s})")).unwrap_or_default();
-            println!(
-                "  {:<28} {}{status}",
-                r["id"].as_str().unwrap_or_default(),
-                r["state"].as_str().unwrap_or_default()
-            );
-        }
-        if !ingestion.is_empty() {
-            println!("\nlast ingestion:");
-            for j in ingestion {
-                match &j["status"] {
-                    Value::Null => println!(
-                        "  {:<26} never run: ragstack sync {} {}",
-                        j["data_source"].as_str().unwrap_or_default(),
-                        ctx.env.name,
-                        ctx.env.region()
-                    ),
-                    status => println!(
-                        "  {:<26} {} at {} (job {}): {} scanned, {} new, {} modified, {} deleted, {} failed",
-                        j["data_source"].as_str().unwrap_or_default(),
-                        status.as_str().unwrap_or_default(),
-                        j["started_at"].as_str().unwrap_or_default(),
-                        j["job_id"].as_str().unwrap_or_default(),
-                        j["scanned"],
-                        j["new"],
-                        j["modified"],
-                        j["deleted"],
-                        j["failed"]
-                    ),
-                }
-            }
-        }
-        if !outputs.is_empty() {
-            println!("\noutputs:");
-            for (k, v) in outputs {
-                println!("  {k:<24} {v}");
-            }
-        }
-        println!(
-            "\n{}",
-            match (deployed, healthy) {
-                (false, _) => format!("not deployed: ragstack deploy {} {}", ctx.env.name, ctx.env.region()),
-                (true, true) => "healthy".to_string(),
-                (true, false) => format!(
-                    "not healthy: `ragstack plan {} {}` shows what deploy would fix",
+    println!(
+        "ragstack status: environment {} in {}, account {}\n",
+        ctx.env.name,
+        ctx.env.region(),
+        ctx.env.names.account
+    );
+    for r in resources {
+        let status = r["aws_status"].as_str().map(|s| format!(" ({s})")).unwrap_or_default();
+        println!("  {:<28} {}{status}", r["id"].as_str().unwrap_or_default(), r["state"].as_str().unwrap_or_default());
+    }
+    if !ingestion.is_empty() {
+        println!("\nlast ingestion:");
+        for j in ingestion {
+            match &j["status"] {
+                Value::Null => println!(
+                    "  {:<26} never run: ragstack sync {} {}",
+                    j["data_source"].as_str().unwrap_or_default(),
                     ctx.env.name,
                     ctx.env.region()
                 ),
+                status => println!(
+                    "  {:<26} {} at {} (job {}): {} scanned, {} new, {} modified, {} deleted, {} failed",
+                    j["data_source"].as_str().unwrap_or_default(),
+                    status.as_str().unwrap_or_default(),
+                    j["started_at"].as_str().unwrap_or_default(),
+                    j["job_id"].as_str().unwrap_or_default(),
+                    j["scanned"],
+                    j["new"],
+                    j["modified"],
+                    j["deleted"],
+                    j["failed"]
+                ),
             }
-        );
+        }
     }
+    if !outputs.is_empty() {
+        println!("\noutputs:");
+        for (k, v) in outputs {
+            println!("  {k:<24} {v}");
+        }
+    }
+    println!(
+        "\n{}",
+        match (deployed, healthy) {
+            (false, _) => format!("not deployed: ragstack deploy {} {}", ctx.env.name, ctx.env.region()),
+            (true, true) => "healthy".to_string(),
+            (true, false) => format!(
+                "not healthy: `ragstack plan {} {}` shows what deploy would fix",
+                ctx.env.name,
+                ctx.env.region()
+            ),
+        }
+    );
 }

@@ -41,14 +41,14 @@ fn status(s: &DataSourceStatus) -> Status {
     Status::new(phase, s.as_str())
 }
 
-/// The resource of a data source: declared by the environment file, or found in the knowledge
-/// base without being declared (`ds` None: teardown deletes it).
-fn resource(name: &str, ds: Option<&crate::config::DataSource>, i: Option<&Inputs>) -> Resource {
+/// The resource of a data source: declared by the environment file (with its entry and the
+/// inputs), or found in the knowledge base without being declared (None: teardown deletes it).
+fn resource(name: &str, declared: Option<(&crate::config::DataSource, &Inputs)>) -> Resource {
     let mut r = Resource::new(&DataSource, id_of(name), "Bedrock data source (S3)", name)
         .depends_on(&knowledge_base::ID, Needs::Ready)
         .contained_in(&knowledge_base::ID)
         .observed_after(&knowledge_base::ID);
-    let (Some(ds), Some(i)) = (ds, i) else { return r };
+    let Some((ds, i)) = declared else { return r };
     if ds.bucket.is_none() {
         r = r.depends_on(&s3_bucket::ID, Needs::Ready);
     }
@@ -239,7 +239,7 @@ pub async fn delete_one(step: &Step, kb: &str, id: &str, name: &str) -> Result<(
 #[async_trait]
 impl Kind for DataSource {
     fn desired(&self, i: &Inputs) -> Result<Vec<Resource>> {
-        Ok(i.env.file.data_sources.iter().map(|ds| resource(&ds.name, Some(ds), Some(i))).collect())
+        Ok(i.env.file.data_sources.iter().map(|ds| resource(&ds.name, Some((ds, i)))).collect())
     }
 
     async fn observe(&self, ctx: &Ctx, r: &Resource) -> Result<Observation> {
@@ -352,7 +352,7 @@ impl Kind for DataSource {
         Ok(listed
             .into_iter()
             .filter(|(name, _)| !declared.contains(&id_of(name)))
-            .map(|(name, id)| (resource(&name, None, None), Observation::present(Some(id))))
+            .map(|(name, id)| (resource(&name, None), Observation::present(Some(id))))
             .collect())
     }
 
