@@ -25,6 +25,8 @@ pub enum Action {
     Wait,
     /// A resource of this name that ragstack's environment does not own: never touched.
     Foreign,
+    /// Exists, but a setting turned it off (`Resource::wanted_if`): deploy deletes it.
+    Delete,
 }
 
 impl Action {
@@ -36,6 +38,7 @@ impl Action {
             Action::Replace => "-/+",
             Action::Wait => "… ",
             Action::Foreign => "! ",
+            Action::Delete => "- ",
         }
     }
 
@@ -47,6 +50,7 @@ impl Action {
             Action::Replace => "replace",
             Action::Wait => "wait until ready",
             Action::Foreign => "not ragstack's: left alone",
+            Action::Delete => "delete",
         }
     }
 }
@@ -69,7 +73,7 @@ impl Item {
             id: resource.id.clone(),
             kind: resource.label,
             name: resource.name.clone(),
-            action: action_of(&observation),
+            action: action_of(&resource, &observation),
             observation,
             resource,
         }
@@ -101,8 +105,10 @@ impl Plan {
     }
 }
 
-fn action_of(obs: &Observation) -> Action {
-    if obs.foreign.is_some() {
+fn action_of(r: &Resource, obs: &Observation) -> Action {
+    if r.unwanted {
+        if obs.exists && obs.foreign.is_none() { Action::Delete } else { Action::NoOp }
+    } else if obs.foreign.is_some() {
         Action::Foreign
     } else if !obs.exists {
         Action::Create
@@ -172,7 +178,9 @@ pub async fn observe(ctx: &Arc<Ctx>, deployer: &str) -> Result<Plan> {
         .into_iter()
         .filter_map(|r| {
             let obs = observed.remove(&r.id)?;
-            Some(Item::new(r, obs))
+            // Neither wanted nor ours: nothing to do or show.
+            let ours = (obs.exists || obs.is(Phase::Deleting)) && obs.foreign.is_none();
+            (!r.unwanted || ours).then(|| Item::new(r, obs))
         })
         .collect();
     cascade_replacements(&mut items);
@@ -207,7 +215,7 @@ fn cascade_replacements(items: &mut [Item]) {
 pub fn outputs(ctx: &Ctx, include: impl Fn(&Id) -> bool) -> Result<BTreeMap<String, String>> {
     Ok(desired(ctx)?
         .into_iter()
-        .filter(|r| include(&r.id))
+        .filter(|r| !r.unwanted && include(&r.id))
         .flat_map(|r| r.outputs)
         .filter(|(_, v)| !v.contains(AFTER_APPLY))
         .collect())
@@ -273,9 +281,13 @@ pub fn plan_text(p: &Plan) -> String {
     if p.needs_sync() {
         let _ = writeln!(s, "\nthen: ingestion for data sources that have not completed one");
     }
+    let deletes = match p.count(Action::Delete) {
+        0 => String::new(),
+        n => format!(", {n} to delete"),
+    };
     let _ = writeln!(
         s,
-        "\nPlan: {} to create, {} to update, {} to replace, {} unchanged{}.",
+        "\nPlan: {} to create, {} to update, {} to replace{deletes}, {} unchanged{}.",
         p.count(Action::Create),
         p.count(Action::Update),
         p.count(Action::Replace),
@@ -299,6 +311,7 @@ pub fn plan_json(p: &Plan) -> Value {
         "create": p.count(Action::Create),
         "update": p.count(Action::Update),
         "replace": p.count(Action::Replace),
+        "delete": p.count(Action::Delete),
         "unchanged": p.count(Action::NoOp) + p.count(Action::Wait),
         "foreign": p.count(Action::Foreign),
     });
@@ -498,6 +511,8 @@ struct Gate {
 async fn run_one(ctx: &Arc<Ctx>, item: &Item, deps: Vec<Gate>, tx: watch::Sender<Level>) -> Result<bool> {
     let tx = Arc::new(tx);
     let mut dependency_changed = false;
+    // A deletion waits for nothing: what it depended on stays.
+    let deps = if item.action == Action::Delete { Vec::new() } else { deps };
     for mut gate in deps {
         let wanted = if gate.needs == Needs::Ready { Level::Ready } else { Level::Exists };
         let level = gate
@@ -534,12 +549,13 @@ async fn run_one(ctx: &Arc<Ctx>, item: &Item, deps: Vec<Gate>, tx: watch::Sender
         let mut action = item.action;
         if dependency_changed && obs.exists {
             obs = r.kind.observe(ctx, &r).await?;
-            action = action_of(&obs);
+            action = action_of(&r, &obs);
         }
-        if action == Action::NoOp && obs.exists {
-            return Ok(false);
+        match action {
+            Action::NoOp if obs.exists || r.unwanted => Ok(false),
+            Action::Delete => r.kind.delete(&step, &r, &obs).await.map(|()| true),
+            _ => r.kind.apply(&step, &r, &obs).await.map(|()| true),
         }
-        r.kind.apply(&step, &r, &obs).await.map(|()| true)
     };
     match outcome.await {
         Ok(applied) => {
@@ -548,6 +564,7 @@ async fn run_one(ctx: &Arc<Ctx>, item: &Item, deps: Vec<Gate>, tx: watch::Sender
                 (true, Action::Create) => ("done", "created"),
                 (true, Action::Replace) => ("done", "replaced"),
                 (true, Action::Wait) => ("done", "ready"),
+                (true, Action::Delete) => ("done", "deleted"),
                 (true, _) => ("done", "updated"),
             };
             ctx.report.resource(item.id.as_str(), state, verb);

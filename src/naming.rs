@@ -203,6 +203,23 @@ impl Names {
         )
     }
 
+    /// Every stage, method and path of this API: what its resource policy governs.
+    pub fn execute_api_all_arn(&self, id: Option<&str>) -> String {
+        format!("arn:{}:execute-api:{}:{}:{}/*", self.partition, self.region, self.account, id.unwrap_or(AFTER_APPLY))
+    }
+
+    pub fn api_key_arn(&self, id: Option<&str>) -> String {
+        format!("arn:{}:apigateway:{}::/apikeys/{}", self.partition, self.region, id.unwrap_or(AFTER_APPLY))
+    }
+
+    pub fn usage_plan_arn(&self, id: Option<&str>) -> String {
+        format!("arn:{}:apigateway:{}::/usageplans/{}", self.partition, self.region, id.unwrap_or(AFTER_APPLY))
+    }
+
+    pub fn guardrail_arn(&self, id: &str) -> String {
+        format!("arn:{}:bedrock:{}:{}:guardrail/{id}", self.partition, self.region, self.account)
+    }
+
     pub fn invoke_url(&self, id: Option<&str>, stage: &str) -> String {
         format!(
             "https://{}.execute-api.{}.{}/{stage}/rag",

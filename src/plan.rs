@@ -31,7 +31,9 @@ pub struct Desired {
 /// far, in dependency order.
 pub fn desired(env: &Environment, templates: &Templates, known: &Known) -> Result<Desired> {
     let n = &env.names;
-    let resources = resources::desired(env, templates, known)?;
+    // What a setting turns off is not part of the desired state shown (deploy deletes it).
+    let resources: Vec<Resource> =
+        resources::desired(env, templates, known)?.into_iter().filter(|r| !r.unwanted).collect();
     let outputs = resources.iter().flat_map(|r| r.outputs.clone()).collect();
     let ingested: Vec<&str> = resources.iter().filter(|r| r.kind.ingests()).map(|r| r.name.as_str()).collect();
     Ok(Desired {

@@ -23,6 +23,7 @@ pub const TEMPLATES: &[(&str, &str)] = &[
     ("opensearch/network-policy.json", include_str!("../templates/opensearch/network-policy.json.hbs")),
     ("opensearch/data-access-policy.json", include_str!("../templates/opensearch/data-access-policy.json.hbs")),
     ("opensearch/vector-index.json", include_str!("../templates/opensearch/vector-index.json.hbs")),
+    ("apigateway/rest-api-policy.json", include_str!("../templates/apigateway/rest-api-policy.json.hbs")),
 ];
 
 /// (name, embedded bytes as text) of each asset; the file is `templates/NAME`.

@@ -40,12 +40,15 @@ fn states(plan: &engine::Plan) -> (Vec<Value>, Vec<Value>, bool) {
                 format!("drifted: {}", fields.join(", "))
             }
             Action::Wait => format!("not ready: {}", i.observation.status.as_ref().map_or("", |s| s.aws.as_str())),
+            Action::Delete => "turned off in the environment file: the next deploy deletes it".to_string(),
             _ => "ok".to_string(),
         };
         healthy &= state == "ok";
-        resources.push(
-            json!({"id": i.id, "kind": i.kind, "name": i.name, "state": state, "aws_status": i.observation.status}),
-        );
+        let mut r = json!({"id": i.id, "kind": i.kind, "name": i.name, "state": state, "aws_status": i.observation.status});
+        if !i.observation.details.is_empty() {
+            r["details"] = json!(i.observation.details);
+        }
+        resources.push(r);
     }
     // The last job of each existing data source, as observing it found.
     let mut ingestion = Vec::new();
@@ -81,6 +84,9 @@ fn print_text(
     for r in resources {
         let status = r["aws_status"].as_str().map(|s| format!(" ({s})")).unwrap_or_default();
         println!("  {:<28} {}{status}", r["id"].as_str().unwrap_or_default(), r["state"].as_str().unwrap_or_default());
+        for (k, v) in r["details"].as_object().into_iter().flatten() {
+            println!("  {:<28}   {k}: {}", "", v.as_str().map_or_else(|| v.to_string(), str::to_string));
+        }
     }
     if !ingestion.is_empty() {
         println!("\nlast ingestion:");

@@ -8,7 +8,7 @@ fn dev() -> String {
 }
 
 fn check(text: String) -> bool {
-    let source = EnvironmentSource { name: "dev".into(), display: "fuzz.toml".into(), text };
+    let source = EnvironmentSource { name: "dev".into(), display: "fuzz.toml".into(), text, dir: None };
     let target = Target { region: "us-east-1".into(), account: None, skip_region_check: false };
     let outcome = std::panic::catch_unwind(|| config::load(&source, &target).is_ok());
     match outcome {

@@ -20,6 +20,9 @@ pub struct EnvironmentFile {
     /// Optional: without it, the defaults of [`Logs`].
     #[serde(default)]
     pub logs: Logs,
+    /// Optional: without it, Bedrock's defaults for retrieval and generation.
+    #[serde(default)]
+    pub retrieval: Retrieval,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -92,6 +95,9 @@ pub struct Lambda {
     pub memory_mb: i64,
     pub timeout_seconds: i64,
     pub generation_model: String,
+    /// Concurrent executions reserved for (and capping) the function; absent: the account's pool.
+    #[serde(default)]
+    pub reserved_concurrency: Option<i64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
@@ -108,6 +114,57 @@ pub struct Api {
     pub stage_name: String,
     pub throttling_rate_limit: f64,
     pub throttling_burst_limit: i64,
+    /// Networks (IPv4 or IPv6 CIDRs) allowed to call the API; empty: anyone.
+    #[serde(default)]
+    pub allowed_source_cidrs: Vec<String>,
+    #[serde(default)]
+    pub auth: ApiAuth,
+    /// Requests per day per API key (with `auth = "api_key"`).
+    #[serde(default)]
+    pub daily_quota: Option<i64>,
+}
+
+/// Who may call the query route besides the network rule.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ApiAuth {
+    /// Anyone who can reach it.
+    #[default]
+    None,
+    /// Callers sending the environment's API key (`x-api-key`), within its usage plan's quota.
+    ApiKey,
+}
+
+/// How the function asks Bedrock (RetrieveAndGenerate); every key optional.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Retrieval {
+    /// Chunks retrieved per question (Bedrock's default: 5).
+    pub number_of_results: Option<i64>,
+    pub search_type: Option<SearchType>,
+    /// A file, relative to the environment file, with the generation prompt.
+    pub prompt_template: Option<String>,
+    pub guardrail_id: Option<String>,
+    pub guardrail_version: Option<String>,
+    pub temperature: Option<f64>,
+    pub max_tokens: Option<i64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+pub enum SearchType {
+    #[serde(rename = "SEMANTIC")]
+    Semantic,
+    #[serde(rename = "HYBRID")]
+    Hybrid,
+}
+
+impl SearchType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SearchType::Semantic => "SEMANTIC",
+            SearchType::Hybrid => "HYBRID",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]

@@ -19,6 +19,8 @@ pub struct EnvironmentSource {
     /// What messages call the file: its path, or `environments/dev.toml (built in)`.
     pub display: String,
     pub text: String,
+    /// The directory of the file, where the files it names are (None when built in).
+    pub dir: Option<PathBuf>,
 }
 
 /// Environment names become part of AWS names: lowercase letters, digits and single hyphens.
@@ -48,7 +50,12 @@ pub fn find(env: &str, dir: Option<&Path>) -> crate::Result<EnvironmentSource> {
     for d in &dirs {
         let path = d.join(format!("{env}.toml"));
         match std::fs::read_to_string(&path) {
-            Ok(text) => return Ok(EnvironmentSource { name: env.into(), display: path.display().to_string(), text }),
+            Ok(text) => return Ok(EnvironmentSource {
+                    name: env.into(),
+                    display: path.display().to_string(),
+                    text,
+                    dir: Some(d.clone()),
+                }),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => {
                 return Err(crate::Error::Io { context: format!("cannot read {}", path.display()), source: e });
@@ -60,6 +67,7 @@ pub fn find(env: &str, dir: Option<&Path>) -> crate::Result<EnvironmentSource> {
             name: env.into(),
             display: format!("environments/{env}.toml (built in)"),
             text: (*text).into(),
+            dir: None,
         });
     }
     let known = known_environments(&dirs);

@@ -45,6 +45,8 @@ pub struct Environment {
     pub names: Names,
     /// False when the account is the placeholder (offline plan without `--account`).
     pub account_known: bool,
+    /// The text of `retrieval.prompt_template`, read and checked.
+    pub prompt_template: Option<String>,
 }
 
 impl Environment {
@@ -93,6 +95,7 @@ pub fn load(source: &EnvironmentSource, target: &Target) -> crate::Result<Enviro
     v.lambda(&file);
     v.api(&file);
     v.logs(&file);
+    let prompt_template = v.retrieval(&file, source);
     let names = v.names(&file, source, target);
     if !v.is_clean() {
         return Err(v.into_errors(source).into());
@@ -105,6 +108,7 @@ pub fn load(source: &EnvironmentSource, target: &Target) -> crate::Result<Enviro
         embedding_model: model.expect("no problems means the model is supported"),
         names,
         account_known: target.account.is_some(),
+        prompt_template,
     })
 }
 

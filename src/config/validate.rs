@@ -2,7 +2,7 @@
 //! with the allowed values in the message. Problems are collected (all of a file's at once) with
 //! the key path each is about; `locate.rs` finds them in the file.
 
-use super::file::{ChunkingSettings, ChunkingStrategy, EnvironmentFile, NetworkAccess};
+use super::file::{ApiAuth, ChunkingSettings, ChunkingStrategy, EnvironmentFile, NetworkAccess};
 use super::locate::{self, ConfigErrors, Seg};
 use super::lookup::{EnvironmentSource, environment_name_rule};
 use super::{Chunking, LAMBDA_RUNTIMES, MAX_DATA_SOURCES, Target};
@@ -361,6 +361,17 @@ impl Validator {
         if !model_ok {
             v.fail(&["lambda", "generation_model"], Some(q(&l.generation_model)), "expected a Bedrock model id such as anthropic.claude-3-haiku-20240307-v1:0 or an inference profile id such as us.anthropic.claude-3-5-haiku-20241022-v1:0".into());
         }
+        // 0 is valid for Lambda but stops every invocation: never what a user of this key means.
+        if let Some(n) = l.reserved_concurrency {
+            v.range(
+                &["lambda", "reserved_concurrency"],
+                n,
+                1,
+                i32::MAX as i64,
+                "concurrent executions (leave the key out to use the account's shared pool; the account's \
+                 unreserved concurrency is checked before deploy)",
+            );
+        }
     }
 
     pub fn api(&mut self, file: &EnvironmentFile) {
@@ -390,6 +401,108 @@ impl Validator {
             5000,
             "requests (the account-level default burst is 5000)",
         );
+        for (n, cidr) in a.allowed_source_cidrs.iter().enumerate() {
+            if let Some(why) = cidr_problem(cidr) {
+                let path = vec![Seg::Key("api".into()), Seg::Key("allowed_source_cidrs".into()), Seg::Index(n)];
+                v.fail_at(path, Some(q(cidr)), why);
+            }
+        }
+        match (a.auth, a.daily_quota) {
+            (ApiAuth::ApiKey, None) => v.fail(
+                &["api", "daily_quota"],
+                None,
+                "required with auth = \"api_key\": the requests per day the API key may make".into(),
+            ),
+            (ApiAuth::None, Some(n)) => v.fail(
+                &["api", "daily_quota"],
+                Some(n.to_string()),
+                "a quota applies to an API key: set auth = \"api_key\", or remove daily_quota".into(),
+            ),
+            (ApiAuth::ApiKey, Some(n)) => {
+                // QuotaSettings.limit is an Integer in API Gateway's API model.
+                v.range(&["api", "daily_quota"], n, 1, i32::MAX as i64, "requests per day");
+            }
+            (ApiAuth::None, None) => {}
+        }
+    }
+
+    /// `[retrieval]`: limits from botocore's bedrock-agent-runtime model (shapes
+    /// KnowledgeBaseVectorSearchConfigurationNumberOfResultsInteger, TextPromptTemplate,
+    /// GuardrailConfiguration*, Temperature, MaxTokens). Returns the prompt template's text.
+    pub fn retrieval(&mut self, file: &EnvironmentFile, source: &EnvironmentSource) -> Option<String> {
+        let v = self;
+        let r = &file.retrieval;
+        if let Some(n) = r.number_of_results {
+            v.range(&["retrieval", "number_of_results"], n, 1, 100, "chunks retrieved per question");
+        }
+        if let Some(t) = r.temperature
+            && !(0.0..=1.0).contains(&t)
+        {
+            v.fail(&["retrieval", "temperature"], Some(t.to_string()), "out of range; allowed: 0 to 1".into());
+        }
+        if let Some(n) = r.max_tokens {
+            v.range(&["retrieval", "max_tokens"], n, 1, 65536, "tokens per answer");
+        }
+        match (&r.guardrail_id, &r.guardrail_version) {
+            (Some(id), Some(version)) => {
+                if id.is_empty() || id.len() > 64 || !id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()) {
+                    v.fail(
+                        &["retrieval", "guardrail_id"],
+                        Some(q(id)),
+                        "a guardrail id is 1-64 lowercase letters and digits (the id, not the ARN)".into(),
+                    );
+                }
+                let numbered = !version.is_empty()
+                    && version.len() <= 8
+                    && !version.starts_with('0')
+                    && version.bytes().all(|b| b.is_ascii_digit());
+                if !(numbered || version == "DRAFT") {
+                    v.fail(
+                        &["retrieval", "guardrail_version"],
+                        Some(q(version)),
+                        "allowed: a version number (1, 2, ...) or DRAFT".into(),
+                    );
+                }
+            }
+            (Some(_), None) => {
+                v.fail(&["retrieval", "guardrail_version"], None, "required with guardrail_id: a number or DRAFT".into())
+            }
+            (None, Some(version)) => v.fail(
+                &["retrieval", "guardrail_id"],
+                Some(q(version)),
+                "guardrail_version needs guardrail_id (the guardrail's id)".into(),
+            ),
+            (None, None) => {}
+        }
+        let path = r.prompt_template.as_ref()?;
+        let key = ["retrieval", "prompt_template"];
+        let Some(dir) = &source.dir else {
+            v.fail(&key, Some(q(path)), "a built-in environment cannot name a file: copy it into environments/".into());
+            return None;
+        };
+        let text = match std::fs::read_to_string(dir.join(path)) {
+            Ok(text) => text,
+            Err(e) => {
+                let message = format!("cannot read {} ({e}); the path is relative to the environment file", dir.join(path).display());
+                v.fail(&key, Some(q(path)), message);
+                return None;
+            }
+        };
+        let chars = text.chars().count();
+        if text.trim().is_empty() || chars > PROMPT_TEMPLATE_MAX_CHARS {
+            let message = format!("the template has {chars} characters; Bedrock allows 1 to {PROMPT_TEMPLATE_MAX_CHARS}");
+            v.fail(&key, Some(q(path)), message);
+        } else if !text.contains(SEARCH_RESULTS) {
+            v.fail(
+                &key,
+                Some(q(path)),
+                format!(
+                    "the template does not contain {SEARCH_RESULTS}, where Bedrock puts the retrieved passages: \
+                     without it answers ignore the documents"
+                ),
+            );
+        }
+        Some(text)
     }
 
     pub fn logs(&mut self, file: &EnvironmentFile) {
@@ -433,6 +546,30 @@ fn prefix_ok(prefix: &str) -> bool {
 fn tag_char(c: char) -> bool {
     c.is_alphanumeric() || " _.:/=+-@".contains(c)
 }
+
+/// Why `cidr` is not a CIDR an IAM `IpAddress` condition takes (IPv4 or IPv6, "203.0.113.0/24";
+/// a bare address means /32 or /128), or None.
+fn cidr_problem(cidr: &str) -> Option<String> {
+    let hint = "expected an IPv4 or IPv6 network such as 203.0.113.0/24 or 2001:db8::/32";
+    if !cidr.contains('/') {
+        return match cidr.parse::<std::net::IpAddr>() {
+            Ok(_) => None,
+            Err(_) => Some(format!("not an IP address or network; {hint}")),
+        };
+    }
+    match cidr.parse::<ipnet::IpNet>() {
+        Err(_) => Some(format!("not a CIDR; {hint}")),
+        Ok(net) if net.trunc() != net => {
+            Some(format!("host bits are set after the prefix; the network is {}", net.trunc()))
+        }
+        Ok(_) => None,
+    }
+}
+
+/// Bedrock's placeholder for the retrieved passages in a knowledge base prompt template.
+const SEARCH_RESULTS: &str = "$search_results$";
+/// botocore's bedrock-agent-runtime model, shape TextPromptTemplate: max 4000.
+const PROMPT_TEMPLATE_MAX_CHARS: usize = 4000;
 
 fn q(s: &str) -> String {
     format!("{s:?}")

@@ -19,11 +19,17 @@ pub struct Stage;
 /// Method settings for every resource and method of the stage.
 const ALL_METHODS: &str = "*/*";
 
-/// The description of the deployment the stage should serve.
-pub fn deployment_description(ctx: &Ctx) -> String {
-    let digest = Sha256::digest(rest_api::desired_routes(ctx).join("\n").as_bytes());
+/// The description of the deployment the stage should serve: a fingerprint of what a
+/// deployment snapshots (routes, which require the API key, the resource policy).
+pub fn deployment_description(ctx: &Ctx) -> Result<String> {
+    let mut snapshot = rest_api::desired_routes(ctx).join("\n");
+    let policy = rest_api::desired_policy(ctx)?;
+    if !policy.is_null() {
+        snapshot.push_str(&format!("\n{policy}"));
+    }
+    let digest = Sha256::digest(snapshot.as_bytes());
     let hex: String = digest.iter().take(8).map(|b| format!("{b:02x}")).collect();
-    format!("ragstack {}: routes {hex}", ctx.env.name)
+    Ok(format!("ragstack {}: routes {hex}", ctx.env.name))
 }
 
 fn api_id(ctx: &Ctx) -> Option<String> {
@@ -75,7 +81,7 @@ impl Kind for Stage {
             },
             None => String::new(),
         };
-        obs.diff("deployment", deployed, deployment_description(ctx), false);
+        obs.diff("deployment", deployed, deployment_description(ctx)?, false);
         let settings = stage.method_settings().and_then(|m| m.get(ALL_METHODS));
         let api_file = &ctx.env.file.api;
         obs.diff(
@@ -105,7 +111,7 @@ impl Kind for Stage {
         if !obs.exists || obs.changed("deployment") {
             step.progress(if obs.exists { "updating" } else { "creating" }, "deployment");
             let created =
-                apigw.create_deployment().rest_api_id(&api).description(deployment_description(ctx)).send().await;
+                apigw.create_deployment().rest_api_id(&api).description(deployment_description(ctx)?).send().await;
             let created = created.map_err(aws).map_err(failed(&format!("deploy REST API {api}")))?;
             deployment = created.id().map(str::to_string);
         }

@@ -150,6 +150,10 @@ pub struct Resource {
     /// Holds the user's documents: `teardown --keep-documents` keeps it.
     #[serde(skip)]
     pub holds_documents: bool,
+    /// The environment does not want it (a setting that turns it off): deploy deletes it when it
+    /// exists, and plan and status leave it out when it does not.
+    #[serde(skip)]
+    pub unwanted: bool,
     pub settings: Map<String, Value>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub documents: Vec<Document>,
@@ -173,6 +177,7 @@ impl Resource {
             before: Vec::new(),
             tagged: false,
             holds_documents: false,
+            unwanted: false,
             settings: Map::new(),
             documents: Vec::new(),
             outputs: BTreeMap::new(),
@@ -211,6 +216,12 @@ impl Resource {
 
     pub fn tagged(mut self) -> Self {
         self.tagged = true;
+        self
+    }
+
+    /// Wanted only when `wanted` (e.g. an API key only with `auth = "api_key"`).
+    pub fn wanted_if(mut self, wanted: bool) -> Self {
+        self.unwanted = !wanted;
         self
     }
 
@@ -358,6 +369,9 @@ pub struct Observation {
     /// A data source's most recent ingestion job.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub last_job: Option<JobResult>,
+    /// Facts `status` reports besides the state (who may call the API, today's quota use).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub details: BTreeMap<String, Value>,
 }
 
 impl Observation {

@@ -3,12 +3,22 @@
 //! execute-api ARN). API Gateway does not make names unique, so two runs racing could each create
 //! one: after a create, the oldest API of this environment wins and a younger duplicate is
 //! deleted. Its control plane is rate limited (TooManyRequestsException): the SDK retries.
+//!
+//! Who may call it: with `api.allowed_source_cidrs`, a resource policy (allow everyone, deny
+//! outside those networks; API Gateway developer guide, "resource policy examples": "Allow API
+//! traffic based on source IP address"); with `auth = "api_key"`, the query route requires an
+//! API key (`apiKeyRequired`; the page itself stays reachable, so it can ask for the key). Both
+//! take effect only with a new deployment (developer guide: "you need to deploy the API for the
+//! changes to take effect"): they are part of the fingerprint the stage deploys.
 
-use super::{Ctx, Id, Inputs, Kind, Needs, Observation, Resource, Step, failed, gone, lambda_function};
+use super::{Ctx, Id, Inputs, Kind, Needs, Observation, Resource, Step, failed, gone, lambda_function, template_vars};
 use crate::aws::aws;
 use crate::error::{Error, Result};
 use async_trait::async_trait;
-use aws_sdk_apigateway::types::{EndpointConfiguration, EndpointType, IntegrationType, RestApi as AwsRestApi};
+use crate::config::{ApiAuth, Environment};
+use aws_sdk_apigateway::types::{
+    EndpointConfiguration, EndpointType, IntegrationType, Op, PatchOperation, RestApi as AwsRestApi,
+};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -23,10 +33,55 @@ pub const ROUTES: [(&str, &str); 2] = [("GET", "/rag"), ("POST", "/rag/query")];
 const PERMISSION_SID: &str = "ragstack-api-invoke";
 const DUPLICATE_CHECK_PAUSE: Duration = Duration::from_secs(1);
 
+/// The route that spends Bedrock tokens: the one an API key guards.
+const QUERY_ROUTE: (&str, &str) = ("POST", "/rag/query");
+const KEY_REQUIRED: &str = ", API key required";
+
+/// Whether `method path` requires the API key in this environment.
+fn key_required(env: &Environment, route: (&str, &str)) -> bool {
+    env.file.api.auth == ApiAuth::ApiKey && route == QUERY_ROUTE
+}
+
 /// Each route with its integration, as ragstack describes them (and fingerprints deployments).
 pub fn desired_routes(ctx: &Ctx) -> Vec<String> {
     let uri = ctx.env.names.integration_uri();
-    ROUTES.iter().map(|(m, p)| format!("{m} {p} -> AWS_PROXY {uri}")).collect()
+    ROUTES
+        .iter()
+        .map(|&(m, p)| {
+            let key = if key_required(&ctx.env, (m, p)) { KEY_REQUIRED } else { "" };
+            format!("{m} {p} -> AWS_PROXY {uri}{key}")
+        })
+        .collect()
+}
+
+/// The resource policy the API should have (with its id known), or null when it is public.
+pub fn desired_policy(ctx: &Ctx) -> Result<Value> {
+    if ctx.env.file.api.allowed_source_cidrs.is_empty() {
+        return Ok(Value::Null);
+    }
+    ctx.templates.render_json(POLICY_TEMPLATE, &template_vars::variables(&ctx.env, &ctx.known()))
+}
+
+const POLICY_TEMPLATE: &str = "apigateway/rest-api-policy.json";
+
+/// The policy as GetRestApi returns it, parsed. API Gateway returns it as an escaped JSON string
+/// (`{\"Version\":...}`: terraform-provider-aws unquotes it, "The API returns policy as an
+/// escaped JSON string"), and expands `execute-api:/*` to the API's ARN; ragstack sends the ARN.
+fn parse_policy(raw: Option<&str>) -> Value {
+    let Some(raw) = raw.filter(|r| !r.is_empty()) else { return Value::Null };
+    let unescaped = serde_json::from_str::<String>(&format!("\"{raw}\"")).unwrap_or_else(|_| raw.to_string());
+    serde_json::from_str(&unescaped).unwrap_or_else(|_| Value::String(raw.to_string()))
+}
+
+/// What `plan` and `status` say about who may call the API.
+fn access(env: &Environment) -> String {
+    let cidrs = &env.file.api.allowed_source_cidrs;
+    let networks =
+        if cidrs.is_empty() { "public: any network".to_string() } else { format!("only from {}", cidrs.join(", ")) };
+    match env.file.api.auth {
+        ApiAuth::None => format!("{networks}; no API key"),
+        ApiAuth::ApiKey => format!("{networks}; the query route requires the API key"),
+    }
 }
 
 /// Every REST API of this name, oldest first.
@@ -64,7 +119,8 @@ async fn resources(ctx: &Ctx, api: &str) -> Result<BTreeMap<String, (String, Vec
         .collect())
 }
 
-/// The routes as they are: each existing method with its integration.
+/// The routes as they are: each existing method with its integration and whether it requires
+/// the API key.
 async fn current_routes(ctx: &Ctx, api: &str) -> Result<Vec<String>> {
     let by_path = resources(ctx, api).await?;
     let mut routes = Vec::new();
@@ -73,16 +129,17 @@ async fn current_routes(ctx: &Ctx, api: &str) -> Result<Vec<String>> {
         if !methods.iter().any(|m| m == method) {
             continue;
         }
-        let got = ctx.clients.apigateway.get_integration().rest_api_id(api).resource_id(id).http_method(method);
-        match got.send().await.map_err(aws) {
-            Ok(i) => routes.push(format!(
-                "{method} {path} -> {} {}",
+        let got = ctx.clients.apigateway.get_method().rest_api_id(api).resource_id(id).http_method(method);
+        let m = got.send().await.map_err(aws).map_err(failed(&format!("read {method} {path} of REST API {api}")))?;
+        let key = if m.api_key_required() == Some(true) { KEY_REQUIRED } else { "" };
+        routes.push(match m.method_integration() {
+            Some(i) => format!(
+                "{method} {path} -> {} {}{key}",
                 i.r#type().map_or("NONE", |t| t.as_str()),
                 i.uri().unwrap_or_default()
-            )),
-            Err(e) if e.is_not_found() => routes.push(format!("{method} {path} -> (no integration)")),
-            Err(e) => return Err(Error::aws(format!("read the integration of {method} {path}"), e)),
-        }
+            ),
+            None => format!("{method} {path} -> (no integration){key}"),
+        });
     }
     Ok(routes)
 }
@@ -177,17 +234,23 @@ impl Kind for RestApi {
     fn desired(&self, i: &Inputs) -> Result<Vec<Resource>> {
         let n = &i.env.names;
         let id = i.known.id(&ID);
-        Ok(vec![
-            Resource::new(&RestApi, ID, "API Gateway REST API", &n.rest_api)
+        let api = Resource::new(&RestApi, ID, "API Gateway REST API", &n.rest_api)
                 .arn(n.rest_api_arn(id))
                 .depends_on(&lambda_function::ID, Needs::Arn)
                 .tagged()
                 .settings(json!({
                     "endpoint": "REGIONAL",
-                    "routes": ["GET /rag -> function (AWS_PROXY)", "POST /rag/query -> function (AWS_PROXY)"],
+                    "routes": ROUTES.iter().map(|&(m, p)| {
+                        let key = if key_required(i.env, (m, p)) { KEY_REQUIRED } else { "" };
+                        format!("{m} {p} -> function (AWS_PROXY){key}")
+                    }).collect::<Vec<_>>(),
                     "invoke_permission_source_arn": n.execute_api_arn(id),
-                })),
-        ])
+                    "access": access(i.env),
+                }));
+        Ok(vec![match i.env.file.api.allowed_source_cidrs.is_empty() {
+            true => api,
+            false => api.document(i.document(POLICY_TEMPLATE)?),
+        }])
     }
 
     async fn observe(&self, ctx: &Ctx, r: &Resource) -> Result<Observation> {
@@ -210,6 +273,8 @@ impl Kind for RestApi {
         obs.diff("endpoint", json!(endpoint), json!(["REGIONAL"]), true);
         obs.diff("routes", json!(current_routes(ctx, &id).await?), json!(desired_routes(ctx)), false);
         obs.diff("invoke_permission", current_permission(ctx).await?, ctx.env.names.execute_api_arn(Some(&id)), false);
+        obs.diff("resource_policy", parse_policy(api.policy()), desired_policy(ctx)?, false);
+        obs.details.insert("access".into(), access(&ctx.env).into());
         obs.diff_tags(ctx, &tags_of(api));
         Ok(obs)
     }
@@ -230,13 +295,16 @@ impl Kind for RestApi {
                 let resource = ensure_path(ctx, &id, path, &mut by_path).await?;
                 let action = format!("define {method} {path} on REST API {id}");
                 let (resource_id, methods) = resource;
+                let key = key_required(&ctx.env, (method, path));
                 if !methods.iter().any(|m| m == method) {
                     let put = apigw.put_method().rest_api_id(&id).resource_id(&resource_id).http_method(method);
-                    match put.authorization_type("NONE").send().await.map_err(aws) {
+                    match put.authorization_type("NONE").api_key_required(key).send().await.map_err(aws) {
                         // A concurrent run defined it: same definition.
                         Err(e) if !e.is_conflict() => return Err(failed(&action)(e)),
                         _ => {}
                     }
+                } else {
+                    require_key(ctx, &id, &resource_id, method, key).await.map_err(failed(&action))?;
                 }
                 apigw
                     .put_integration()
@@ -276,6 +344,15 @@ impl Kind for RestApi {
                 _ => {}
             }
         }
+        let policy = desired_policy(ctx)?;
+        if obs.changed("resource_policy") || (!obs.exists && !policy.is_null()) {
+            step.progress(if obs.exists { "updating" } else { "creating" }, "resource policy");
+            // An empty value removes the policy.
+            let value = if policy.is_null() { String::new() } else { policy.to_string() };
+            let patch = PatchOperation::builder().op(Op::Replace).path("/policy").value(value).build();
+            let updated = apigw.update_rest_api().rest_api_id(&id).patch_operations(patch).send().await;
+            updated.map_err(aws).map_err(failed(&format!("set the resource policy of REST API {id}")))?;
+        }
         if obs.exists && obs.changed("tags") {
             step.progress("updating", "tags");
             let arn = ctx.env.names.rest_api_arn(Some(&id));
@@ -292,6 +369,24 @@ impl Kind for RestApi {
             None => Ok(()),
         }
     }
+}
+
+/// Sets whether an existing method requires the API key, when it differs.
+async fn require_key(
+    ctx: &Ctx,
+    api: &str,
+    resource: &str,
+    method: &str,
+    required: bool,
+) -> std::result::Result<(), crate::aws::AwsError> {
+    let apigw = &ctx.clients.apigateway;
+    let current = apigw.get_method().rest_api_id(api).resource_id(resource).http_method(method).send().await;
+    if current.map_err(aws)?.api_key_required().unwrap_or(false) == required {
+        return Ok(());
+    }
+    let patch = PatchOperation::builder().op(Op::Replace).path("/apiKeyRequired").value(required.to_string()).build();
+    let updated = apigw.update_method().rest_api_id(api).resource_id(resource).http_method(method);
+    updated.patch_operations(patch).send().await.map_err(aws).map(|_| ())
 }
 
 /// Deletes a REST API with its stages and deployments; one already gone is fine.
