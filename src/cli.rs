@@ -11,7 +11,9 @@ use crate::render::Templates;
 use crate::resources::template_vars;
 use crate::sync::SyncArgs;
 use crate::teardown::TeardownArgs;
-use crate::{deploy, engine, naming, plan, preflight, status, sync, teardown};
+use crate::ask::AskArgs;
+use crate::status::StatusArgs;
+use crate::{ask, deploy, engine, naming, plan, preflight, status, sync, teardown};
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -34,6 +36,7 @@ Examples:
   ragstack plan dev --offline --show-documents     ... with every IAM and OpenSearch policy
   ragstack deploy dev us-east-1                    create or update dev, then sync documents
   ragstack status dev                              what exists and whether it is healthy
+  ragstack ask dev \"What are the opening hours?\"    ask the deployed API, print the answer
   ragstack teardown dev --yes                      delete everything dev owns, nothing else
 
 Exit codes: 0 success, 1 AWS failure or something left undone, 2 invalid input or a refused or
@@ -90,9 +93,11 @@ pub enum Command {
     /// Run knowledge-base ingestion for the environment's data sources and follow it
     Sync(SyncArgs),
     /// Show what exists, its health, the outputs and the last ingestion
-    Status(TargetArgs),
+    Status(StatusArgs),
     /// Delete everything the environment owns, and nothing else
     Teardown(TeardownArgs),
+    /// Ask the deployed stack a question through its API and print the answer and its sources
+    Ask(AskArgs),
 }
 
 #[derive(Debug, Args)]
@@ -129,7 +134,8 @@ fn parse_account(s: &str) -> std::result::Result<String, String> {
 impl Command {
     fn target(&self) -> &TargetArgs {
         match self {
-            Command::Status(t) => t,
+            Command::Status(s) => &s.target,
+            Command::Ask(a) => &a.target,
             Command::Teardown(t) => &t.target,
             Command::Sync(s) => &s.target,
             Command::Deploy(d) => &d.target,
@@ -221,10 +227,15 @@ async fn connect(cli: &Cli, check: impl FnOnce(&Environment) -> Result<()>) -> R
         preflight::refuse_unsupported_principal(&me)?;
     }
     let (env, templates) = prepare(cli, Some(me.account.clone())).await?;
-    // Teardown must work whatever happened to the models since the deploy.
-    if !matches!(cli.command, Command::Teardown(_)) {
+    // Teardown must work whatever happened to the models since the deploy; ask only talks to the API.
+    if !matches!(cli.command, Command::Teardown(_) | Command::Ask(_)) {
         preflight::check_embedding_model(&clients, &env, &report).await?;
         preflight::check_model_access(&clients, &env, &report).await?;
+    }
+    // What only deploy would trip over.
+    if matches!(cli.command, Command::Deploy(_) | Command::Plan(_)) {
+        preflight::check_guardrail(&clients, &env, &report).await?;
+        preflight::check_concurrency(&clients, &env, &report).await?;
     }
     let known = Known::deployer(Some(me.deployer_arn.clone()));
     Ok(Arc::new(Ctx { env, templates, clients, known: Mutex::new(known), report }))
@@ -254,7 +265,10 @@ async fn deployer_policy(cli: &Cli, account: Option<String>) -> Result<u8> {
 }
 
 /// Runs the command; returns the process exit code on success paths.
-pub async fn run(cli: Cli) -> Result<u8> {
+pub async fn run(mut cli: Cli) -> Result<u8> {
+    if let Command::Ask(a) = &mut cli.command {
+        a.normalize();
+    }
     match &cli.command {
         Command::Plan(p) if p.offline => {
             let (env, templates) = prepare(&cli, p.account.clone()).await?;
@@ -283,7 +297,8 @@ pub async fn run(cli: Cli) -> Result<u8> {
             Ok(if p.detailed_exitcode && observed.has_changes() { 3 } else { 0 })
         }
         Command::Deploy(d) => deploy::run(connect(&cli, |_| Ok(())).await?, d).await,
-        Command::Status(_) => status::run(connect(&cli, |_| Ok(())).await?).await,
+        Command::Status(s) => status::run(connect(&cli, |_| Ok(())).await?, s.show_api_key).await,
+        Command::Ask(a) => ask::run(&*connect(&cli, |_| a.checked_question().map(drop)).await?, a).await,
         Command::Sync(args) => sync::run(connect(&cli, |env| sync::validate(env, args)).await?, args).await,
         Command::Teardown(t) => teardown::run(connect(&cli, |_| Ok(())).await?, t.keep_documents, cli.global.yes).await,
     }

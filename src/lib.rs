@@ -6,8 +6,9 @@
 //! run context, a resource's handle; a leaf), `error` (errors and exit codes), `aws` (clients and
 //! AWS errors), `preflight` (identity and model checks), `resources` (one module per AWS resource
 //! kind), `engine` (observe, diff, apply along the graph), `wait` (waiters and classified
-//! retries), `ingestion` (knowledge-base sync), `output` (progress), `deploy`, `sync`, `status`, `teardown` (the commands).
+//! retries), `ingestion` (knowledge-base sync), `output` (progress), `deploy`, `sync`, `status`, `teardown`, `ask` (the commands).
 
+pub mod ask;
 pub mod aws;
 pub mod catalog;
 pub mod cli;

@@ -43,6 +43,8 @@ pub struct Names {
     pub function: String,
     pub log_group: String,
     pub rest_api: String,
+    pub api_key: String,
+    pub usage_plan: String,
 }
 
 /// A derived name that AWS would reject.
@@ -78,6 +80,8 @@ impl Names {
             knowledge_base: stem.clone(),
             log_group: format!("/aws/lambda/{function}"),
             function,
+            api_key: format!("{stem}-key"),
+            usage_plan: stem.clone(),
             rest_api: stem,
         }
     }

@@ -1,7 +1,8 @@
 //! Checks before any mutation, so a doomed deploy fails in seconds rather than after a
 //! ten-minute collection wait: who is calling (STS), the IAM ARN the data access policy must name
 //! for them (and whether AWS accepts them there), whether Bedrock offers the embedding model in
-//! the region, and whether the account may use the embedding and generation models.
+//! the region, whether the account may use the embedding and generation models, whether the
+//! configured guardrail exists, and whether the account can spare the reserved concurrency.
 
 use crate::aws::{AwsError, Clients, aws};
 use crate::config::Environment;
@@ -217,6 +218,69 @@ async fn check_access(clients: &Clients, env: &Environment, report: &Reporter, k
             env.region()
         ),
     })
+}
+
+/// The guardrail of `[retrieval]` must exist in the region (bedrock:GetGuardrail): a missing one
+/// would make every question fail once deployed. Exit 2 when Bedrock says it does not exist.
+pub async fn check_guardrail(clients: &Clients, env: &Environment, report: &Reporter) -> Result<()> {
+    let r = &env.file.retrieval;
+    let (Some(id), Some(version)) = (&r.guardrail_id, &r.guardrail_version) else { return Ok(()) };
+    let got = clients.bedrock.get_guardrail().guardrail_identifier(id).guardrail_version(version).send().await;
+    match got.map_err(aws) {
+        Ok(_) => Ok(()),
+        Err(e) if e.is_not_found() => Err(Error::usage(
+            format!(
+                "{}: retrieval.guardrail_id: guardrail {id} version {version} does not exist in {} ({e})",
+                env.source,
+                env.region()
+            ),
+            Some(format!("`aws bedrock list-guardrails --region {}` lists the guardrails there", env.region())),
+        )),
+        Err(e) => cannot_check(report, &format!("guardrail {id}"), &e, "bedrock:GetGuardrail"),
+    }
+}
+
+/// Lambda keeps at least this much of the account's concurrency unreserved (its refusal: "...
+/// decreases account's UnreservedConcurrentExecution below its minimum value of [100]").
+const MIN_UNRESERVED_CONCURRENCY: i64 = 100;
+
+/// `lambda.reserved_concurrency` must fit in what the account has unreserved (GetAccountSettings),
+/// counting what the function already reserves. Exit 2 when it cannot.
+pub async fn check_concurrency(clients: &Clients, env: &Environment, report: &Reporter) -> Result<()> {
+    let Some(wanted) = env.file.lambda.reserved_concurrency else { return Ok(()) };
+    let settings = match clients.lambda.get_account_settings().send().await.map_err(aws) {
+        Ok(s) => s,
+        Err(e) => {
+            return cannot_check(report, "the account's Lambda concurrency", &e, "lambda:GetAccountSettings");
+        }
+    };
+    let unreserved = settings.account_limit().map_or(0, |l| l.unreserved_concurrent_executions().unwrap_or(0) as i64);
+    let function = &env.names.function;
+    let current = match clients.lambda.get_function_concurrency().function_name(function).send().await.map_err(aws) {
+        Ok(c) => c.reserved_concurrent_executions().unwrap_or(0) as i64,
+        Err(e) if e.is_not_found() => 0,
+        Err(e) => return cannot_check(report, "the function's reserved concurrency", &e, "lambda:GetFunctionConcurrency"),
+    };
+    let available = unreserved + current - MIN_UNRESERVED_CONCURRENCY;
+    if wanted <= available {
+        return Ok(());
+    }
+    let total = settings.account_limit().map_or(0, |l| l.concurrent_executions()) as i64;
+    Err(Error::usage(
+        format!(
+            "{}: lambda.reserved_concurrency: {wanted} is more than this account can reserve in {}: {} at most \
+             (its concurrency limit is {total}, {unreserved} unreserved, and Lambda keeps \
+             {MIN_UNRESERVED_CONCURRENCY} unreserved)",
+            env.source,
+            env.region(),
+            available.max(0)
+        ),
+        Some(
+            "lower reserved_concurrency, or leave it out; a higher limit is requested in Service Quotas \
+             (Lambda, Concurrent executions)"
+                .into(),
+        ),
+    ))
 }
 
 /// The environment file names something Bedrock does not offer in the region (exit 2).

@@ -3,20 +3,40 @@
 //! Read-only: everything comes from one observation, the same deploy and plan make. Exit 0 when
 //! healthy, 1 otherwise.
 
+use crate::context::TargetArgs;
 use crate::engine::{self, Action};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::output::Mode;
-use crate::resources::Ctx;
+use crate::resources::{Ctx, api_key};
+use clap::Args;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-pub async fn run(ctx: Arc<Ctx>) -> Result<u8> {
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    #[command(flatten)]
+    pub target: TargetArgs,
+    /// Also print the value of the environment's API key (never shown otherwise)
+    #[arg(long)]
+    pub show_api_key: bool,
+}
+
+pub async fn run(ctx: Arc<Ctx>, show_api_key: bool) -> Result<u8> {
+    if show_api_key && ctx.env.file.api.auth != crate::config::ApiAuth::ApiKey {
+        return Err(Error::usage(
+            format!("{}: api.auth is \"none\": the environment has no API key to show", ctx.env.source),
+            None,
+        ));
+    }
     let deployer = ctx.known().deployer_arn.unwrap_or_default();
     let plan = engine::observe(&ctx, &deployer).await?;
     let (resources, ingestion, healthy) = states(&plan);
     let deployed = plan.items.iter().any(|i| i.observation.exists);
-    let outputs = engine::outputs(&ctx, |id| plan.items.iter().any(|i| i.id == *id && i.observation.exists))?;
+    let mut outputs = engine::outputs(&ctx, |id| plan.items.iter().any(|i| i.id == *id && i.observation.exists))?;
+    if show_api_key && let Some(value) = api_key::value(&ctx).await? {
+        outputs.insert("api_key".into(), value);
+    }
     if ctx.report.mode() == Mode::Json {
         let v = json!({"environment": ctx.env.name, "region": ctx.env.region(), "healthy": healthy, "deployed": deployed,
                        "resources": resources, "outputs": outputs, "ingestion": ingestion});

@@ -10,7 +10,7 @@ use super::{
     ours,
 };
 use crate::aws::{AwsError, aws};
-use crate::config::Architecture as Arch;
+use crate::config::{Architecture as Arch, Retrieval};
 use crate::error::{Error, Result};
 use crate::naming::AFTER_APPLY;
 use crate::wait;
@@ -31,6 +31,9 @@ pub struct Function;
 
 /// The files of the function, in the zip's order.
 const FILES: [&str; 2] = ["handler.py", "index.html"];
+/// The prompt template (`retrieval.prompt_template`), shipped in the package rather than in an
+/// environment variable: Bedrock allows 4000 characters, Lambda 4 KB for all variables together.
+const PROMPT_FILE: &str = "prompt.txt";
 
 /// The deployment package: the same bytes for the same sources, on every machine.
 pub fn package(ctx: &Ctx) -> Vec<u8> {
@@ -39,9 +42,10 @@ pub fn package(ctx: &Ctx) -> Vec<u8> {
         .last_modified_time(zip::DateTime::default())
         .unix_permissions(0o644);
     let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
-    for file in FILES {
+    let files = FILES.iter().map(|f| (*f, ctx.templates.asset(&format!("lambda/{f}"))));
+    for (file, text) in files.chain(ctx.env.prompt_template.as_deref().map(|p| (PROMPT_FILE, p))) {
         zip.start_file(file, options).expect("writing to memory");
-        zip.write_all(ctx.templates.asset(&format!("lambda/{file}")).as_bytes()).expect("writing to memory");
+        zip.write_all(text.as_bytes()).expect("writing to memory");
     }
     zip.finish().expect("writing to memory").into_inner()
 }
@@ -62,10 +66,45 @@ fn architecture(ctx: &Ctx) -> Architecture {
 pub fn variables(ctx: &Ctx) -> BTreeMap<String, String> {
     let n = &ctx.env.names;
     let model = n.generation_model_arn(&ctx.env.file.lambda.generation_model);
-    BTreeMap::from([
+    let mut vars = BTreeMap::from([
         ("KNOWLEDGE_BASE_ID".to_string(), ctx.assigned(&knowledge_base::ID).unwrap_or_else(|| AFTER_APPLY.into())),
         ("GENERATION_MODEL_ARN".to_string(), model),
-    ])
+    ]);
+    vars.extend(retrieval_variables(&ctx.env.file.retrieval));
+    vars
+}
+
+/// `[retrieval]` as the handler reads it (only the keys set: the rest are Bedrock's defaults).
+fn retrieval_variables(r: &Retrieval) -> BTreeMap<String, String> {
+    [
+        ("NUMBER_OF_RESULTS", r.number_of_results.map(|n| n.to_string())),
+        ("SEARCH_TYPE", r.search_type.map(|t| t.as_str().to_string())),
+        ("GUARDRAIL_ID", r.guardrail_id.clone()),
+        ("GUARDRAIL_VERSION", r.guardrail_version.clone()),
+        ("TEMPERATURE", r.temperature.map(|t| t.to_string())),
+        ("MAX_TOKENS", r.max_tokens.map(|n| n.to_string())),
+    ]
+    .into_iter()
+    .filter_map(|(k, v)| Some((k.to_string(), v?)))
+    .collect()
+}
+
+/// Sets (or removes) the function's reserved concurrency as the file says.
+async fn put_concurrency(step: &Step, name: &str) -> Result<()> {
+    let lambda = &step.ctx.clients.lambda;
+    let action = format!("set the reserved concurrency of function {name}");
+    match step.ctx.env.file.lambda.reserved_concurrency {
+        Some(n) => {
+            step.progress("updating", &format!("reserved concurrency {n}"));
+            let put = lambda.put_function_concurrency().function_name(name).reserved_concurrent_executions(n as i32);
+            put.send().await.map(drop).map_err(aws).map_err(failed(&action))
+        }
+        None => {
+            step.progress("updating", "no reserved concurrency");
+            let deleted = lambda.delete_function_concurrency().function_name(name).send().await;
+            deleted.map(drop).map_err(aws).map_err(failed(&action))
+        }
+    }
 }
 
 fn role_arn(ctx: &Ctx) -> String {
@@ -123,10 +162,13 @@ impl Kind for Function {
                     "timeout_seconds": f.timeout_seconds,
                     "handler": "handler.handler",
                     "code": "templates/lambda/handler.py and templates/lambda/index.html, zipped in memory",
+                    "reserved_concurrency": f.reserved_concurrency,
                     "environment": {
                         "KNOWLEDGE_BASE_ID": i.known.id(&knowledge_base::ID).unwrap_or(AFTER_APPLY),
                         "GENERATION_MODEL_ID": f.generation_model,
                     },
+                    "retrieval": retrieval_variables(&i.env.file.retrieval),
+                    "prompt_template": i.env.file.retrieval.prompt_template.as_ref().map(|p| format!("{p}, packaged as {PROMPT_FILE}")),
                     "log_group": n.log_group,
                 })),
         ])
@@ -165,6 +207,11 @@ impl Kind for Function {
         let vars: BTreeMap<String, String> =
             c.environment().and_then(|e| e.variables()).cloned().unwrap_or_default().into_iter().collect();
         obs.diff("environment", json!(vars), json!(variables(ctx)), false);
+        let reserved = out.concurrency().and_then(|c| c.reserved_concurrent_executions());
+        obs.diff("reserved_concurrency", reserved, f.reserved_concurrency, false);
+        if let Some(n) = reserved {
+            obs.details.insert("reserved_concurrency".into(), format!("{n} concurrent executions at most").into());
+        }
         obs.diff_tags(ctx, &current);
         Ok(obs)
     }
@@ -179,6 +226,9 @@ impl Kind for Function {
                 return self.apply(step, r, &again).await;
             }
             (step.exists)();
+            if f.reserved_concurrency.is_some() {
+                put_concurrency(step, name).await?;
+            }
             return wait_ready(step, name).await;
         }
         (step.exists)();
@@ -216,6 +266,9 @@ impl Kind for Function {
                 .map_err(aws)
                 .map_err(failed(&format!("update the code of function {name}")))?;
             wait_ready(step, name).await?;
+        }
+        if obs.changed("reserved_concurrency") {
+            put_concurrency(step, name).await?;
         }
         if obs.changed("tags") {
             step.progress("updating", "tags");

@@ -48,6 +48,8 @@ kinds![
     lambda_function::Function,
     rest_api::RestApi,
     api_stage::Stage,
+    api_key::ApiKey,
+    usage_plan::UsagePlan,
 ];
 
 /// One AWS resource kind: how the environment's resources of this kind are declared, read,

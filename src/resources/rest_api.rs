@@ -371,6 +371,14 @@ impl Kind for RestApi {
     }
 }
 
+/// The chat page's URL (`…/STAGE/rag`) of the environment's API, or None when it has none.
+pub async fn invoke_url(ctx: &Ctx) -> Result<Option<String>> {
+    let name = &ctx.env.names.rest_api;
+    let all = find(ctx, name).await.map_err(|e| Error::aws(format!("read REST API {name}"), e))?;
+    let id = all.iter().find(|a| ctx.ownership(&tags_of(a)).is_none()).and_then(|a| a.id());
+    Ok(id.map(|id| ctx.env.names.invoke_url(Some(id), &ctx.env.file.api.stage_name)))
+}
+
 /// Sets whether an existing method requires the API key, when it differs.
 async fn require_key(
     ctx: &Ctx,

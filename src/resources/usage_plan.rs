@@ -1,0 +1,234 @@
+//! The usage plan (with `api.auth = "api_key"`): binds the environment's API key to its stage,
+//! with `api.daily_quota` requests per day and the stage's throttling. API Gateway refuses
+//! requests without the key (403) and beyond the quota (429) before the function runs, so the
+//! quota caps the Bedrock bill. A quota change is one UpdateUsagePlan call. Deleting a usage
+//! plan that still has API stages fails ("Cannot delete Usage Plan ... because there are API
+//! Stages associated with it", reported in aws/aws-sdk-js#3841): the stages are removed first.
+
+use super::{Ctx, Id, Inputs, Kind, Needs, Observation, Resource, Step, api_key, api_stage, failed, gone, rest_api};
+use crate::aws::{AwsError, aws};
+use crate::config::ApiAuth;
+use crate::error::{Error, Result};
+use async_trait::async_trait;
+use aws_sdk_apigateway::types::{
+    ApiStage, Op, PatchOperation, QuotaPeriodType, QuotaSettings, ThrottleSettings, UsagePlan as AwsUsagePlan,
+};
+use serde_json::json;
+use std::collections::BTreeMap;
+
+pub const ID: Id = Id::fixed("usage_plan");
+
+pub struct UsagePlan;
+
+/// Every usage plan of this name.
+async fn find(ctx: &Ctx, name: &str) -> std::result::Result<Vec<AwsUsagePlan>, AwsError> {
+    let mut found = Vec::new();
+    let mut position = None;
+    loop {
+        let page =
+            ctx.clients.apigateway.get_usage_plans().limit(500).set_position(position).send().await.map_err(aws)?;
+        found.extend(page.items().iter().filter(|p| p.name() == Some(name)).cloned());
+        match page.position() {
+            Some(p) if !page.items().is_empty() => position = Some(p.to_string()),
+            _ => break,
+        }
+    }
+    Ok(found)
+}
+
+fn tags_of(plan: &AwsUsagePlan) -> BTreeMap<String, String> {
+    plan.tags().cloned().unwrap_or_default().into_iter().collect()
+}
+
+/// `apiId:stage`, as API Gateway names a stage in a usage plan's patch paths.
+fn stage_of(api: &str, stage: &str) -> String {
+    format!("{api}:{stage}")
+}
+
+fn quota(ctx: &Ctx) -> i64 {
+    ctx.env.file.api.daily_quota.unwrap_or_default()
+}
+
+fn patch(op: Op, path: &str, value: impl Into<String>) -> PatchOperation {
+    PatchOperation::builder().op(op).path(path).value(value).build()
+}
+
+/// Today (UTC) as API Gateway's usage dates want it: `YYYY-MM-DD`.
+fn today() -> String {
+    humantime::format_rfc3339(std::time::SystemTime::now()).to_string()[..10].to_string()
+}
+
+/// "U of N requests used today" for the key, from GetUsage; None when it cannot be read.
+async fn used_today(ctx: &Ctx, plan: &str, key: &str) -> Option<String> {
+    let day = today();
+    let got = ctx.clients.apigateway.get_usage().usage_plan_id(plan).key_id(key).start_date(&day).end_date(&day);
+    let out = got.send().await.ok()?;
+    // items: key id -> one [used, remaining] pair per day.
+    let used = out.items().and_then(|i| i.get(key)).and_then(|days| days.last()).and_then(|d| d.first()).copied();
+    Some(format!("{} of {} requests used today ({day}, UTC)", used.unwrap_or(0), quota(ctx)))
+}
+
+#[async_trait]
+impl Kind for UsagePlan {
+    fn desired(&self, i: &Inputs) -> Result<Vec<Resource>> {
+        let (n, api) = (&i.env.names, &i.env.file.api);
+        Ok(vec![
+            Resource::new(&UsagePlan, ID, "API Gateway usage plan", &n.usage_plan)
+                .arn(n.usage_plan_arn(i.known.id(&ID)))
+                .wanted_if(api.auth == ApiAuth::ApiKey)
+                .depends_on(&api_stage::ID, Needs::Ready)
+                .depends_on(&api_key::ID, Needs::Arn)
+                .observed_after(&rest_api::ID)
+                .observed_after(&api_key::ID)
+                .tagged()
+                .settings(json!({
+                    "stage": api.stage_name,
+                    "api_key": n.api_key,
+                    "daily_quota": api.daily_quota,
+                    "throttling_rate_limit": api.throttling_rate_limit,
+                    "throttling_burst_limit": api.throttling_burst_limit,
+                })),
+        ])
+    }
+
+    async fn observe(&self, ctx: &Ctx, r: &Resource) -> Result<Observation> {
+        let read = |e| Error::aws(format!("read usage plan {}", r.name), e);
+        let all = find(ctx, &r.name).await.map_err(read)?;
+        let Some(plan) = all.iter().find(|p| ctx.ownership(&tags_of(p)).is_none()) else {
+            return Ok(match all.first() {
+                Some(other) => Observation {
+                    foreign: ctx.ownership(&tags_of(other)),
+                    ..Observation::present(other.id().map(str::to_string))
+                },
+                None => Observation::absent(),
+            });
+        };
+        let id = plan.id().unwrap_or_default().to_string();
+        ctx.assign(&ID, Some(id.clone()));
+        let mut obs = Observation::present(Some(id.clone()));
+        let api = &ctx.env.file.api;
+        let q = plan.quota();
+        obs.diff("daily_quota", json!(q.map(|q| (q.limit(), q.period().map(|p| p.as_str())))), json!((quota(ctx), "DAY")), false);
+        let t = plan.throttle();
+        obs.diff("throttling_rate_limit", t.map(|t| t.rate_limit()), api.throttling_rate_limit, false);
+        obs.diff("throttling_burst_limit", t.map(|t| t.burst_limit()), api.throttling_burst_limit, false);
+        let stages: Vec<String> =
+            plan.api_stages().iter().map(|s| stage_of(s.api_id().unwrap_or_default(), s.stage().unwrap_or_default())).collect();
+        let wanted: Vec<String> = ctx.assigned(&rest_api::ID).map(|a| stage_of(&a, &api.stage_name)).into_iter().collect();
+        obs.diff("stages", json!(stages), json!(wanted), false);
+        let keys = ctx.clients.apigateway.get_usage_plan_keys().usage_plan_id(&id).limit(500).send().await;
+        let keys: Vec<String> = keys.map_err(aws).map_err(read)?.items().iter().filter_map(|k| k.id().map(str::to_string)).collect();
+        let key = ctx.assigned(&api_key::ID);
+        obs.diff("api_key", json!(keys), json!(key.iter().collect::<Vec<_>>()), false);
+        if let Some(key) = &key
+            && let Some(used) = used_today(ctx, &id, key).await
+        {
+            obs.details.insert("quota".into(), used.into());
+        }
+        obs.diff_tags(ctx, &tags_of(plan));
+        Ok(obs)
+    }
+
+    async fn apply(&self, step: &Step, r: &Resource, obs: &Observation) -> Result<()> {
+        let ctx = &step.ctx;
+        let apigw = &ctx.clients.apigateway;
+        let api = &ctx.env.file.api;
+        let Some(api_id) = ctx.assigned(&rest_api::ID) else {
+            return Err(Error::Incomplete { message: "the REST API does not exist yet".into(), help: None });
+        };
+        let key = ctx.assigned(&api_key::ID);
+        let (id, current_keys): (String, Vec<String>) = match (obs.exists, obs.id.clone()) {
+            (true, Some(id)) => {
+                let keys = obs.changes.iter().find(|c| c.field == "api_key").map(|c| c.from.clone());
+                (id, keys.and_then(|k| serde_json::from_value(k).ok()).unwrap_or_else(|| key.iter().cloned().collect()))
+            }
+            _ => {
+                step.progress("creating", "");
+                let created = apigw
+                    .create_usage_plan()
+                    .name(&r.name)
+                    .description(format!("ragstack {}: the API key's daily quota", ctx.env.name))
+                    .api_stages(ApiStage::builder().api_id(&api_id).stage(&api.stage_name).build())
+                    .quota(QuotaSettings::builder().limit(quota(ctx) as i32).period(QuotaPeriodType::Day).build())
+                    .throttle(
+                        ThrottleSettings::builder()
+                            .rate_limit(api.throttling_rate_limit)
+                            .burst_limit(api.throttling_burst_limit as i32)
+                            .build(),
+                    )
+                    .set_tags(Some(ctx.tag_map()))
+                    .send()
+                    .await
+                    .map_err(aws)
+                    .map_err(failed(&format!("create usage plan {}", r.name)))?;
+                let id = created.id().unwrap_or_default().to_string();
+                ctx.assign(&ID, Some(id.clone()));
+                (id, Vec::new())
+            }
+        };
+        (step.exists)();
+        let mut ops = Vec::new();
+        if let Some(c) = obs.changes.iter().find(|c| c.field == "daily_quota") {
+            ops.push(patch(Op::Replace, "/quota/limit", quota(ctx).to_string()));
+            if c.from.get(1).and_then(|p| p.as_str()) != Some("DAY") {
+                ops.push(patch(Op::Replace, "/quota/period", "DAY"));
+            }
+        }
+        if obs.changed("throttling_rate_limit") {
+            ops.push(patch(Op::Replace, "/throttle/rateLimit", api.throttling_rate_limit.to_string()));
+        }
+        if obs.changed("throttling_burst_limit") {
+            ops.push(patch(Op::Replace, "/throttle/burstLimit", api.throttling_burst_limit.to_string()));
+        }
+        if let Some(c) = obs.changes.iter().find(|c| c.field == "stages") {
+            for stale in c.from.as_array().into_iter().flatten().filter_map(|s| s.as_str()) {
+                ops.push(patch(Op::Remove, "/apiStages", stale));
+            }
+            ops.push(patch(Op::Add, "/apiStages", stage_of(&api_id, &api.stage_name)));
+        }
+        if !ops.is_empty() {
+            step.progress("updating", "quota, throttling and stage");
+            let updated = apigw.update_usage_plan().usage_plan_id(&id).set_patch_operations(Some(ops)).send().await;
+            updated.map_err(aws).map_err(failed(&format!("update usage plan {}", r.name)))?;
+        }
+        if let Some(key) = key.filter(|k| !current_keys.contains(k)) {
+            step.progress(if obs.exists { "updating" } else { "creating" }, "the API key's place in the plan");
+            let added = apigw.create_usage_plan_key().usage_plan_id(&id).key_id(&key).key_type("API_KEY").send().await;
+            match added.map_err(aws) {
+                // A concurrent run added it.
+                Err(e) if !e.is_conflict() => return Err(failed(&format!("add the API key to usage plan {}", r.name))(e)),
+                _ => {}
+            }
+        }
+        if obs.exists && obs.changed("tags") {
+            step.progress("updating", "tags");
+            let arn = ctx.env.names.usage_plan_arn(Some(&id));
+            let tagged = apigw.tag_resource().resource_arn(arn).set_tags(Some(ctx.tag_map())).send().await;
+            tagged.map_err(aws).map_err(failed(&format!("tag usage plan {}", r.name)))?;
+        }
+        Ok(())
+    }
+
+    /// Removes the plan's stages, then deletes it; one already gone is fine.
+    async fn delete(&self, step: &Step, r: &Resource, obs: &Observation) -> Result<()> {
+        let Some(id) = obs.id.as_deref() else { return Ok(()) };
+        let apigw = &step.ctx.clients.apigateway;
+        step.progress("deleting", &format!("usage plan {}", r.name));
+        let plan = match apigw.get_usage_plan().usage_plan_id(id).send().await.map_err(aws) {
+            Ok(plan) => plan,
+            Err(e) if e.is_not_found() => return Ok(()),
+            Err(e) => return Err(Error::aws(format!("read usage plan {}", r.name), e)),
+        };
+        let ops: Vec<PatchOperation> = plan
+            .api_stages()
+            .iter()
+            .map(|s| patch(Op::Remove, "/apiStages", stage_of(s.api_id().unwrap_or_default(), s.stage().unwrap_or_default())))
+            .collect();
+        if !ops.is_empty() {
+            let removed = apigw.update_usage_plan().usage_plan_id(id).set_patch_operations(Some(ops)).send().await;
+            gone(removed.map_err(aws), format!("remove the stages of usage plan {}", r.name))?;
+        }
+        let deleted = apigw.delete_usage_plan().usage_plan_id(id).send().await;
+        gone(deleted.map_err(aws), format!("delete usage plan {}", r.name))
+    }
+}
