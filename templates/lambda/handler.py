@@ -8,7 +8,10 @@ Errors are JSON: {"error": {"code": "...", "message": "..."}} with a fitting HTT
 
 Configuration comes from environment variables that ragstack sets on the function, never from
 this source: KNOWLEDGE_BASE_ID, GENERATION_MODEL_ARN (a foundation model or inference profile
-ARN), MAX_QUESTION_CHARS (optional, default 1000). Only boto3 from the Lambda runtime is used.
+ARN), MAX_QUESTION_CHARS (optional, default 1000), and the environment file's [retrieval]
+settings, each only when set (otherwise Bedrock's default applies): NUMBER_OF_RESULTS,
+SEARCH_TYPE, GUARDRAIL_ID with GUARDRAIL_VERSION, TEMPERATURE, MAX_TOKENS. A prompt template,
+when configured, is prompt.txt next to this file. Only boto3 from the Lambda runtime is used.
 """
 import base64
 import json
@@ -20,6 +23,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 _client = None
 _page = None
+_prompt = False  # not read yet; then the template's text, or None
 
 
 def client():
@@ -35,6 +39,46 @@ def page():
     if _page is None:
         _page = (pathlib.Path(__file__).parent / "index.html").read_text(encoding="utf-8")
     return _page
+
+
+def prompt_template():
+    """The configured prompt template (prompt.txt, shipped by ragstack), or None."""
+    global _prompt
+    if _prompt is False:
+        path = pathlib.Path(__file__).parent / "prompt.txt"
+        _prompt = path.read_text(encoding="utf-8") if path.exists() else None
+    return _prompt
+
+
+def knowledge_base_configuration():
+    """RetrieveAndGenerate's knowledgeBaseConfiguration with the [retrieval] settings that are set."""
+    env = os.environ
+    config = {"knowledgeBaseId": env["KNOWLEDGE_BASE_ID"], "modelArn": env["GENERATION_MODEL_ARN"]}
+    search = {}
+    if env.get("NUMBER_OF_RESULTS"):
+        search["numberOfResults"] = int(env["NUMBER_OF_RESULTS"])
+    if env.get("SEARCH_TYPE"):
+        search["overrideSearchType"] = env["SEARCH_TYPE"]
+    if search:
+        config["retrievalConfiguration"] = {"vectorSearchConfiguration": search}
+    generation = {}
+    if prompt_template():
+        generation["promptTemplate"] = {"textPromptTemplate": prompt_template()}
+    if env.get("GUARDRAIL_ID"):
+        generation["guardrailConfiguration"] = {
+            "guardrailId": env["GUARDRAIL_ID"],
+            "guardrailVersion": env.get("GUARDRAIL_VERSION", "DRAFT"),
+        }
+    inference = {}
+    if env.get("TEMPERATURE"):
+        inference["temperature"] = float(env["TEMPERATURE"])
+    if env.get("MAX_TOKENS"):
+        inference["maxTokens"] = int(env["MAX_TOKENS"])
+    if inference:
+        generation["inferenceConfig"] = {"textInferenceConfig": inference}
+    if generation:
+        config["generationConfiguration"] = generation
+    return config
 
 
 def max_question_chars():
@@ -114,10 +158,7 @@ def query(event):
         "input": {"text": question.strip()},
         "retrieveAndGenerateConfiguration": {
             "type": "KNOWLEDGE_BASE",
-            "knowledgeBaseConfiguration": {
-                "knowledgeBaseId": os.environ["KNOWLEDGE_BASE_ID"],
-                "modelArn": os.environ["GENERATION_MODEL_ARN"],
-            },
+            "knowledgeBaseConfiguration": knowledge_base_configuration(),
         },
     }
     if session_id:

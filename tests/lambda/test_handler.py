@@ -29,6 +29,8 @@ def configure_environment():
     """The function's environment as ragstack sets it (no MAX_QUESTION_CHARS: the default)."""
     os.environ.update({"KNOWLEDGE_BASE_ID": KB, "GENERATION_MODEL_ARN": MODEL, "AWS_DEFAULT_REGION": "us-east-1"})
     os.environ.pop("MAX_QUESTION_CHARS", None)
+    for var in ("NUMBER_OF_RESULTS", "SEARCH_TYPE", "GUARDRAIL_ID", "GUARDRAIL_VERSION", "TEMPERATURE", "MAX_TOKENS"):
+        os.environ.pop(var, None)
 
 
 def stubbed_handler():
@@ -190,3 +192,58 @@ class HandlerTest(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class RetrievalSettingsTest(unittest.TestCase):
+    """Each [retrieval] setting, as ragstack passes it, reaches RetrieveAndGenerate."""
+
+    def tearDown(self):
+        configure_environment()
+
+    def test_every_setting_reaches_retrieve_and_generate_and_unset_ones_are_left_to_bedrock(self):
+        os.environ.update({"NUMBER_OF_RESULTS": "8", "SEARCH_TYPE": "HYBRID", "GUARDRAIL_ID": "abc123",
+                           "GUARDRAIL_VERSION": "2", "TEMPERATURE": "0.2", "MAX_TOKENS": "512"})
+        h = load_handler()
+        h._prompt = "Answer from these passages only: $search_results$"
+        config = h.knowledge_base_configuration()
+        self.assertEqual(config, {
+            "knowledgeBaseId": KB,
+            "modelArn": MODEL,
+            "retrievalConfiguration": {"vectorSearchConfiguration": {"numberOfResults": 8, "overrideSearchType": "HYBRID"}},
+            "generationConfiguration": {
+                "promptTemplate": {"textPromptTemplate": "Answer from these passages only: $search_results$"},
+                "guardrailConfiguration": {"guardrailId": "abc123", "guardrailVersion": "2"},
+                "inferenceConfig": {"textInferenceConfig": {"temperature": 0.2, "maxTokens": 512}},
+            },
+        })
+        # Through the handler, validated by botocore's Stubber against the API model.
+        client = boto3.client("bedrock-agent-runtime", region_name="us-east-1", aws_access_key_id="x",
+                              aws_secret_access_key="x")
+        h._client = client
+        with Stubber(client) as stub:
+            stub.add_response("retrieve_and_generate", {"sessionId": "session-2", "output": {"text": "ok"}},
+                              {"input": {"text": "q"}, "retrieveAndGenerateConfiguration": {
+                                  "type": "KNOWLEDGE_BASE", "knowledgeBaseConfiguration": config}})
+            out = h.handler(post({"question": "q"}), None)
+            self.assertEqual(out["statusCode"], 200, out["body"])
+            stub.assert_no_pending_responses()
+
+    def test_without_settings_the_request_is_bedrocks_defaults(self):
+        configure_environment()
+        h = load_handler()
+        self.assertEqual(h.knowledge_base_configuration(), {"knowledgeBaseId": KB, "modelArn": MODEL})
+
+    def test_the_prompt_template_is_read_from_prompt_txt_next_to_the_handler(self):
+        import shutil
+        import tempfile
+
+        configure_environment()
+        d = pathlib.Path(tempfile.mkdtemp())
+        self.addCleanup(shutil.rmtree, d)
+        shutil.copy(ROOT / "templates/lambda/handler.py", d / "handler.py")
+        (d / "prompt.txt").write_text("Use $search_results$.", encoding="utf-8")
+        spec = importlib.util.spec_from_file_location("packaged_handler", d / "handler.py")
+        h = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(h)
+        self.assertEqual(h.knowledge_base_configuration()["generationConfiguration"],
+                         {"promptTemplate": {"textPromptTemplate": "Use $search_results$."}})

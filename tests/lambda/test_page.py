@@ -24,6 +24,8 @@ class StandInForApiGateway(http.server.BaseHTTPRequestHandler):
 
     handler = None
     seen = []
+    # With a key set, POST /rag/query without it answers as API Gateway does (403 Forbidden).
+    required_key = None
 
     def log_message(self, *args):
         pass
@@ -36,6 +38,15 @@ class StandInForApiGateway(http.server.BaseHTTPRequestHandler):
             return
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length).decode() if length else None
+        key = StandInForApiGateway.required_key
+        if key and method == "POST" and self.headers.get("x-api-key") != key:
+            data = b'{"message":"Forbidden"}'
+            self.send_response(403)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+            return
         event = {"httpMethod": method, "resource": path[len(STAGE):], "path": path[len(STAGE):], "body": body,
                  "isBase64Encoded": False, "requestContext": {"stage": STAGE[1:]}}
         out = StandInForApiGateway.handler.handler(event, None)
@@ -150,6 +161,38 @@ class PageTest(unittest.TestCase):
         shot = ROOT / "target" / "page-test.png"
         shot.parent.mkdir(exist_ok=True)
         self.driver.save_screenshot(str(shot))
+
+    def test_with_an_api_key_required_the_page_asks_for_it_once_says_when_it_is_wrong_and_keeps_it(self):
+        from selenium.webdriver.common.by import By
+
+        key = "k" * 30
+        StandInForApiGateway.required_key = key
+        self.addCleanup(setattr, StandInForApiGateway, "required_key", None)
+        answer = {"sessionId": "session-9", "output": {"text": "Open at nine."}, "citations": []}
+        self.driver.get(self.url)
+        self.driver.execute_script("localStorage.clear()")
+        self.ask("When do you open?")
+        self.wait_for(".answer.error", "requires an API key")
+        form = self.driver.find_element(By.ID, "key")
+        self.assertTrue(form.is_displayed())
+        # A wrong key: refused, asked again, nothing reached Bedrock.
+        self.driver.find_element(By.ID, "api-key").send_keys("wrong-key-0123456789")
+        self.driver.find_element(By.ID, "save-key").click()
+        self.wait_for(".answer.error", "was refused")
+        self.assertIn("refused", self.driver.find_element(By.ID, "key-label").text)
+        # The right key: the pending question is asked and answered.
+        self.stub.add_response("retrieve_and_generate", answer)
+        self.driver.find_element(By.ID, "api-key").send_keys(key)
+        self.driver.find_element(By.ID, "save-key").click()
+        self.wait_for(".answer", "Open at nine.")
+        self.assertFalse(self.driver.find_element(By.ID, "key").is_displayed())
+        # Kept in this browser: after a reload, no question about the key.
+        self.stub.add_response("retrieve_and_generate", answer)
+        self.driver.get(self.url)
+        self.ask("When do you open?")
+        self.wait_for(".answer", "Open at nine.")
+        self.assertFalse(self.driver.find_element(By.ID, "key").is_displayed())
+        self.stub.assert_no_pending_responses()
 
 
 if __name__ == "__main__":

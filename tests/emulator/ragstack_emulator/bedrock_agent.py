@@ -231,6 +231,7 @@ ROUTES = [
     ("GET", r"^/foundation-models/(?P<model>[^/]+)/?$", "get_foundation_model"),
     ("GET", r"^/foundation-model-availability/(?P<model>[^/]+)/?$", "get_foundation_model_availability"),
     ("GET", r"^/inference-profiles/(?P<profile>[^/]+)/?$", "get_inference_profile"),
+    ("GET", r"^/guardrails/(?P<guardrail>[^/]+)/?$", "get_guardrail"),
     ("POST", r"^/tags/(?P<arn>arn:[^:]+:bedrock:.+:knowledge-base/.+)$", "tag_resource"),
     ("DELETE", r"^/tags/(?P<arn>arn:[^:]+:bedrock:.+:knowledge-base/.+)$", "untag_resource"),
 ]
@@ -494,6 +495,25 @@ class BedrockAgent:
             "models": [{"modelArn": f"arn:aws:bedrock:{r}::foundation-model/{model}"} for r in PROFILE_REGIONS[prefix]],
             "status": "ACTIVE",
             "type": "SYSTEM_DEFINED",
+        }
+
+    def get_guardrail(self, kbs, params, body, account, region):
+        """GetGuardrail (Amazon Bedrock API Reference): the guardrails of the `guardrails` setting
+        exist, at the versions listed and at DRAFT; any other answers ResourceNotFoundException."""
+        gid = params["guardrail"]
+        version = (params.get("_query", {}).get("guardrailVersion") or ["DRAFT"])[0]
+        known = {g.partition(":")[0]: set() for g in self.settings.guardrails}
+        for g in self.settings.guardrails:
+            gid_, _, v = g.partition(":")
+            known[gid_].update({v, "DRAFT"} if v else {"DRAFT"})
+        if version not in known.get(gid, set()):
+            raise _not_found(f"Guardrail {gid} version {version} was not found.")
+        now = _iso(time.time())
+        return 200, {
+            "name": gid, "guardrailId": gid, "version": version, "status": "READY",
+            "guardrailArn": f"arn:aws:bedrock:{region}:{account}:guardrail/{gid}",
+            "blockedInputMessaging": "Sorry, I cannot answer that.", "blockedOutputsMessaging": "Sorry, I cannot answer that.",
+            "createdAt": now, "updatedAt": now,
         }
 
     # -- tags ---------------------------------------------------------------------------------

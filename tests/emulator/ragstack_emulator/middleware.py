@@ -269,9 +269,13 @@ class Emulator:
                 age = role_age(json.loads(body or b"{}").get("Role"))
                 if age is not None and age < self.settings.delays["iam_propagation"]:
                     raise AwsError(400, "InvalidParameterValueException", "The role defined for the function cannot be assumed by Lambda.")
-                return self._to_moto(environ, start_response, service, operation, mutating, fault)
+                return self._to_moto(environ, start_response, service, operation, mutating, fault, account, region)
             elif service == "apigateway" and path.startswith("/tags/") and environ.get("REQUEST_METHOD") in ("POST", "PUT"):
                 status, headers, payload = moto_fixes.apigateway_tag_resource(environ, body, account, region)
+            elif service == "apigateway" and re.match(r"^/usageplans/[^/]+/usage/?$", path):
+                status, headers, payload = moto_fixes.apigateway_usage(path, self.settings)
+            elif service == "lambda" and re.match(r"^/2016-08-19/account-settings/?$", path):
+                status, headers, payload = moto_fixes.lambda_account_settings(account, region, self.settings)
             elif service == "sts" and operation == "GetCallerIdentity" and self.settings.caller != "moto":
                 status, headers, payload = self._caller_identity(account)
             elif service == "aoss":
@@ -279,7 +283,7 @@ class Emulator:
                 result = self.aoss.handle(operation, params, account, region, access_key)
                 status, headers, payload = 200, [("Content-Type", "application/x-amz-json-1.0")], json.dumps(result).encode()
             else:
-                return self._to_moto(environ, start_response, service, operation, mutating, fault)
+                return self._to_moto(environ, start_response, service, operation, mutating, fault, account, region)
         except AwsError as e:
             status, headers, payload = self._error_response(service, protocol, e)
         self._log(service, operation, mutating, status, fault, environ.get("ragstack.api_operation"))
@@ -326,9 +330,9 @@ class Emulator:
                 self.validation["checked"] += 1
         return matched
 
-    def _to_moto(self, environ, start_response, service, operation, mutating, fault):
+    def _to_moto(self, environ, start_response, service, operation, mutating, fault, account="", region=""):
         seen = {}
-        fix = moto_fixes.response_fix(service, environ)
+        fix = moto_fixes.response_fix(service, environ, account, region)
 
         def recording_start_response(status, headers, exc_info=None):
             seen["status"] = int(status.split(" ", 1)[0])

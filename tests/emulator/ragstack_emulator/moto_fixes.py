@@ -20,6 +20,21 @@
 - CloudWatch Logs DeleteLogGroup: moto keeps the group's tags, so a group created again under the
   same name (as Lambda does on the next invocation) would come back tagged; AWS deletes a
   resource's tags with it.
+- API Gateway REST API policies: GetRestApi(s) return the policy as an escaped JSON string
+  (terraform-provider-aws unquotes it: "The API returns policy as an escaped JSON string") with
+  the `execute-api:/...` shorthand expanded to the API's ARN (reported in go-to-k/cdk-real-drift
+  #721); moto returns what was sent. Rewritten in the answer (`response_fix`).
+- API Gateway API keys: AWS returns a key's `value` only with includeValue(s)=true (API
+  reference, GetApiKey/GetApiKeys); moto always does. Removed from the answer otherwise.
+- API Gateway usage plans: moto stores a patched quota limit as a string and casts a patched
+  rateLimit with int() (AWS: limit is an Integer, rateLimit a Double); DeleteUsagePlan of a plan
+  that still has API stages is refused by AWS ("Cannot delete Usage Plan X because there are API
+  Stages associated with it, including ...", aws/aws-sdk-js#3841); GetUsage is missing (answered
+  with `usage_today` from the settings: [[used, remaining]] per key and day).
+- API Gateway TagResource: also API keys and usage plans (their ARNs `/apikeys/ID`, `/usageplans/ID`).
+- Lambda GetAccountSettings is missing: answered from `lambda_concurrency` (the account's limit;
+  moto enforces "below its minimum value of [100]" with MOTO_LAMBDA_CONCURRENCY_QUOTA, which the
+  emulator sets to it) minus what functions reserve.
 """
 import json
 import re
@@ -100,13 +115,112 @@ def apply():
 
     LogsBackend.delete_log_group = delete_log_group
 
+    from moto.apigateway.exceptions import BadRequestException
+    from moto.apigateway.models import APIGatewayBackend, UsagePlan
 
-def response_fix(service, environ):
+    original_patch = UsagePlan.apply_patch_operations
+
+    def apply_patch_operations(self, patch_operations):
+        rest = []
+        for op in patch_operations:
+            if op["op"] in ("add", "replace") and op["path"] == "/throttle/rateLimit":
+                self.throttle["rateLimit"] = float(op["value"])
+            elif op["op"] in ("add", "replace") and op["path"] == "/quota/limit":
+                self.quota["limit"] = int(op["value"])
+            else:
+                rest.append(op)
+        original_patch(self, rest)
+
+    UsagePlan.apply_patch_operations = apply_patch_operations
+
+    original_delete_plan = APIGatewayBackend.delete_usage_plan
+
+    def delete_usage_plan(self, usage_plan_id):
+        plan = self.usage_plans.get(usage_plan_id)
+        if plan is not None and plan.api_stages:
+            first = plan.api_stages[0]
+            raise BadRequestException(
+                f"Cannot delete Usage Plan {usage_plan_id} because there are API Stages associated with it, "
+                f"including {first['apiId']}:{first['stage']}"
+            )
+        return original_delete_plan(self, usage_plan_id)
+
+    APIGatewayBackend.delete_usage_plan = delete_usage_plan
+
+
+def _aws_policy(api, region, account):
+    """A REST API's policy as GetRestApi returns it: shorthand expanded, escaped as a string."""
+    text = api.get("policy")
+    if not text:
+        return api
+    arn = f"arn:aws:execute-api:{region}:{account}:{api['id']}/"
+    expanded = json.dumps(json.loads(text), separators=(",", ":")).replace('"execute-api:/', f'"{arn}')
+    return dict(api, policy=json.dumps(expanded)[1:-1])
+
+
+def response_fix(service, environ, account="", region=""):
     """A rewrite of moto's answer body where its form departs from the AWS model, or None."""
     query = environ.get("QUERY_STRING", "")
-    if service == "s3" and environ.get("REQUEST_METHOD") == "GET" and re.search(r"(^|&)versioning(=|&|$)", query):
+    method, path = environ.get("REQUEST_METHOD"), environ.get("PATH_INFO", "")
+    if service == "s3" and method == "GET" and re.search(r"(^|&)versioning(=|&|$)", query):
         return lambda body: body.replace(b"GetBucketVersioningResponse", b"VersioningConfiguration")
+    if service == "apigateway" and method == "GET" and re.match(r"^/restapis/?([^/]+/?)?$", path):
+        def policies(body):
+            data = json.loads(body or b"{}")
+            if "item" in data:
+                data["item"] = [_aws_policy(a, region, account) for a in data["item"]]
+            elif "id" in data:
+                data = _aws_policy(data, region, account)
+            return json.dumps(data).encode()
+        return policies
+    if service == "apigateway" and method == "GET" and re.match(r"^/apikeys", path) and not re.search(r"includeValues?=true", query):
+        def without_values(body):
+            data = json.loads(body or b"{}")
+            for key in data.get("item", [data]):
+                key.pop("value", None)
+            return json.dumps(data).encode()
+        return without_values
     return None
+
+
+def apigateway_usage(path, settings):
+    """(status, headers, body) of GetUsage (`GET /usageplans/{id}/usage`)."""
+    from urllib.parse import parse_qs
+
+    from moto.apigateway.models import apigateway_backends
+
+    from .errors import AwsError
+
+    plan_id = path.split("/")[2]
+    for backend in (b for regions in apigateway_backends.values() for b in regions.values()):
+        plan = backend.usage_plans.get(plan_id)
+        if plan is None:
+            continue
+        limit = int(plan.quota.get("limit", 0))
+        used = min(int(settings.usage_today), limit)
+        keys = backend.usage_plan_keys.get(plan_id, {})
+        body = {"usagePlanId": plan_id, "startDate": "", "endDate": "", "items": {k: [[used, limit - used]] for k in keys}}
+        return 200, [("Content-Type", "application/json")], json.dumps(body).encode()
+    raise AwsError(404, "NotFoundException", f"Invalid Usage Plan ID specified: {plan_id}")
+
+
+def lambda_account_settings(account, region, settings):
+    """(status, headers, body) of Lambda GetAccountSettings."""
+    from moto.awslambda.models import lambda_backends
+
+    reserved = sum(int(f.reserved_concurrency or 0) for f in lambda_backends[account][region].list_functions())
+    limit = int(settings.lambda_concurrency)
+    body = {
+        "AccountLimit": {
+            "TotalCodeSize": 80530636800,
+            "CodeSizeUnzipped": 262144000,
+            "CodeSizeZipped": 52428800,
+            "ConcurrentExecutions": limit,
+            "UnreservedConcurrentExecutions": limit - reserved,
+        },
+        "AccountUsage": {"TotalCodeSize": 0, "FunctionCount": len(lambda_backends[account][region].list_functions())},
+    }
+    return 200, [("Content-Type", "application/json")], json.dumps(body).encode()
 
 
 def apigateway_tag_resource(environ, body, account, region):
@@ -119,10 +233,17 @@ def apigateway_tag_resource(environ, body, account, region):
 
     raw = (environ.get("RAW_URI") or environ.get("PATH_INFO", "")).split("?", 1)[0]
     arn = unquote(raw[len("/tags/"):])
+    backend = apigateway_backends[account][region]
+    other = re.match(r"^arn:[^:]+:apigateway:[^:]+::/(apikeys|usageplans)/([^/]+)$", arn)
+    if other:
+        found = (backend.keys if other.group(1) == "apikeys" else backend.usage_plans).get(other.group(2))
+        if found is None:
+            raise AwsError(404, "NotFoundException", f"Invalid resource identifier {arn}")
+        found.tags = {**(found.tags or {}), **(json.loads(body or b"{}").get("tags") or {})}
+        return 204, [("Content-Type", "application/json")], b""
     m = re.match(r"^arn:[^:]+:apigateway:[^:]+::/restapis/([^/]+)(?:/stages/([^/]+))?$", arn)
     if not m:
         raise AwsError(404, "NotFoundException", f"Invalid resource ARN {arn}")
-    backend = apigateway_backends[account][region]
     try:
         api = backend.get_rest_api(m.group(1))
         target = backend.get_stage(m.group(1), m.group(2)) if m.group(2) else api

@@ -80,6 +80,13 @@ class Settings:
         # token: the Authorization header it requires, and how long its credentials live.
         self.container_credentials_token = environ.get("RAGSTACK_EMULATOR_CONTAINER_CREDENTIALS_TOKEN", "")
         self.container_credentials_seconds = float(environ.get("RAGSTACK_EMULATOR_CONTAINER_CREDENTIALS_SECONDS", "900"))
+        # Guardrails that exist ("id:version", comma-separated; DRAFT exists for each id listed).
+        self.guardrails = [g for g in environ.get("RAGSTACK_EMULATOR_GUARDRAILS", "").split(",") if g]
+        # API Gateway GetUsage: requests each API key has made today.
+        self.usage_today = int(environ.get("RAGSTACK_EMULATOR_USAGE_TODAY", "0"))
+        # The account's Lambda concurrency limit (AWS's default is 1000; new accounts may have 10).
+        self.lambda_concurrency = int(environ.get("RAGSTACK_EMULATOR_LAMBDA_CONCURRENCY", "1000"))
+        os.environ["MOTO_LAMBDA_CONCURRENCY_QUOTA"] = str(self.lambda_concurrency)
         # Validate every request against the service's API model (botocore), as AWS does.
         self.validate_requests = environ.get("RAGSTACK_EMULATOR_VALIDATE_REQUESTS", "1") != "0"
 
@@ -104,6 +111,9 @@ class Settings:
             "model_access": self.model_access,
             "caller": self.caller,
             "validate_requests": self.validate_requests,
+            "guardrails": self.guardrails,
+            "usage_today": self.usage_today,
+            "lambda_concurrency": self.lambda_concurrency,
         }
 
     def update(self, changes):
@@ -130,6 +140,13 @@ class Settings:
             self.validate_requests = bool(changes["validate_requests"])
         if "unavailable_models" in changes:
             self.unavailable_models = [str(m) for m in changes["unavailable_models"]]
+        if "guardrails" in changes:
+            self.guardrails = [str(g) for g in changes["guardrails"]]
+        if "usage_today" in changes:
+            self.usage_today = int(changes["usage_today"])
+        if "lambda_concurrency" in changes:
+            self.lambda_concurrency = int(changes["lambda_concurrency"])
+            os.environ["MOTO_LAMBDA_CONCURRENCY_QUOTA"] = str(self.lambda_concurrency)
         for name, value in changes.get("delays", {}).items():
             if name not in self.delays:
                 raise ValueError(f"unknown delay {name!r}; known: {', '.join(self.delays)}")
