@@ -106,9 +106,10 @@ fn unreachable(url: &str, e: &reqwest::Error) -> Error {
 /// beyond the throttle or the quota).
 fn answered_with_error(url: &str, status: u16, answer: &Value, text: &str, sent_key: bool) -> Error {
     let (code, message) = match (&answer["error"], &answer["message"]) {
-        (Value::Object(e), _) => {
-            (e.get("code").and_then(Value::as_str).unwrap_or("error").to_string(), e.get("message").and_then(Value::as_str).unwrap_or_default().to_string())
-        }
+        (Value::Object(e), _) => (
+            e.get("code").and_then(Value::as_str).unwrap_or("error").to_string(),
+            e.get("message").and_then(Value::as_str).unwrap_or_default().to_string(),
+        ),
         (_, Value::String(m)) => (format!("api_gateway_{status}"), m.clone()),
         _ => (format!("http_{status}"), text.chars().take(300).collect()),
     };
@@ -119,8 +120,12 @@ fn answered_with_error(url: &str, status: u16, answer: &Value, text: &str, sent_
         (403, "api_gateway_403") if message == "Forbidden" => {
             Some("the API requires an API key: set api.auth = \"api_key\" in the environment file and deploy".into())
         }
-        (403, "api_gateway_403") => Some("the API's resource policy does not allow this network (api.allowed_source_cidrs)".into()),
-        (429, "api_gateway_429") => Some("throttled, or today's quota is used up: `ragstack status ENV` shows the quota".into()),
+        (403, "api_gateway_403") => {
+            Some("the API's resource policy does not allow this network (api.allowed_source_cidrs)".into())
+        }
+        (429, "api_gateway_429") => {
+            Some("throttled, or today's quota is used up: `ragstack status ENV` shows the quota".into())
+        }
         _ => None,
     };
     Error::Incomplete { message: format!("{url} answered {status}: {code}: {message}"), help }
@@ -138,7 +143,8 @@ fn show(ctx: &Ctx, url: &str, answer: &Value, args: &AskArgs) {
         println!("\nsources:");
         for (n, c) in citations.iter().enumerate() {
             println!("  [{}] {}", n + 1, c["uri"].as_str().unwrap_or_default());
-            let excerpt: String = c["excerpt"].as_str().unwrap_or_default().split_whitespace().collect::<Vec<_>>().join(" ");
+            let excerpt: String =
+                c["excerpt"].as_str().unwrap_or_default().split_whitespace().collect::<Vec<_>>().join(" ");
             let short: String = excerpt.chars().take(200).collect();
             let more = if excerpt.chars().count() > 200 { "…" } else { "" };
             println!("      {short}{more}");

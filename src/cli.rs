@@ -1,5 +1,6 @@
 //! The command line: parsing (clap derive) and dispatch to the commands.
 
+use crate::ask::AskArgs;
 use crate::aws::Clients;
 use crate::config::{self, Environment, Target};
 use crate::context::Known;
@@ -9,10 +10,9 @@ use crate::error::{Error, Result};
 use crate::output::Reporter;
 use crate::render::Templates;
 use crate::resources::template_vars;
+use crate::status::StatusArgs;
 use crate::sync::SyncArgs;
 use crate::teardown::TeardownArgs;
-use crate::ask::AskArgs;
-use crate::status::StatusArgs;
 use crate::{ask, deploy, engine, naming, plan, preflight, status, sync, teardown};
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;

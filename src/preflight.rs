@@ -259,7 +259,9 @@ pub async fn check_concurrency(clients: &Clients, env: &Environment, report: &Re
     let current = match clients.lambda.get_function_concurrency().function_name(function).send().await.map_err(aws) {
         Ok(c) => c.reserved_concurrent_executions().unwrap_or(0) as i64,
         Err(e) if e.is_not_found() => 0,
-        Err(e) => return cannot_check(report, "the function's reserved concurrency", &e, "lambda:GetFunctionConcurrency"),
+        Err(e) => {
+            return cannot_check(report, "the function's reserved concurrency", &e, "lambda:GetFunctionConcurrency");
+        }
     };
     let available = unreserved + current - MIN_UNRESERVED_CONCURRENCY;
     if wanted <= available {

@@ -64,7 +64,8 @@ fn states(plan: &engine::Plan) -> (Vec<Value>, Vec<Value>, bool) {
             _ => "ok".to_string(),
         };
         healthy &= state == "ok";
-        let mut r = json!({"id": i.id, "kind": i.kind, "name": i.name, "state": state, "aws_status": i.observation.status});
+        let mut r =
+            json!({"id": i.id, "kind": i.kind, "name": i.name, "state": state, "aws_status": i.observation.status});
         if !i.observation.details.is_empty() {
             r["details"] = json!(i.observation.details);
         }

@@ -4,8 +4,8 @@ mod common;
 
 use common::emulator::{CALLER, Emulator};
 use common::stack::{
-    ACCOUNT, KILL_POINTS, access_policy_text, bucket, clients, complete_inventory, deploy, events, inventory,
-    killed_deploy, rt, summary,
+    ACCOUNT, KILL_POINTS, access_policy_text, bucket, clients, complete_inventory, complete_qa_inventory, deploy,
+    events, inventory, killed_deploy, rt, summary,
 };
 use common::{Workdir, run};
 use serde_json::Value;
@@ -256,7 +256,7 @@ fn dev_and_qa_in_one_account_and_region_leave_each_other_alone() {
     let (code, out, err) = deploy(&wd, &emu, "qa", &[]);
     assert_eq!(code, 0, "{out}\n{err}");
     assert_eq!(inventory(&emu, "dev"), complete_inventory());
-    assert_eq!(inventory(&emu, "qa"), complete_inventory());
+    assert_eq!(inventory(&emu, "qa"), complete_qa_inventory());
     // dev is exactly as it was: same ids, and nothing to do.
     emu.clear_calls();
     let (code, out, _) = deploy(&wd, &emu, "dev", &["--json"]);

@@ -4,8 +4,8 @@ mod common;
 
 use common::emulator::Emulator;
 use common::stack::{
-    KILL_POINTS, bucket, clients, complete_inventory, deploy, empty_inventory, events, inventory, killed_deploy,
-    put_document, rt, summary, teardown,
+    KILL_POINTS, bucket, clients, complete_inventory, complete_qa_inventory, deploy, empty_inventory, events,
+    inventory, killed_deploy, put_document, rt, summary, teardown,
 };
 use common::{Workdir, run};
 use serde_json::Value;
@@ -51,7 +51,7 @@ fn deploy_then_teardown_leaves_nothing_of_dev_and_qa_untouched_then_nothing_to_d
     assert!(plan_at < first_resource);
 
     // qa is exactly as it was.
-    assert_eq!(inventory(&emu, "qa"), complete_inventory());
+    assert_eq!(inventory(&emu, "qa"), complete_qa_inventory());
     emu.clear_calls();
     let (code, out, _) = deploy(&wd, &emu, "qa", &[]);
     assert_eq!(code, 0);

@@ -50,12 +50,14 @@ pub fn find(env: &str, dir: Option<&Path>) -> crate::Result<EnvironmentSource> {
     for d in &dirs {
         let path = d.join(format!("{env}.toml"));
         match std::fs::read_to_string(&path) {
-            Ok(text) => return Ok(EnvironmentSource {
+            Ok(text) => {
+                return Ok(EnvironmentSource {
                     name: env.into(),
                     display: path.display().to_string(),
                     text,
                     dir: Some(d.clone()),
-                }),
+                });
+            }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => {
                 return Err(crate::Error::Io { context: format!("cannot read {}", path.display()), source: e });

@@ -464,9 +464,11 @@ impl Validator {
                     );
                 }
             }
-            (Some(_), None) => {
-                v.fail(&["retrieval", "guardrail_version"], None, "required with guardrail_id: a number or DRAFT".into())
-            }
+            (Some(_), None) => v.fail(
+                &["retrieval", "guardrail_version"],
+                None,
+                "required with guardrail_id: a number or DRAFT".into(),
+            ),
             (None, Some(version)) => v.fail(
                 &["retrieval", "guardrail_id"],
                 Some(q(version)),
@@ -483,14 +485,18 @@ impl Validator {
         let text = match std::fs::read_to_string(dir.join(path)) {
             Ok(text) => text,
             Err(e) => {
-                let message = format!("cannot read {} ({e}); the path is relative to the environment file", dir.join(path).display());
+                let message = format!(
+                    "cannot read {} ({e}); the path is relative to the environment file",
+                    dir.join(path).display()
+                );
                 v.fail(&key, Some(q(path)), message);
                 return None;
             }
         };
         let chars = text.chars().count();
         if text.trim().is_empty() || chars > PROMPT_TEMPLATE_MAX_CHARS {
-            let message = format!("the template has {chars} characters; Bedrock allows 1 to {PROMPT_TEMPLATE_MAX_CHARS}");
+            let message =
+                format!("the template has {chars} characters; Bedrock allows 1 to {PROMPT_TEMPLATE_MAX_CHARS}");
             v.fail(&key, Some(q(path)), message);
         } else if !text.contains(SEARCH_RESULTS) {
             v.fail(

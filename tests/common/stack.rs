@@ -116,20 +116,34 @@ pub fn inventory(emu: &Emulator, env: &str) -> Value {
         for id in &apis {
             stages += c.apigw.get_stages().rest_api_id(id).send().await.unwrap().item().len();
         }
+        let keys = c.apigw.get_api_keys().name_query(format!("{stem}-key")).send().await.unwrap();
+        let api_keys = keys.items().iter().filter(|k| k.name() == Some(format!("{stem}-key").as_str())).count();
+        let plans = c.apigw.get_usage_plans().send().await.unwrap();
+        let usage_plans = plans.items().iter().filter(|p| p.name() == Some(stem.as_str())).count();
         let groups = c.logs.describe_log_groups().log_group_name_prefix(format!("/aws/lambda/{stem}-")).send().await;
         let log_groups = groups.unwrap().log_groups().len();
         serde_json::json!({
             "collections": collections, "knowledge_bases": kb_ids.len(), "data_sources": data_sources,
             "roles": roles, "buckets": buckets, "security_policies": security, "access_policies": access,
             "functions": functions, "rest_apis": apis.len(), "stages": stages, "log_groups": log_groups,
+            "api_keys": api_keys, "usage_plans": usage_plans,
         })
     })
+}
+
+/// qa's: dev's plus the API key and usage plan of `auth = "api_key"`.
+pub fn complete_qa_inventory() -> Value {
+    let mut v = complete_inventory();
+    v["api_keys"] = 1.into();
+    v["usage_plans"] = 1.into();
+    v
 }
 
 pub fn complete_inventory() -> Value {
     serde_json::json!({
         "collections": 1, "knowledge_bases": 1, "data_sources": 1, "roles": 2, "buckets": 1,
         "security_policies": 2, "access_policies": 1, "functions": 1, "rest_apis": 1, "stages": 1, "log_groups": 1,
+        "api_keys": 0, "usage_plans": 0,
     })
 }
 
@@ -168,6 +182,7 @@ pub fn empty_inventory() -> Value {
     serde_json::json!({
         "collections": 0, "knowledge_bases": 0, "data_sources": 0, "roles": 0, "buckets": 0,
         "security_policies": 0, "access_policies": 0, "functions": 0, "rest_apis": 0, "stages": 0, "log_groups": 0,
+        "api_keys": 0, "usage_plans": 0,
     })
 }
 

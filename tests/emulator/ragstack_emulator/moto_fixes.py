@@ -199,7 +199,8 @@ def apigateway_usage(path, settings):
         limit = int(plan.quota.get("limit", 0))
         used = min(int(settings.usage_today), limit)
         keys = backend.usage_plan_keys.get(plan_id, {})
-        body = {"usagePlanId": plan_id, "startDate": "", "endDate": "", "items": {k: [[used, limit - used]] for k in keys}}
+        # The model's `items` member travels as "values" (botocore apigateway model, shape Usage).
+        body = {"usagePlanId": plan_id, "values": {k: [[used, limit - used]] for k in keys}}
         return 200, [("Content-Type", "application/json")], json.dumps(body).encode()
     raise AwsError(404, "NotFoundException", f"Invalid Usage Plan ID specified: {plan_id}")
 
