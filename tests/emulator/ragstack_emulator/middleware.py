@@ -272,6 +272,8 @@ class Emulator:
                 return self._to_moto(environ, start_response, service, operation, mutating, fault, account, region)
             elif service == "apigateway" and path.startswith("/tags/") and environ.get("REQUEST_METHOD") in ("POST", "PUT"):
                 status, headers, payload = moto_fixes.apigateway_tag_resource(environ, body, account, region)
+            elif service == "apigateway" and environ.get("REQUEST_METHOD") == "PATCH" and re.match(r"^/restapis/[^/]+/resources/[^/]+/methods/[^/]+/?$", path):
+                status, headers, payload = moto_fixes.apigateway_update_method(path, body, account, region)
             elif service == "apigateway" and re.match(r"^/usageplans/[^/]+/usage/?$", path):
                 status, headers, payload = moto_fixes.apigateway_usage(path, self.settings)
             elif service == "lambda" and re.match(r"^/2016-08-19/account-settings/?$", path):

@@ -32,6 +32,8 @@
   Stages associated with it, including ...", aws/aws-sdk-js#3841); GetUsage is missing (answered
   with `usage_today` from the settings: [[used, remaining]] per key and day).
 - API Gateway TagResource: also API keys and usage plans (their ARNs `/apikeys/ID`, `/usageplans/ID`).
+- API Gateway UpdateMethod is missing (moto answers 500): the patch paths ragstack sends
+  (`/apiKeyRequired`, `/authorizationType`) applied to moto's method.
 - Lambda GetAccountSettings is missing: answered from `lambda_concurrency` (the account's limit;
   moto enforces "below its minimum value of [100]" with MOTO_LAMBDA_CONCURRENCY_QUOTA, which the
   emulator sets to it) minus what functions reserve.
@@ -203,6 +205,27 @@ def apigateway_usage(path, settings):
         body = {"usagePlanId": plan_id, "values": {k: [[used, limit - used]] for k in keys}}
         return 200, [("Content-Type", "application/json")], json.dumps(body).encode()
     raise AwsError(404, "NotFoundException", f"Invalid Usage Plan ID specified: {plan_id}")
+
+
+def apigateway_update_method(path, body, account, region):
+    """(status, headers, body) of UpdateMethod (`PATCH /restapis/{api}/resources/{id}/methods/{verb}`)."""
+    from moto.apigateway.models import apigateway_backends
+
+    from .errors import AwsError
+
+    _, _, api, _, resource, _, verb = path.rstrip("/").split("/")
+    try:
+        method = apigateway_backends[account][region].get_method(api, resource, verb)
+    except Exception:  # noqa: BLE001 - moto raises its own NotFound
+        raise AwsError(404, "NotFoundException", "Invalid Method identifier specified")
+    for op in json.loads(body or b"{}").get("patchOperations", []):
+        if op.get("op") != "replace" or op.get("path") not in ("/apiKeyRequired", "/authorizationType"):
+            raise AwsError(400, "BadRequestException", f"Invalid patch path {op.get('path')}")
+        if op["path"] == "/apiKeyRequired":
+            method.api_key_required = str(op.get("value")).lower() == "true"
+        else:
+            method.authorization_type = op.get("value")
+    return 200, [("Content-Type", "application/json")], json.dumps(method.to_json()).encode()
 
 
 def lambda_account_settings(account, region, settings):
