@@ -47,10 +47,11 @@ pub async fn run(ctx: Arc<Ctx>, args: &DeployArgs) -> Result<u8> {
     report.event(
         json!({"event": "plan", "summary": engine::plan_json(&plan)["summary"].clone()}),
         Some(&format!(
-            "plan: {} to create, {} to update, {} to replace, {} unchanged",
+            "plan: {} to create, {} to update, {} to replace, {} to delete, {} unchanged",
             plan.count(Action::Create),
             plan.count(Action::Update),
             plan.count(Action::Replace),
+            plan.count(Action::Delete),
             plan.count(Action::NoOp)
         )),
     );

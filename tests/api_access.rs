@@ -109,7 +109,10 @@ fn cidrs_and_an_api_key_are_enforced_by_aws_a_quota_change_is_one_call_and_turni
     let (code, out, err) = deploy(&wd, &emu, "dev", &[]);
     assert_eq!(code, 0, "{out}\n{err}");
     let calls = emu.mutating_calls();
-    assert!(calls.len() == 1 && calls[0].starts_with("apigateway PATCH /usageplans/"), "one UpdateUsagePlan: {calls:?}");
+    assert!(
+        calls.len() == 1 && calls[0].starts_with("apigateway PATCH /usageplans/"),
+        "one UpdateUsagePlan: {calls:?}"
+    );
     assert_eq!(api_state(&emu).2.unwrap().0, 800);
 
     // Public again, no key: the policy is removed, the key and plan deleted, the route open.
@@ -144,7 +147,10 @@ fn teardown_of_a_guarded_environment_leaves_no_key_and_no_usage_plan() {
 
 /// A local stand-in for the deployed API: answers POST /dev/rag/query with `reply` (status,
 /// body) and records each request's x-api-key header and body.
-fn stand_in(reply: (u16, &'static str)) -> (String, Arc<Mutex<Vec<(Option<String>, String)>>>) {
+/// What the stand-in received: (x-api-key header, body) per request.
+type Seen = Arc<Mutex<Vec<(Option<String>, String)>>>;
+
+fn stand_in(reply: (u16, &'static str)) -> (String, Seen) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://127.0.0.1:{}/dev/rag", listener.local_addr().unwrap().port());
     let seen = Arc::new(Mutex::new(Vec::new()));

@@ -60,7 +60,7 @@ fn rendered_policies(wd: &Workdir, env: &str, templates: Option<&Path>) -> Vec<V
                 "trust"
             } else if template.starts_with("templates/iam/") {
                 "identity"
-            } else if template.starts_with("templates/s3/") {
+            } else if template.starts_with("templates/s3/") || template.starts_with("templates/apigateway/") {
                 "resource"
             } else {
                 continue; // OpenSearch Serverless policies and the index mapping are not IAM
@@ -91,15 +91,27 @@ fn every_rendered_policy_matches_the_service_authorization_reference() {
             "generation_model = \"us.anthropic.claude-3-5-haiku-20241022-v1:0\"",
         ),
     );
+    // Networks allowed (the REST API's resource policy) and a guardrail (its permission for the
+    // function's role, GetGuardrail for the deployer).
+    wd.env_file(
+        "guarded",
+        &shipped("dev")
+            .replace("allowed_source_cidrs = []", "allowed_source_cidrs = [\"203.0.113.0/24\", \"2001:db8::/32\"]")
+            .replace("# guardrail_id = \"abc123def456\"", "guardrail_id = \"abc123def456\"")
+            .replace("# guardrail_version = \"1\"", "guardrail_version = \"1\""),
+    );
     let mut policies = Vec::new();
-    for env in ["dev", "qa", "sandbox", "profile"] {
+    for env in ["dev", "qa", "sandbox", "profile", "guarded"] {
         policies.extend(rendered_policies(&wd, env, None));
     }
-    // trust + permissions for two roles, the bucket policy, the deployer's policy.
-    assert_eq!(policies.len(), 4 * 6, "{policies:?}");
+    // trust + permissions for two roles, the bucket policy, the deployer's policy; plus the
+    // REST API's resource policy of `guarded`.
+    assert_eq!(policies.len(), 5 * 6 + 1, "{policies:?}");
+    let rendered = serde_json::to_string(&policies).unwrap();
+    assert!(rendered.contains("bedrock:ApplyGuardrail") && rendered.contains("execute-api:Invoke"), "{rendered}");
     let (code, out) = iam_contract(&policies);
     assert_eq!(code, 0, "{out}");
-    assert!(out.contains("ok: 24 policies"), "{out}");
+    assert!(out.contains("ok: 31 policies"), "{out}");
     assert_eq!(wd.tripwire.hits(), 0, "rendering needs no AWS call");
 }
 
@@ -231,6 +243,9 @@ fn the_deployer_policy_allows_every_call_of_a_whole_lifecycle() {
     }
     let calls = emu.calls();
     let needed: BTreeSet<String> = calls.iter().filter_map(iam_action).collect();
+    // Setting a REST API's resource policy (PATCH /policy) also needs apigateway:UpdateRestApiPolicy,
+    // "an additional authorization control" (Service Authorization Reference).
+    assert!(allowed.contains("apigateway:UpdateRestApiPolicy"), "{allowed:?}");
     let missing: Vec<&String> = needed.difference(&allowed).collect();
     assert!(missing.is_empty(), "the deployer policy lacks {missing:?}");
     assert!(needed.len() > 50, "a whole lifecycle calls many actions: {needed:?}");
