@@ -88,12 +88,13 @@ fn summary(ctx: &Ctx, plan: &engine::Plan, applied: Option<&Applied>) -> Result<
         None => println!("No changes: {} in {} is up to date ({secs:.1}s).", ctx.env.name, ctx.env.region()),
         Some(a) => {
             println!(
-                "Deployed {} in {} in {secs:.1}s: {} created, {} updated, {} replaced, {} unchanged.",
+                "Deployed {} in {} in {secs:.1}s: {} created, {} updated, {} replaced, {} deleted, {} unchanged.",
                 ctx.env.name,
                 ctx.env.region(),
                 plan.count(Action::Create),
                 plan.count(Action::Update),
                 plan.count(Action::Replace),
+                plan.count(Action::Delete),
                 plan.count(Action::NoOp) + plan.count(Action::Wait),
             );
             for job in &a.ingestion {
@@ -122,5 +123,6 @@ fn summary(ctx: &Ctx, plan: &engine::Plan, applied: Option<&Applied>) -> Result<
             ctx.env.region()
         );
     }
+    println!("try: ragstack ask {} {} \"What do my documents say about ...?\"", ctx.env.name, ctx.env.region());
     Ok(())
 }
