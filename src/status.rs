@@ -35,7 +35,7 @@ pub async fn run(ctx: Arc<Ctx>, show_api_key: bool) -> Result<u8> {
     let deployed = plan.items.iter().any(|i| i.observation.exists);
     let mut outputs = engine::outputs(&ctx, |id| plan.items.iter().any(|i| i.id == *id && i.observation.exists))?;
     if show_api_key && let Some(value) = api_key::value(&ctx).await? {
-        outputs.insert("api_key".into(), value);
+        outputs.insert("api_key_value".into(), value);
     }
     if ctx.report.mode() == Mode::Json {
         let v = json!({"environment": ctx.env.name, "region": ctx.env.region(), "healthy": healthy, "deployed": deployed,
