@@ -179,7 +179,7 @@ pub async fn observe(ctx: &Arc<Ctx>, deployer: &str) -> Result<Plan> {
         .filter_map(|r| {
             let obs = observed.remove(&r.id)?;
             // Neither wanted nor ours: nothing to do or show.
-            let ours = (obs.exists || obs.is(Phase::Deleting)) && obs.foreign.is_none();
+            let ours = obs.exists_or_deleting() && obs.foreign.is_none();
             (!r.unwanted || ours).then(|| Item::new(r, obs))
         })
         .collect();

@@ -17,7 +17,7 @@ use crate::context::TargetArgs;
 use crate::engine;
 use crate::error::{Error, Result};
 use crate::output::Mode;
-use crate::resources::{Ctx, Id, KINDS, Needs, Observation, Phase, Resource, Step};
+use crate::resources::{Ctx, Id, KINDS, Needs, Observation, Resource, Step};
 use clap::Args;
 use serde::Serialize;
 use serde_json::json;
@@ -86,18 +86,13 @@ impl Target {
     }
 }
 
-/// Exists, or is on its way out (a collection or knowledge base DELETING is waited for).
-fn present(o: &Observation) -> bool {
-    o.exists || o.is(Phase::Deleting)
-}
-
 /// What of the environment exists in AWS, and what teardown will do with each.
 pub async fn discover(ctx: &Arc<Ctx>, keep_documents: bool) -> Result<Vec<Target>> {
     let deployer = ctx.known().deployer_arn.unwrap_or_default();
     let plan = engine::observe(ctx, &deployer).await?;
     let mut targets = Vec::new();
     let declared: Vec<Id> = plan.items.iter().map(|i| i.id.clone()).collect();
-    for item in plan.items.into_iter().filter(|i| present(&i.observation)) {
+    for item in plan.items.into_iter().filter(|i| i.observation.exists_or_deleting()) {
         let (mut fate, mut why) = match &item.observation.foreign {
             Some(reason) => (Fate::NotOwned, Some(reason.clone())),
             None => (Fate::Delete, None),

@@ -48,6 +48,14 @@ fn api_state(emu: &Emulator) -> (Value, bool, Option<(i32, String)>) {
     })
 }
 
+/// The value of the (only) API key in the emulator, read as an administrator would.
+fn key_value(emu: &Emulator) -> String {
+    rt().block_on(async {
+        let keys = clients(emu).apigw.get_api_keys().include_values(true).send().await.unwrap();
+        keys.items()[0].value().unwrap().to_string()
+    })
+}
+
 fn status(wd: &Workdir, emu: &Emulator, extra: &[&str]) -> (i32, String, String) {
     let mut c = wd.ragstack_on(emu);
     c.args(["status", "dev"]).args(extra);
@@ -93,10 +101,7 @@ fn cidrs_and_an_api_key_are_enforced_by_aws_a_quota_change_is_one_call_and_turni
     assert_eq!(code, 0, "{out}\n{err}");
     assert!(out.contains("42 of 500 requests used today"), "{out}");
     assert!(out.contains("only from 203.0.113.0/24, 2001:db8::/32"), "{out}");
-    let value = rt().block_on(async {
-        let keys = clients(&emu).apigw.get_api_keys().include_values(true).send().await.unwrap();
-        keys.items()[0].value().unwrap().to_string()
-    });
+    let value = key_value(&emu);
     let (_, json_out, _) = status(&wd, &emu, &["--json"]);
     assert!(!out.contains(&value) && !json_out.contains(&value), "the key's value is never shown unasked");
     let (code, shown, err) = status(&wd, &emu, &["--show-api-key"]);
@@ -204,10 +209,7 @@ fn ask_prints_the_answer_and_citations_sends_the_api_key_and_keeps_its_exit_code
     let wd = Workdir::new();
     wd.dev_with("dev", &[GUARDED[1]]);
     assert_eq!(deploy(&wd, &emu, "dev", &[]).0, 0);
-    let value = rt().block_on(async {
-        let keys = clients(&emu).apigw.get_api_keys().include_values(true).send().await.unwrap();
-        keys.items()[0].value().unwrap().to_string()
-    });
+    let value = key_value(&emu);
 
     let (url, seen) = stand_in((200, ANSWER));
     let (code, out, err) = ask(&wd, &emu, &url, &[]);

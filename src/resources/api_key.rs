@@ -4,12 +4,13 @@
 //! key is the one of this name carrying the environment's ownership tags. The usage plan binds
 //! it to the stage with the quota (usage_plan.rs).
 
-use super::{Ctx, Id, Inputs, Kind, Observation, Resource, Step, failed, gone};
+use super::rest_api::{patch, tag};
+use super::{Ctx, Id, Inputs, Kind, Observation, Resource, Step, failed, gone, none_owned, owned};
 use crate::aws::{AwsError, aws};
 use crate::config::ApiAuth;
 use crate::error::{Error, Result};
 use async_trait::async_trait;
-use aws_sdk_apigateway::types::{ApiKey as AwsApiKey, Op, PatchOperation};
+use aws_sdk_apigateway::types::{ApiKey as AwsApiKey, Op};
 use serde_json::json;
 use std::collections::BTreeMap;
 
@@ -48,12 +49,19 @@ fn tags_of(key: &AwsApiKey) -> BTreeMap<String, String> {
 }
 
 /// The key's value (`--show-api-key`, `ragstack ask`): None when the environment has no key.
+/// Its id is the one observation assigned (status), else looked up (ask).
 pub async fn value(ctx: &Ctx) -> Result<Option<String>> {
     let name = &ctx.env.names.api_key;
     let read = |e| Error::aws(format!("read API key {name}"), e);
-    let keys = find(ctx, name).await.map_err(read)?;
-    let Some(id) = keys.iter().find(|k| ctx.ownership(&tags_of(k)).is_none()).and_then(|k| k.id()) else {
-        return Ok(None);
+    let id = match ctx.assigned(&ID) {
+        Some(id) => id,
+        None => {
+            let keys = find(ctx, name).await.map_err(read)?;
+            let Some(id) = owned(ctx, &keys, tags_of).and_then(|k| k.id()) else {
+                return Ok(None);
+            };
+            id.to_string()
+        }
     };
     let out = ctx.clients.apigateway.get_api_key().api_key(id).include_value(true).send().await;
     Ok(out.map_err(aws).map_err(read)?.value().map(str::to_string))
@@ -77,14 +85,8 @@ impl Kind for ApiKey {
 
     async fn observe(&self, ctx: &Ctx, r: &Resource) -> Result<Observation> {
         let all = find(ctx, &r.name).await.map_err(|e| Error::aws(format!("read API key {}", r.name), e))?;
-        let Some(key) = all.iter().find(|k| ctx.ownership(&tags_of(k)).is_none()) else {
-            return Ok(match all.first() {
-                Some(other) => Observation {
-                    foreign: ctx.ownership(&tags_of(other)),
-                    ..Observation::present(other.id().map(str::to_string))
-                },
-                None => Observation::absent(),
-            });
+        let Some(key) = owned(ctx, &all, tags_of) else {
+            return Ok(none_owned(ctx, &all, tags_of, AwsApiKey::id));
         };
         ctx.assign(&ID, key.id().map(str::to_string));
         let mut obs = Observation::present(key.id().map(str::to_string));
@@ -119,15 +121,13 @@ impl Kind for ApiKey {
         (step.exists)();
         if obs.changed("enabled") {
             step.progress("updating", "enabled");
-            let patch = PatchOperation::builder().op(Op::Replace).path("/enabled").value("true").build();
-            let updated = apigw.update_api_key().api_key(&id).patch_operations(patch).send().await;
+            let enabled = patch(Op::Replace, "/enabled", "true");
+            let updated = apigw.update_api_key().api_key(&id).patch_operations(enabled).send().await;
             updated.map_err(aws).map_err(failed(&format!("enable API key {}", r.name)))?;
         }
         if obs.changed("tags") {
             step.progress("updating", "tags");
-            let arn = ctx.env.names.api_key_arn(Some(&id));
-            let tagged = apigw.tag_resource().resource_arn(arn).set_tags(Some(ctx.tag_map())).send().await;
-            tagged.map_err(aws).map_err(failed(&format!("tag API key {}", r.name)))?;
+            tag(ctx, ctx.env.names.api_key_arn(Some(&id)), &format!("API key {}", r.name)).await?;
         }
         Ok(())
     }

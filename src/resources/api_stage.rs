@@ -3,11 +3,12 @@
 //! routes it deployed into the deployment's description, and creates a new deployment only when
 //! that fingerprint changes, so an unchanged API is never redeployed.
 
-use super::{Ctx, Id, Inputs, Kind, Needs, Observation, Resource, Step, failed, gone, ours, rest_api};
+use super::rest_api::{self, patch};
+use super::{Ctx, Id, Inputs, Kind, Needs, Observation, Resource, Step, failed, gone, ours};
 use crate::aws::aws;
 use crate::error::{Error, Result};
 use async_trait::async_trait;
-use aws_sdk_apigateway::types::{Op, PatchOperation};
+use aws_sdk_apigateway::types::Op;
 use serde_json::json;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
@@ -34,10 +35,6 @@ pub fn deployment_description(ctx: &Ctx) -> Result<String> {
 
 fn api_id(ctx: &Ctx) -> Option<String> {
     ctx.assigned(&rest_api::ID)
-}
-
-fn replace(path: &str, value: String) -> PatchOperation {
-    PatchOperation::builder().op(Op::Replace).path(path).value(value).build()
 }
 
 #[async_trait]
@@ -106,7 +103,7 @@ impl Kind for Stage {
         let Some(api) = api_id(ctx) else {
             return Err(Error::Incomplete { message: "the REST API does not exist yet".into(), help: None });
         };
-        let mut patch = Vec::new();
+        let mut ops = Vec::new();
         let mut deployment = None;
         if !obs.exists || obs.changed("deployment") {
             step.progress(if obs.exists { "updating" } else { "creating" }, "deployment");
@@ -138,26 +135,28 @@ impl Kind for Stage {
             }
             (step.exists)();
         } else if let Some(d) = &deployment {
-            patch.push(replace("/deploymentId", d.clone()));
+            ops.push(patch(Op::Replace, "/deploymentId", d.clone()));
         }
         let api_file = &ctx.env.file.api;
         if !obs.exists || obs.changed("throttling_rate_limit") || obs.changed("throttling_burst_limit") {
-            patch.push(replace(
+            ops.push(patch(
+                Op::Replace,
                 &format!("/{ALL_METHODS}/throttling/rateLimit"),
                 api_file.throttling_rate_limit.to_string(),
             ));
-            patch.push(replace(
+            ops.push(patch(
+                Op::Replace,
                 &format!("/{ALL_METHODS}/throttling/burstLimit"),
                 api_file.throttling_burst_limit.to_string(),
             ));
         }
-        if !patch.is_empty() {
+        if !ops.is_empty() {
             step.progress(if obs.exists { "updating" } else { "creating" }, "stage settings");
             apigw
                 .update_stage()
                 .rest_api_id(&api)
                 .stage_name(&r.name)
-                .set_patch_operations(Some(patch))
+                .set_patch_operations(Some(ops))
                 .send()
                 .await
                 .map_err(aws)
@@ -165,9 +164,7 @@ impl Kind for Stage {
         }
         if obs.exists && obs.changed("tags") {
             step.progress("updating", "tags");
-            let arn = ctx.env.names.stage_arn(&api, &r.name);
-            let tagged = apigw.tag_resource().resource_arn(arn).set_tags(Some(ctx.tag_map())).send().await;
-            tagged.map_err(aws).map_err(failed(&format!("tag stage {}", r.name)))?;
+            rest_api::tag(ctx, ctx.env.names.stage_arn(&api, &r.name), &format!("stage {}", r.name)).await?;
         }
         Ok(())
     }

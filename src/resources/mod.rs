@@ -390,6 +390,11 @@ impl Observation {
         Observation { id, status: Some(Status::new(Phase::Deleting, aws)), ..Observation::absent() }
     }
 
+    /// Exists, or is on its way out (a collection or knowledge base DELETING).
+    pub fn exists_or_deleting(&self) -> bool {
+        self.exists || self.is(Phase::Deleting)
+    }
+
     pub fn is(&self, phase: Phase) -> bool {
         self.status.as_ref().is_some_and(|s| s.phase == phase)
     }
@@ -431,6 +436,27 @@ pub fn ours(again: Observation, what: &str) -> Result<Observation> {
                 .into(),
         }),
         None => Ok(again),
+    }
+}
+
+/// Among resources of one name where AWS does not make names unique (REST APIs, API keys, usage
+/// plans), the one this environment owns.
+pub fn owned<'a, T>(ctx: &Ctx, all: &'a [T], tags: impl Fn(&T) -> BTreeMap<String, String>) -> Option<&'a T> {
+    all.iter().find(|x| ctx.ownership(&tags(x)).is_none())
+}
+
+/// The observation when none of `all` is [`owned`]: the first of them, not ragstack's, or absent.
+pub fn none_owned<T>(
+    ctx: &Ctx,
+    all: &[T],
+    tags: impl Fn(&T) -> BTreeMap<String, String>,
+    id: impl for<'b> Fn(&'b T) -> Option<&'b str>,
+) -> Observation {
+    match all.first() {
+        Some(other) => {
+            Observation { foreign: ctx.ownership(&tags(other)), ..Observation::present(id(other).map(str::to_string)) }
+        }
+        None => Observation::absent(),
     }
 }
 

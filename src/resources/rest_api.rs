@@ -11,7 +11,9 @@
 //! take effect only with a new deployment (developer guide: "you need to deploy the API for the
 //! changes to take effect"): they are part of the fingerprint the stage deploys.
 
-use super::{Ctx, Id, Inputs, Kind, Needs, Observation, Resource, Step, failed, gone, lambda_function, template_vars};
+use super::{
+    Ctx, Id, Inputs, Kind, Needs, Observation, Resource, Step, failed, gone, lambda_function, none_owned, owned, template_vars,
+};
 use crate::aws::aws;
 use crate::error::{Error, Result};
 use async_trait::async_trait;
@@ -256,14 +258,8 @@ impl Kind for RestApi {
     async fn observe(&self, ctx: &Ctx, r: &Resource) -> Result<Observation> {
         let read = |e| Error::aws(format!("read REST API {}", r.name), e);
         let all = find(ctx, &r.name).await.map_err(read)?;
-        let Some(api) = all.iter().find(|a| ctx.ownership(&tags_of(a)).is_none()) else {
-            return Ok(match all.first() {
-                Some(other) => Observation {
-                    foreign: ctx.ownership(&tags_of(other)),
-                    ..Observation::present(other.id().map(str::to_string))
-                },
-                None => Observation::absent(),
-            });
+        let Some(api) = owned(ctx, &all, tags_of) else {
+            return Ok(none_owned(ctx, &all, tags_of, AwsRestApi::id));
         };
         let id = api.id().unwrap_or_default().to_string();
         ctx.assign(&ID, Some(id.clone()));
@@ -349,15 +345,13 @@ impl Kind for RestApi {
             step.progress(if obs.exists { "updating" } else { "creating" }, "resource policy");
             // An empty value removes the policy.
             let value = if policy.is_null() { String::new() } else { policy.to_string() };
-            let patch = PatchOperation::builder().op(Op::Replace).path("/policy").value(value).build();
-            let updated = apigw.update_rest_api().rest_api_id(&id).patch_operations(patch).send().await;
+            let replaced = patch(Op::Replace, "/policy", value);
+            let updated = apigw.update_rest_api().rest_api_id(&id).patch_operations(replaced).send().await;
             updated.map_err(aws).map_err(failed(&format!("set the resource policy of REST API {id}")))?;
         }
         if obs.exists && obs.changed("tags") {
             step.progress("updating", "tags");
-            let arn = ctx.env.names.rest_api_arn(Some(&id));
-            let tagged = apigw.tag_resource().resource_arn(arn).set_tags(Some(ctx.tag_map())).send().await;
-            tagged.map_err(aws).map_err(failed(&format!("tag REST API {id}")))?;
+            tag(ctx, ctx.env.names.rest_api_arn(Some(&id)), &format!("REST API {id}")).await?;
         }
         Ok(())
     }
@@ -375,7 +369,7 @@ impl Kind for RestApi {
 pub async fn invoke_url(ctx: &Ctx) -> Result<Option<String>> {
     let name = &ctx.env.names.rest_api;
     let all = find(ctx, name).await.map_err(|e| Error::aws(format!("read REST API {name}"), e))?;
-    let id = all.iter().find(|a| ctx.ownership(&tags_of(a)).is_none()).and_then(|a| a.id());
+    let id = owned(ctx, &all, tags_of).and_then(|a| a.id());
     Ok(id.map(|id| ctx.env.names.invoke_url(Some(id), &ctx.env.file.api.stage_name)))
 }
 
@@ -392,9 +386,21 @@ async fn require_key(
     if current.map_err(aws)?.api_key_required().unwrap_or(false) == required {
         return Ok(());
     }
-    let patch = PatchOperation::builder().op(Op::Replace).path("/apiKeyRequired").value(required.to_string()).build();
+    let replaced = patch(Op::Replace, "/apiKeyRequired", required.to_string());
     let updated = apigw.update_method().rest_api_id(api).resource_id(resource).http_method(method);
-    updated.patch_operations(patch).send().await.map_err(aws).map(|_| ())
+    updated.patch_operations(replaced).send().await.map_err(aws).map(|_| ())
+}
+
+/// One operation of an API Gateway PATCH request (Update* calls of every API Gateway kind).
+pub(super) fn patch(op: Op, path: &str, value: impl Into<String>) -> PatchOperation {
+    PatchOperation::builder().op(op).path(path).value(value).build()
+}
+
+/// Adds the environment's tags to an API Gateway resource (REST API, stage, API key, usage plan)
+/// by its ARN; `what` names it in the error.
+pub(super) async fn tag(ctx: &Ctx, arn: String, what: &str) -> Result<()> {
+    let tagged = ctx.clients.apigateway.tag_resource().resource_arn(arn).set_tags(Some(ctx.tag_map())).send().await;
+    tagged.map(drop).map_err(aws).map_err(failed(&format!("tag {what}")))
 }
 
 /// Deletes a REST API with its stages and deployments; one already gone is fine.

@@ -5,7 +5,8 @@
 //! plan that still has API stages fails ("Cannot delete Usage Plan ... because there are API
 //! Stages associated with it", reported in aws/aws-sdk-js#3841): the stages are removed first.
 
-use super::{Ctx, Id, Inputs, Kind, Needs, Observation, Resource, Step, api_key, api_stage, failed, gone, rest_api};
+use super::rest_api::{self, patch, tag};
+use super::{Ctx, Id, Inputs, Kind, Needs, Observation, Resource, Step, api_key, api_stage, failed, gone, none_owned, owned};
 use crate::aws::{AwsError, aws};
 use crate::config::ApiAuth;
 use crate::error::{Error, Result};
@@ -49,10 +50,6 @@ fn quota(ctx: &Ctx) -> i64 {
     ctx.env.file.api.daily_quota.unwrap_or_default()
 }
 
-fn patch(op: Op, path: &str, value: impl Into<String>) -> PatchOperation {
-    PatchOperation::builder().op(op).path(path).value(value).build()
-}
-
 /// Today (UTC) as API Gateway's usage dates want it: `YYYY-MM-DD`.
 fn today() -> String {
     humantime::format_rfc3339(std::time::SystemTime::now()).to_string()[..10].to_string()
@@ -94,14 +91,8 @@ impl Kind for UsagePlan {
     async fn observe(&self, ctx: &Ctx, r: &Resource) -> Result<Observation> {
         let read = |e| Error::aws(format!("read usage plan {}", r.name), e);
         let all = find(ctx, &r.name).await.map_err(read)?;
-        let Some(plan) = all.iter().find(|p| ctx.ownership(&tags_of(p)).is_none()) else {
-            return Ok(match all.first() {
-                Some(other) => Observation {
-                    foreign: ctx.ownership(&tags_of(other)),
-                    ..Observation::present(other.id().map(str::to_string))
-                },
-                None => Observation::absent(),
-            });
+        let Some(plan) = owned(ctx, &all, tags_of) else {
+            return Ok(none_owned(ctx, &all, tags_of, AwsUsagePlan::id));
         };
         let id = plan.id().unwrap_or_default().to_string();
         ctx.assign(&ID, Some(id.clone()));
@@ -202,9 +193,7 @@ impl Kind for UsagePlan {
         }
         if obs.exists && obs.changed("tags") {
             step.progress("updating", "tags");
-            let arn = ctx.env.names.usage_plan_arn(Some(&id));
-            let tagged = apigw.tag_resource().resource_arn(arn).set_tags(Some(ctx.tag_map())).send().await;
-            tagged.map_err(aws).map_err(failed(&format!("tag usage plan {}", r.name)))?;
+            tag(ctx, ctx.env.names.usage_plan_arn(Some(&id)), &format!("usage plan {}", r.name)).await?;
         }
         Ok(())
     }
