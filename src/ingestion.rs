@@ -136,9 +136,11 @@ pub async fn follow(
     }
 }
 
-/// Starts a job; when Bedrock says one is already running, follows that one (on this data source)
-/// or waits for the other data source's job to end and starts again.
-pub async fn start(step: &Step, kb: &str, ds: &str) -> Result<String> {
+/// Starts a job; when Bedrock says one is already running, follows that one (on this data source,
+/// when `join_running`) or waits for it to end and starts again. A job that started before the
+/// caller changed documents may miss the change (the sync trigger's may have started on the first
+/// upload), so after an upload a running job is waited for, not joined.
+pub async fn start(step: &Step, kb: &str, ds: &str, join_running: bool) -> Result<String> {
     let ctx = &step.ctx;
     let begun = std::time::Instant::now();
     loop {
@@ -147,14 +149,21 @@ pub async fn start(step: &Step, kb: &str, ds: &str) -> Result<String> {
         match started.map_err(aws) {
             Ok(out) => return Ok(out.ingestion_job.map(|j| j.ingestion_job_id).unwrap_or_default()),
             Err(e) if e.is_conflict() => {
-                if let Some(running) = running_job(ctx, kb, ds).await.map_err(failed("list ingestion jobs"))? {
-                    step.progress("following", &format!("job {running}, already running"));
-                    return Ok(running);
+                let running = running_job(ctx, kb, ds).await.map_err(failed("list ingestion jobs"))?;
+                match running {
+                    Some(running) if join_running => {
+                        step.progress("following", &format!("job {running}, already running"));
+                        return Ok(running);
+                    }
+                    Some(running) => step.progress(
+                        "waiting",
+                        &format!("job {running}, already running from before the upload, to finish; then a new job"),
+                    ),
+                    None => step.progress("waiting", "another ingestion job of this knowledge base to finish"),
                 }
                 if begun.elapsed() > JOB_DEADLINE {
                     return Err(Error::aws("start ingestion job", e));
                 }
-                step.progress("waiting", "another ingestion job of this knowledge base to finish");
                 tokio::time::sleep(wait::interval(begun.elapsed()).max(Duration::from_secs(1))).await;
             }
             Err(e) => return Err(Error::aws("start ingestion job", e)),

@@ -42,6 +42,15 @@ pub struct Names {
     pub knowledge_base: String,
     pub function: String,
     pub log_group: String,
+    /// The sync trigger (`[sync]`): its function, log group, roles, rule and schedules.
+    pub sync_function: String,
+    pub sync_log_group: String,
+    pub sync_role: String,
+    pub scheduler_role: String,
+    pub sync_rule: String,
+    pub sync_schedule: String,
+    /// The trigger function's one-time re-check schedules, one per data source: this plus its id.
+    pub recheck_schedule_prefix: String,
     pub rest_api: String,
     pub api_key: String,
     pub usage_plan: String,
@@ -61,6 +70,7 @@ impl Names {
         // IAM is global: the region keeps `dev` in two regions of one account apart.
         let regional_stem = format!("{stem}-{region}");
         let function = format!("{stem}-query");
+        let sync_function = format!("{stem}-sync");
         Names {
             prefix: prefix.to_string(),
             environment: environment.to_string(),
@@ -80,6 +90,13 @@ impl Names {
             knowledge_base: stem.clone(),
             log_group: format!("/aws/lambda/{function}"),
             function,
+            sync_log_group: format!("/aws/lambda/{sync_function}"),
+            sync_role: format!("{regional_stem}-sync"),
+            scheduler_role: format!("{regional_stem}-scheduler"),
+            sync_rule: format!("{stem}-documents-changed"),
+            sync_schedule: sync_function.clone(),
+            recheck_schedule_prefix: format!("{stem}-recheck-"),
+            sync_function,
             api_key: format!("{stem}-key"),
             usage_plan: stem.clone(),
             rest_api: stem,
@@ -106,6 +123,14 @@ impl Names {
         check("IAM role (knowledge base)", &self.knowledge_base_role, iam_role_rule(&self.knowledge_base_role));
         check("IAM role (API function)", &self.api_role, iam_role_rule(&self.api_role));
         check("Lambda function", &self.function, lambda_name_rule(&self.function));
+        check("IAM role (sync function)", &self.sync_role, iam_role_rule(&self.sync_role));
+        check("IAM role (scheduler)", &self.scheduler_role, iam_role_rule(&self.scheduler_role));
+        check("Lambda function (sync)", &self.sync_function, lambda_name_rule(&self.sync_function));
+        check("EventBridge rule", &self.sync_rule, eventbridge_name_rule(&self.sync_rule));
+        check("EventBridge Scheduler schedule", &self.sync_schedule, eventbridge_name_rule(&self.sync_schedule));
+        // A data source id is 10 characters (Bedrock's model: pattern [0-9a-zA-Z]{10}).
+        let recheck = format!("{}0123456789", self.recheck_schedule_prefix);
+        check("EventBridge Scheduler schedule (re-check)", &recheck, eventbridge_name_rule(&recheck));
         check("Bedrock knowledge base", &self.knowledge_base, bedrock_name_rule(&self.knowledge_base));
         out
     }
@@ -171,7 +196,20 @@ impl Names {
     }
 
     pub fn function_arn(&self) -> String {
-        format!("arn:{}:lambda:{}:{}:function:{}", self.partition, self.region, self.account, self.function)
+        self.function_arn_of(&self.function)
+    }
+
+    pub fn function_arn_of(&self, function: &str) -> String {
+        format!("arn:{}:lambda:{}:{}:function:{function}", self.partition, self.region, self.account)
+    }
+
+    pub fn sync_rule_arn(&self) -> String {
+        format!("arn:{}:events:{}:{}:rule/{}", self.partition, self.region, self.account, self.sync_rule)
+    }
+
+    /// A schedule of the default group (ragstack's schedules live there).
+    pub fn schedule_arn(&self, name: &str) -> String {
+        format!("arn:{}:scheduler:{}:{}:schedule/default/{name}", self.partition, self.region, self.account)
     }
 
     /// What an AWS_PROXY integration calls: the function, through API Gateway's Lambda path.
@@ -189,7 +227,11 @@ impl Names {
     }
 
     pub fn log_group_arn(&self) -> String {
-        format!("arn:{}:logs:{}:{}:log-group:{}", self.partition, self.region, self.account, self.log_group)
+        self.log_group_arn_of(&self.log_group)
+    }
+
+    pub fn log_group_arn_of(&self, group: &str) -> String {
+        format!("arn:{}:logs:{}:{}:log-group:{group}", self.partition, self.region, self.account)
     }
 
     pub fn rest_api_arn(&self, id: Option<&str>) -> String {
@@ -311,6 +353,15 @@ pub fn iam_role_rule(name: &str) -> Option<String> {
     length_rule(name, 1, 64).or_else(|| {
         let ok = name.bytes().all(|b| b.is_ascii_alphanumeric() || b"+=,.@_-".contains(&b));
         (!ok).then(|| "must use only letters, digits and +=,.@_-".into())
+    })
+}
+
+/// EventBridge rule and Scheduler schedule names: 1-64 of `[A-Za-z0-9._-]` (botocore's events
+/// and scheduler models, shapes RuleName and Name).
+pub fn eventbridge_name_rule(name: &str) -> Option<String> {
+    length_rule(name, 1, 64).or_else(|| {
+        let ok = name.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
+        (!ok).then(|| "must use only letters, digits, '.', '-' and '_'".into())
     })
 }
 

@@ -17,6 +17,11 @@ pub const TEMPLATES: &[(&str, &str)] = &[
     ("iam/knowledge-base-permissions.json", include_str!("../templates/iam/knowledge-base-permissions.json.hbs")),
     ("iam/api-trust.json", include_str!("../templates/iam/api-trust.json.hbs")),
     ("iam/api-permissions.json", include_str!("../templates/iam/api-permissions.json.hbs")),
+    ("iam/sync-trust.json", include_str!("../templates/iam/sync-trust.json.hbs")),
+    ("iam/sync-permissions.json", include_str!("../templates/iam/sync-permissions.json.hbs")),
+    ("iam/scheduler-trust.json", include_str!("../templates/iam/scheduler-trust.json.hbs")),
+    ("iam/scheduler-permissions.json", include_str!("../templates/iam/scheduler-permissions.json.hbs")),
+    ("events/documents-changed.json", include_str!("../templates/events/documents-changed.json.hbs")),
     ("iam/deployer-policy.json", include_str!("../templates/iam/deployer-policy.json.hbs")),
     ("s3/documents-bucket-policy.json", include_str!("../templates/s3/documents-bucket-policy.json.hbs")),
     ("opensearch/encryption-policy.json", include_str!("../templates/opensearch/encryption-policy.json.hbs")),
@@ -30,6 +35,7 @@ pub const TEMPLATES: &[(&str, &str)] = &[
 pub const ASSETS: &[(&str, &str)] = &[
     ("lambda/handler.py", include_str!("../templates/lambda/handler.py")),
     ("lambda/index.html", include_str!("../templates/lambda/index.html")),
+    ("sync/handler.py", include_str!("../templates/sync/handler.py")),
 ];
 
 pub struct Templates {

@@ -30,7 +30,10 @@ pub async fn run(ctx: Arc<Ctx>, show_api_key: bool) -> Result<u8> {
         ));
     }
     let deployer = ctx.known().deployer_arn.unwrap_or_default();
-    let plan = engine::observe(&ctx, &deployer).await?;
+    let mut plan = engine::observe(&ctx, &deployer).await?;
+    for i in plan.items.iter_mut().filter(|i| i.observation.exists && i.observation.foreign.is_none()) {
+        i.resource.kind.inspect(&ctx, &i.resource, &mut i.observation).await?;
+    }
     let (resources, ingestion, healthy) = states(&plan);
     let deployed = plan.items.iter().any(|i| i.observation.exists);
     let mut outputs = engine::outputs(&ctx, |id| plan.items.iter().any(|i| i.id == *id && i.observation.exists))?;
@@ -80,8 +83,12 @@ fn states(plan: &engine::Plan) -> (Vec<Value>, Vec<Value>, bool) {
                 ingestion.push(json!({"data_source": i.name, "last_job": null}));
             }
             Some(job) => {
-                healthy &= job.succeeded();
-                ingestion.push(serde_json::to_value(job).expect("job serializes"));
+                // Documents changed after the last completed job: work left undone.
+                let stale = i.observation.stale == Some(true);
+                healthy &= job.succeeded() && !stale;
+                let mut entry = serde_json::to_value(job).expect("job serializes");
+                entry["stale"] = json!(i.observation.stale);
+                ingestion.push(entry);
             }
         }
     }
@@ -120,7 +127,7 @@ fn print_text(
                     ctx.env.region()
                 ),
                 status => println!(
-                    "  {:<26} {} at {} (job {}): {} scanned, {} new, {} modified, {} deleted, {} failed",
+                    "  {:<26} {} at {} (job {}): {} scanned, {} new, {} modified, {} deleted, {} failed{}",
                     j["data_source"].as_str().unwrap_or_default(),
                     status.as_str().unwrap_or_default(),
                     j["started_at"].as_str().unwrap_or_default(),
@@ -129,7 +136,12 @@ fn print_text(
                     j["new"],
                     j["modified"],
                     j["deleted"],
-                    j["failed"]
+                    j["failed"],
+                    match j["stale"].as_bool() {
+                        Some(true) => "; STALE: documents changed since",
+                        Some(false) => "; fresh",
+                        None => "",
+                    }
                 ),
             }
         }

@@ -109,12 +109,13 @@ pub async fn run(ctx: Arc<Ctx>, args: &SyncArgs) -> Result<u8> {
         uploaded = upload(&ctx, dir, &bucket, &prefix, args.delete).await?;
     }
 
+    let changed = ["sent", "deleted"].iter().any(|k| uploaded[k].as_array().is_some_and(|a| !a.is_empty()));
     let deadline = args.timeout.map(Into::into).unwrap_or(ingestion::JOB_DEADLINE);
     let mut results: Vec<JobResult> = Vec::new();
     let mut started = Vec::new();
     for (name, id) in &sources {
         let step = ingestion::step(&ctx, name);
-        let job = ingestion::start(&step, &kb, id).await?;
+        let job = ingestion::start(&step, &kb, id, !changed).await?;
         if args.no_wait {
             step.progress("started", &format!("job {job}"));
             started.push(json!({"data_source": name, "job_id": job}));

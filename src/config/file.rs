@@ -23,6 +23,9 @@ pub struct EnvironmentFile {
     /// Optional: without it, Bedrock's defaults for retrieval and generation.
     #[serde(default)]
     pub retrieval: Retrieval,
+    /// Optional: without it, ingestion runs only on `ragstack sync` (and deploy).
+    #[serde(default)]
+    pub sync: SyncTriggers,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -165,6 +168,28 @@ impl SearchType {
             SearchType::Hybrid => "HYBRID",
         }
     }
+}
+
+/// What starts ingestion besides `ragstack sync` (`[sync]`).
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct SyncTriggers {
+    #[serde(default)]
+    pub trigger: SyncTrigger,
+    /// An EventBridge Scheduler expression, `rate(6 hours)` or `cron(...)`: every data source
+    /// is ingested on it.
+    #[serde(default)]
+    pub schedule: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SyncTrigger {
+    /// Only `ragstack sync` (and deploy) ingest.
+    #[default]
+    Manual,
+    /// Documents created or deleted under a data source's prefix start its ingestion.
+    OnChange,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]

@@ -6,6 +6,7 @@
 mod file;
 mod locate;
 mod lookup;
+mod schedule;
 mod validate;
 
 pub use file::*;
@@ -59,6 +60,16 @@ impl Environment {
         self.file.data_sources.iter().any(|d| d.bucket.is_none())
     }
 
+    /// Whether documents that change start ingestion (`sync.trigger = "on_change"`).
+    pub fn syncs_on_change(&self) -> bool {
+        self.file.sync.trigger == SyncTrigger::OnChange
+    }
+
+    /// Whether anything besides `ragstack sync` starts ingestion: the trigger function is wanted.
+    pub fn syncs_automatically(&self) -> bool {
+        self.syncs_on_change() || self.file.sync.schedule.is_some()
+    }
+
     /// The bucket a data source reads from.
     pub fn data_source_bucket<'a>(&'a self, ds: &'a DataSource) -> &'a str {
         ds.bucket.as_deref().unwrap_or(&self.names.documents_bucket)
@@ -95,6 +106,7 @@ pub fn load(source: &EnvironmentSource, target: &Target) -> crate::Result<Enviro
     v.lambda(&file);
     v.api(&file);
     v.logs(&file);
+    v.sync(&file);
     let prompt_template = v.retrieval(&file, source);
     let names = v.names(&file, source, target);
     if !v.is_clean() {

@@ -2,7 +2,7 @@
 //! with the allowed values in the message. Problems are collected (all of a file's at once) with
 //! the key path each is about; `locate.rs` finds them in the file.
 
-use super::file::{ApiAuth, ChunkingSettings, ChunkingStrategy, EnvironmentFile, NetworkAccess};
+use super::file::{ApiAuth, ChunkingSettings, ChunkingStrategy, EnvironmentFile, NetworkAccess, SyncTrigger};
 use super::locate::{self, ConfigErrors, Seg};
 use super::lookup::{EnvironmentSource, environment_name_rule};
 use super::{Chunking, LAMBDA_RUNTIMES, MAX_DATA_SOURCES, Target};
@@ -520,6 +520,32 @@ impl Validator {
                 Some(days.to_string()),
                 format!("not a retention CloudWatch Logs accepts; allowed: {} (days)", allowed.join(", ")),
             );
+        }
+    }
+
+    /// `[sync]`: the schedule's syntax (`schedule.rs`). `on_change` turns on the EventBridge
+    /// notifications of the documents bucket, which ragstack may do only to the bucket it owns.
+    pub fn sync(&mut self, file: &EnvironmentFile) {
+        if let Some(s) = &file.sync.schedule
+            && let Some(why) = super::schedule::problem(s)
+        {
+            self.fail(&["sync", "schedule"], Some(q(s)), why);
+        }
+        if file.sync.trigger == SyncTrigger::OnChange {
+            for ds in &file.data_sources {
+                if let Some(bucket) = &ds.bucket {
+                    self.fail(
+                        &["sync", "trigger"],
+                        Some(q("on_change")),
+                        format!(
+                            "data source `{}` reads bucket {bucket}, which ragstack does not own and whose \
+                             notifications it does not change; allowed: \"manual\" (with a `schedule`), or \
+                             leave out that data source's `bucket` to use the documents bucket",
+                            ds.name
+                        ),
+                    );
+                }
+            }
         }
     }
 

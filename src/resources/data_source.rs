@@ -16,8 +16,9 @@ use async_trait::async_trait;
 use aws_sdk_bedrockagent::types::{
     ChunkingConfiguration, ChunkingStrategy, DataDeletionPolicy, DataSource as AwsDataSource, DataSourceConfiguration,
     DataSourceStatus, DataSourceType, FixedSizeChunkingConfiguration, HierarchicalChunkingConfiguration,
-    HierarchicalChunkingLevelConfiguration, IngestionJobStatus, S3DataSourceConfiguration,
-    SemanticChunkingConfiguration, VectorIngestionConfiguration,
+    HierarchicalChunkingLevelConfiguration, IngestionJobFilter, IngestionJobFilterAttribute,
+    IngestionJobFilterOperator, IngestionJobSortBy, IngestionJobSortByAttribute, IngestionJobStatus,
+    S3DataSourceConfiguration, SemanticChunkingConfiguration, SortOrder, VectorIngestionConfiguration,
 };
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -200,6 +201,45 @@ fn source_configuration(ctx: &Ctx, name: &str) -> DataSourceConfiguration {
     DataSourceConfiguration::builder().r#type(DataSourceType::S3).s3_configuration(s3).build().expect("type is set")
 }
 
+/// The latest change under `prefix`: the newest object version or delete marker (a deleted
+/// document leaves one in a versioned bucket), as (key, when).
+async fn newest_change(
+    ctx: &Ctx,
+    bucket: &str,
+    prefix: &str,
+) -> Result<Option<(String, aws_smithy_types::DateTime)>> {
+    let mut newest: Option<(String, aws_smithy_types::DateTime)> = None;
+    let mut later = |key: Option<&str>, at: Option<&aws_smithy_types::DateTime>| {
+        if let (Some(key), Some(at)) = (key, at)
+            && newest.as_ref().is_none_or(|(_, n)| at.as_nanos() > n.as_nanos())
+        {
+            newest = Some((key.to_string(), *at));
+        }
+    };
+    let (mut key_marker, mut version_marker) = (None, None);
+    loop {
+        let out = ctx
+            .clients
+            .s3
+            .list_object_versions()
+            .bucket(bucket)
+            .prefix(prefix)
+            .set_key_marker(key_marker)
+            .set_version_id_marker(version_marker)
+            .send()
+            .await
+            .map_err(aws)
+            .map_err(failed(&format!("list the documents in s3://{bucket}/{prefix}")))?;
+        out.versions().iter().for_each(|v| later(v.key(), v.last_modified()));
+        out.delete_markers().iter().for_each(|m| later(m.key(), m.last_modified()));
+        if out.is_truncated() != Some(true) {
+            return Ok(newest);
+        }
+        key_marker = out.next_key_marker().map(str::to_string);
+        version_marker = out.next_version_id_marker().map(str::to_string);
+    }
+}
+
 /// Switches the data source to RETAIN (when it is not), deletes it, and waits until it is gone.
 pub async fn delete_one(step: &Step, kb: &str, id: &str, name: &str) -> Result<()> {
     let ctx = &step.ctx;
@@ -360,6 +400,59 @@ impl Kind for DataSource {
         true
     }
 
+    /// Whether documents changed after the last completed job started: the newest object
+    /// version or delete marker under the prefix against the job's start.
+    async fn inspect(&self, ctx: &Ctx, r: &Resource, obs: &mut Observation) -> Result<()> {
+        let (Some(kb), Some(id)) = (ctx.assigned(&knowledge_base::ID), obs.id.clone()) else { return Ok(()) };
+        let Some(ds) = ctx.env.file.data_sources.iter().find(|d| d.name == r.name) else { return Ok(()) };
+        let read = |e| Error::aws(format!("read the ingestion jobs of data source {}", r.name), e);
+        let completed = ctx
+            .clients
+            .agent
+            .list_ingestion_jobs()
+            .knowledge_base_id(&kb)
+            .data_source_id(&id)
+            .filters(
+                IngestionJobFilter::builder()
+                    .attribute(IngestionJobFilterAttribute::Status)
+                    .operator(IngestionJobFilterOperator::Eq)
+                    .values(IngestionJobStatus::Complete.as_str())
+                    .build()
+                    .expect("fields are set"),
+            )
+            .sort_by(
+                IngestionJobSortBy::builder()
+                    .attribute(IngestionJobSortByAttribute::StartedAt)
+                    .order(SortOrder::Descending)
+                    .build()
+                    .expect("fields are set"),
+            )
+            .max_results(1)
+            .send()
+            .await
+            .map_err(aws)
+            .map_err(read)?;
+        let Some(job) = completed.ingestion_job_summaries().first() else { return Ok(()) };
+        let bucket = ctx.env.data_source_bucket(ds);
+        let prefix = ds.inclusion_prefixes.first().map_or("", String::as_str);
+        let newest = newest_change(ctx, bucket, prefix).await?;
+        let started = job.started_at();
+        let stale = newest.as_ref().is_some_and(|(_, at)| at.as_nanos() > started.as_nanos());
+        obs.stale = Some(stale);
+        let detail = match newest {
+            Some((key, at)) if stale => format!(
+                "changed after the last completed ingestion (job {} started {started}): {key} at {at}; \
+                 ragstack sync {} {} ingests it",
+                job.ingestion_job_id(),
+                ctx.env.name,
+                ctx.env.region()
+            ),
+            _ => format!("ingested: nothing changed since job {} started {started}", job.ingestion_job_id()),
+        };
+        obs.details.insert("documents".into(), detail.into());
+        Ok(())
+    }
+
     async fn ingest(&self, ctx: &Arc<Ctx>, r: &Resource) -> Result<JobResult> {
         let (Some(kb), Some(id)) = (ctx.assigned(&knowledge_base::ID), ctx.assigned(&r.id)) else {
             return Err(Error::Incomplete {
@@ -368,7 +461,7 @@ impl Kind for DataSource {
             });
         };
         let step = ingestion::step(ctx, &r.name);
-        let job = ingestion::start(&step, &kb, &id).await?;
+        let job = ingestion::start(&step, &kb, &id, true).await?;
         ingestion::follow(&step, &kb, &r.name, &id, &job, ingestion::JOB_DEADLINE).await
     }
 }

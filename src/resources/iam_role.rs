@@ -15,6 +15,8 @@ use std::collections::BTreeMap;
 
 pub const KNOWLEDGE_BASE_ROLE: Id = Id::fixed("knowledge_base_role");
 pub const API_ROLE: Id = Id::fixed("api_role");
+pub const SYNC_ROLE: Id = Id::fixed("sync_role");
+pub const SCHEDULER_ROLE: Id = Id::fixed("scheduler_role");
 
 pub struct Role;
 
@@ -74,7 +76,34 @@ impl Kind for Role {
             }))
             .document(i.document("iam/api-trust.json")?)
             .document(i.document("iam/api-permissions.json")?);
-        Ok(vec![kb_role, api_role])
+        // With `[sync]` triggers: the trigger function's (start ingestion, record its re-checks)
+        // and EventBridge Scheduler's (invoke the trigger function).
+        let wanted = i.env.syncs_automatically();
+        let sync_role = Resource::new(&Role, SYNC_ROLE, "IAM role", &n.sync_role)
+            .arn(n.role_arn(&n.sync_role))
+            .wanted_if(wanted)
+            .depends_on(&knowledge_base::ID, Needs::Arn)
+            .observed_after(&knowledge_base::ID)
+            .tagged()
+            .settings(json!({
+                "path": n.role_path,
+                "trusted_service": "lambda.amazonaws.com",
+                "inline_policy": "sync-trigger-access",
+            }))
+            .document(i.document("iam/sync-trust.json")?)
+            .document(i.document("iam/sync-permissions.json")?);
+        let scheduler_role = Resource::new(&Role, SCHEDULER_ROLE, "IAM role", &n.scheduler_role)
+            .arn(n.role_arn(&n.scheduler_role))
+            .wanted_if(wanted)
+            .tagged()
+            .settings(json!({
+                "path": n.role_path,
+                "trusted_service": "scheduler.amazonaws.com (this account's schedules)",
+                "inline_policy": "invoke-sync-trigger",
+            }))
+            .document(i.document("iam/scheduler-trust.json")?)
+            .document(i.document("iam/scheduler-permissions.json")?);
+        Ok(vec![kb_role, api_role, sync_role, scheduler_role])
     }
 
     async fn observe(&self, ctx: &Ctx, r: &Resource) -> Result<Observation> {

@@ -1,13 +1,14 @@
-//! The query function: `templates/lambda/handler.py` and `index.html`, zipped in memory. The zip
-//! is deterministic (fixed file order, timestamps and permissions), so an unchanged function's
-//! CodeSha256 equals the local one and a re-deploy sends nothing. Configuration reaches the code
-//! through environment variables. Lambda applies one update at a time: each step waits for
-//! LastUpdateStatus=Successful before the next. A new role is not assumable for some seconds
-//! (InvalidParameterValueException), which CreateFunction retries.
+//! The environment's Lambda functions: the query function (`templates/lambda/handler.py` and
+//! `index.html`) and, with `[sync]` triggers, the sync trigger (`templates/sync/handler.py`), each
+//! zipped in memory. The zip is deterministic (fixed file order, timestamps and permissions), so an
+//! unchanged function's CodeSha256 equals the local one and a re-deploy sends nothing.
+//! Configuration reaches the code through environment variables. Lambda applies one update at a
+//! time: each step waits for LastUpdateStatus=Successful before the next. A new role is not
+//! assumable for some seconds (InvalidParameterValueException), which CreateFunction retries.
 
 use super::{
-    Ctx, Id, Inputs, Kind, Needs, Observation, Phase, Resource, Status, Step, failed, gone, iam_role, knowledge_base,
-    ours,
+    Ctx, Id, Inputs, Kind, Needs, Observation, Phase, Resource, Status, Step, data_source, failed, gone, iam_role,
+    knowledge_base, ours, sync_schedule,
 };
 use crate::aws::{AwsError, aws};
 use crate::config::{Architecture as Arch, Retrieval};
@@ -16,6 +17,7 @@ use crate::naming::AFTER_APPLY;
 use crate::wait;
 use async_trait::async_trait;
 use aws_sdk_lambda::primitives::Blob;
+use aws_sdk_bedrockagent::types::{IngestionJobSortBy, IngestionJobSortByAttribute, SortOrder};
 use aws_sdk_lambda::types::{Architecture, Environment, FunctionCode, LastUpdateStatus, Runtime, State};
 use serde_json::json;
 use sha2::{Digest, Sha256};
@@ -26,28 +28,82 @@ use std::time::Duration;
 const ROLE_PROPAGATION_DEADLINE: Duration = Duration::from_secs(3 * 60);
 const READY_DEADLINE: Duration = Duration::from_secs(10 * 60);
 pub const ID: Id = Id::fixed("function");
+pub const SYNC_ID: Id = Id::fixed("sync_function");
 
 pub struct Function;
 
-/// The files of the function, in the zip's order.
+/// The query function's files, in the zip's order.
 const FILES: [&str; 2] = ["handler.py", "index.html"];
 /// The prompt template (`retrieval.prompt_template`), shipped in the package rather than in an
 /// environment variable: Bedrock allows 4000 characters, Lambda 4 KB for all variables together.
 const PROMPT_FILE: &str = "prompt.txt";
+/// The sync trigger only calls two APIs per event: the smallest memory, and time for retries.
+const SYNC_MEMORY_MB: i64 = 128;
+const SYNC_TIMEOUT_SECONDS: i64 = 60;
+/// How the sync trigger begins the description of the jobs it starts.
+const TRIGGERED_JOB_DESCRIPTION: &str = "ragstack sync trigger";
+/// How long after a refused start the sync trigger looks again (its one-time re-check schedule).
+const RECHECK_MINUTES: u32 = 5;
 
-/// The deployment package: the same bytes for the same sources, on every machine.
-pub fn package(ctx: &Ctx) -> Vec<u8> {
+/// What differs between the environment's functions.
+struct Spec {
+    role: String,
+    /// (name in the zip, text), in the zip's order.
+    files: Vec<(&'static str, String)>,
+    memory_mb: i64,
+    timeout_seconds: i64,
+    reserved_concurrency: Option<i64>,
+    variables: BTreeMap<String, String>,
+    description: String,
+}
+
+fn spec(ctx: &Ctx, r: &Resource) -> Spec {
+    let (n, f) = (&ctx.env.names, &ctx.env.file.lambda);
+    if r.id == SYNC_ID {
+        return Spec {
+            role: n.role_arn(&n.sync_role),
+            files: vec![("handler.py", ctx.templates.asset("sync/handler.py").to_string())],
+            memory_mb: SYNC_MEMORY_MB,
+            timeout_seconds: SYNC_TIMEOUT_SECONDS,
+            reserved_concurrency: None,
+            variables: sync_variables(ctx),
+            description: format!("ragstack {}: ingests documents that changed", ctx.env.name),
+        };
+    }
+    let mut files: Vec<(&'static str, String)> =
+        FILES.iter().map(|f| (*f, ctx.templates.asset(&format!("lambda/{f}")).to_string())).collect();
+    if let Some(prompt) = &ctx.env.prompt_template {
+        files.push((PROMPT_FILE, prompt.clone()));
+    }
+    Spec {
+        role: n.role_arn(&n.api_role),
+        files,
+        memory_mb: f.memory_mb,
+        timeout_seconds: f.timeout_seconds,
+        reserved_concurrency: f.reserved_concurrency,
+        variables: variables(ctx),
+        description: format!("ragstack {}: answers questions from the knowledge base", ctx.env.name),
+    }
+}
+
+/// A deployment package: the same bytes for the same files, on every machine.
+fn zip(files: &[(&str, String)]) -> Vec<u8> {
     let options = zip::write::SimpleFileOptions::default()
         .compression_method(zip::CompressionMethod::Deflated)
         .last_modified_time(zip::DateTime::default())
         .unix_permissions(0o644);
     let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
-    let files = FILES.iter().map(|f| (*f, ctx.templates.asset(&format!("lambda/{f}"))));
-    for (file, text) in files.chain(ctx.env.prompt_template.as_deref().map(|p| (PROMPT_FILE, p))) {
-        zip.start_file(file, options).expect("writing to memory");
+    for (file, text) in files {
+        zip.start_file(*file, options).expect("writing to memory");
         zip.write_all(text.as_bytes()).expect("writing to memory");
     }
     zip.finish().expect("writing to memory").into_inner()
+}
+
+/// The query function's deployment package.
+pub fn package(ctx: &Ctx) -> Vec<u8> {
+    let query = Resource::new(&Function, ID, "Lambda function", &ctx.env.names.function);
+    zip(&spec(ctx, &query).files)
 }
 
 /// Lambda's CodeSha256: base64 of the package's SHA-256.
@@ -74,6 +130,32 @@ pub fn variables(ctx: &Ctx) -> BTreeMap<String, String> {
     vars
 }
 
+/// The sync trigger's environment variables (templates/sync/handler.py says what each is).
+pub fn sync_variables(ctx: &Ctx) -> BTreeMap<String, String> {
+    let n = &ctx.env.names;
+    let known = ctx.known();
+    BTreeMap::from([
+        ("KNOWLEDGE_BASE_ID".to_string(), known.id(&knowledge_base::ID).unwrap_or(AFTER_APPLY).to_string()),
+        ("DATA_SOURCES".to_string(), sync_data_sources(ctx, &known).to_string()),
+        ("SCHEDULER_ROLE_ARN".to_string(), n.role_arn(&n.scheduler_role)),
+        ("RECHECK_SCHEDULE_PREFIX".to_string(), n.recheck_schedule_prefix.clone()),
+        ("RECHECK_MINUTES".to_string(), RECHECK_MINUTES.to_string()),
+    ])
+}
+
+/// Each data source as the sync trigger matches events to it: id, name, bucket and key prefix.
+fn sync_data_sources(ctx: &Ctx, known: &crate::context::Known) -> serde_json::Value {
+    let sources = ctx.env.file.data_sources.iter().map(|ds| {
+        json!({
+            "id": known.id(&data_source::id_of(&ds.name)).unwrap_or(AFTER_APPLY),
+            "name": ds.name,
+            "bucket": ctx.env.data_source_bucket(ds),
+            "prefix": ds.inclusion_prefixes.first().map_or("", String::as_str),
+        })
+    });
+    json!(sources.collect::<Vec<_>>())
+}
+
 /// `[retrieval]` as the handler reads it (only the keys set: the rest are Bedrock's defaults).
 fn retrieval_variables(r: &Retrieval) -> BTreeMap<String, String> {
     [
@@ -90,10 +172,10 @@ fn retrieval_variables(r: &Retrieval) -> BTreeMap<String, String> {
 }
 
 /// Sets (or removes) the function's reserved concurrency as the file says.
-async fn put_concurrency(step: &Step, name: &str) -> Result<()> {
+async fn put_concurrency(step: &Step, name: &str, reserved: Option<i64>) -> Result<()> {
     let lambda = &step.ctx.clients.lambda;
     let action = format!("set the reserved concurrency of function {name}");
-    match step.ctx.env.file.lambda.reserved_concurrency {
+    match reserved {
         Some(n) => {
             step.progress("updating", &format!("reserved concurrency {n}"));
             let put = lambda.put_function_concurrency().function_name(name).reserved_concurrent_executions(n as i32);
@@ -107,12 +189,59 @@ async fn put_concurrency(step: &Step, name: &str) -> Result<()> {
     }
 }
 
-fn role_arn(ctx: &Ctx) -> String {
-    ctx.env.names.role_arn(&ctx.env.names.api_role)
+fn environment(spec: &Spec) -> Environment {
+    Environment::builder().set_variables(Some(spec.variables.clone().into_iter().collect())).build()
 }
 
-fn environment(ctx: &Ctx) -> Environment {
-    Environment::builder().set_variables(Some(variables(ctx).into_iter().collect())).build()
+/// Who may invoke a function, from where: one statement of its resource policy.
+pub struct Grant<'a> {
+    pub sid: &'a str,
+    pub principal: &'a str,
+    pub source_arn: &'a str,
+}
+
+/// The source ARN statement `sid` of the function's resource policy allows, or null.
+pub async fn permission_source(ctx: &Ctx, function: &str, sid: &str) -> Result<serde_json::Value> {
+    let policy = match ctx.clients.lambda.get_policy().function_name(function).send().await.map_err(aws) {
+        Ok(out) => serde_json::from_str::<serde_json::Value>(out.policy().unwrap_or("{}")).unwrap_or_default(),
+        Err(e) if e.is_not_found() => return Ok(serde_json::Value::Null),
+        Err(e) => return Err(Error::aws(format!("read the resource policy of function {function}"), e)),
+    };
+    let statements = policy["Statement"].as_array().cloned().unwrap_or_default();
+    Ok(statements
+        .iter()
+        .find(|s| s["Sid"] == sid)
+        .map(|s| s["Condition"]["ArnLike"]["AWS:SourceArn"].clone())
+        .unwrap_or_default())
+}
+
+/// Replaces statement `grant.sid` of the function's resource policy with `grant`.
+pub async fn grant(step: &Step, function: &str, grant: &Grant<'_>) -> Result<()> {
+    let lambda = &step.ctx.clients.lambda;
+    revoke(step, function, grant.sid).await?;
+    let added = lambda
+        .add_permission()
+        .function_name(function)
+        .statement_id(grant.sid)
+        .action("lambda:InvokeFunction")
+        .principal(grant.principal)
+        .source_arn(grant.source_arn)
+        .send()
+        .await
+        .map_err(aws);
+    match added {
+        // A concurrent run added the same statement.
+        Err(e) if !e.is("ResourceConflictException") => {
+            Err(failed(&format!("allow {} to invoke function {function}", grant.source_arn))(e))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Removes statement `sid` from the function's resource policy; one already gone is fine.
+pub async fn revoke(step: &Step, function: &str, sid: &str) -> Result<()> {
+    let removed = step.ctx.clients.lambda.remove_permission().function_name(function).statement_id(sid).send().await;
+    gone(removed.map_err(aws), format!("remove permission {sid} of function {function}"))
 }
 
 /// Waits until the function is Active and its last update Successful.
@@ -144,6 +273,40 @@ async fn wait_ready(step: &Step, name: &str) -> Result<()> {
     .await
 }
 
+/// The sync trigger, wanted with `sync.trigger = "on_change"` or a `sync.schedule`.
+fn sync_function(i: &Inputs) -> Resource {
+    let (n, f) = (&i.env.names, &i.env.file.lambda);
+    let mut r = Resource::new(&Function, SYNC_ID, "Lambda function", &n.sync_function)
+        .arn(n.function_arn_of(&n.sync_function))
+        .wanted_if(i.env.syncs_automatically())
+        .depends_on(&iam_role::SYNC_ROLE, Needs::Ready)
+        .depends_on(&knowledge_base::ID, Needs::Arn)
+        .observed_after(&knowledge_base::ID);
+    let mut sources = Vec::new();
+    for ds in &i.env.file.data_sources {
+        let id = data_source::id_of(&ds.name);
+        r = r.depends_on(&id, Needs::Arn).observed_after(&id);
+        sources.push(json!({
+            "name": ds.name,
+            "id": i.known.id(&id).unwrap_or(AFTER_APPLY),
+            "bucket": i.env.data_source_bucket(ds),
+            "prefix": ds.inclusion_prefixes.first().map_or("", String::as_str),
+        }));
+    }
+    r.tagged().settings(json!({
+        "runtime": f.runtime,
+        "architecture": f.architecture,
+        "memory_mb": SYNC_MEMORY_MB,
+        "timeout_seconds": SYNC_TIMEOUT_SECONDS,
+        "handler": "handler.handler",
+        "code": "templates/sync/handler.py, zipped in memory",
+        "starts_ingestion_of": sources,
+        "recheck_after_minutes": RECHECK_MINUTES,
+        "recheck_schedules": format!("{}DATA_SOURCE_ID", n.recheck_schedule_prefix),
+        "log_group": n.sync_log_group,
+    }))
+}
+
 #[async_trait]
 impl Kind for Function {
     fn desired(&self, i: &Inputs) -> Result<Vec<Resource>> {
@@ -171,6 +334,7 @@ impl Kind for Function {
                     "prompt_template": i.env.file.retrieval.prompt_template.as_ref().map(|p| format!("{p}, packaged as {PROMPT_FILE}")),
                     "log_group": n.log_group,
                 })),
+            sync_function(i),
         ])
     }
 
@@ -196,19 +360,20 @@ impl Kind for Function {
             return Ok(obs);
         }
         let f = &ctx.env.file.lambda;
-        obs.diff("code", c.code_sha256().unwrap_or_default(), code_sha256(&package(ctx)), false);
+        let spec = spec(ctx, r);
+        obs.diff("code", c.code_sha256().unwrap_or_default(), code_sha256(&zip(&spec.files)), false);
         let arch: Vec<&str> = c.architectures().iter().map(Architecture::as_str).collect();
         obs.diff("architecture", json!(arch), json!([architecture(ctx).as_str()]), false);
         obs.diff("runtime", c.runtime().map_or("", Runtime::as_str), f.runtime.as_str(), false);
-        obs.diff("memory_mb", c.memory_size().unwrap_or_default(), f.memory_mb, false);
-        obs.diff("timeout_seconds", c.timeout().unwrap_or_default(), f.timeout_seconds, false);
+        obs.diff("memory_mb", c.memory_size().unwrap_or_default(), spec.memory_mb, false);
+        obs.diff("timeout_seconds", c.timeout().unwrap_or_default(), spec.timeout_seconds, false);
         obs.diff("handler", c.handler().unwrap_or_default(), "handler.handler", false);
-        obs.diff("role", c.role().unwrap_or_default(), role_arn(ctx), false);
+        obs.diff("role", c.role().unwrap_or_default(), spec.role, false);
         let vars: BTreeMap<String, String> =
             c.environment().and_then(|e| e.variables()).cloned().unwrap_or_default().into_iter().collect();
-        obs.diff("environment", json!(vars), json!(variables(ctx)), false);
+        obs.diff("environment", json!(vars), json!(spec.variables), false);
         let reserved = out.concurrency().and_then(|c| c.reserved_concurrent_executions());
-        obs.diff("reserved_concurrency", reserved, f.reserved_concurrency, false);
+        obs.diff("reserved_concurrency", reserved, spec.reserved_concurrency, false);
         if let Some(n) = reserved {
             obs.details.insert("reserved_concurrency".into(), format!("{n} concurrent executions at most").into());
         }
@@ -220,14 +385,15 @@ impl Kind for Function {
         let ctx = &step.ctx;
         let lambda = &ctx.clients.lambda;
         let f = &ctx.env.file.lambda;
+        let spec = spec(ctx, r);
         let name = &r.name;
         if !obs.exists {
-            if let Some(again) = create(step, r).await? {
+            if let Some(again) = create(step, r, &spec).await? {
                 return self.apply(step, r, &again).await;
             }
             (step.exists)();
-            if f.reserved_concurrency.is_some() {
-                put_concurrency(step, name).await?;
+            if spec.reserved_concurrency.is_some() {
+                put_concurrency(step, name, spec.reserved_concurrency).await?;
             }
             return wait_ready(step, name).await;
         }
@@ -243,11 +409,11 @@ impl Kind for Function {
                 .update_function_configuration()
                 .function_name(name)
                 .runtime(Runtime::from(f.runtime.as_str()))
-                .role(role_arn(ctx))
+                .role(&spec.role)
                 .handler("handler.handler")
-                .memory_size(f.memory_mb as i32)
-                .timeout(f.timeout_seconds as i32)
-                .environment(environment(ctx))
+                .memory_size(spec.memory_mb as i32)
+                .timeout(spec.timeout_seconds as i32)
+                .environment(environment(&spec))
                 .send()
                 .await
                 .map_err(aws)
@@ -259,7 +425,7 @@ impl Kind for Function {
             lambda
                 .update_function_code()
                 .function_name(name)
-                .zip_file(Blob::new(package(ctx)))
+                .zip_file(Blob::new(zip(&spec.files)))
                 .architectures(architecture(ctx))
                 .send()
                 .await
@@ -268,13 +434,13 @@ impl Kind for Function {
             wait_ready(step, name).await?;
         }
         if obs.changed("reserved_concurrency") {
-            put_concurrency(step, name).await?;
+            put_concurrency(step, name, spec.reserved_concurrency).await?;
         }
         if obs.changed("tags") {
             step.progress("updating", "tags");
             lambda
                 .tag_resource()
-                .resource(obs.id.clone().unwrap_or_else(|| ctx.env.names.function_arn()))
+                .resource(obs.id.clone().unwrap_or_else(|| ctx.env.names.function_arn_of(name)))
                 .set_tags(Some(ctx.tag_map()))
                 .send()
                 .await
@@ -284,24 +450,77 @@ impl Kind for Function {
         Ok(())
     }
 
-    /// Deletes the function (with its resource policy); one already gone is fine.
+    /// The sync trigger's last job: the newest job of any data source whose description says the
+    /// trigger started it (templates/sync/handler.py).
+    async fn inspect(&self, ctx: &Ctx, r: &Resource, obs: &mut Observation) -> Result<()> {
+        let Some(kb) = ctx.assigned(&knowledge_base::ID).filter(|_| r.id == SYNC_ID) else { return Ok(()) };
+        let mut last: Option<(String, aws_sdk_bedrockagent::types::IngestionJobSummary)> = None;
+        for ds in &ctx.env.file.data_sources {
+            let Some(id) = ctx.assigned(&data_source::id_of(&ds.name)) else { continue };
+            let jobs = ctx
+                .clients
+                .agent
+                .list_ingestion_jobs()
+                .knowledge_base_id(&kb)
+                .data_source_id(&id)
+                .sort_by(
+                    IngestionJobSortBy::builder()
+                        .attribute(IngestionJobSortByAttribute::StartedAt)
+                        .order(SortOrder::Descending)
+                        .build()
+                        .expect("fields are set"),
+                )
+                .send()
+                .await
+                .map_err(aws)
+                .map_err(failed(&format!("read the ingestion jobs of data source {}", ds.name)))?;
+            let triggered = jobs
+                .ingestion_job_summaries()
+                .iter()
+                .find(|j| j.description().is_some_and(|d| d.starts_with(TRIGGERED_JOB_DESCRIPTION)));
+            if let Some(j) = triggered
+                && last.as_ref().is_none_or(|(_, l)| j.started_at().as_nanos() > l.started_at().as_nanos())
+            {
+                last = Some((ds.name.clone(), j.clone()));
+            }
+        }
+        let text = match last {
+            Some((name, j)) => format!(
+                "job {} of data source {name}, {}, started {} ({})",
+                j.ingestion_job_id(),
+                j.status().as_str(),
+                j.started_at(),
+                j.description().unwrap_or_default().trim_start_matches(TRIGGERED_JOB_DESCRIPTION).trim_start_matches(": ")
+            ),
+            None => "none yet".into(),
+        };
+        obs.details.insert("last_triggered_job".into(), text.into());
+        Ok(())
+    }
+
+    /// Deletes the function (with its resource policy); one already gone is fine. The sync
+    /// trigger's pending re-checks go with it: they would invoke a function that is gone.
     async fn delete(&self, step: &Step, r: &Resource, _obs: &Observation) -> Result<()> {
         let name = &r.name;
         step.progress("deleting", &format!("function {name}"));
         let deleted = step.ctx.clients.lambda.delete_function().function_name(name).send().await;
-        gone(deleted.map_err(aws), format!("delete function {name}"))
+        gone(deleted.map_err(aws), format!("delete function {name}"))?;
+        if r.id == SYNC_ID {
+            sync_schedule::delete_rechecks(step).await?;
+        }
+        Ok(())
     }
 }
 
 /// Creates the function (retrying while its new role is not yet assumable); when a concurrent
 /// run created it first, returns the observation to converge from instead.
-async fn create(step: &Step, r: &Resource) -> Result<Option<Observation>> {
+async fn create(step: &Step, r: &Resource, spec: &Spec) -> Result<Option<Observation>> {
     let ctx = &step.ctx;
     let lambda = &ctx.clients.lambda;
     let f = &ctx.env.file.lambda;
     let name = &r.name;
     step.progress("creating", "");
-    let zip = package(ctx);
+    let zip = zip(&spec.files);
     let tags = ctx.tag_map();
     let cannot_assume =
         |e: &AwsError| e.is("InvalidParameterValueException") && e.message.contains("cannot be assumed");
@@ -316,13 +535,13 @@ async fn create(step: &Step, r: &Resource) -> Result<Option<Observation>> {
                 .function_name(name)
                 .runtime(Runtime::from(f.runtime.as_str()))
                 .architectures(architecture(ctx))
-                .role(role_arn(ctx))
+                .role(&spec.role)
                 .handler("handler.handler")
                 .code(FunctionCode::builder().zip_file(Blob::new(zip.clone())).build())
-                .memory_size(f.memory_mb as i32)
-                .timeout(f.timeout_seconds as i32)
-                .environment(environment(ctx))
-                .description(format!("ragstack {}: answers questions from the knowledge base", ctx.env.name))
+                .memory_size(spec.memory_mb as i32)
+                .timeout(spec.timeout_seconds as i32)
+                .environment(environment(spec))
+                .description(&spec.description)
                 .set_tags(Some(tags.clone()))
                 .send()
                 .await

@@ -1,6 +1,7 @@
-//! The query function's CloudWatch Logs log group, `/aws/lambda/FUNCTION`: created before the
-//! function with the environment's retention (`logs.retention_days`) and tags, so its logs are
-//! not kept (and billed) forever and teardown leaves nothing behind.
+//! The functions' CloudWatch Logs log groups, `/aws/lambda/FUNCTION` (the query function's, and
+//! the sync trigger's when it is wanted): each created before its function with the environment's
+//! retention (`logs.retention_days`) and tags, so logs are not kept (and billed) forever and
+//! teardown leaves nothing behind.
 //!
 //! Lambda creates this group itself, untagged and without retention, the first time the function
 //! logs into a group that does not exist (environments deployed before ragstack managed it). Such
@@ -17,6 +18,7 @@ use serde_json::json;
 use std::collections::BTreeMap;
 
 pub const ID: Id = Id::fixed("log_group");
+pub const SYNC_ID: Id = Id::fixed("sync_log_group");
 
 pub struct LogGroup;
 
@@ -49,8 +51,7 @@ async fn tags(ctx: &Ctx, arn: &str) -> std::result::Result<BTreeMap<String, Stri
 }
 
 /// Why an untagged group is not ragstack's to adopt: the function writing to it is not ours.
-async fn foreign_writer(ctx: &Ctx) -> Result<Option<String>> {
-    let function = &ctx.env.names.function;
+async fn foreign_writer(ctx: &Ctx, function: &str) -> Result<Option<String>> {
     match ctx.clients.lambda.get_function().function_name(function).send().await.map_err(aws) {
         Ok(out) => {
             let current: BTreeMap<String, String> = out.tags().cloned().unwrap_or_default().into_iter().collect();
@@ -77,15 +78,20 @@ impl Kind for LogGroup {
     /// The function needs it ready: it must exist before the function can log into it.
     fn desired(&self, i: &Inputs) -> Result<Vec<Resource>> {
         let n = &i.env.names;
-        Ok(vec![
-            Resource::new(&LogGroup, ID, "CloudWatch Logs log group", &n.log_group)
-                .arn(n.log_group_arn())
-                .before(&lambda_function::ID)
+        let group = |id: Id, name: &str, function: &str, writer: &Id| {
+            Resource::new(&LogGroup, id, "CloudWatch Logs log group", name)
+                .arn(n.log_group_arn_of(name))
+                .before(writer)
                 .tagged()
                 .settings(json!({
                     "retention_days": i.env.file.logs.retention_days,
-                    "written_by": n.function,
-                })),
+                    "written_by": function,
+                }))
+        };
+        Ok(vec![
+            group(ID, &n.log_group, &n.function, &lambda_function::ID),
+            group(SYNC_ID, &n.sync_log_group, &n.sync_function, &lambda_function::SYNC_ID)
+                .wanted_if(i.env.syncs_automatically()),
         ])
     }
 
@@ -93,9 +99,9 @@ impl Kind for LogGroup {
         let read = |e| Error::aws(format!("read log group {}", r.name), e);
         let Some(group) = find(ctx, &r.name).await.map_err(read)? else { return Ok(Observation::absent()) };
         let mut obs = Observation::present(group.log_group_arn().map(str::to_string));
-        let current = tags(ctx, &ctx.env.names.log_group_arn()).await.map_err(read)?;
+        let current = tags(ctx, &ctx.env.names.log_group_arn_of(&r.name)).await.map_err(read)?;
         let untagged = !current.contains_key(TAG_MANAGED) && !current.contains_key(TAG_ENVIRONMENT);
-        obs.foreign = if untagged { foreign_writer(ctx).await? } else { ctx.ownership(&current) };
+        obs.foreign = if untagged { foreign_writer(ctx, r.setting("written_by")).await? } else { ctx.ownership(&current) };
         if obs.foreign.is_some() {
             return Ok(obs);
         }
@@ -124,7 +130,7 @@ impl Kind for LogGroup {
         }
         if obs.changed("tags") {
             step.progress("updating", "tags");
-            let tagged = logs.tag_resource().resource_arn(ctx.env.names.log_group_arn()).set_tags(Some(ctx.tag_map()));
+            let tagged = logs.tag_resource().resource_arn(ctx.env.names.log_group_arn_of(&r.name)).set_tags(Some(ctx.tag_map()));
             tagged.send().await.map_err(aws).map_err(failed(&format!("tag log group {}", r.name)))?;
         }
         if obs.changed("retention_days") {

@@ -50,6 +50,9 @@ kinds![
     api_stage::Stage,
     api_key::ApiKey,
     usage_plan::UsagePlan,
+    bucket_notifications::BucketNotifications,
+    sync_rule::Rule,
+    sync_schedule::Schedule,
 ];
 
 /// One AWS resource kind: how the environment's resources of this kind are declared, read,
@@ -75,6 +78,13 @@ pub trait Kind: Send + Sync {
     /// (`declared` are the ids it does declare), with their observations: teardown deletes them.
     async fn leftovers(&self, _ctx: &Ctx, _declared: &[Id]) -> Result<Vec<(Resource, Observation)>> {
         Ok(Vec::new())
+    }
+
+    /// Adds to an existing resource's observation what only `status` reports and costs calls
+    /// deploy and plan do not need (whether a data source's documents changed since its last
+    /// ingestion, the sync trigger's last job).
+    async fn inspect(&self, _ctx: &Ctx, _r: &Resource, _obs: &mut Observation) -> Result<()> {
+        Ok(())
     }
 
     /// Whether `ingest` applies: deploy runs it once the resource is ready and new, changed or
@@ -368,6 +378,10 @@ pub struct Observation {
     pub unknown: Option<String>,
     /// A data source that has never completed an ingestion job.
     pub needs_sync: bool,
+    /// A data source whose documents changed after its last completed ingestion job started
+    /// (set by `inspect`, for status).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stale: Option<bool>,
     /// A data source's most recent ingestion job.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub last_job: Option<JobResult>,

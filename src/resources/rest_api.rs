@@ -147,21 +147,6 @@ async fn current_routes(ctx: &Ctx, api: &str) -> Result<Vec<String>> {
 }
 
 /// The source ARN of the function's permission for this API, or null.
-async fn current_permission(ctx: &Ctx) -> Result<Value> {
-    let function = &ctx.env.names.function;
-    let policy = match ctx.clients.lambda.get_policy().function_name(function).send().await.map_err(aws) {
-        Ok(out) => serde_json::from_str::<Value>(out.policy().unwrap_or("{}")).unwrap_or(Value::Null),
-        Err(e) if e.is_not_found() => return Ok(Value::Null),
-        Err(e) => return Err(Error::aws(format!("read the resource policy of function {function}"), e)),
-    };
-    let statements = policy["Statement"].as_array().cloned().unwrap_or_default();
-    Ok(statements
-        .iter()
-        .find(|s| s["Sid"] == PERMISSION_SID)
-        .map(|s| s["Condition"]["ArnLike"]["AWS:SourceArn"].clone())
-        .unwrap_or(Value::Null))
-}
-
 /// Creates the API; if a concurrent run created one too, the oldest is kept.
 async fn create(step: &Step, r: &Resource) -> Result<String> {
     let ctx = &step.ctx;
@@ -268,7 +253,8 @@ impl Kind for RestApi {
             api.endpoint_configuration().map(|c| c.types().iter().map(|t| t.as_str()).collect()).unwrap_or_default();
         obs.diff("endpoint", json!(endpoint), json!(["REGIONAL"]), true);
         obs.diff("routes", json!(current_routes(ctx, &id).await?), json!(desired_routes(ctx)), false);
-        obs.diff("invoke_permission", current_permission(ctx).await?, ctx.env.names.execute_api_arn(Some(&id)), false);
+        let permission = lambda_function::permission_source(ctx, &ctx.env.names.function, PERMISSION_SID).await?;
+        obs.diff("invoke_permission", permission, ctx.env.names.execute_api_arn(Some(&id)), false);
         obs.diff("resource_policy", parse_policy(api.policy()), desired_policy(ctx)?, false);
         obs.details.insert("access".into(), access(&ctx.env).into());
         obs.diff_tags(ctx, &tags_of(api));
@@ -318,27 +304,9 @@ impl Kind for RestApi {
         }
         if !obs.exists || obs.changed("invoke_permission") {
             step.progress(if obs.exists { "updating" } else { "creating" }, "permission to invoke the function");
-            let lambda = &ctx.clients.lambda;
-            let function = &ctx.env.names.function;
-            let removed = lambda.remove_permission().function_name(function).statement_id(PERMISSION_SID).send().await;
-            gone(removed.map_err(aws), format!("replace the permission of {function}"))?;
-            let added = lambda
-                .add_permission()
-                .function_name(function)
-                .statement_id(PERMISSION_SID)
-                .action("lambda:InvokeFunction")
-                .principal("apigateway.amazonaws.com")
-                .source_arn(ctx.env.names.execute_api_arn(Some(&id)))
-                .send()
-                .await
-                .map_err(aws);
-            match added {
-                // A concurrent run added the same statement for the same API.
-                Err(e) if !e.is("ResourceConflictException") => {
-                    return Err(failed(&format!("allow REST API {id} to invoke function {function}"))(e));
-                }
-                _ => {}
-            }
+            let source = ctx.env.names.execute_api_arn(Some(&id));
+            let grant = lambda_function::Grant { sid: PERMISSION_SID, principal: "apigateway.amazonaws.com", source_arn: &source };
+            lambda_function::grant(step, &ctx.env.names.function, &grant).await?;
         }
         let policy = desired_policy(ctx)?;
         if obs.changed("resource_policy") || (!obs.exists && !policy.is_null()) {

@@ -45,6 +45,13 @@ pub fn variables(env: &Environment, known: &Known) -> Value {
             "generation_models": n.generation_model_arns(&f.lambda.generation_model),
             "function": n.function_arn(),
             "log_group": n.log_group_arn(),
+            "sync_function": n.function_arn_of(&n.sync_function),
+            "sync_log_group": n.log_group_arn_of(&n.sync_log_group),
+            "sync_role": n.role_arn(&n.sync_role),
+            "scheduler_role": n.role_arn(&n.scheduler_role),
+            "sync_rule": n.sync_rule_arn(),
+            "sync_schedule": n.schedule_arn(&n.sync_schedule),
+            "recheck_schedules": n.schedule_arn(&format!("{}*", n.recheck_schedule_prefix)),
             "rest_api": n.rest_api_arn(api),
             "execute_api": n.execute_api_arn(api),
             "execute_api_all": n.execute_api_all_arn(api),
@@ -85,9 +92,26 @@ pub fn variables(env: &Environment, known: &Known) -> Value {
         "api": {
             "allowed_source_cidrs": f.api.allowed_source_cidrs,
         },
+        "sync": {
+            // The documents-changed rule matches these key prefixes; none when a data source
+            // reads the whole bucket.
+            "key_prefixes": key_prefixes(env),
+        },
         "tags": env.tags(),
         "after_apply": AFTER_APPLY,
     })
+}
+
+/// The prefixes under which a change concerns a data source, or None when one reads all of the bucket.
+fn key_prefixes(env: &Environment) -> Option<Vec<String>> {
+    let mut prefixes: Vec<String> = Vec::new();
+    for ds in &env.file.data_sources {
+        let prefix = ds.inclusion_prefixes.first().filter(|p| !p.is_empty())?;
+        if !prefixes.contains(prefix) {
+            prefixes.push(prefix.clone());
+        }
+    }
+    Some(prefixes)
 }
 
 /// The buckets and object ARNs the data sources read (each once), and each data source's variables.

@@ -44,6 +44,8 @@ pub struct Clients {
     pub lambda: aws_sdk_lambda::Client,
     pub apigw: aws_sdk_apigateway::Client,
     pub logs: aws_sdk_cloudwatchlogs::Client,
+    pub events: aws_sdk_eventbridge::Client,
+    pub scheduler: aws_sdk_scheduler::Client,
 }
 
 pub fn clients(emu: &Emulator) -> Clients {
@@ -55,6 +57,8 @@ pub fn clients(emu: &Emulator) -> Clients {
         lambda: aws_sdk_lambda::Client::from_conf(sdk_config!(aws_sdk_lambda, emu).build()),
         apigw: aws_sdk_apigateway::Client::from_conf(sdk_config!(aws_sdk_apigateway, emu).build()),
         logs: aws_sdk_cloudwatchlogs::Client::from_conf(sdk_config!(aws_sdk_cloudwatchlogs, emu).build()),
+        events: aws_sdk_eventbridge::Client::from_conf(sdk_config!(aws_sdk_eventbridge, emu).build()),
+        scheduler: aws_sdk_scheduler::Client::from_conf(sdk_config!(aws_sdk_scheduler, emu).build()),
     }
 }
 
@@ -122,11 +126,21 @@ pub fn inventory(emu: &Emulator, env: &str) -> Value {
         let usage_plans = plans.items().iter().filter(|p| p.name() == Some(stem.as_str())).count();
         let groups = c.logs.describe_log_groups().log_group_name_prefix(format!("/aws/lambda/{stem}-")).send().await;
         let log_groups = groups.unwrap().log_groups().len();
+        let rules = c.events.list_rules().name_prefix(format!("{stem}-")).send().await.unwrap().rules().len();
+        let listed = c.scheduler.list_schedules().name_prefix(format!("{stem}-")).send().await.unwrap();
+        let schedules = listed.schedules().len();
+        let notifications = if buckets == 0 {
+            0
+        } else {
+            let n = c.s3.get_bucket_notification_configuration().bucket(bucket(env)).send().await;
+            usize::from(n.map(|n| n.event_bridge_configuration().is_some()).unwrap_or(false))
+        };
         serde_json::json!({
             "collections": collections, "knowledge_bases": kb_ids.len(), "data_sources": data_sources,
             "roles": roles, "buckets": buckets, "security_policies": security, "access_policies": access,
             "functions": functions, "rest_apis": apis.len(), "stages": stages, "log_groups": log_groups,
-            "api_keys": api_keys, "usage_plans": usage_plans,
+            "api_keys": api_keys, "usage_plans": usage_plans, "rules": rules, "schedules": schedules,
+            "bucket_notifications": notifications,
         })
     })
 }
@@ -143,7 +157,7 @@ pub fn complete_inventory() -> Value {
     serde_json::json!({
         "collections": 1, "knowledge_bases": 1, "data_sources": 1, "roles": 2, "buckets": 1,
         "security_policies": 2, "access_policies": 1, "functions": 1, "rest_apis": 1, "stages": 1, "log_groups": 1,
-        "api_keys": 0, "usage_plans": 0,
+        "api_keys": 0, "usage_plans": 0, "rules": 0, "schedules": 0, "bucket_notifications": 0,
     })
 }
 
@@ -182,7 +196,7 @@ pub fn empty_inventory() -> Value {
     serde_json::json!({
         "collections": 0, "knowledge_bases": 0, "data_sources": 0, "roles": 0, "buckets": 0,
         "security_policies": 0, "access_policies": 0, "functions": 0, "rest_apis": 0, "stages": 0, "log_groups": 0,
-        "api_keys": 0, "usage_plans": 0,
+        "api_keys": 0, "usage_plans": 0, "rules": 0, "schedules": 0, "bucket_notifications": 0,
     })
 }
 

@@ -167,8 +167,9 @@ class DataSource:
 
 
 class IngestionJob:
-    def __init__(self, ds, snapshot, delays):
+    def __init__(self, ds, snapshot, delays, description=None):
         self.id = _id()
+        self.description = description
         self.ds = ds
         self.snapshot = snapshot
         self.started = time.time()
@@ -206,6 +207,7 @@ class IngestionJob:
             "knowledgeBaseId": self.ds.kb.id,
             "dataSourceId": self.ds.id,
             "ingestionJobId": self.id,
+            **({"description": self.description} if self.description is not None else {}),
             "status": status,
             "statistics": self.statistics if done else {k: 0 for k in self.statistics},
             "startedAt": _iso(self.started),
@@ -426,7 +428,7 @@ class BedrockAgent:
         snapshot = {}
         for prefix in prefixes:
             snapshot.update(self.s3_objects(account, bucket, prefix))
-        job = IngestionJob(ds, snapshot, self.settings.delays)
+        job = IngestionJob(ds, snapshot, self.settings.delays, body.get("description"))
         ds.jobs.append(job)
         return 202, {"ingestionJob": job.detail(now)}
 
@@ -438,10 +440,20 @@ class BedrockAgent:
         return 200, {"ingestionJob": job.detail(time.monotonic())}
 
     def list_ingestion_jobs(self, kbs, params, body, *_):
+        """Newest first unless sortBy says otherwise; `filters` on STATUS (EQ, the model's one
+        operator) and `maxResults` as the API model defines them (no pagination token: one page)."""
         ds = self._ds(self._kb(kbs, params), params)
         now = time.monotonic()
-        jobs = sorted(ds.jobs, key=lambda j: j.started, reverse=True)
-        return 200, {"ingestionJobSummaries": [j.detail(now) for j in jobs]}
+        details = [j.detail(now) for j in ds.jobs]
+        for f in (body or {}).get("filters") or []:
+            if f.get("attribute") == "STATUS":
+                details = [d for d in details if d["status"] in f.get("values", [])]
+        sort = (body or {}).get("sortBy") or {}
+        key = "status" if sort.get("attribute") == "STATUS" else "startedAt"
+        details.sort(key=lambda d: d[key], reverse=sort.get("order", "DESCENDING") == "DESCENDING")
+        if (body or {}).get("maxResults"):
+            details = details[: body["maxResults"]]
+        return 200, {"ingestionJobSummaries": details}
 
 
     # -- foundation models (the bedrock control plane; ragstack's preflight asks for one) -------

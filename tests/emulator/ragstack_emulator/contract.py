@@ -32,6 +32,8 @@ MODELS = {
     "apigateway": ("apigateway",),
     "logs": ("logs",),
     "cloudformation": ("cloudformation",),
+    "events": ("events",),
+    "scheduler": ("scheduler",),
 }
 
 # How each service reports a constraint violation (its API model's error shapes and AWS's

@@ -40,6 +40,8 @@ THROTTLING = {
     "lambda": (429, "TooManyRequestsException"),
     "apigateway": (429, "TooManyRequestsException"),
     "s3": (503, "SlowDown"),
+    "events": (400, "ThrottlingException"),
+    "scheduler": (429, "ThrottlingException"),
 }
 SERVER_ERROR = {
     "iam": "InternalFailure",

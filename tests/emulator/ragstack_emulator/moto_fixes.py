@@ -34,6 +34,10 @@
 - API Gateway TagResource: also API keys and usage plans (their ARNs `/apikeys/ID`, `/usageplans/ID`).
 - API Gateway UpdateMethod is missing (moto answers 500): the patch paths ragstack sends
   (`/apiKeyRequired`, `/authorizationType`) applied to moto's method.
+- S3 GetBucketNotificationConfiguration: moto stores an `EventBridgeConfiguration` but leaves it
+  out of the answer, and answers a bucket without notifications with a `GetBucketNotificationResponse`
+  root; S3 answers `NotificationConfiguration`, with `<EventBridgeConfiguration/>` while the bucket
+  sends its events to EventBridge (S3 API Reference, GetBucketNotificationConfiguration).
 - Lambda GetAccountSettings is missing: answered from `lambda_concurrency` (the account's limit;
   moto enforces "below its minimum value of [100]" with MOTO_LAMBDA_CONCURRENCY_QUOTA, which the
   emulator sets to it) minus what functions reserve.
@@ -91,6 +95,23 @@ def apply():
         return result
 
     S3Response._bucket_response_put = bucket_response_put
+
+    original_notification = S3Response.get_bucket_notification
+
+    def get_bucket_notification(self):
+        status, headers, body = original_notification(self)
+        text = (body.decode() if isinstance(body, bytes) else body).replace(
+            "GetBucketNotificationResponse", "NotificationConfiguration"
+        )
+        config = self.backend.get_bucket_notification_configuration(self.bucket_name)
+        if config is None or config.event_bridge is None:
+            return status, headers, text
+        # moto closes an empty root element in place (`<NotificationConfiguration .../>`).
+        text = re.sub(r"<NotificationConfiguration([^>]*?)/>", r"<NotificationConfiguration\1></NotificationConfiguration>", text)
+        text = text.replace("</NotificationConfiguration>", "<EventBridgeConfiguration></EventBridgeConfiguration></NotificationConfiguration>")
+        return status, headers, text
+
+    S3Response.get_bucket_notification = get_bucket_notification
 
     from moto.logs.exceptions import InvalidParameterException
     from moto.logs.models import LogsBackend

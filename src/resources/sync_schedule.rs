@@ -1,0 +1,174 @@
+//! The sync schedule (`sync.schedule`): an EventBridge Scheduler schedule in the default group
+//! that invokes the sync trigger with `{"ragstack": "schedule"}`, which starts every data source's
+//! ingestion, in UTC. Scheduler invokes it with the scheduler role (`iam_role.rs`).
+//!
+//! Schedules carry no tags (only schedule groups do, Scheduler API Reference, TagResource): the
+//! schedule of this name is ragstack's when it invokes this environment's sync trigger. This
+//! module also deletes the trigger's one-time re-check schedules (`delete_rechecks`), which the
+//! function creates itself (templates/sync/handler.py).
+
+use super::{Ctx, Id, Inputs, Kind, Needs, Observation, Resource, Step, failed, gone, iam_role, lambda_function};
+use crate::aws::aws;
+use crate::error::{Error, Result};
+use async_trait::async_trait;
+use aws_sdk_scheduler::types::{FlexibleTimeWindow, FlexibleTimeWindowMode, ScheduleState, Target};
+use serde_json::json;
+
+pub const ID: Id = Id::fixed("sync_schedule");
+/// What the trigger function receives from this schedule.
+const INPUT: &str = r#"{"ragstack":"schedule"}"#;
+const TIMEZONE: &str = "UTC";
+
+pub struct Schedule;
+
+fn expression(ctx: &Ctx) -> String {
+    ctx.env.file.sync.schedule.clone().unwrap_or_default()
+}
+
+fn function_arn(ctx: &Ctx) -> String {
+    ctx.env.names.function_arn_of(&ctx.env.names.sync_function)
+}
+
+fn target(ctx: &Ctx) -> Target {
+    let n = &ctx.env.names;
+    Target::builder()
+        .arn(function_arn(ctx))
+        .role_arn(n.role_arn(&n.scheduler_role))
+        .input(INPUT)
+        .build()
+        .expect("arn and role are set")
+}
+
+fn off() -> FlexibleTimeWindow {
+    FlexibleTimeWindow::builder().mode(FlexibleTimeWindowMode::Off).build().expect("mode is set")
+}
+
+/// Deletes the sync trigger's pending re-check schedules (with the function: they would invoke a
+/// function that is gone, and Scheduler retries a failed invocation for up to a day).
+pub async fn delete_rechecks(step: &Step) -> Result<()> {
+    let ctx = &step.ctx;
+    let prefix = &ctx.env.names.recheck_schedule_prefix;
+    let mut names = Vec::new();
+    let mut token = None;
+    loop {
+        let out = ctx.clients.scheduler.list_schedules().name_prefix(prefix).set_next_token(token).send().await;
+        let out = out.map_err(aws).map_err(failed(&format!("list the schedules named {prefix}*")))?;
+        names.extend(out.schedules().iter().filter_map(|s| s.name()).map(str::to_string));
+        match out.next_token() {
+            Some(t) => token = Some(t.to_string()),
+            None => break,
+        }
+    }
+    for name in names {
+        step.progress("deleting", &format!("pending re-check {name}"));
+        let deleted = ctx.clients.scheduler.delete_schedule().name(&name).send().await;
+        gone(deleted.map_err(aws), format!("delete schedule {name}"))?;
+    }
+    Ok(())
+}
+
+#[async_trait]
+impl Kind for Schedule {
+    fn desired(&self, i: &Inputs) -> Result<Vec<Resource>> {
+        let n = &i.env.names;
+        let expression = i.env.file.sync.schedule.clone();
+        Ok(vec![
+            Resource::new(&Schedule, ID, "EventBridge Scheduler schedule", &n.sync_schedule)
+                .arn(n.schedule_arn(&n.sync_schedule))
+                .wanted_if(expression.is_some())
+                .depends_on(&lambda_function::SYNC_ID, Needs::Arn)
+                .depends_on(&iam_role::SCHEDULER_ROLE, Needs::Ready)
+                .settings(json!({
+                    "expression": expression,
+                    "timezone": TIMEZONE,
+                    "target": n.sync_function,
+                    "input": INPUT,
+                    "role": n.scheduler_role,
+                })),
+        ])
+    }
+
+    async fn observe(&self, ctx: &Ctx, r: &Resource) -> Result<Observation> {
+        let read = |e| Error::aws(format!("read schedule {}", r.name), e);
+        let s = match ctx.clients.scheduler.get_schedule().name(&r.name).send().await.map_err(aws) {
+            Ok(out) => out,
+            Err(e) if e.is_not_found() => return Ok(Observation::absent()),
+            Err(e) => return Err(read(e)),
+        };
+        let mut obs = Observation::present(s.arn().map(str::to_string));
+        let invokes = s.target().map(|t| t.arn()).unwrap_or_default();
+        if invokes != function_arn(ctx) {
+            obs.foreign = Some(format!("it invokes {invokes}, not this environment's sync trigger"));
+            return Ok(obs);
+        }
+        obs.diff("expression", s.schedule_expression().unwrap_or_default(), expression(ctx), false);
+        obs.diff("timezone", s.schedule_expression_timezone().unwrap_or(TIMEZONE), TIMEZONE, false);
+        obs.diff("state", s.state().map_or("", ScheduleState::as_str), "ENABLED", false);
+        let t = s.target();
+        obs.diff("role", t.map(|t| t.role_arn()).unwrap_or_default(), target(ctx).role_arn(), false);
+        obs.diff("input", t.and_then(|t| t.input()).unwrap_or_default(), INPUT, false);
+        obs.details.insert(
+            "schedule".into(),
+            format!("{} ({TIMEZONE}): ingests every data source", s.schedule_expression().unwrap_or_default()).into(),
+        );
+        Ok(obs)
+    }
+
+    async fn apply(&self, step: &Step, r: &Resource, obs: &Observation) -> Result<()> {
+        let ctx = &step.ctx;
+        let name = &r.name;
+        let description = format!("ragstack {}: ingests every data source", ctx.env.name);
+        if !obs.exists {
+            step.progress("creating", &expression(ctx));
+            let created = ctx
+                .clients
+                .scheduler
+                .create_schedule()
+                .name(name)
+                .description(description)
+                .schedule_expression(expression(ctx))
+                .schedule_expression_timezone(TIMEZONE)
+                .flexible_time_window(off())
+                .target(target(ctx))
+                .state(ScheduleState::Enabled)
+                .send()
+                .await
+                .map_err(aws);
+            return match created {
+                Ok(_) => Ok(()),
+                // A concurrent run created it: converge from what is there.
+                Err(e) if e.is_conflict() => {
+                    let again = super::ours(self.observe(ctx, r).await?, &format!("schedule {name}"))?;
+                    self.apply(step, r, &again).await
+                }
+                Err(e) => Err(Error::aws(format!("create schedule {name}"), e)),
+            };
+        }
+        if !obs.changes.is_empty() {
+            let fields: Vec<&str> = obs.changes.iter().map(|c| c.field.as_str()).collect();
+            step.progress("updating", &fields.join(", "));
+            // UpdateSchedule replaces every setting.
+            ctx.clients
+                .scheduler
+                .update_schedule()
+                .name(name)
+                .description(description)
+                .schedule_expression(expression(ctx))
+                .schedule_expression_timezone(TIMEZONE)
+                .flexible_time_window(off())
+                .target(target(ctx))
+                .state(ScheduleState::Enabled)
+                .send()
+                .await
+                .map_err(aws)
+                .map_err(failed(&format!("update schedule {name}")))?;
+        }
+        Ok(())
+    }
+
+    async fn delete(&self, step: &Step, r: &Resource, _obs: &Observation) -> Result<()> {
+        step.progress("deleting", &format!("schedule {}", r.name));
+        let deleted = step.ctx.clients.scheduler.delete_schedule().name(&r.name).send().await;
+        gone(deleted.map_err(aws), format!("delete schedule {}", r.name))
+    }
+}
