@@ -100,18 +100,48 @@ fn every_rendered_policy_matches_the_service_authorization_reference() {
             .replace("# guardrail_id = \"abc123def456\"", "guardrail_id = \"abc123def456\"")
             .replace("# guardrail_version = \"1\"", "guardrail_version = \"1\""),
     );
+    // Sync triggers: the trigger function's and EventBridge Scheduler's roles.
+    wd.env_file(
+        "triggered",
+        &shipped("dev").replace(
+            "retention_days = 30",
+            "retention_days = 30\n\n[sync]\ntrigger = \"on_change\"\nschedule = \"rate(6 hours)\"",
+        ),
+    );
     let mut policies = Vec::new();
-    for env in ["dev", "qa", "sandbox", "profile", "guarded"] {
+    for env in ["dev", "qa", "sandbox", "profile", "guarded", "triggered"] {
         policies.extend(rendered_policies(&wd, env, None));
     }
     // trust + permissions for two roles, the bucket policy, the deployer's policy; plus the
-    // REST API's resource policy of `guarded`.
-    assert_eq!(policies.len(), 5 * 6 + 1, "{policies:?}");
+    // REST API's resource policy of `guarded` and the two more roles of `triggered`.
+    assert_eq!(policies.len(), 6 * 6 + 1 + 4, "{policies:?}");
     let rendered = serde_json::to_string(&policies).unwrap();
     assert!(rendered.contains("bedrock:ApplyGuardrail") && rendered.contains("execute-api:Invoke"), "{rendered}");
+    // The trigger may start ingestion of this knowledge base only, and record only its re-checks.
+    let sync = policies.iter().find(|p| p["name"] == "triggered templates/iam/sync-permissions.json.hbs").unwrap();
+    let grants: Vec<(String, Value)> = sync["document"]["Statement"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| (s["Action"].to_string(), s["Resource"].clone()))
+        .collect();
+    assert!(
+        grants.contains(&(
+            "\"bedrock:StartIngestionJob\"".into(),
+            json!(format!("arn:aws:bedrock:us-east-1:{ACCOUNT}:knowledge-base/<known after apply>"))
+        )),
+        "{grants:?}"
+    );
+    assert!(
+        grants.contains(&(
+            json!(["scheduler:CreateSchedule", "scheduler:DeleteSchedule"]).to_string(),
+            json!(format!("arn:aws:scheduler:us-east-1:{ACCOUNT}:schedule/default/ragstack-triggered-recheck-*"))
+        )),
+        "{grants:?}"
+    );
     let (code, out) = iam_contract(&policies);
     assert_eq!(code, 0, "{out}");
-    assert!(out.contains("ok: 31 policies"), "{out}");
+    assert!(out.contains("ok: 41 policies"), "{out}");
     assert_eq!(wd.tripwire.hits(), 0, "rendering needs no AWS call");
 }
 
@@ -186,6 +216,8 @@ fn iam_action(call: &Value) -> Option<String> {
         ("s3", "ListObjectVersions") => "s3:ListBucketVersions".into(),
         ("s3", "DeleteObjects") => "s3:DeleteObject".into(),
         ("s3", "HeadObject") => "s3:GetObject".into(),
+        ("s3", "GetBucketNotificationConfiguration") => "s3:GetBucketNotification".into(),
+        ("s3", "PutBucketNotificationConfiguration") => "s3:PutBucketNotification".into(),
         ("s3", "GetBucketEncryption") => "s3:GetEncryptionConfiguration".into(),
         ("s3", "PutBucketEncryption") => "s3:PutEncryptionConfiguration".into(),
         ("s3", "GetPublicAccessBlock") => "s3:GetBucketPublicAccessBlock".into(),
@@ -212,6 +244,11 @@ fn the_deployer_policy_allows_every_call_of_a_whole_lifecycle() {
             (
                 "network_access = \"public\"",
                 "network_access = \"private\"\nvpc_endpoints = [\"vpce-0123456789abcdef0\"]",
+            ),
+            // Sync triggers on: the rule, the schedule and the trigger function with its roles.
+            (
+                "retention_days = 30",
+                "retention_days = 30\n\n[sync]\ntrigger = \"on_change\"\nschedule = \"rate(6 hours)\"",
             ),
         ],
     );
@@ -249,8 +286,16 @@ fn the_deployer_policy_allows_every_call_of_a_whole_lifecycle() {
     let missing: Vec<&String> = needed.difference(&allowed).collect();
     assert!(missing.is_empty(), "the deployer policy lacks {missing:?}");
     assert!(needed.len() > 50, "a whole lifecycle calls many actions: {needed:?}");
-    let updates =
-        ["aoss:UpdateSecurityPolicy", "lambda:UpdateFunctionConfiguration", "iam:TagRole", "lambda:TagResource"];
+    let updates = [
+        "aoss:UpdateSecurityPolicy",
+        "lambda:UpdateFunctionConfiguration",
+        "iam:TagRole",
+        "lambda:TagResource",
+        "events:PutRule",
+        "scheduler:CreateSchedule",
+        "s3:PutBucketNotification",
+        "scheduler:DeleteSchedule",
+    ];
     for update in updates {
         assert!(needed.contains(update), "the lifecycle exercised {update}: {needed:?}");
     }

@@ -437,7 +437,9 @@ impl Kind for DataSource {
         let prefix = ds.inclusion_prefixes.first().map_or("", String::as_str);
         let newest = newest_change(ctx, bucket, prefix).await?;
         let started = job.started_at();
-        let stale = newest.as_ref().is_some_and(|(_, at)| at.as_nanos() > started.as_nanos());
+        // S3 keeps modification times to the second: a change in the second the job started
+        // counts as seen by it (`sync --upload` starts its job within that second).
+        let stale = newest.as_ref().is_some_and(|(_, at)| at.secs() > started.secs());
         obs.stale = Some(stale);
         let detail = match newest {
             Some((key, at)) if stale => format!(
