@@ -103,10 +103,9 @@ fn every_rendered_policy_matches_the_service_authorization_reference() {
     // Sync triggers: the trigger function's and EventBridge Scheduler's roles.
     wd.env_file(
         "triggered",
-        &shipped("dev").replace(
-            "retention_days = 30",
-            "retention_days = 30\n\n[sync]\ntrigger = \"on_change\"\nschedule = \"rate(6 hours)\"",
-        ),
+        &shipped("dev")
+            .replace("# trigger = \"on_change\"", "trigger = \"on_change\"")
+            .replace("# schedule = \"rate(6 hours)\"", "schedule = \"rate(6 hours)\""),
     );
     let mut policies = Vec::new();
     for env in ["dev", "qa", "sandbox", "profile", "guarded", "triggered"] {
@@ -246,10 +245,8 @@ fn the_deployer_policy_allows_every_call_of_a_whole_lifecycle() {
                 "network_access = \"private\"\nvpc_endpoints = [\"vpce-0123456789abcdef0\"]",
             ),
             // Sync triggers on: the rule, the schedule and the trigger function with its roles.
-            (
-                "retention_days = 30",
-                "retention_days = 30\n\n[sync]\ntrigger = \"on_change\"\nschedule = \"rate(6 hours)\"",
-            ),
+            ("# trigger = \"on_change\"", "trigger = \"on_change\""),
+            ("# schedule = \"rate(6 hours)\"", "schedule = \"rate(6 hours)\""),
         ],
     );
     let (code, out, err) = deploy(&wd, &emu, "dev", &[]);

@@ -16,10 +16,15 @@ use common::{Workdir, run};
 use serde_json::{Value, json};
 
 const ACCOUNT: &str = "123456789012";
-const TRIGGERED: &str = "retention_days = 30\n\n[sync]\ntrigger = \"on_change\"\nschedule = \"rate(6 hours)\"";
+/// dev.toml's `[sync]` examples, uncommented.
+const TRIGGERED: &[(&str, &str)] = &[
+    ("# trigger = \"on_change\"", "trigger = \"on_change\""),
+    ("# schedule = \"rate(6 hours)\"", "schedule = \"rate(6 hours)\""),
+];
 
+/// dev with `sync` as its `[sync]` settings.
 fn with_sync(wd: &Workdir, sync: &str) {
-    wd.dev_with("dev", &[("retention_days = 30", &format!("retention_days = 30\n\n[sync]\n{sync}"))]);
+    wd.dev_with("dev", &[("# trigger = \"on_change\"", sync)]);
 }
 
 fn ragstack(wd: &Workdir, emu: &Emulator, args: &[&str]) -> (i32, String, String) {
@@ -115,7 +120,7 @@ fn pending_recheck(emu: &Emulator, ds: &str) {
 fn triggers_are_managed_like_every_other_resource() {
     let emu = Emulator::start(&[]);
     let wd = Workdir::new();
-    wd.dev_with("dev", &[("retention_days = 30", TRIGGERED)]);
+    wd.dev_with("dev", TRIGGERED);
     let (code, out, err) = deploy(&wd, &emu, "dev", &[]);
     assert_eq!(code, 0, "{out}\n{err}");
     let (kb, ds) = data_source_id(&emu);
@@ -210,7 +215,7 @@ fn triggers_are_managed_like_every_other_resource() {
     assert_eq!(code, 0, "{out}");
 
     // On again, with a re-check pending: teardown removes everything, the re-check included.
-    wd.dev_with("dev", &[("retention_days = 30", TRIGGERED)]);
+    wd.dev_with("dev", TRIGGERED);
     assert_eq!(deploy(&wd, &emu, "dev", &[]).0, 0);
     pending_recheck(&emu, &ds);
     assert_eq!(inventory(&emu, "dev")["schedules"], 2);
@@ -267,7 +272,7 @@ fn bad_trigger_settings_exit_2_before_any_aws_call() {
     wd.dev_with(
         "dev",
         &[
-            ("retention_days = 30", "retention_days = 30\n\n[sync]\ntrigger = \"on_change\""),
+            ("# trigger = \"on_change\"", "trigger = \"on_change\""),
             ("name = \"documents\"", "name = \"documents\"\nbucket = \"someone-elses-bucket\""),
         ],
     );
@@ -275,4 +280,29 @@ fn bad_trigger_settings_exit_2_before_any_aws_call() {
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("sync.trigger") && err.contains("someone-elses-bucket"), "{err}");
     assert!(emu.calls().is_empty(), "{:?}", emu.calls());
+}
+
+#[test]
+fn the_example_ci_workflow_runs_as_written() {
+    // The command line of examples/github-actions-sync.yml, run against the emulator on a
+    // repository's docs/ folder.
+    let workflow =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/github-actions-sync.yml")).unwrap();
+    let line = workflow.lines().find_map(|l| l.trim().strip_prefix("run: ragstack ")).expect("a ragstack step");
+    let line =
+        line.split(" | ").next().unwrap().replace("\"$RAGSTACK_ENV\"", "dev").replace("\"$AWS_REGION\"", "us-east-1");
+    let args: Vec<&str> = line.split_whitespace().collect();
+    assert_eq!(args, ["sync", "dev", "us-east-1", "--upload", "docs/", "--delete", "--json"]);
+    let emu = Emulator::start(&[]);
+    let wd = Workdir::new();
+    assert_eq!(deploy(&wd, &emu, "dev", &[]).0, 0);
+    std::fs::create_dir_all(wd.path().join("docs")).unwrap();
+    std::fs::write(wd.path().join("docs/handbook.md"), "# Handbook\nkept in git").unwrap();
+    let mut c = wd.ragstack_on(&emu);
+    c.args(&args).current_dir(wd.path());
+    let (code, out, err) = run(c);
+    assert_eq!(code, 0, "{out}\n{err}");
+    let summary: Value = serde_json::from_str(out.lines().last().unwrap()).unwrap();
+    assert_eq!(summary["upload"]["sent"], json!(["documents/handbook.md"]), "{summary}");
+    assert_eq!(summary["result"], "synced", "{summary}");
 }
