@@ -108,14 +108,7 @@ fn summary(ctx: &Ctx, plan: &engine::Plan, applied: Option<&Applied>) -> Result<
     }
     let n = &ctx.env.names;
     if ctx.env.uses_documents_bucket() {
-        let prefix = ctx
-            .env
-            .file
-            .data_sources
-            .iter()
-            .find(|d| d.bucket.is_none())
-            .and_then(|d| d.inclusion_prefixes.first().cloned())
-            .unwrap_or_default();
+        let prefix = ctx.env.file.data_sources.iter().find(|d| d.bucket.is_none()).map_or("", |d| d.prefix());
         println!(
             "\nnext: add documents with `aws s3 cp --recursive ./docs s3://{}/{prefix}`, then `ragstack sync {} {}`",
             n.documents_bucket,

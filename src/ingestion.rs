@@ -6,7 +6,10 @@ use crate::aws::{AwsError, aws};
 use crate::context::{Ctx, Step, failed};
 use crate::error::{Error, Result};
 use crate::wait;
-use aws_sdk_bedrockagent::types::{IngestionJob, IngestionJobStatistics, IngestionJobStatus, IngestionJobSummary};
+use aws_sdk_bedrockagent::types::{
+    IngestionJob, IngestionJobSortBy, IngestionJobSortByAttribute, IngestionJobStatistics, IngestionJobStatus,
+    IngestionJobSummary, SortOrder,
+};
 use serde::Serialize;
 use std::sync::Arc;
 use std::time::Duration;
@@ -78,6 +81,15 @@ impl JobResult {
             self.failed
         )
     }
+}
+
+/// ListIngestionJobs' order for "the latest first".
+pub fn newest_first() -> IngestionJobSortBy {
+    IngestionJobSortBy::builder()
+        .attribute(IngestionJobSortByAttribute::StartedAt)
+        .order(SortOrder::Descending)
+        .build()
+        .expect("fields are set")
 }
 
 /// The job running on this data source, if any.

@@ -199,6 +199,10 @@ impl Names {
         self.function_arn_of(&self.function)
     }
 
+    pub fn sync_function_arn(&self) -> String {
+        self.function_arn_of(&self.sync_function)
+    }
+
     pub fn function_arn_of(&self, function: &str) -> String {
         format!("arn:{}:lambda:{}:{}:function:{function}", self.partition, self.region, self.account)
     }

@@ -105,7 +105,7 @@ pub async fn run(ctx: Arc<Ctx>, args: &SyncArgs) -> Result<u8> {
             .find(|d| Some(&d.name) == args.data_source.as_ref())
             .unwrap_or(ctx.env.file.data_sources.first().expect("validation requires at least one data source"));
         let bucket = ctx.env.data_source_bucket(ds).to_string();
-        let prefix = ds.inclusion_prefixes.first().cloned().unwrap_or_default();
+        let prefix = ds.prefix().to_string();
         uploaded = upload(&ctx, dir, &bucket, &prefix, args.delete).await?;
     }
 

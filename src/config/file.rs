@@ -90,6 +90,13 @@ pub struct DataSource {
     pub inclusion_prefixes: Vec<String>,
 }
 
+impl DataSource {
+    /// The key prefix it reads (validation allows at most one); "" for the whole bucket.
+    pub fn prefix(&self) -> &str {
+        self.inclusion_prefixes.first().map_or("", String::as_str)
+    }
+}
+
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Lambda {

@@ -17,8 +17,8 @@ use aws_sdk_bedrockagent::types::{
     ChunkingConfiguration, ChunkingStrategy, DataDeletionPolicy, DataSource as AwsDataSource, DataSourceConfiguration,
     DataSourceStatus, DataSourceType, FixedSizeChunkingConfiguration, HierarchicalChunkingConfiguration,
     HierarchicalChunkingLevelConfiguration, IngestionJobFilter, IngestionJobFilterAttribute,
-    IngestionJobFilterOperator, IngestionJobSortBy, IngestionJobSortByAttribute, IngestionJobStatus,
-    S3DataSourceConfiguration, SemanticChunkingConfiguration, SortOrder, VectorIngestionConfiguration,
+    IngestionJobFilterOperator, IngestionJobStatus, S3DataSourceConfiguration, SemanticChunkingConfiguration,
+    VectorIngestionConfiguration,
 };
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -420,13 +420,7 @@ impl Kind for DataSource {
                     .build()
                     .expect("fields are set"),
             )
-            .sort_by(
-                IngestionJobSortBy::builder()
-                    .attribute(IngestionJobSortByAttribute::StartedAt)
-                    .order(SortOrder::Descending)
-                    .build()
-                    .expect("fields are set"),
-            )
+            .sort_by(ingestion::newest_first())
             .max_results(1)
             .send()
             .await
@@ -434,7 +428,7 @@ impl Kind for DataSource {
             .map_err(read)?;
         let Some(job) = completed.ingestion_job_summaries().first() else { return Ok(()) };
         let bucket = ctx.env.data_source_bucket(ds);
-        let prefix = ds.inclusion_prefixes.first().map_or("", String::as_str);
+        let prefix = ds.prefix();
         let newest = newest_change(ctx, bucket, prefix).await?;
         let started = job.started_at();
         // S3 keeps modification times to the second: a change in the second the job started

@@ -33,6 +33,22 @@ fn policy_name(r: &Resource) -> String {
     r.setting("inline_policy").to_string()
 }
 
+/// A role of the environment: tagged, under the role path, trusting `trusted`, with one inline
+/// policy; its documents are `templates/iam/TEMPLATES-trust.json` and `-permissions.json`.
+fn role(i: &Inputs, id: Id, name: &str, trusted: &str, inline_policy: &str, templates: &str) -> Result<Resource> {
+    let n = &i.env.names;
+    Ok(Resource::new(&Role, id, "IAM role", name)
+        .arn(n.role_arn(name))
+        .tagged()
+        .settings(json!({
+            "path": n.role_path,
+            "trusted_service": trusted,
+            "inline_policy": inline_policy,
+        }))
+        .document(i.document(&format!("iam/{templates}-trust.json"))?)
+        .document(i.document(&format!("iam/{templates}-permissions.json"))?))
+}
+
 fn tags(ctx: &Ctx) -> Vec<Tag> {
     ctx.env
         .tags()
@@ -48,61 +64,38 @@ impl Kind for Role {
     /// knowledge base's ARNs.
     fn desired(&self, i: &Inputs) -> Result<Vec<Resource>> {
         let n = &i.env.names;
-        let mut kb_role = Resource::new(&Role, KNOWLEDGE_BASE_ROLE, "IAM role", &n.knowledge_base_role)
-            .arn(n.role_arn(&n.knowledge_base_role))
-            .observed_after(&aoss_collection::ID);
+        let mut kb_role = role(
+            i,
+            KNOWLEDGE_BASE_ROLE,
+            &n.knowledge_base_role,
+            "bedrock.amazonaws.com (this account's knowledge bases in this region)",
+            "knowledge-base-access",
+            "knowledge-base",
+        )?
+        .observed_after(&aoss_collection::ID);
         if i.env.uses_documents_bucket() {
             kb_role = kb_role.depends_on(&s3_bucket::ID, Needs::Arn);
         }
-        let kb_role = kb_role
-            .depends_on(&aoss_collection::ID, Needs::Arn)
-            .tagged()
-            .settings(json!({
-                "path": n.role_path,
-                "trusted_service": "bedrock.amazonaws.com (this account's knowledge bases in this region)",
-                "inline_policy": "knowledge-base-access",
-            }))
-            .document(i.document("iam/knowledge-base-trust.json")?)
-            .document(i.document("iam/knowledge-base-permissions.json")?);
-        let api_role = Resource::new(&Role, API_ROLE, "IAM role", &n.api_role)
-            .arn(n.role_arn(&n.api_role))
+        let kb_role = kb_role.depends_on(&aoss_collection::ID, Needs::Arn);
+        let api_role = role(i, API_ROLE, &n.api_role, "lambda.amazonaws.com", "query-function-access", "api")?
             .depends_on(&knowledge_base::ID, Needs::Arn)
-            .observed_after(&knowledge_base::ID)
-            .tagged()
-            .settings(json!({
-                "path": n.role_path,
-                "trusted_service": "lambda.amazonaws.com",
-                "inline_policy": "query-function-access",
-            }))
-            .document(i.document("iam/api-trust.json")?)
-            .document(i.document("iam/api-permissions.json")?);
+            .observed_after(&knowledge_base::ID);
         // With `[sync]` triggers: the trigger function's (start ingestion, record its re-checks)
         // and EventBridge Scheduler's (invoke the trigger function).
         let wanted = i.env.syncs_automatically();
-        let sync_role = Resource::new(&Role, SYNC_ROLE, "IAM role", &n.sync_role)
-            .arn(n.role_arn(&n.sync_role))
+        let sync_role = role(i, SYNC_ROLE, &n.sync_role, "lambda.amazonaws.com", "sync-trigger-access", "sync")?
             .wanted_if(wanted)
             .depends_on(&knowledge_base::ID, Needs::Arn)
-            .observed_after(&knowledge_base::ID)
-            .tagged()
-            .settings(json!({
-                "path": n.role_path,
-                "trusted_service": "lambda.amazonaws.com",
-                "inline_policy": "sync-trigger-access",
-            }))
-            .document(i.document("iam/sync-trust.json")?)
-            .document(i.document("iam/sync-permissions.json")?);
-        let scheduler_role = Resource::new(&Role, SCHEDULER_ROLE, "IAM role", &n.scheduler_role)
-            .arn(n.role_arn(&n.scheduler_role))
-            .wanted_if(wanted)
-            .tagged()
-            .settings(json!({
-                "path": n.role_path,
-                "trusted_service": "scheduler.amazonaws.com (this account's schedules)",
-                "inline_policy": "invoke-sync-trigger",
-            }))
-            .document(i.document("iam/scheduler-trust.json")?)
-            .document(i.document("iam/scheduler-permissions.json")?);
+            .observed_after(&knowledge_base::ID);
+        let scheduler_role = role(
+            i,
+            SCHEDULER_ROLE,
+            &n.scheduler_role,
+            "scheduler.amazonaws.com (this account's schedules)",
+            "invoke-sync-trigger",
+            "scheduler",
+        )?
+        .wanted_if(wanted);
         Ok(vec![kb_role, api_role, sync_role, scheduler_role])
     }
 

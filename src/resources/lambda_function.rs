@@ -17,7 +17,6 @@ use crate::naming::AFTER_APPLY;
 use crate::wait;
 use async_trait::async_trait;
 use aws_sdk_lambda::primitives::Blob;
-use aws_sdk_bedrockagent::types::{IngestionJobSortBy, IngestionJobSortByAttribute, SortOrder};
 use aws_sdk_lambda::types::{Architecture, Environment, FunctionCode, LastUpdateStatus, Runtime, State};
 use serde_json::json;
 use sha2::{Digest, Sha256};
@@ -136,7 +135,7 @@ pub fn sync_variables(ctx: &Ctx) -> BTreeMap<String, String> {
     let known = ctx.known();
     BTreeMap::from([
         ("KNOWLEDGE_BASE_ID".to_string(), known.id(&knowledge_base::ID).unwrap_or(AFTER_APPLY).to_string()),
-        ("DATA_SOURCES".to_string(), sync_data_sources(ctx, &known).to_string()),
+        ("DATA_SOURCES".to_string(), sync_data_sources(&ctx.env, &known).to_string()),
         ("SCHEDULER_ROLE_ARN".to_string(), n.role_arn(&n.scheduler_role)),
         ("RECHECK_SCHEDULE_PREFIX".to_string(), n.recheck_schedule_prefix.clone()),
         ("RECHECK_MINUTES".to_string(), RECHECK_MINUTES.to_string()),
@@ -144,13 +143,13 @@ pub fn sync_variables(ctx: &Ctx) -> BTreeMap<String, String> {
 }
 
 /// Each data source as the sync trigger matches events to it: id, name, bucket and key prefix.
-fn sync_data_sources(ctx: &Ctx, known: &crate::context::Known) -> serde_json::Value {
-    let sources = ctx.env.file.data_sources.iter().map(|ds| {
+fn sync_data_sources(env: &crate::config::Environment, known: &crate::context::Known) -> serde_json::Value {
+    let sources = env.file.data_sources.iter().map(|ds| {
         json!({
             "id": known.id(&data_source::id_of(&ds.name)).unwrap_or(AFTER_APPLY),
             "name": ds.name,
-            "bucket": ctx.env.data_source_bucket(ds),
-            "prefix": ds.inclusion_prefixes.first().map_or("", String::as_str),
+            "bucket": env.data_source_bucket(ds),
+            "prefix": ds.prefix(),
         })
     });
     json!(sources.collect::<Vec<_>>())
@@ -277,21 +276,14 @@ async fn wait_ready(step: &Step, name: &str) -> Result<()> {
 fn sync_function(i: &Inputs) -> Resource {
     let (n, f) = (&i.env.names, &i.env.file.lambda);
     let mut r = Resource::new(&Function, SYNC_ID, "Lambda function", &n.sync_function)
-        .arn(n.function_arn_of(&n.sync_function))
+        .arn(n.sync_function_arn())
         .wanted_if(i.env.syncs_automatically())
         .depends_on(&iam_role::SYNC_ROLE, Needs::Ready)
         .depends_on(&knowledge_base::ID, Needs::Arn)
         .observed_after(&knowledge_base::ID);
-    let mut sources = Vec::new();
     for ds in &i.env.file.data_sources {
         let id = data_source::id_of(&ds.name);
         r = r.depends_on(&id, Needs::Arn).observed_after(&id);
-        sources.push(json!({
-            "name": ds.name,
-            "id": i.known.id(&id).unwrap_or(AFTER_APPLY),
-            "bucket": i.env.data_source_bucket(ds),
-            "prefix": ds.inclusion_prefixes.first().map_or("", String::as_str),
-        }));
     }
     r.tagged().settings(json!({
         "runtime": f.runtime,
@@ -300,7 +292,7 @@ fn sync_function(i: &Inputs) -> Resource {
         "timeout_seconds": SYNC_TIMEOUT_SECONDS,
         "handler": "handler.handler",
         "code": "templates/sync/handler.py, zipped in memory",
-        "starts_ingestion_of": sources,
+        "starts_ingestion_of": sync_data_sources(i.env, i.known),
         "recheck_after_minutes": RECHECK_MINUTES,
         "recheck_schedules": format!("{}DATA_SOURCE_ID", n.recheck_schedule_prefix),
         "log_group": n.sync_log_group,
@@ -463,13 +455,7 @@ impl Kind for Function {
                 .list_ingestion_jobs()
                 .knowledge_base_id(&kb)
                 .data_source_id(&id)
-                .sort_by(
-                    IngestionJobSortBy::builder()
-                        .attribute(IngestionJobSortByAttribute::StartedAt)
-                        .order(SortOrder::Descending)
-                        .build()
-                        .expect("fields are set"),
-                )
+                .sort_by(crate::ingestion::newest_first())
                 .send()
                 .await
                 .map_err(aws)

@@ -33,10 +33,6 @@ fn tag_list(ctx: &Ctx) -> Vec<Tag> {
     ctx.env.tags().into_iter().map(|(k, v)| Tag::builder().key(k).value(v).build().expect("key and value are set")).collect()
 }
 
-/// The function the rule invokes.
-fn function_arn(ctx: &Ctx) -> String {
-    ctx.env.names.function_arn_of(&ctx.env.names.sync_function)
-}
 
 #[async_trait]
 impl Kind for Rule {
@@ -82,7 +78,7 @@ impl Kind for Rule {
         let targets = events.list_targets_by_rule().rule(&r.name).send().await.map_err(aws).map_err(read)?;
         let current_targets: Vec<Value> =
             targets.targets().iter().map(|t| json!({"id": t.id(), "arn": t.arn()})).collect();
-        obs.diff("targets", json!(current_targets), json!([{"id": TARGET_ID, "arn": function_arn(ctx)}]), false);
+        obs.diff("targets", json!(current_targets), json!([{"id": TARGET_ID, "arn": ctx.env.names.sync_function_arn()}]), false);
         let permission = lambda_function::permission_source(ctx, &ctx.env.names.sync_function, PERMISSION_SID).await?;
         obs.diff("invoke_permission", permission, ctx.env.names.sync_rule_arn(), false);
         obs.details.insert(
@@ -138,7 +134,7 @@ impl Kind for Rule {
                 let removed = events.remove_targets().rule(name).set_ids(Some(stale)).send().await;
                 removed.map_err(aws).map_err(failed(&format!("remove the other targets of rule {name}")))?;
             }
-            let target = Target::builder().id(TARGET_ID).arn(function_arn(ctx)).build().expect("id and arn are set");
+            let target = Target::builder().id(TARGET_ID).arn(ctx.env.names.sync_function_arn()).build().expect("id and arn are set");
             let out = events.put_targets().rule(name).targets(target).send().await;
             let out = out.map_err(aws).map_err(failed(&format!("set the target of rule {name}")))?;
             if let Some(f) = out.failed_entries().first() {

@@ -25,14 +25,11 @@ fn expression(ctx: &Ctx) -> String {
     ctx.env.file.sync.schedule.clone().unwrap_or_default()
 }
 
-fn function_arn(ctx: &Ctx) -> String {
-    ctx.env.names.function_arn_of(&ctx.env.names.sync_function)
-}
 
 fn target(ctx: &Ctx) -> Target {
     let n = &ctx.env.names;
     Target::builder()
-        .arn(function_arn(ctx))
+        .arn(ctx.env.names.sync_function_arn())
         .role_arn(n.role_arn(&n.scheduler_role))
         .input(INPUT)
         .build()
@@ -97,7 +94,7 @@ impl Kind for Schedule {
         };
         let mut obs = Observation::present(s.arn().map(str::to_string));
         let invokes = s.target().map(|t| t.arn()).unwrap_or_default();
-        if invokes != function_arn(ctx) {
+        if invokes != ctx.env.names.sync_function_arn() {
             obs.foreign = Some(format!("it invokes {invokes}, not this environment's sync trigger"));
             return Ok(obs);
         }

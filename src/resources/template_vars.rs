@@ -45,7 +45,7 @@ pub fn variables(env: &Environment, known: &Known) -> Value {
             "generation_models": n.generation_model_arns(&f.lambda.generation_model),
             "function": n.function_arn(),
             "log_group": n.log_group_arn(),
-            "sync_function": n.function_arn_of(&n.sync_function),
+            "sync_function": n.sync_function_arn(),
             "sync_log_group": n.log_group_arn_of(&n.sync_log_group),
             "sync_role": n.role_arn(&n.sync_role),
             "scheduler_role": n.role_arn(&n.scheduler_role),
@@ -106,9 +106,9 @@ pub fn variables(env: &Environment, known: &Known) -> Value {
 fn key_prefixes(env: &Environment) -> Option<Vec<String>> {
     let mut prefixes: Vec<String> = Vec::new();
     for ds in &env.file.data_sources {
-        let prefix = ds.inclusion_prefixes.first().filter(|p| !p.is_empty())?;
-        if !prefixes.contains(prefix) {
-            prefixes.push(prefix.clone());
+        let prefix = Some(ds.prefix()).filter(|p| !p.is_empty())?;
+        if !prefixes.iter().any(|p| p == prefix) {
+            prefixes.push(prefix.to_string());
         }
     }
     Some(prefixes)
