@@ -33,6 +33,7 @@ pub struct Clients {
     pub logs: aws_sdk_cloudwatchlogs::Client,
     pub events: aws_sdk_eventbridge::Client,
     pub scheduler: aws_sdk_scheduler::Client,
+    pub cloudformation: aws_sdk_cloudformation::Client,
 }
 
 impl Clients {
@@ -63,6 +64,7 @@ impl Clients {
             logs: aws_sdk_cloudwatchlogs::Client::new(&config),
             events: aws_sdk_eventbridge::Client::new(&config),
             scheduler: aws_sdk_scheduler::Client::new(&config),
+            cloudformation: aws_sdk_cloudformation::Client::new(&config),
         }
     }
 }

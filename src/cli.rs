@@ -7,13 +7,14 @@ use crate::context::Known;
 use crate::context::{Ctx, TargetArgs};
 use crate::deploy::DeployArgs;
 use crate::error::{Error, Result};
+use crate::legacy::LegacyArgs;
 use crate::output::Reporter;
 use crate::render::Templates;
 use crate::resources::template_vars;
 use crate::status::StatusArgs;
 use crate::sync::SyncArgs;
 use crate::teardown::TeardownArgs;
-use crate::{ask, deploy, engine, naming, plan, preflight, status, sync, teardown};
+use crate::{ask, deploy, engine, legacy, naming, plan, preflight, status, sync, teardown};
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -38,6 +39,7 @@ Examples:
   ragstack status dev                              what exists and whether it is healthy
   ragstack ask dev \"What are the opening hours?\"    ask the deployed API, print the answer
   ragstack teardown dev --yes                      delete everything dev owns, nothing else
+  ragstack legacy list dev                         the stacks the old creator.sh left for dev
 
 Exit codes: 0 success, 1 AWS failure or something left undone, 2 invalid input or a refused or
 unconfirmed change (nothing was changed in AWS), 3 changes pending (plan --detailed-exitcode).";
@@ -98,6 +100,8 @@ pub enum Command {
     Teardown(TeardownArgs),
     /// Ask the deployed stack a question through its API and print the answer and its sources
     Ask(AskArgs),
+    /// The CloudFormation stacks the old creator.sh left: list them, or tear them down
+    Legacy(LegacyArgs),
 }
 
 #[derive(Debug, Args)]
@@ -132,8 +136,10 @@ fn parse_account(s: &str) -> std::result::Result<String, String> {
 }
 
 impl Command {
+    /// The environment the command works on; `legacy` names an old one and is dispatched first.
     fn target(&self) -> &TargetArgs {
         match self {
+            Command::Legacy(_) => unreachable!("legacy has no environment file and is run before any lookup"),
             Command::Status(s) => &s.target,
             Command::Ask(a) => &a.target,
             Command::Teardown(t) => &t.target,
@@ -270,6 +276,11 @@ pub async fn run(mut cli: Cli) -> Result<u8> {
         a.normalize();
     }
     match &cli.command {
+        Command::Legacy(l) => {
+            let region = resolve_region(l.action.target().region.as_deref(), cli.global.profile.as_deref()).await?;
+            let clients = Clients::connect(&region, cli.global.profile.as_deref()).await;
+            legacy::run(clients, &l.action, cli.global.json, cli.global.yes).await
+        }
         Command::Plan(p) if p.offline => {
             let (env, templates) = prepare(&cli, p.account.clone()).await?;
             let desired = plan::desired(&env, &templates, &Known::default())?;

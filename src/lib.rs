@@ -6,7 +6,8 @@
 //! run context, a resource's handle; a leaf), `error` (errors and exit codes), `aws` (clients and
 //! AWS errors), `preflight` (identity and model checks), `resources` (one module per AWS resource
 //! kind), `engine` (observe, diff, apply along the graph), `wait` (waiters and classified
-//! retries), `ingestion` (knowledge-base sync), `output` (progress), `deploy`, `sync`, `status`, `teardown`, `ask` (the commands).
+//! retries), `ingestion` (knowledge-base sync), `output` (progress), `deploy`, `sync`, `status`, `teardown`, `ask`,
+//! `legacy` (the commands).
 
 pub mod ask;
 pub mod aws;
@@ -18,6 +19,7 @@ pub mod deploy;
 pub mod engine;
 pub mod error;
 pub mod ingestion;
+pub mod legacy;
 pub mod naming;
 pub mod output;
 pub mod plan;

@@ -157,7 +157,7 @@ pub async fn run(ctx: Arc<Ctx>, keep_documents: bool, yes: bool) -> Result<u8> {
         return Ok(0);
     }
     if !yes {
-        confirm(&env, doomed)?;
+        confirm("teardown", &env, doomed, "resources")?;
     }
     let errors = delete_all(&ctx, &targets).await;
 
@@ -191,18 +191,19 @@ fn show_plan(ctx: &Ctx, targets: &[Target]) {
     }
 }
 
-/// Asks for the environment's name on the terminal; refuses (exit 2) without one.
-fn confirm(env: &str, count: usize) -> Result<()> {
+/// Asks for the environment's name on the terminal before `command` deletes `count` `things`;
+/// refuses (exit 2) without a terminal or with another answer.
+pub fn confirm(command: &str, env: &str, count: usize, things: &str) -> Result<()> {
     if !std::io::stdin().is_terminal() {
         return Err(Error::Refused {
             message: format!(
-                "teardown of {env} would delete {count} resources and needs a confirmation, but there is no \
+                "{command} of {env} would delete {count} {things} and needs a confirmation, but there is no \
                  terminal to ask on: nothing was deleted"
             ),
             help: format!("run it in a terminal and type `{env}` when asked, or pass --yes"),
         });
     }
-    eprint!("Type the environment name `{env}` to delete these {count} resources: ");
+    eprint!("Type the environment name `{env}` to delete these {count} {things}: ");
     let _ = std::io::stderr().flush();
     let mut answer = String::new();
     std::io::stdin()

@@ -46,6 +46,7 @@ pub struct Clients {
     pub logs: aws_sdk_cloudwatchlogs::Client,
     pub events: aws_sdk_eventbridge::Client,
     pub scheduler: aws_sdk_scheduler::Client,
+    pub cloudformation: aws_sdk_cloudformation::Client,
 }
 
 pub fn clients(emu: &Emulator) -> Clients {
@@ -59,6 +60,7 @@ pub fn clients(emu: &Emulator) -> Clients {
         logs: aws_sdk_cloudwatchlogs::Client::from_conf(sdk_config!(aws_sdk_cloudwatchlogs, emu).build()),
         events: aws_sdk_eventbridge::Client::from_conf(sdk_config!(aws_sdk_eventbridge, emu).build()),
         scheduler: aws_sdk_scheduler::Client::from_conf(sdk_config!(aws_sdk_scheduler, emu).build()),
+        cloudformation: aws_sdk_cloudformation::Client::from_conf(sdk_config!(aws_sdk_cloudformation, emu).build()),
     }
 }
 

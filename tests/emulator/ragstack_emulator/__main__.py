@@ -33,12 +33,13 @@ def main(argv=None):
     from werkzeug.serving import make_server
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 
-    from . import moto_fixes
+    from . import cloudformation, moto_fixes
     from .middleware import Emulator
     from .settings import Settings
 
     settings = Settings()
     moto_fixes.apply()
+    cloudformation.apply()
     app = Emulator(DomainDispatcherApplication(create_backend_app), settings)
     server = make_server("127.0.0.1", args.port, app, threaded=True, request_handler=MotoRequestHandler)
     os.environ["MOTO_PORT"] = str(server.port)

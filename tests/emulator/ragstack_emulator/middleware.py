@@ -23,7 +23,7 @@ import threading
 import time
 from urllib.parse import parse_qs
 
-from . import bedrock_agent, contract, moto_fixes
+from . import bedrock_agent, cloudformation, contract, moto_fixes
 from .aoss import OpenSearchServerless
 from .errors import AwsError
 
@@ -280,6 +280,9 @@ class Emulator:
                 status, headers, payload = moto_fixes.apigateway_usage(path, self.settings)
             elif service == "lambda" and re.match(r"^/2016-08-19/account-settings/?$", path):
                 status, headers, payload = moto_fixes.lambda_account_settings(account, region, self.settings)
+            elif service == "cloudformation" and operation == "ListImports":
+                params = parse_qs(body.decode("utf-8", "replace"))
+                status, headers, payload = cloudformation.list_imports(params, account, region)
             elif service == "sts" and operation == "GetCallerIdentity" and self.settings.caller != "moto":
                 status, headers, payload = self._caller_identity(account)
             elif service == "aoss":

@@ -1,0 +1,613 @@
+//! `ragstack legacy list|teardown ENV [REGION]`: the CloudFormation stacks the old creator.sh (a
+//! CDK app, in two generations) left in the account, shown and retired.
+//!
+//! A stack is the old app's only when its name is exactly one the app gave that environment
+//! (`STACK_NAMES`) and it carries the app's `project` tag (`PROJECTS`): a look-alike name, another
+//! environment's stack, CDKToolkit (shared by every CDK app) or an untagged namesake is never
+//! touched. Deletion follows the stacks' exports and imports (CloudFormation refuses to delete an
+//! export another stack imports): a stack goes once every stack importing from it is gone, stacks
+//! without such a link in parallel. A stack something else still imports from is left, with why.
+//! What CloudFormation leaves behind is reported from the stack itself: the resources its
+//! template retains on deletion (`DeletionPolicy: Retain`, by physical id) and the reasons of
+//! every `DELETE_FAILED` event.
+
+use crate::aws::{AwsError, Clients, aws};
+use crate::error::{Error, Result};
+use crate::output::{Mode, Reporter};
+use crate::{preflight, teardown, wait};
+use aws_sdk_cloudformation::types::{ResourceStatus, StackStatus};
+use clap::{Args, Subcommand};
+use serde::Serialize;
+use serde_json::json;
+use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::task::JoinSet;
+
+/// The stack names of the old app for an environment, in the order each generation created them
+/// (README, "Migrating from creator.sh"); the order only breaks ties, imports decide.
+const STACK_NAMES: [&str; 9] = [
+    "LlmsWithServerlessRag{ENV}Stack",
+    "ApiGwLlmsLambda{ENV}Stack",
+    "AppRunnerHosting{ENV}Stack",
+    "SRD-AOSS-{ENV}",
+    "SRD-KB-{ENV}",
+    "SRD-AgentCore-{ENV}",
+    "SRD-Auth-{ENV}",
+    "SRD-CloudFront-{ENV}",
+    "SRD-Hive-{ENV}",
+];
+/// The `project` tag each generation put on its stacks.
+const PROJECTS: [&str; 2] = ["llms-with-serverless-rag", "serverless-rag-demo-v2"];
+/// CloudFront distributions alone take up to half an hour to delete.
+const DEADLINE: Duration = Duration::from_secs(90 * 60);
+
+#[derive(Debug, Args)]
+pub struct LegacyArgs {
+    #[command(subcommand)]
+    pub action: LegacyAction,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LegacyAction {
+    /// Show the old app's stacks of the environment, their status and what they keep on deletion
+    List(OldEnvironment),
+    /// Delete the old app's stacks of the environment in reverse dependency order (asks first)
+    Teardown(OldEnvironment),
+}
+
+#[derive(Debug, Args)]
+pub struct OldEnvironment {
+    /// The environment name creator.sh was given (exactly, case included)
+    pub env: String,
+    /// AWS region, e.g. us-east-1 [default: AWS_REGION, AWS_DEFAULT_REGION, or the profile's]
+    pub region: Option<String>,
+}
+
+impl LegacyAction {
+    pub fn target(&self) -> &OldEnvironment {
+        match self {
+            LegacyAction::List(t) | LegacyAction::Teardown(t) => t,
+        }
+    }
+}
+
+/// A resource CloudFormation keeps when its stack is deleted.
+#[derive(Debug, Clone, Serialize)]
+pub struct Retained {
+    pub logical_id: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub physical_id: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Stack {
+    pub name: String,
+    pub id: String,
+    pub status: String,
+    /// The `project` tag, when it is one of the old app's.
+    pub project: Option<String>,
+    pub retains: Vec<Retained>,
+    /// Stacks of this set whose exports it imports: they can go only after it.
+    pub imports_from: Vec<String>,
+    /// Why it stays, when it does.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub left_because: Option<String>,
+}
+
+impl Stack {
+    /// The old app's stack, kept for now (busy, or still imported from): work left undone.
+    fn held_back(&self) -> bool {
+        self.project.is_some() && self.left_because.is_some()
+    }
+}
+
+/// The names the old app gave `env`'s stacks.
+pub fn stack_names(env: &str) -> Vec<String> {
+    STACK_NAMES.iter().map(|n| n.replace("{ENV}", env)).collect()
+}
+
+/// The environment part must keep every name a valid stack name (`[a-zA-Z][-a-zA-Z0-9]*`,
+/// CloudFormation API Reference, CreateStack StackName).
+fn check_env(env: &str) -> Result<()> {
+    if !env.is_empty() && env.len() <= 100 && env.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
+        return Ok(());
+    }
+    Err(Error::usage(
+        format!("`{env}` cannot be part of a stack name: use letters, digits and hyphens (1 to 100 characters)"),
+        Some("give the environment name exactly as creator.sh was given it, e.g. dev".to_string()),
+    ))
+}
+
+pub async fn run(clients: Clients, action: &LegacyAction, json: bool, yes: bool) -> Result<u8> {
+    let env = &action.target().env;
+    check_env(env)?;
+    let report = Arc::new(Reporter::new(json));
+    let account = preflight::account(&clients).await?;
+    let region = clients.region.clone();
+    let (stacks, near) = discover(&clients, env).await?;
+    match action {
+        LegacyAction::List(_) => {
+            show(&report, env, &region, &account, &stacks, &near);
+            Ok(0)
+        }
+        LegacyAction::Teardown(_) => {
+            show(&report, env, &region, &account, &stacks, &near);
+            let doomed: Vec<Stack> = stacks.iter().filter(|s| s.left_because.is_none()).cloned().collect();
+            if doomed.is_empty() {
+                return Ok(if stacks.iter().any(Stack::held_back) { 1 } else { 0 });
+            }
+            if !yes {
+                teardown::confirm("legacy teardown", env, doomed.len(), "stacks")?;
+            }
+            let outcomes = delete_in_order(&clients, &report, doomed).await;
+            summarize(&report, env, &region, &stacks, &outcomes);
+            let all_gone = outcomes.iter().all(|o| o.deleted) && !stacks.iter().any(Stack::held_back);
+            Ok(if all_gone { 0 } else { 1 })
+        }
+    }
+}
+
+/// The old app's stacks of `env` (every status but DELETE_COMPLETE), and the names that match only
+/// when case is ignored (shown as a hint, never touched).
+pub async fn discover(clients: &Clients, env: &str) -> Result<(Vec<Stack>, Vec<String>)> {
+    let cf = &clients.cloudformation;
+    let wanted = stack_names(env);
+    let mut found = Vec::new();
+    let mut near = Vec::new();
+    let mut pages = cf.list_stacks().into_paginator().send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(aws).map_err(|e| Error::aws("list stacks (cloudformation:ListStacks)", e))?;
+        for s in page.stack_summaries() {
+            let (name, status) = (s.stack_name().unwrap_or_default(), s.stack_status());
+            if status == Some(&StackStatus::DeleteComplete) {
+                continue;
+            }
+            if wanted.iter().any(|w| w == name) {
+                found.push((name.to_string(), s.stack_id().unwrap_or_default().to_string()));
+            } else if wanted.iter().any(|w| w.eq_ignore_ascii_case(name)) {
+                near.push(name.to_string());
+            }
+        }
+    }
+    // In creation order, so that ties in the deletion order fall back on it.
+    found.sort_by_key(|(name, _)| wanted.iter().position(|w| w == name));
+    let mut stacks = Vec::new();
+    for (name, id) in found {
+        stacks.push(describe(clients, name, id).await?);
+    }
+    link_imports(clients, &mut stacks).await?;
+    Ok((stacks, near))
+}
+
+async fn describe(clients: &Clients, name: String, id: String) -> Result<Stack> {
+    let cf = &clients.cloudformation;
+    let what = |action: &str| format!("{action} of stack {name}");
+    let out = cf
+        .describe_stacks()
+        .stack_name(&id)
+        .send()
+        .await
+        .map_err(aws)
+        .map_err(|e| Error::aws(what("read (cloudformation:DescribeStacks)"), e))?;
+    let described = out.stacks().first();
+    let status = described.and_then(|s| s.stack_status()).map(|s| s.as_str().to_string()).unwrap_or_default();
+    let project = described
+        .into_iter()
+        .flat_map(|s| s.tags())
+        .find(|t| t.key() == Some("project"))
+        .and_then(|t| t.value())
+        .filter(|v| PROJECTS.contains(v))
+        .map(str::to_string);
+    let template = cf
+        .get_template()
+        .stack_name(&id)
+        .send()
+        .await
+        .map_err(aws)
+        .map_err(|e| Error::aws(what("read the template (cloudformation:GetTemplate)"), e))?;
+    let mut retains = retained(template.template_body().unwrap_or_default());
+    if !retains.is_empty() {
+        let mut physical = BTreeMap::new();
+        let mut pages = cf.list_stack_resources().stack_name(&id).into_paginator().send();
+        while let Some(page) = pages.next().await {
+            let page = page
+                .map_err(aws)
+                .map_err(|e| Error::aws(what("list the resources (cloudformation:ListStackResources)"), e))?;
+            for r in page.stack_resource_summaries() {
+                if let (Some(l), Some(p)) = (r.logical_resource_id(), r.physical_resource_id()) {
+                    physical.insert(l.to_string(), p.to_string());
+                }
+            }
+        }
+        for r in &mut retains {
+            r.physical_id = physical.get(&r.logical_id).cloned();
+        }
+    }
+    let left_because = match (&project, status.ends_with("_IN_PROGRESS")) {
+        (None, _) => Some(format!("it has no `project` tag of the old app ({})", PROJECTS.join(" or "))),
+        (_, true) => Some(format!("CloudFormation is working on it ({status}): run again when it settles")),
+        _ => None,
+    };
+    Ok(Stack { name, id, status, project, retains, imports_from: Vec::new(), left_because })
+}
+
+/// The resources a template keeps on deletion: `DeletionPolicy` Retain or RetainExceptOnCreate
+/// (CloudFormation User Guide, "DeletionPolicy attribute"). CDK writes JSON; YAML (a superset,
+/// short-form tags included) parses the same way.
+pub fn retained(template: &str) -> Vec<Retained> {
+    let Ok(doc) = serde_yaml_ng::from_str::<serde_yaml_ng::Value>(template) else {
+        return Vec::new();
+    };
+    let Some(resources) = doc.get("Resources").and_then(|r| r.as_mapping()) else {
+        return Vec::new();
+    };
+    resources
+        .iter()
+        .filter(|(_, r)| {
+            matches!(r.get("DeletionPolicy").and_then(|p| p.as_str()), Some("Retain" | "RetainExceptOnCreate"))
+        })
+        .map(|(logical, r)| Retained {
+            logical_id: logical.as_str().unwrap_or_default().to_string(),
+            kind: r.get("Type").and_then(|t| t.as_str()).unwrap_or_default().to_string(),
+            physical_id: None,
+        })
+        .collect()
+}
+
+/// Links importers to exporters (ListExports, ListImports). A stack outside the set that imports
+/// from one inside keeps it (and everything it imports from) where it is.
+async fn link_imports(clients: &Clients, stacks: &mut [Stack]) -> Result<()> {
+    let cf = &clients.cloudformation;
+    let ids: Vec<String> = stacks.iter().map(|s| s.id.clone()).collect();
+    let mut exports = Vec::new();
+    let mut pages = cf.list_exports().into_paginator().send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(aws).map_err(|e| Error::aws("list exports (cloudformation:ListExports)", e))?;
+        for e in page.exports() {
+            if let (Some(by), Some(name)) = (e.exporting_stack_id(), e.name())
+                && let Some(i) = ids.iter().position(|id| id == by)
+            {
+                exports.push((i, name.to_string()));
+            }
+        }
+    }
+    for (exporter, export) in exports {
+        for importer in importers(clients, &export).await? {
+            match stacks.iter().position(|s| s.name == importer) {
+                Some(i) => {
+                    let name = stacks[exporter].name.clone();
+                    if !stacks[i].imports_from.contains(&name) {
+                        stacks[i].imports_from.push(name);
+                    }
+                }
+                None => {
+                    stacks[exporter].left_because.get_or_insert(format!(
+                        "stack {importer} imports its export {export} and is not the old app's: delete or change it first"
+                    ));
+                }
+            }
+        }
+    }
+    // What a stack that stays imports from must stay too.
+    loop {
+        let staying: Vec<(String, Vec<String>)> = stacks
+            .iter()
+            .filter(|s| s.left_because.is_some())
+            .map(|s| (s.name.clone(), s.imports_from.clone()))
+            .collect();
+        let mut changed = false;
+        for (name, from) in staying {
+            for s in stacks.iter_mut().filter(|s| from.contains(&s.name) && s.left_because.is_none()) {
+                s.left_because = Some(format!("{name} imports from it and stays"));
+                changed = true;
+            }
+        }
+        if !changed {
+            return Ok(());
+        }
+    }
+}
+
+/// The stacks importing `export`. CloudFormation answers ValidationError "Export 'X' is not
+/// imported by any stack." when none does (CloudFormation API Reference, ListImports).
+async fn importers(clients: &Clients, export: &str) -> Result<Vec<String>> {
+    let mut names = Vec::new();
+    let mut pages = clients.cloudformation.list_imports().export_name(export).into_paginator().send();
+    while let Some(page) = pages.next().await {
+        match page.map_err(aws) {
+            Ok(page) => names.extend(page.imports().iter().cloned()),
+            Err(e) if e.is("ValidationError") && e.message.contains("not imported") => break,
+            Err(e) => {
+                return Err(Error::aws(
+                    format!("list the importers of export {export} (cloudformation:ListImports)"),
+                    e,
+                ));
+            }
+        }
+    }
+    Ok(names)
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Failure {
+    pub logical_id: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub physical_id: String,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Outcome {
+    pub stack: String,
+    pub deleted: bool,
+    /// DELETE_FAILED events of this deletion, or why it was not attempted.
+    pub failures: Vec<Failure>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// What CloudFormation kept, by physical id.
+    pub retained: Vec<Retained>,
+}
+
+/// Deletes the stacks, each once no stack still standing imports from it; independent stacks in
+/// parallel. A stack whose importer could not be deleted is not attempted.
+async fn delete_in_order(clients: &Clients, report: &Arc<Reporter>, stacks: Vec<Stack>) -> Vec<Outcome> {
+    let mut pending = stacks;
+    let mut stuck: Vec<Stack> = Vec::new();
+    let mut outcomes: Vec<Outcome> = Vec::new();
+    while !pending.is_empty() {
+        let importer =
+            |s: &Stack| pending.iter().chain(&stuck).find(|o| o.imports_from.contains(&s.name)).map(|o| o.name.clone());
+        let (ready, waiting): (Vec<Stack>, Vec<Stack>) = pending.iter().cloned().partition(|s| importer(s).is_none());
+        if ready.is_empty() {
+            for s in waiting {
+                let why =
+                    format!("not attempted: {} imports from it and is still there", importer(&s).unwrap_or_default());
+                report.resource(&s.name, "skipped", &why);
+                outcomes.push(Outcome {
+                    stack: s.name,
+                    deleted: false,
+                    failures: Vec::new(),
+                    error: Some(why),
+                    retained: Vec::new(),
+                });
+            }
+            break;
+        }
+        let mut set = JoinSet::new();
+        for s in ready {
+            let (cf, report) = (clients.cloudformation.clone(), report.clone());
+            set.spawn(async move {
+                let outcome = delete_one(&cf, &report, &s).await;
+                (s, outcome)
+            });
+        }
+        while let Some(joined) = set.join_next().await {
+            let (stack, outcome) = joined.expect("deletion tasks do not panic");
+            if !outcome.deleted {
+                stuck.push(stack);
+            }
+            outcomes.push(outcome);
+        }
+        pending = waiting;
+    }
+    outcomes
+}
+
+/// DeleteStack by id, then follows the stack's events until DELETE_COMPLETE or DELETE_FAILED.
+async fn delete_one(cf: &aws_sdk_cloudformation::Client, report: &Reporter, stack: &Stack) -> Outcome {
+    let mut outcome =
+        Outcome { stack: stack.name.clone(), deleted: false, failures: Vec::new(), error: None, retained: Vec::new() };
+    let fail = |mut o: Outcome, e: AwsError, action: &str| {
+        let msg = Error::aws(format!("{action} stack {}", o.stack), e).to_string();
+        report.resource(&o.stack, "failed", &msg);
+        o.error = Some(msg);
+        o
+    };
+    // Events from before this deletion (an earlier failed attempt) are not this deletion's.
+    let mut seen = match events(cf, &stack.id).await {
+        Ok(evs) => evs.into_iter().map(|e| e.event_id().unwrap_or_default().to_string()).collect::<HashSet<_>>(),
+        Err(e) => return fail(outcome, e, "read the events of"),
+    };
+    report.resource(&stack.name, "deleting", &format!("was {}", stack.status));
+    if let Err(e) = cf.delete_stack().stack_name(&stack.id).send().await.map_err(aws) {
+        return fail(outcome, e, "delete (cloudformation:DeleteStack)");
+    }
+    let start = Instant::now();
+    loop {
+        let status = match cf.describe_stacks().stack_name(&stack.id).send().await.map_err(aws) {
+            Ok(out) => out.stacks().first().and_then(|s| s.stack_status().cloned()),
+            Err(e) => return fail(outcome, e, "follow the deletion of"),
+        };
+        let new = match events(cf, &stack.id).await {
+            Ok(evs) => evs.into_iter().filter(|e| seen.insert(e.event_id().unwrap_or_default().to_string())),
+            Err(e) => return fail(outcome, e, "read the events of"),
+        };
+        for e in new.collect::<Vec<_>>().into_iter().rev() {
+            let status = e.resource_status().map(|s| s.as_str()).unwrap_or_default();
+            let logical = e.logical_resource_id().unwrap_or_default();
+            let reason = e.resource_status_reason().map(|r| format!(": {r}")).unwrap_or_default();
+            if e.resource_type() != Some("AWS::CloudFormation::Stack") || logical != stack.name {
+                report.resource(&stack.name, "deleting", &format!("{logical} {status}{reason}"));
+            }
+            match e.resource_status() {
+                Some(ResourceStatus::DeleteFailed) if logical != stack.name => outcome.failures.push(Failure {
+                    logical_id: logical.to_string(),
+                    kind: e.resource_type().unwrap_or_default().to_string(),
+                    physical_id: e.physical_resource_id().unwrap_or_default().to_string(),
+                    reason: e.resource_status_reason().unwrap_or_default().to_string(),
+                }),
+                Some(ResourceStatus::DeleteSkipped) if stack.retains.iter().all(|r| r.logical_id != logical) => {
+                    outcome.retained.push(Retained {
+                        logical_id: logical.to_string(),
+                        kind: e.resource_type().unwrap_or_default().to_string(),
+                        physical_id: e.physical_resource_id().map(str::to_string),
+                    })
+                }
+                _ => {}
+            }
+        }
+        match status {
+            Some(StackStatus::DeleteComplete) | None => {
+                outcome.deleted = true;
+                outcome.retained.extend(stack.retains.iter().cloned());
+                report.resource(&stack.name, "done", "deleted");
+                return outcome;
+            }
+            Some(StackStatus::DeleteFailed) => {
+                let n = outcome.failures.len();
+                let msg = format!("DELETE_FAILED: {n} resource{} could not be deleted", if n == 1 { "" } else { "s" });
+                report.resource(&stack.name, "failed", &msg);
+                outcome.error = Some(msg);
+                return outcome;
+            }
+            _ if start.elapsed() >= DEADLINE => {
+                let msg = format!(
+                    "still deleting after {} min: see the stack's events in the console",
+                    DEADLINE.as_secs() / 60
+                );
+                report.resource(&stack.name, "failed", &msg);
+                outcome.error = Some(msg);
+                return outcome;
+            }
+            _ => tokio::time::sleep(wait::interval(start.elapsed()).max(Duration::from_secs(1))).await,
+        }
+    }
+}
+
+/// The stack's events, newest first (DescribeStackEvents' order).
+async fn events(
+    cf: &aws_sdk_cloudformation::Client,
+    id: &str,
+) -> std::result::Result<Vec<aws_sdk_cloudformation::types::StackEvent>, AwsError> {
+    let mut all = Vec::new();
+    let mut pages = cf.describe_stack_events().stack_name(id).into_paginator().send();
+    while let Some(page) = pages.next().await {
+        all.extend(page.map_err(aws)?.stack_events().iter().cloned());
+    }
+    Ok(all)
+}
+
+fn show(report: &Reporter, env: &str, region: &str, account: &str, stacks: &[Stack], near: &[String]) {
+    if report.mode() == Mode::Json {
+        report.event(
+            json!({"event": "legacy_stacks", "environment": env, "region": region, "account": account,
+                   "stacks": stacks, "case_mismatches": near}),
+            None,
+        );
+        return;
+    }
+    if stacks.is_empty() {
+        println!("No stacks of the old creator.sh for environment {env} in {region} (account {account}).");
+    } else {
+        println!("Stacks of the old creator.sh for environment {env} in {region} (account {account}):");
+    }
+    for s in stacks {
+        let project = s.project.as_deref().map(|p| format!("project={p}")).unwrap_or_else(|| "no project tag".into());
+        println!("  {:<34} {:<22} {project}", s.name, s.status);
+        if !s.imports_from.is_empty() {
+            println!("      imports from {} (so it goes first)", s.imports_from.join(", "));
+        }
+        for r in &s.retains {
+            println!(
+                "      kept on deletion: {} {} ({})",
+                r.kind,
+                r.physical_id.as_deref().unwrap_or("not created"),
+                r.logical_id
+            );
+        }
+        if let Some(why) = &s.left_because {
+            println!("      left alone: {why}");
+        }
+    }
+    for n in near {
+        println!("  not included: {n} (the environment name differs in case; pass it exactly to include it)");
+    }
+    println!("The CDK bootstrap stack (CDKToolkit) is shared by every CDK app in the account and is never touched.");
+}
+
+fn summarize(report: &Reporter, env: &str, region: &str, stacks: &[Stack], outcomes: &[Outcome]) {
+    report.finish();
+    let secs = report.elapsed().as_secs_f64();
+    let deleted: Vec<&str> = outcomes.iter().filter(|o| o.deleted).map(|o| o.stack.as_str()).collect();
+    let left: Vec<&Stack> = stacks.iter().filter(|s| s.held_back()).collect();
+    let not_ours: Vec<&Stack> = stacks.iter().filter(|s| s.project.is_none()).collect();
+    let failed: Vec<&Outcome> = outcomes.iter().filter(|o| !o.deleted).collect();
+    let retained: Vec<&Retained> = outcomes.iter().filter(|o| o.deleted).flat_map(|o| &o.retained).collect();
+    let result = if failed.is_empty() && left.is_empty() { "deleted" } else { "incomplete" };
+    if report.mode() == Mode::Json {
+        report.event(
+            json!({"event": "summary", "command": "legacy teardown", "result": result, "environment": env,
+                   "region": region, "deleted": deleted, "failed": failed, "left": left, "not_the_old_apps": not_ours,
+                   "retained": retained, "total_s": (secs * 1000.0).round() / 1000.0}),
+            None,
+        );
+        return;
+    }
+    println!();
+    println!("Deleted {} of the old app's stacks of {env} in {region} in {secs:.1}s.", deleted.len());
+    for o in &failed {
+        println!("Not deleted: {}: {}", o.stack, o.error.as_deref().unwrap_or_default());
+        for f in &o.failures {
+            println!("  {} {} ({}): {}", f.kind, f.physical_id, f.logical_id, f.reason);
+            if f.kind == "AWS::S3::Bucket" && f.reason.contains("not empty") {
+                println!(
+                    "    help: the bucket still holds objects; ragstack never deletes data it does not own. If you no \
+                     longer need them, empty it (aws s3 rm s3://{} --recursive, and its old versions if versioned)",
+                    f.physical_id
+                );
+            }
+        }
+    }
+    for s in &left {
+        println!("Not deleted: {}: {}", s.name, s.left_because.as_deref().unwrap_or_default());
+    }
+    for s in &not_ours {
+        println!("Left alone, not the old app's: {}: {}", s.name, s.left_because.as_deref().unwrap_or_default());
+    }
+    if !retained.is_empty() {
+        println!("CloudFormation kept these resources (DeletionPolicy Retain); they are yours to delete or keep:");
+        for r in &retained {
+            println!("  {} {} ({})", r.kind, r.physical_id.as_deref().unwrap_or("never created"), r.logical_id);
+        }
+    }
+    if !failed.is_empty() || !left.is_empty() {
+        println!("Fix the causes and run `ragstack legacy teardown {env} {region}` again: it retries what is left.");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_cover_both_generations() {
+        let names = stack_names("dev");
+        assert_eq!(names[0], "LlmsWithServerlessRagdevStack");
+        assert_eq!(names[3], "SRD-AOSS-dev");
+        assert_eq!(names.len(), 9);
+    }
+
+    #[test]
+    fn retained_resources_come_from_the_deletion_policy() {
+        let json = r#"{"Resources": {"Docs": {"Type": "AWS::S3::Bucket", "DeletionPolicy": "Retain"},
+                       "Fn": {"Type": "AWS::Lambda::Function", "DeletionPolicy": "Delete"},
+                       "Logs": {"Type": "AWS::Logs::LogGroup"}}}"#;
+        let found = retained(json);
+        assert_eq!(found.len(), 1);
+        assert_eq!((found[0].logical_id.as_str(), found[0].kind.as_str()), ("Docs", "AWS::S3::Bucket"));
+        let yaml = "Resources:\n  Table:\n    Type: AWS::DynamoDB::Table\n    DeletionPolicy: RetainExceptOnCreate\n    Properties:\n      TableName: !Ref Name\n";
+        assert_eq!(retained(yaml)[0].logical_id, "Table");
+        assert!(retained("not a template").is_empty());
+    }
+
+    #[test]
+    fn environment_names_must_fit_a_stack_name() {
+        assert!(check_env("dev").is_ok());
+        assert!(check_env("Prod-2").is_ok());
+        assert!(check_env("dev_1").is_err());
+        assert!(check_env("").is_err());
+    }
+}
