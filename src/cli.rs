@@ -7,6 +7,7 @@ use crate::context::Known;
 use crate::context::{Ctx, TargetArgs};
 use crate::deploy::DeployArgs;
 use crate::error::{Error, Result};
+use crate::export::ExportArgs;
 use crate::legacy::LegacyArgs;
 use crate::output::Reporter;
 use crate::render::Templates;
@@ -14,7 +15,7 @@ use crate::resources::template_vars;
 use crate::status::StatusArgs;
 use crate::sync::SyncArgs;
 use crate::teardown::TeardownArgs;
-use crate::{ask, deploy, engine, legacy, naming, plan, preflight, status, sync, teardown};
+use crate::{ask, deploy, engine, export, legacy, naming, plan, preflight, status, sync, teardown};
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -39,6 +40,7 @@ Examples:
   ragstack status dev                              what exists and whether it is healthy
   ragstack ask dev \"What are the opening hours?\"    ask the deployed API, print the answer
   ragstack teardown dev --yes                      delete everything dev owns, nothing else
+  ragstack export dev us-east-1 -o dev.yaml        dev as a CloudFormation template
   ragstack legacy list dev                         the stacks the old creator.sh left for dev
 
 Exit codes: 0 success, 1 AWS failure or something left undone, 2 invalid input or a refused or
@@ -100,6 +102,8 @@ pub enum Command {
     Teardown(TeardownArgs),
     /// Ask the deployed stack a question through its API and print the answer and its sources
     Ask(AskArgs),
+    /// Print the environment as one CloudFormation template (and write the functions' packages)
+    Export(ExportArgs),
     /// The CloudFormation stacks the old creator.sh left: list them, or tear them down
     Legacy(LegacyArgs),
 }
@@ -146,6 +150,7 @@ impl Command {
             Command::Sync(s) => &s.target,
             Command::Deploy(d) => &d.target,
             Command::Plan(p) => &p.target,
+            Command::Export(e) => &e.target,
         }
     }
 }
@@ -280,6 +285,16 @@ pub async fn run(mut cli: Cli) -> Result<u8> {
             let region = resolve_region(l.action.target().region.as_deref(), cli.global.profile.as_deref()).await?;
             let clients = Clients::connect(&region, cli.global.profile.as_deref()).await;
             legacy::run(clients, &l.action, cli.global.json, cli.global.yes).await
+        }
+        Command::Export(e) => {
+            // No AWS call: the template is for any account (pseudo parameters), rendered for a
+            // placeholder one.
+            let (env, templates) = prepare(&cli, Some(export::ACCOUNT.to_string())).await?;
+            let clients = Clients::connect(env.region(), cli.global.profile.as_deref()).await;
+            let known = export::placeholders(&env);
+            let report = Reporter::new(cli.global.json);
+            let ctx = Ctx { env, templates, clients, known: Mutex::new(known), report };
+            export::run(&ctx, e)
         }
         Command::Plan(p) if p.offline => {
             let (env, templates) = prepare(&cli, p.account.clone()).await?;

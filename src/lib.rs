@@ -7,7 +7,7 @@
 //! AWS errors), `preflight` (identity and model checks), `resources` (one module per AWS resource
 //! kind), `engine` (observe, diff, apply along the graph), `wait` (waiters and classified
 //! retries), `ingestion` (knowledge-base sync), `output` (progress), `deploy`, `sync`, `status`, `teardown`, `ask`,
-//! `legacy` (the commands).
+//! `export`, `legacy` (the commands).
 
 pub mod ask;
 pub mod aws;
@@ -18,6 +18,7 @@ pub mod context;
 pub mod deploy;
 pub mod engine;
 pub mod error;
+pub mod export;
 pub mod ingestion;
 pub mod legacy;
 pub mod naming;

@@ -102,6 +102,16 @@ impl Kind for Collection {
         ])
     }
 
+    fn cloudformation(&self, ctx: &Ctx, r: &Resource) -> Result<Vec<(String, serde_json::Value)>> {
+        let properties = json!({
+            "Name": r.name,
+            "Type": "VECTORSEARCH",
+            "StandbyReplicas": standby(ctx).as_str(),
+            "Tags": super::cfn_tags(ctx),
+        });
+        Ok(vec![(super::logical_id(&r.id), super::cfn("AWS::OpenSearchServerless::Collection", properties))])
+    }
+
     async fn observe(&self, ctx: &Ctx, r: &Resource) -> Result<Observation> {
         let read = |e| Error::aws(format!("read collection {}", r.name), e);
         let Some(c) = find(ctx, &r.name).await.map_err(read)? else {

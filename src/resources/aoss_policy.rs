@@ -139,6 +139,21 @@ impl Kind for Policy {
     }
 
     /// The observation's id is the policy version, which an update must send.
+    /// Policies are JSON text in CloudFormation, as in the API.
+    fn cloudformation(&self, ctx: &Ctx, r: &Resource) -> Result<Vec<(String, Value)>> {
+        let (kind, policy_type) = match family(r) {
+            Family::Security(t) => ("AWS::OpenSearchServerless::SecurityPolicy", t.as_str().to_string()),
+            Family::Access => ("AWS::OpenSearchServerless::AccessPolicy", "data".to_string()),
+        };
+        let properties = json!({
+            "Name": r.name,
+            "Type": policy_type,
+            "Description": marker(ctx),
+            "Policy": r.rendered(0).to_string(),
+        });
+        Ok(vec![(super::logical_id(&r.id), super::cfn(kind, properties))])
+    }
+
     async fn observe(&self, ctx: &Ctx, r: &Resource) -> Result<Observation> {
         match get(ctx, r).await {
             Ok(Some(current)) => {

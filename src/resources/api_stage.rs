@@ -55,6 +55,22 @@ impl Kind for Stage {
         ])
     }
 
+    fn cloudformation(&self, ctx: &Ctx, r: &Resource) -> Result<Vec<(String, serde_json::Value)>> {
+        let (api, deployment) = (super::logical_id(&rest_api::ID), rest_api::deployment_logical_id(&ctx.env));
+        let a = &ctx.env.file.api;
+        let properties = json!({
+            "StageName": r.name,
+            "RestApiId": {"Ref": api},
+            "DeploymentId": {"Ref": deployment},
+            "MethodSettings": [{
+                "ResourcePath": "/*", "HttpMethod": "*",
+                "ThrottlingRateLimit": a.throttling_rate_limit, "ThrottlingBurstLimit": a.throttling_burst_limit
+            }],
+            "Tags": super::cfn_tags(ctx),
+        });
+        Ok(vec![(super::logical_id(&r.id), super::cfn("AWS::ApiGateway::Stage", properties))])
+    }
+
     async fn observe(&self, ctx: &Ctx, r: &Resource) -> Result<Observation> {
         let Some(api) = api_id(ctx) else { return Ok(Observation::absent()) };
         let read = |e| Error::aws(format!("read stage {} of REST API {api}", r.name), e);

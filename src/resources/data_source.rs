@@ -117,6 +117,31 @@ fn chunking_json(c: &Chunking) -> Value {
     }
 }
 
+/// Chunking as CloudFormation's AWS::Bedrock::DataSource spells it.
+fn chunking_cfn(c: &Chunking) -> Value {
+    match c {
+        Chunking::FixedSize { max_tokens, overlap_percentage } => json!({
+            "ChunkingStrategy": "FIXED_SIZE",
+            "FixedSizeChunkingConfiguration": {"MaxTokens": max_tokens, "OverlapPercentage": overlap_percentage},
+        }),
+        Chunking::Hierarchical { parent_max_tokens, child_max_tokens, overlap_tokens } => json!({
+            "ChunkingStrategy": "HIERARCHICAL",
+            "HierarchicalChunkingConfiguration": {
+                "LevelConfigurations": [{"MaxTokens": parent_max_tokens}, {"MaxTokens": child_max_tokens}],
+                "OverlapTokens": overlap_tokens,
+            },
+        }),
+        Chunking::Semantic { max_tokens, buffer_size, breakpoint_percentile_threshold } => json!({
+            "ChunkingStrategy": "SEMANTIC",
+            "SemanticChunkingConfiguration": {
+                "MaxTokens": max_tokens, "BufferSize": buffer_size,
+                "BreakpointPercentileThreshold": breakpoint_percentile_threshold,
+            },
+        }),
+        Chunking::None => json!({"ChunkingStrategy": "NONE"}),
+    }
+}
+
 fn observed_chunking(ds: &AwsDataSource) -> Value {
     let Some(c) = ds.vector_ingestion_configuration().and_then(|v| v.chunking_configuration()) else {
         // AWS's default when none was given.
@@ -280,6 +305,22 @@ pub async fn delete_one(step: &Step, kb: &str, id: &str, name: &str) -> Result<(
 impl Kind for DataSource {
     fn desired(&self, i: &Inputs) -> Result<Vec<Resource>> {
         Ok(i.env.file.data_sources.iter().map(|ds| resource(&ds.name, Some((ds, i)))).collect())
+    }
+
+    fn cloudformation(&self, ctx: &Ctx, r: &Resource) -> Result<Vec<(String, Value)>> {
+        let ds = spec(ctx, &r.name);
+        let mut s3 = json!({"BucketArn": ctx.env.names.bucket_arn(ctx.env.data_source_bucket(ds))});
+        if !ds.inclusion_prefixes.is_empty() {
+            s3["InclusionPrefixes"] = json!(ds.inclusion_prefixes);
+        }
+        let properties = json!({
+            "KnowledgeBaseId": {"Ref": super::logical_id(&knowledge_base::ID)},
+            "Name": r.name,
+            "DataSourceConfiguration": {"Type": "S3", "S3Configuration": s3},
+            "VectorIngestionConfiguration": {"ChunkingConfiguration": chunking_cfn(&ctx.env.chunking)},
+            "DataDeletionPolicy": "RETAIN",
+        });
+        Ok(vec![(super::logical_id(&r.id), super::cfn("AWS::Bedrock::DataSource", properties))])
     }
 
     async fn observe(&self, ctx: &Ctx, r: &Resource) -> Result<Observation> {

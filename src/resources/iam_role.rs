@@ -99,6 +99,17 @@ impl Kind for Role {
         Ok(vec![kb_role, api_role, sync_role, scheduler_role])
     }
 
+    fn cloudformation(&self, ctx: &Ctx, r: &Resource) -> Result<Vec<(String, Value)>> {
+        let properties = json!({
+            "RoleName": r.name,
+            "Path": ctx.env.names.role_path,
+            "AssumeRolePolicyDocument": r.rendered(0),
+            "Policies": [{"PolicyName": r.setting("inline_policy"), "PolicyDocument": r.rendered(1)}],
+            "Tags": super::cfn_tags(ctx),
+        });
+        Ok(vec![(super::logical_id(&r.id), super::cfn("AWS::IAM::Role", properties))])
+    }
+
     async fn observe(&self, ctx: &Ctx, r: &Resource) -> Result<Observation> {
         let read = |e| Error::aws(format!("read role {}", r.name), e);
         let role = match ctx.clients.iam.get_role().role_name(&r.name).send().await.map_err(aws) {

@@ -190,6 +190,11 @@ pub async fn wait_gone(step: &Step, id: &str) -> Result<()> {
     .await
 }
 
+/// The description ragstack writes on the knowledge base.
+fn description(ctx: &Ctx) -> String {
+    format!("ragstack {}: documents of s3 data sources, embedded with {}", ctx.env.name, ctx.env.embedding_model.id)
+}
+
 #[async_trait]
 impl Kind for KnowledgeBase {
     /// Its data lives in the index: a new index means a new knowledge base.
@@ -212,6 +217,34 @@ impl Kind for KnowledgeBase {
                 }))
                 .output("knowledge_base_id", id.unwrap_or(AFTER_APPLY)),
         ])
+    }
+
+    fn cloudformation(&self, ctx: &Ctx, r: &Resource) -> Result<Vec<(String, Value)>> {
+        let tags: serde_json::Map<String, Value> = ctx.env.tags().into_iter().map(|(k, v)| (k, Value::String(v))).collect();
+        let properties = json!({
+            "Name": r.name,
+            "Description": description(ctx),
+            "RoleArn": {"Fn::GetAtt": [super::logical_id(&iam_role::KNOWLEDGE_BASE_ROLE), "Arn"]},
+            "KnowledgeBaseConfiguration": {
+                "Type": "VECTOR",
+                "VectorKnowledgeBaseConfiguration": {
+                    "EmbeddingModelArn": r.settings["embedding_model"],
+                    "EmbeddingModelConfiguration": {
+                        "BedrockEmbeddingModelConfiguration": {"Dimensions": r.settings["dimensions"]}
+                    }
+                }
+            },
+            "StorageConfiguration": {
+                "Type": "OPENSEARCH_SERVERLESS",
+                "OpensearchServerlessConfiguration": {
+                    "CollectionArn": {"Fn::GetAtt": [super::logical_id(&aoss_collection::ID), "Arn"]},
+                    "VectorIndexName": ctx.env.names.vector_index,
+                    "FieldMapping": {"VectorField": VECTOR_FIELD, "TextField": TEXT_FIELD, "MetadataField": METADATA_FIELD}
+                }
+            },
+            "Tags": tags,
+        });
+        Ok(vec![(super::logical_id(&r.id), super::cfn("AWS::Bedrock::KnowledgeBase", properties))])
     }
 
     async fn observe(&self, ctx: &Ctx, r: &Resource) -> Result<Observation> {
@@ -247,10 +280,7 @@ impl Kind for KnowledgeBase {
         let ctx = &step.ctx;
         let agent = &ctx.clients.agent;
         let role_arn = ctx.env.names.role_arn(&ctx.env.names.knowledge_base_role);
-        let description = format!(
-            "ragstack {}: documents of s3 data sources, embedded with {}",
-            ctx.env.name, ctx.env.embedding_model.id
-        );
+        let description = description(ctx);
         if !obs.exists {
             if obs.is(Phase::Deleting) {
                 wait_gone(step, obs.id.as_deref().unwrap_or_default()).await?;

@@ -105,6 +105,25 @@ pub fn package(ctx: &Ctx) -> Vec<u8> {
     zip(&spec(ctx, &query).files)
 }
 
+/// The S3 key `ragstack export` names a function's package after: the function and the start of
+/// the package's SHA-256, so a changed package is a new key and CloudFormation updates the code.
+fn package_key(r: &Resource, package: &[u8]) -> String {
+    let hash: String = Sha256::digest(package).iter().take(6).map(|b| format!("{b:02x}")).collect();
+    format!("{}-{hash}.zip", r.name)
+}
+
+/// Each function's package with the key its exported template expects, for `ragstack export`.
+pub fn packages(ctx: &Ctx) -> Vec<(String, Vec<u8>)> {
+    [(ID, &ctx.env.names.function), (SYNC_ID, &ctx.env.names.sync_function)]
+        .into_iter()
+        .map(|(id, name)| {
+            let r = Resource::new(&Function, id, "Lambda function", name);
+            let bytes = zip(&spec(ctx, &r).files);
+            (package_key(&r, &bytes), bytes)
+        })
+        .collect()
+}
+
 /// Lambda's CodeSha256: base64 of the package's SHA-256.
 pub fn code_sha256(package: &[u8]) -> String {
     aws_smithy_types::base64::encode(Sha256::digest(package))
@@ -328,6 +347,31 @@ impl Kind for Function {
                 })),
             sync_function(i),
         ])
+    }
+
+    /// The code comes from S3 (too large for an inline ZipFile): the `CodeBucket` parameter and
+    /// the key `export` names after the package's hash, so a new package is a new key.
+    fn cloudformation(&self, ctx: &Ctx, r: &Resource) -> Result<Vec<(String, serde_json::Value)>> {
+        let s = spec(ctx, r);
+        let f = &ctx.env.file.lambda;
+        let role = if r.id == SYNC_ID { &iam_role::SYNC_ROLE } else { &iam_role::API_ROLE };
+        let mut properties = json!({
+            "FunctionName": r.name,
+            "Description": s.description,
+            "Runtime": f.runtime,
+            "Handler": "handler.handler",
+            "Architectures": [architecture(ctx).as_str()],
+            "MemorySize": s.memory_mb,
+            "Timeout": s.timeout_seconds,
+            "Role": {"Fn::GetAtt": [super::logical_id(role), "Arn"]},
+            "Code": {"S3Bucket": {"Ref": "CodeBucket"}, "S3Key": package_key(r, &zip(&s.files))},
+            "Environment": {"Variables": s.variables},
+            "Tags": super::cfn_tags(ctx),
+        });
+        if let Some(n) = s.reserved_concurrency {
+            properties["ReservedConcurrentExecutions"] = json!(n);
+        }
+        Ok(vec![(super::logical_id(&r.id), super::cfn("AWS::Lambda::Function", properties))])
     }
 
     async fn observe(&self, ctx: &Ctx, r: &Resource) -> Result<Observation> {

@@ -95,6 +95,19 @@ impl Kind for LogGroup {
         ])
     }
 
+    fn cloudformation(&self, ctx: &Ctx, r: &Resource) -> Result<Vec<(String, serde_json::Value)>> {
+        let properties = json!({
+            "LogGroupName": r.name,
+            "RetentionInDays": ctx.env.file.logs.retention_days,
+            "Tags": super::cfn_tags(ctx),
+        });
+        // Deleted with the stack, as teardown deletes it.
+        let mut group = super::cfn("AWS::Logs::LogGroup", properties);
+        group["DeletionPolicy"] = json!("Delete");
+        group["UpdateReplacePolicy"] = json!("Delete");
+        Ok(vec![(super::logical_id(&r.id), group)])
+    }
+
     async fn observe(&self, ctx: &Ctx, r: &Resource) -> Result<Observation> {
         let read = |e| Error::aws(format!("read log group {}", r.name), e);
         let Some(group) = find(ctx, &r.name).await.map_err(read)? else { return Ok(Observation::absent()) };

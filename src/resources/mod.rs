@@ -87,6 +87,17 @@ pub trait Kind: Send + Sync {
         Ok(())
     }
 
+    /// The resource as CloudFormation resources (logical id, resource), for `ragstack export`:
+    /// the names, settings and documents `apply` sends. Ids AWS assigns appear as the placeholders
+    /// `export` puts in `Known`, which it turns into Ref / Fn::GetAtt (docs/ARCHITECTURE.md,
+    /// "Export"). A kind without it cannot be exported yet.
+    fn cloudformation(&self, _ctx: &Ctx, r: &Resource) -> Result<Vec<(String, Value)>> {
+        Err(Error::usage(
+            format!("`ragstack export` cannot express the {} {} yet", r.label, r.name),
+            Some("deploy this environment directly (ragstack deploy), or turn the setting that needs it off".into()),
+        ))
+    }
+
     /// Whether `ingest` applies: deploy runs it once the resource is ready and new, changed or
     /// never ingested.
     fn ingests(&self) -> bool {
@@ -269,6 +280,25 @@ impl Resource {
     pub fn setting(&self, key: &str) -> &str {
         self.settings.get(key).and_then(Value::as_str).unwrap_or_default()
     }
+}
+
+/// The CloudFormation logical id of a resource id: `data_source.documents` is `DataSourceDocuments`.
+pub fn logical_id(id: &Id) -> String {
+    id.as_str()
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(|w| w[..1].to_ascii_uppercase() + &w[1..])
+        .collect()
+}
+
+/// The environment's tags as CloudFormation's list of `Key`/`Value` (most resource types).
+pub fn cfn_tags(ctx: &Ctx) -> Value {
+    Value::Array(ctx.env.tags().into_iter().map(|(k, v)| serde_json::json!({"Key": k, "Value": v})).collect())
+}
+
+/// A CloudFormation resource of `kind` with `properties`.
+pub fn cfn(kind: &str, properties: Value) -> Value {
+    serde_json::json!({"Type": kind, "Properties": properties})
 }
 
 /// What a kind's `desired` builds from: the environment, the ids known so far, and the

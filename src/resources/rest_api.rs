@@ -56,6 +56,17 @@ pub fn desired_routes(ctx: &Ctx) -> Vec<String> {
         .collect()
 }
 
+/// The logical id of the API's CloudFormation deployment: `RestApiDeployment` and a hash of what a
+/// deployment freezes (routes, API key requirement, integration, resource policy), so that a
+/// change to any of them makes a new deployment, which the stage then points at.
+pub fn deployment_logical_id(env: &Environment) -> String {
+    use sha2::Digest;
+    let routes: Vec<String> = ROUTES.iter().map(|&r| format!("{} {} {}", r.0, r.1, key_required(env, r))).collect();
+    let frozen = json!([routes, env.names.integration_uri(), env.file.api.allowed_source_cidrs]);
+    let hash = sha2::Sha256::digest(frozen.to_string().as_bytes());
+    format!("{}Deployment{}", super::logical_id(&ID), hash.iter().take(4).map(|b| format!("{b:02x}")).collect::<String>())
+}
+
 /// The resource policy the API should have (with its id known), or null when it is public.
 pub fn desired_policy(ctx: &Ctx) -> Result<Value> {
     if ctx.env.file.api.allowed_source_cidrs.is_empty() {
@@ -238,6 +249,58 @@ impl Kind for RestApi {
             true => api,
             false => api.document(i.document(POLICY_TEMPLATE)?),
         }])
+    }
+
+    /// The API, a resource per path segment, a method per route (AWS_PROXY to the function), the
+    /// function's invoke permission and a deployment. CloudFormation deploys a deployment once:
+    /// its logical id carries a hash of the methods, so a changed route makes a new one.
+    fn cloudformation(&self, ctx: &Ctx, r: &Resource) -> Result<Vec<(String, Value)>> {
+        let api = super::logical_id(&r.id);
+        let mut properties = json!({
+            "Name": r.name,
+            "Description": format!("ragstack {}: questions to the knowledge base", ctx.env.name),
+            "EndpointConfiguration": {"Types": ["REGIONAL"]},
+            "Tags": super::cfn_tags(ctx),
+        });
+        if !r.documents.is_empty() {
+            properties["Policy"] = r.rendered(0);
+        }
+        let mut out = vec![(api.clone(), super::cfn("AWS::ApiGateway::RestApi", properties))];
+        let mut methods = Vec::new();
+        for (method, path) in ROUTES {
+            let mut parent = json!({"Fn::GetAtt": [api, "RootResourceId"]});
+            let mut logical = api.clone();
+            for part in path.trim_start_matches('/').split('/') {
+                logical = format!("{logical}{}", super::logical_id(&Id::new(part.to_string())));
+                if out.iter().all(|(l, _)| *l != logical) {
+                    let resource = json!({"RestApiId": {"Ref": api}, "ParentId": parent, "PathPart": part});
+                    out.push((logical.clone(), super::cfn("AWS::ApiGateway::Resource", resource)));
+                }
+                parent = json!({"Ref": logical});
+            }
+            let m = json!({
+                "RestApiId": {"Ref": api},
+                "ResourceId": parent,
+                "HttpMethod": method,
+                "AuthorizationType": "NONE",
+                "ApiKeyRequired": key_required(&ctx.env, (method, path)),
+                "Integration": {"Type": "AWS_PROXY", "IntegrationHttpMethod": "POST", "Uri": ctx.env.names.integration_uri()},
+            });
+            let name = format!("{logical}{}", super::logical_id(&Id::new(method.to_ascii_lowercase())));
+            methods.push(name.clone());
+            out.push((name, super::cfn("AWS::ApiGateway::Method", m)));
+        }
+        let permission = json!({
+            "FunctionName": {"Ref": super::logical_id(&lambda_function::ID)},
+            "Action": "lambda:InvokeFunction",
+            "Principal": "apigateway.amazonaws.com",
+            "SourceArn": ctx.env.names.execute_api_arn(ctx.known().id(&ID)),
+        });
+        out.push((format!("{api}InvokePermission"), super::cfn("AWS::Lambda::Permission", permission)));
+        let mut deployment = super::cfn("AWS::ApiGateway::Deployment", json!({"RestApiId": {"Ref": api}}));
+        deployment["DependsOn"] = json!(methods);
+        out.push((deployment_logical_id(&ctx.env), deployment));
+        Ok(out)
     }
 
     async fn observe(&self, ctx: &Ctx, r: &Resource) -> Result<Observation> {

@@ -59,6 +59,30 @@ impl Kind for Bucket {
         ])
     }
 
+    /// The bucket and its policy. The bucket holds the user's documents: CloudFormation keeps it
+    /// (and its objects) when the stack is deleted or the bucket replaced; teardown empties it.
+    fn cloudformation(&self, ctx: &Ctx, r: &Resource) -> Result<Vec<(String, Value)>> {
+        let logical = super::logical_id(&r.id);
+        let mut bucket = super::cfn(
+            "AWS::S3::Bucket",
+            json!({
+                "BucketName": r.name,
+                "VersioningConfiguration": {"Status": "Enabled"},
+                "BucketEncryption": {"ServerSideEncryptionConfiguration": [
+                    {"ServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}, "BucketKeyEnabled": true}
+                ]},
+                "PublicAccessBlockConfiguration": {
+                    "BlockPublicAcls": true, "BlockPublicPolicy": true, "IgnorePublicAcls": true, "RestrictPublicBuckets": true
+                },
+                "Tags": super::cfn_tags(ctx),
+            }),
+        );
+        bucket["DeletionPolicy"] = json!("Retain");
+        bucket["UpdateReplacePolicy"] = json!("Retain");
+        let policy = super::cfn("AWS::S3::BucketPolicy", json!({"Bucket": {"Ref": logical}, "PolicyDocument": r.rendered(0)}));
+        Ok(vec![(logical.clone(), bucket), (format!("{logical}Policy"), policy)])
+    }
+
     async fn observe(&self, ctx: &Ctx, r: &Resource) -> Result<Observation> {
         let s3 = &ctx.clients.s3;
         let b = &r.name;

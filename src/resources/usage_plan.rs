@@ -88,6 +88,27 @@ impl Kind for UsagePlan {
         ])
     }
 
+    /// The plan, and the key's membership in it (a resource of its own in CloudFormation).
+    fn cloudformation(&self, ctx: &Ctx, r: &Resource) -> Result<Vec<(String, serde_json::Value)>> {
+        let a = &ctx.env.file.api;
+        let plan = super::logical_id(&r.id);
+        let mut properties = json!({
+            "UsagePlanName": r.name,
+            "Description": format!("ragstack {}: the API key's daily quota", ctx.env.name),
+            "ApiStages": [{"ApiId": {"Ref": super::logical_id(&rest_api::ID)}, "Stage": {"Ref": super::logical_id(&api_stage::ID)}}],
+            "Throttle": {"RateLimit": a.throttling_rate_limit, "BurstLimit": a.throttling_burst_limit},
+            "Tags": super::cfn_tags(ctx),
+        });
+        if let Some(limit) = a.daily_quota {
+            properties["Quota"] = json!({"Limit": limit, "Period": "DAY"});
+        }
+        let key = json!({"KeyId": {"Ref": super::logical_id(&api_key::ID)}, "KeyType": "API_KEY", "UsagePlanId": {"Ref": plan}});
+        Ok(vec![
+            (plan.clone(), super::cfn("AWS::ApiGateway::UsagePlan", properties)),
+            (format!("{plan}Key"), super::cfn("AWS::ApiGateway::UsagePlanKey", key)),
+        ])
+    }
+
     async fn observe(&self, ctx: &Ctx, r: &Resource) -> Result<Observation> {
         let read = |e| Error::aws(format!("read usage plan {}", r.name), e);
         let all = find(ctx, &r.name).await.map_err(read)?;

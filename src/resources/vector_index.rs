@@ -100,6 +100,19 @@ impl Kind for VectorIndex {
         ])
     }
 
+    /// The mapping document in CloudFormation's spelling (`knn.algo_param.ef_search` is
+    /// `KnnAlgoParamEfSearch`; field names stay as they are).
+    fn cloudformation(&self, _ctx: &Ctx, r: &Resource) -> Result<Vec<(String, Value)>> {
+        let doc = pascal_keys(&r.rendered(0), false);
+        let properties = json!({
+            "CollectionEndpoint": {"Fn::GetAtt": [super::logical_id(&aoss_collection::ID), "CollectionEndpoint"]},
+            "IndexName": r.name,
+            "Settings": doc["Settings"],
+            "Mappings": doc["Mappings"],
+        });
+        Ok(vec![(super::logical_id(&r.id), super::cfn("AWS::OpenSearchServerless::Index", properties))])
+    }
+
     async fn observe(&self, ctx: &Ctx, r: &Resource) -> Result<Observation> {
         let Some(collection_id) = ctx.assigned(&aoss_collection::ID) else { return Ok(Observation::absent()) };
         match get(ctx, &collection_id, &r.name).await {
@@ -181,6 +194,22 @@ impl Kind for VectorIndex {
             Err(e) if e.is_not_found() => Ok(()),
             Err(e) => Err(Error::aws(format!("delete index {name}"), e)),
         }
+    }
+}
+
+/// OpenSearch's snake_case and dotted keys in CloudFormation's PascalCase (`ef_construction` is
+/// `EfConstruction`), except the field names under `properties`, which are data.
+fn pascal_keys(v: &Value, field_names: bool) -> Value {
+    match v {
+        Value::Object(m) => Value::Object(
+            m.iter()
+                .map(|(k, v)| {
+                    let key = if field_names { k.clone() } else { super::logical_id(&Id::new(k.clone())) };
+                    (key, pascal_keys(v, !field_names && k == "properties"))
+                })
+                .collect(),
+        ),
+        other => other.clone(),
     }
 }
 

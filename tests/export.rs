@@ -1,0 +1,110 @@
+//! `ragstack export`: every shipped environment's template passes cfn-lint (CloudFormation's own
+//! resource schemas, pinned in tests/emulator/requirements.txt) with no error, warning or
+//! informational finding; one export is pinned by a snapshot; the template holds exactly the
+//! resources `plan --offline` lists; no AWS call is made.
+
+mod common;
+
+use common::{Workdir, run};
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn cfn_lint() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/cfn-lint")
+}
+
+fn export(wd: &Workdir, args: &[&str]) -> (i32, String, String) {
+    let mut c = wd.ragstack();
+    c.arg("export").args(args);
+    run(c)
+}
+
+#[test]
+fn every_shipped_environment_exports_a_template_cfn_lint_accepts_without_a_finding() {
+    let wd = Workdir::new();
+    let mut files = Vec::new();
+    for env in ["dev", "qa", "sandbox"] {
+        for format in ["yaml", "json"] {
+            let file = format!("{env}.{format}");
+            let (code, out, err) = export(&wd, &[env, "us-east-1", "--format", format, "-o", &file]);
+            assert_eq!(code, 0, "{out}\n{err}");
+            assert!(err.contains("CodeBucket") && err.contains("DeployerPrincipal"), "{err}");
+            files.push(wd.path().join(file));
+        }
+    }
+    // Informational findings included: a stateful resource without explicit deletion policies is one.
+    let lint = Command::new(cfn_lint()).args(["--include-checks", "I", "--"]).args(&files).output().unwrap();
+    let report = String::from_utf8_lossy(&lint.stdout).to_string() + &String::from_utf8_lossy(&lint.stderr);
+    assert!(lint.status.success() && report.trim().is_empty(), "cfn-lint:\n{report}");
+    assert_eq!(wd.tripwire.hits(), 0, "export makes no AWS call");
+
+    // The linter does find what AWS would reject (so the clean result above means something).
+    let broken =
+        std::fs::read_to_string(&files[0]).unwrap().replace("StandbyReplicas: DISABLED", "StandbyReplicas: OFF");
+    std::fs::write(wd.path().join("broken.yaml"), broken).unwrap();
+    let lint = Command::new(cfn_lint()).arg(wd.path().join("broken.yaml")).output().unwrap();
+    assert!(String::from_utf8_lossy(&lint.stdout).contains("E3030"), "{lint:?}");
+}
+
+#[test]
+fn the_template_holds_the_desired_state_with_account_region_and_ids_as_references() {
+    let wd = Workdir::new();
+    let (code, yaml, err) = export(&wd, &["qa", "us-east-1"]);
+    assert_eq!(code, 0, "{err}");
+    let (code, json, _) = export(&wd, &["qa", "us-east-1", "--format", "json"]);
+    assert_eq!(code, 0);
+    let template: Value = serde_json::from_str(&json).unwrap();
+    let from_yaml: Value = serde_yaml_ng::from_str(&yaml).unwrap();
+    assert_eq!(from_yaml, template, "YAML and JSON say the same");
+
+    // Every resource plan --offline lists is in the template, under its logical id.
+    let mut c = wd.ragstack();
+    c.args(["plan", "qa", "us-east-1", "--offline", "--json"]);
+    let (code, plan, _) = run(c);
+    assert_eq!(code, 0);
+    let plan: Value = serde_json::from_str(&plan).unwrap();
+    let resources = template["Resources"].as_object().unwrap();
+    for r in plan["resources"].as_array().unwrap() {
+        let logical = ragstack::resources::logical_id(&ragstack::context::Id::new(r["id"].as_str().unwrap().into()));
+        assert!(resources.contains_key(&logical), "{logical} missing from {:?}", resources.keys());
+    }
+    // No account, region or AWS-assigned placeholder is left as text.
+    let text = template.to_string();
+    for literal in ["000000000000", "us-east-1", "cfnref-", "<known after apply>", "arn:aws:"] {
+        assert!(!text.contains(literal), "{literal} in the template");
+    }
+    assert_eq!(
+        resources["DataSourceDocuments"]["Properties"]["KnowledgeBaseId"],
+        serde_json::json!({"Ref": "KnowledgeBase"})
+    );
+    assert_eq!(
+        resources["Function"]["Properties"]["Environment"]["Variables"]["KNOWLEDGE_BASE_ID"],
+        serde_json::json!({"Ref": "KnowledgeBase"})
+    );
+    assert_eq!(resources["UsagePlanKey"]["Properties"]["KeyId"], serde_json::json!({"Ref": "ApiKey"}));
+    assert_eq!(resources["DocumentsBucket"]["DeletionPolicy"], "Retain", "the documents outlive the stack");
+    // The function's package is written next to the template under the key the template names.
+    let key = resources["Function"]["Properties"]["Code"]["S3Key"].as_str().unwrap();
+    assert!(wd.path().join(key).is_file(), "{key} not written");
+    assert!(template["Outputs"]["ApiUrl"]["Value"]["Fn::Sub"].as_str().unwrap().contains("${RestApi}"));
+}
+
+#[test]
+fn dev_export_snapshot() {
+    let wd = Workdir::new();
+    let (code, yaml, err) = export(&wd, &["dev", "us-east-1"]);
+    assert_eq!(code, 0, "{err}");
+    insta::assert_snapshot!(yaml.replace(env!("CARGO_PKG_VERSION"), "VERSION"));
+}
+
+#[test]
+fn what_export_cannot_express_yet_is_refused_before_anything_is_written() {
+    let wd = Workdir::new();
+    wd.dev_with("triggered", &[("# trigger = \"on_change\"", "trigger = \"on_change\"")]);
+    let (code, out, err) = export(&wd, &["triggered", "us-east-1", "-o", "t.yaml"]);
+    assert_eq!(code, 2, "{out}\n{err}");
+    assert!(err.contains("cannot express"), "{err}");
+    assert!(!wd.path().join("t.yaml").exists());
+    assert_eq!(wd.tripwire.hits(), 0);
+}
