@@ -1,4 +1,4 @@
-//! `ragstack export`: every shipped environment's template passes cfn-lint (CloudFormation's own
+//! `ragstack export`: every shipped environment's template (and one with an API resource policy) passes cfn-lint (CloudFormation's own
 //! resource schemas, pinned in tests/emulator/requirements.txt) with no error, warning or
 //! informational finding; one export is pinned by a snapshot; the template holds exactly the
 //! resources `plan --offline` lists; no AWS call is made.
@@ -24,7 +24,9 @@ fn export(wd: &Workdir, args: &[&str]) -> (i32, String, String) {
 fn every_shipped_environment_exports_a_template_cfn_lint_accepts_without_a_finding() {
     let wd = Workdir::new();
     let mut files = Vec::new();
-    for env in ["dev", "qa", "sandbox"] {
+    // Also an API restricted to networks: its resource policy must not make the API depend on itself.
+    wd.dev_with("guarded", &[("allowed_source_cidrs = []", "allowed_source_cidrs = [\"203.0.113.0/24\"]")]);
+    for env in ["dev", "qa", "sandbox", "guarded"] {
         for format in ["yaml", "json"] {
             let file = format!("{env}.{format}");
             let (code, out, err) = export(&wd, &[env, "us-east-1", "--format", format, "-o", &file]);

@@ -263,7 +263,13 @@ impl Kind for RestApi {
             "Tags": super::cfn_tags(ctx),
         });
         if !r.documents.is_empty() {
-            properties["Policy"] = r.rendered(0);
+            // The policy names the API's own ARN, which would make the API depend on itself:
+            // API Gateway reads `execute-api:/...` as this API (API Gateway Developer Guide,
+            // "Create and attach an API Gateway resource policy to an API").
+            let n = &ctx.env.names;
+            let own = format!("arn:{}:execute-api:{}:{}:{}/", n.partition, n.region, n.account, ctx.known().id(&ID).unwrap_or_default());
+            properties["Policy"] = serde_json::from_str(&r.rendered(0).to_string().replace(&own, "execute-api:/"))
+                .expect("a policy with an ARN replaced is still JSON");
         }
         let mut out = vec![(api.clone(), super::cfn("AWS::ApiGateway::RestApi", properties))];
         let mut methods = Vec::new();
