@@ -49,6 +49,11 @@ fn a_dry_run_checks_the_corpus_and_the_questions_expected_citation() {
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.contains("corpus: 3 documents") && out.contains("expected citation: opening-hours.md"), "{out}");
     assert!(out.contains("re-deploy (no changes), teardown"), "{out}");
+    let (code, out, err) =
+        run(&["dev", "us-east-1", "--account", "123456789012", "--via-export", "--dry-run"], bin.path());
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("deploy stack ragstack-dev (aws cloudformation deploy)"), "{out}");
+    assert!(out.contains("ragstack plan (no changes)") && out.contains("delete the stack"), "{out}");
 }
 
 #[test]
