@@ -249,7 +249,18 @@ async fn connect(cli: &Cli, check: impl FnOnce(&Environment) -> Result<()>) -> R
         preflight::check_concurrency(&clients, &env, &report).await?;
     }
     let known = Known::deployer(Some(me.deployer_arn.clone()));
-    Ok(Arc::new(Ctx { env, templates, clients, known: Mutex::new(known), report }))
+    let ctx = Arc::new(Ctx { env, templates, clients, known: Mutex::new(known), report });
+    // What a CloudFormation stack manages is changed through the stack only.
+    let command = match cli.command {
+        Command::Deploy(_) => Some("deploy"),
+        Command::Plan(_) => Some("plan"),
+        Command::Teardown(_) => Some("teardown"),
+        _ => None,
+    };
+    if let Some(command) = command {
+        crate::deployed_through::refuse_if_stack(&ctx, command).await?;
+    }
+    Ok(ctx)
 }
 
 /// `plan --deployer-policy`: the IAM policy whoever runs ragstack needs for the environment. The

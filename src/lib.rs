@@ -4,7 +4,8 @@
 //! validation), `catalog` (where AWS offers what), `naming` (every AWS name and ARN), `render`
 //! (templates), `plan` (the desired state), `context` (what every command works with: target,
 //! run context, a resource's handle; a leaf), `error` (errors and exit codes), `aws` (clients and
-//! AWS errors), `preflight` (identity and model checks), `resources` (one module per AWS resource
+//! AWS errors), `preflight` (identity and model checks), `deployed_through` (direct or by a
+//! CloudFormation stack), `resources` (one module per AWS resource
 //! kind), `engine` (observe, diff, apply along the graph), `wait` (waiters and classified
 //! retries), `ingestion` (knowledge-base sync), `output` (progress), `deploy`, `sync`, `status`, `teardown`, `ask`,
 //! `export`, `legacy` (the commands).
@@ -16,6 +17,7 @@ pub mod cli;
 pub mod config;
 pub mod context;
 pub mod deploy;
+pub mod deployed_through;
 pub mod engine;
 pub mod error;
 pub mod export;

@@ -40,12 +40,17 @@ pub async fn run(ctx: Arc<Ctx>, show_api_key: bool) -> Result<u8> {
     if show_api_key && let Some(value) = api_key::value(&ctx).await? {
         outputs.insert("api_key_value".into(), value);
     }
+    let through = match crate::deployed_through::stack(&ctx).await? {
+        Some(s) => json!({"by": "cloudformation", "stack": s.stack, "stack_status": s.stack_status}),
+        None if deployed => json!({"by": "ragstack"}),
+        None => Value::Null,
+    };
     if ctx.report.mode() == Mode::Json {
         let v = json!({"environment": ctx.env.name, "region": ctx.env.region(), "healthy": healthy, "deployed": deployed,
-                       "resources": resources, "outputs": outputs, "ingestion": ingestion});
+                       "deployed_through": through, "resources": resources, "outputs": outputs, "ingestion": ingestion});
         println!("{}", serde_json::to_string_pretty(&v).expect("JSON serializes"));
     } else {
-        print_text(&ctx, &resources, &ingestion, &outputs, deployed, healthy);
+        print_text(&ctx, &resources, &ingestion, &outputs, deployed, healthy, &through);
     }
     Ok(if healthy { 0 } else { 1 })
 }
@@ -102,13 +107,23 @@ fn print_text(
     outputs: &BTreeMap<String, String>,
     deployed: bool,
     healthy: bool,
+    through: &Value,
 ) {
     println!(
-        "ragstack status: environment {} in {}, account {}\n",
+        "ragstack status: environment {} in {}, account {}",
         ctx.env.name,
         ctx.env.region(),
         ctx.env.names.account
     );
+    match through["by"].as_str() {
+        Some("cloudformation") => println!(
+            "deployed through CloudFormation: stack {} ({}); change it through the stack\n",
+            through["stack"].as_str().unwrap_or_default(),
+            through["stack_status"].as_str().unwrap_or_default()
+        ),
+        Some(_) => println!("deployed by ragstack\n"),
+        None => println!(),
+    }
     for r in resources {
         let status = r["aws_status"].as_str().map(|s| format!(" ({s})")).unwrap_or_default();
         println!("  {:<28} {}{status}", r["id"].as_str().unwrap_or_default(), r["state"].as_str().unwrap_or_default());

@@ -110,3 +110,62 @@ fn what_export_cannot_express_yet_is_refused_before_anything_is_written() {
     assert!(!wd.path().join("t.yaml").exists());
     assert_eq!(wd.tripwire.hits(), 0);
 }
+
+/// An environment whose resources a CloudFormation stack created (from this template) is changed
+/// through the stack only: deploy, plan and teardown refuse it before changing anything, status
+/// names the stack; once the stack is deleted, teardown removes the bucket the stack retained.
+#[test]
+fn an_environment_a_stack_manages_is_refused_by_deploy_plan_and_teardown_until_the_stack_is_gone() {
+    use common::emulator::Emulator;
+    use common::stack::{bucket, clients, rt};
+    let emu = Emulator::start(&[]);
+    let wd = Workdir::new();
+    let (code, json, _) = export(&wd, &["dev", "us-east-1", "--format", "json"]);
+    assert_eq!(code, 0);
+    let template: Value = serde_json::from_str(&json).unwrap();
+    // The stack holds the documents bucket of dev's template (the emulator runs S3 buckets
+    // through CloudFormation, not OpenSearch Serverless or Bedrock).
+    let stack = serde_json::json!({
+        "AWSTemplateFormatVersion": "2010-09-09",
+        "Resources": {"DocumentsBucket": template["Resources"]["DocumentsBucket"]},
+    });
+    let c = clients(&emu);
+    rt().block_on(async {
+        c.cloudformation
+            .create_stack()
+            .stack_name("ragstack-dev")
+            .template_body(stack.to_string())
+            .send()
+            .await
+            .unwrap();
+    });
+    emu.clear_calls();
+    for command in [&["deploy", "dev"][..], &["plan", "dev"], &["teardown", "dev", "--yes"]] {
+        let mut cmd = wd.ragstack_on(&emu);
+        cmd.args(command);
+        let (code, out, err) = run(cmd);
+        assert_eq!(code, 2, "{command:?}: {out}\n{err}");
+        assert!(err.contains("deployed through CloudFormation: stack ragstack-dev (CREATE_COMPLETE)"), "{err}");
+        assert!(err.contains("aws cloudformation delete-stack --stack-name ragstack-dev"), "{err}");
+    }
+    assert!(emu.mutating_calls().is_empty(), "{:?}", emu.mutating_calls());
+    let mut cmd = wd.ragstack_on(&emu);
+    cmd.args(["status", "dev", "--json"]);
+    let (_, out, err) = run(cmd);
+    let status: Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}\n{err}"));
+    assert_eq!(
+        status["deployed_through"],
+        serde_json::json!({"by": "cloudformation", "stack": "ragstack-dev", "stack_status": "CREATE_COMPLETE"})
+    );
+
+    // The stack deleted, its bucket stays (Retain) with CloudFormation's tags: ragstack's again.
+    rt().block_on(async {
+        c.cloudformation.delete_stack().stack_name("ragstack-dev").send().await.unwrap();
+        c.s3.head_bucket().bucket(bucket("dev")).send().await.unwrap();
+    });
+    let mut cmd = wd.ragstack_on(&emu);
+    cmd.args(["teardown", "dev", "--yes"]);
+    let (code, out, err) = run(cmd);
+    assert_eq!(code, 0, "{out}\n{err}");
+    rt().block_on(async { assert!(c.s3.head_bucket().bucket(bucket("dev")).send().await.is_err()) });
+}

@@ -27,7 +27,7 @@ fn tag_set(tags: BTreeMap<String, String>) -> Vec<Tag> {
     tags.into_iter().map(|(k, v)| Tag::builder().key(k).value(v).build().expect("key and value are set")).collect()
 }
 
-async fn tags(ctx: &Ctx, bucket: &str) -> std::result::Result<BTreeMap<String, String>, crate::aws::AwsError> {
+pub async fn tags(ctx: &Ctx, bucket: &str) -> std::result::Result<BTreeMap<String, String>, crate::aws::AwsError> {
     match ctx.clients.s3.get_bucket_tagging().bucket(bucket).send().await.map_err(aws) {
         Ok(out) => Ok(out.tag_set.into_iter().map(|t| (t.key, t.value)).collect()),
         Err(e) if e.is("NoSuchTagSet") || e.is("NoSuchTagSetError") => Ok(BTreeMap::new()),

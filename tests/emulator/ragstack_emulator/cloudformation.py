@@ -14,6 +14,10 @@
 - S3 buckets: CloudFormation cannot delete a bucket that still holds objects; the handler's
   message is S3's BucketNotEmpty ("The bucket you tried to delete is not empty", S3 API Reference,
   DeleteBucket). moto's delete_bucket keeps such a bucket and reports nothing.
+- Stack-level tags: CloudFormation tags what it creates with `aws:cloudformation:stack-name`,
+  `aws:cloudformation:stack-id` and `aws:cloudformation:logical-id` (CloudFormation User Guide,
+  "Tag your CloudFormation resources"); moto does so for EC2 only. Added here to the S3 buckets
+  and Lambda functions a stack creates (where ragstack looks).
 - ListImports is missing in moto. AWS answers the names of the importing stacks, or
   ValidationError "Export 'X' is not imported by any stack." when none does (the AWS CLI's
   report of it: "An error occurred (ValidationError) when calling the ListImports operation:
@@ -145,6 +149,34 @@ def apply():
         return original_bucket_delete(cls, resource_name, cloudformation_json, account_id, region_name)
 
     FakeBucket.delete_from_cloudformation_json = classmethod(delete_bucket)
+
+    from moto.cloudformation import parsing
+
+    original_create = parsing.parse_and_create_resource
+
+    def parse_and_create_resource(logical_id, resource_json, resources_map, account_id, region_name):
+        resource = original_create(logical_id, resource_json, resources_map, account_id, region_name)
+        _stack_tags(resource, logical_id, resources_map, account_id, region_name)
+        return resource
+
+    parsing.parse_and_create_resource = parse_and_create_resource
+
+
+def _stack_tags(resource, logical_id, resources_map, account_id, region_name):
+    from moto.awslambda.models import LambdaFunction, lambda_backends
+    from moto.s3.models import FakeBucket, s3_backends
+
+    tags = {
+        "aws:cloudformation:stack-name": resources_map["AWS::StackName"],
+        "aws:cloudformation:stack-id": resources_map["AWS::StackId"],
+        "aws:cloudformation:logical-id": logical_id,
+    }
+    if isinstance(resource, FakeBucket):
+        backend = s3_backends[account_id]["aws"]
+        current = {t["Key"]: t["Value"] for t in backend.get_bucket_tagging(resource.name).get("Tags", [])}
+        backend.put_bucket_tagging(resource.name, {**current, **tags})
+    elif isinstance(resource, LambdaFunction):
+        lambda_backends[account_id][region_name].tag_resource(resource.function_arn, tags)
 
 
 def list_imports(params, account, region):
