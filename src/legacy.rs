@@ -2,11 +2,12 @@
 //! CDK app, in two generations) left in the account, shown and retired.
 //!
 //! A stack is the old app's only when its name is exactly one the app gave that environment
-//! (`STACK_NAMES`) and it carries the app's `project` tag (`PROJECTS`): a look-alike name, another
+//! (`GENERATIONS`) and it carries the app's `project` tag (`PROJECTS`): a look-alike name, another
 //! environment's stack, CDKToolkit (shared by every CDK app) or an untagged namesake is never
-//! touched. Deletion follows the stacks' exports and imports (CloudFormation refuses to delete an
-//! export another stack imports): a stack goes once every stack importing from it is gone, stacks
-//! without such a link in parallel. A stack something else still imports from is left, with why.
+//! touched. Deletion runs in reverse dependency order: a stack goes once every stack importing its
+//! exports is gone (CloudFormation refuses to delete an export in use) and every stack its
+//! generation created after it (which may use it by name rather than by export); the two
+//! generations in parallel. A stack something else still needs is left, with why.
 //! What CloudFormation leaves behind is reported from the stack itself: the resources its
 //! template retains on deletion (`DeletionPolicy: Retain`, by physical id) and the reasons of
 //! every `DELETE_FAILED` event.
@@ -24,18 +25,18 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::task::JoinSet;
 
-/// The stack names of the old app for an environment, in the order each generation created them
-/// (README, "Migrating from creator.sh"); the order only breaks ties, imports decide.
-const STACK_NAMES: [&str; 9] = [
-    "LlmsWithServerlessRag{ENV}Stack",
-    "ApiGwLlmsLambda{ENV}Stack",
-    "AppRunnerHosting{ENV}Stack",
-    "SRD-AOSS-{ENV}",
-    "SRD-KB-{ENV}",
-    "SRD-AgentCore-{ENV}",
-    "SRD-Auth-{ENV}",
-    "SRD-CloudFront-{ENV}",
-    "SRD-Hive-{ENV}",
+/// The stack names of the old app's two generations for an environment, each in the order it
+/// created them (README, "Migrating from creator.sh").
+const GENERATIONS: [&[&str]; 2] = [
+    &["LlmsWithServerlessRag{ENV}Stack", "ApiGwLlmsLambda{ENV}Stack", "AppRunnerHosting{ENV}Stack"],
+    &[
+        "SRD-AOSS-{ENV}",
+        "SRD-KB-{ENV}",
+        "SRD-AgentCore-{ENV}",
+        "SRD-Auth-{ENV}",
+        "SRD-CloudFront-{ENV}",
+        "SRD-Hive-{ENV}",
+    ],
 ];
 /// The `project` tag each generation put on its stacks.
 const PROJECTS: [&str; 2] = ["llms-with-serverless-rag", "serverless-rag-demo-v2"];
@@ -91,12 +92,20 @@ pub struct Stack {
     pub retains: Vec<Retained>,
     /// Stacks of this set whose exports it imports: they can go only after it.
     pub imports_from: Vec<String>,
+    /// Stacks of this set its generation created before it: they too go only after it.
+    #[serde(skip)]
+    pub created_after: Vec<String>,
     /// Why it stays, when it does.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub left_because: Option<String>,
 }
 
 impl Stack {
+    /// Whether this stack needs `other` (which then waits for it to go).
+    fn needs(&self, other: &str) -> bool {
+        self.imports_from.iter().chain(&self.created_after).any(|n| n == other)
+    }
+
     /// The old app's stack, kept for now (busy, or still imported from): work left undone.
     fn held_back(&self) -> bool {
         self.project.is_some() && self.left_because.is_some()
@@ -105,7 +114,16 @@ impl Stack {
 
 /// The names the old app gave `env`'s stacks.
 pub fn stack_names(env: &str) -> Vec<String> {
-    STACK_NAMES.iter().map(|n| n.replace("{ENV}", env)).collect()
+    GENERATIONS.iter().flat_map(|g| g.iter()).map(|n| n.replace("{ENV}", env)).collect()
+}
+
+/// The names its generation created before `name` (for `env`).
+fn created_before(env: &str, name: &str) -> Vec<String> {
+    GENERATIONS
+        .iter()
+        .map(|g| g.iter().map(|n| n.replace("{ENV}", env)).collect::<Vec<_>>())
+        .find_map(|g| g.iter().position(|n| n == name).map(|at| g[..at].to_vec()))
+        .unwrap_or_default()
 }
 
 /// The environment part must keep every name a valid stack name (`[a-zA-Z][-a-zA-Z0-9]*`,
@@ -171,11 +189,13 @@ pub async fn discover(clients: &Clients, env: &str) -> Result<(Vec<Stack>, Vec<S
             }
         }
     }
-    // In creation order, so that ties in the deletion order fall back on it.
     found.sort_by_key(|(name, _)| wanted.iter().position(|w| w == name));
+    let names: Vec<String> = found.iter().map(|(n, _)| n.clone()).collect();
     let mut stacks = Vec::new();
     for (name, id) in found {
-        stacks.push(describe(clients, name, id).await?);
+        let mut stack = describe(clients, name, id).await?;
+        stack.created_after = created_before(env, &stack.name).into_iter().filter(|n| names.contains(n)).collect();
+        stacks.push(stack);
     }
     link_imports(clients, &mut stacks).await?;
     Ok((stacks, near))
@@ -230,7 +250,7 @@ async fn describe(clients: &Clients, name: String, id: String) -> Result<Stack> 
         (_, true) => Some(format!("CloudFormation is working on it ({status}): run again when it settles")),
         _ => None,
     };
-    Ok(Stack { name, id, status, project, retains, imports_from: Vec::new(), left_because })
+    Ok(Stack { name, id, status, project, retains, imports_from: Vec::new(), created_after: Vec::new(), left_because })
 }
 
 /// The resources a template keeps on deletion: `DeletionPolicy` Retain or RetainExceptOnCreate
@@ -290,17 +310,16 @@ async fn link_imports(clients: &Clients, stacks: &mut [Stack]) -> Result<()> {
             }
         }
     }
-    // What a stack that stays imports from must stay too.
+    // What a stack that stays needs must stay too: what any stack imports from, and, for the old
+    // app's own, what its generation created before it.
     loop {
-        let staying: Vec<(String, Vec<String>)> = stacks
-            .iter()
-            .filter(|s| s.left_because.is_some())
-            .map(|s| (s.name.clone(), s.imports_from.clone()))
-            .collect();
+        let staying: Vec<Stack> = stacks.iter().filter(|s| s.left_because.is_some()).cloned().collect();
         let mut changed = false;
-        for (name, from) in staying {
-            for s in stacks.iter_mut().filter(|s| from.contains(&s.name) && s.left_because.is_none()) {
-                s.left_because = Some(format!("{name} imports from it and stays"));
+        for stay in staying {
+            let needed =
+                |s: &Stack| stay.imports_from.contains(&s.name) || (stay.project.is_some() && stay.needs(&s.name));
+            for s in stacks.iter_mut().filter(|s| needed(s) && s.left_because.is_none()) {
+                s.left_because = Some(format!("{} needs it and stays", stay.name));
                 changed = true;
             }
         }
@@ -351,20 +370,18 @@ pub struct Outcome {
     pub retained: Vec<Retained>,
 }
 
-/// Deletes the stacks, each once no stack still standing imports from it; independent stacks in
-/// parallel. A stack whose importer could not be deleted is not attempted.
+/// Deletes the stacks, each once no stack still standing needs it; independent stacks in
+/// parallel. A stack needed by one that could not be deleted is not attempted.
 async fn delete_in_order(clients: &Clients, report: &Arc<Reporter>, stacks: Vec<Stack>) -> Vec<Outcome> {
     let mut pending = stacks;
     let mut stuck: Vec<Stack> = Vec::new();
     let mut outcomes: Vec<Outcome> = Vec::new();
     while !pending.is_empty() {
-        let importer =
-            |s: &Stack| pending.iter().chain(&stuck).find(|o| o.imports_from.contains(&s.name)).map(|o| o.name.clone());
+        let importer = |s: &Stack| pending.iter().chain(&stuck).find(|o| o.needs(&s.name)).map(|o| o.name.clone());
         let (ready, waiting): (Vec<Stack>, Vec<Stack>) = pending.iter().cloned().partition(|s| importer(s).is_none());
         if ready.is_empty() {
             for s in waiting {
-                let why =
-                    format!("not attempted: {} imports from it and is still there", importer(&s).unwrap_or_default());
+                let why = format!("not attempted: {} needs it and is still there", importer(&s).unwrap_or_default());
                 report.resource(&s.name, "skipped", &why);
                 outcomes.push(Outcome {
                     stack: s.name,
@@ -588,6 +605,17 @@ mod tests {
         assert_eq!(names[0], "LlmsWithServerlessRagdevStack");
         assert_eq!(names[3], "SRD-AOSS-dev");
         assert_eq!(names.len(), 9);
+    }
+
+    #[test]
+    fn a_stack_waits_for_what_its_generation_created_after_it() {
+        assert_eq!(created_before("dev", "SRD-KB-dev"), ["SRD-AOSS-dev"]);
+        assert_eq!(
+            created_before("dev", "AppRunnerHostingdevStack"),
+            ["LlmsWithServerlessRagdevStack", "ApiGwLlmsLambdadevStack"]
+        );
+        assert!(created_before("dev", "SRD-AOSS-dev").is_empty());
+        assert!(created_before("dev", "CDKToolkit").is_empty());
     }
 
     #[test]

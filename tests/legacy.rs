@@ -49,6 +49,8 @@ fn old_stacks(emu: &Emulator) {
         stack(&c, "AppRunnerHostingdevStack", Some(GEN1), json!({"Ui": importing("dev-api")}), None).await;
         stack(&c, "SRD-AOSS-dev", Some(GEN2), json!({"Vectors": bucket("srd-vectors-dev")}), Some("dev-aoss")).await;
         stack(&c, "SRD-KB-dev", Some(GEN2), json!({"Kb": importing("dev-aoss")}), None).await;
+        // Created after the knowledge base, using it without an export (by name).
+        stack(&c, "SRD-AgentCore-dev", Some(GEN2), json!({"Agent": bucket("srd-agent-dev")}), None).await;
         // Decoys.
         stack(&c, "LlmsWithServerlessRagqaStack", Some(GEN1), json!({"Docs": bucket("old-docs-qa")}), None).await;
         stack(&c, "SRD-AOSS-qa", Some(GEN2), json!({"Vectors": bucket("srd-vectors-qa")}), None).await;
@@ -101,6 +103,7 @@ fn list_finds_exactly_the_named_stacks_of_one_environment_among_decoys() {
             "AppRunnerHostingdevStack",
             "SRD-AOSS-dev",
             "SRD-KB-dev",
+            "SRD-AgentCore-dev",
             "SRD-Auth-dev"
         ],
         "{listed}"
@@ -113,8 +116,8 @@ fn list_finds_exactly_the_named_stacks_of_one_environment_among_decoys() {
     assert_eq!(stacks[1]["imports_from"], json!(["LlmsWithServerlessRagdevStack"]));
     assert_eq!(stacks[2]["imports_from"], json!(["ApiGwLlmsLambdadevStack"]));
     assert_eq!(stacks[4]["imports_from"], json!(["SRD-AOSS-dev"]));
-    assert!(stacks[..5].iter().all(|s| s["left_because"].is_null()), "{listed}");
-    assert!(stacks[5]["left_because"].as_str().unwrap().contains("no `project` tag"), "{listed}");
+    assert!(stacks[..6].iter().all(|s| s["left_because"].is_null()), "{listed}");
+    assert!(stacks[6]["left_because"].as_str().unwrap().contains("no `project` tag"), "{listed}");
     assert_eq!(listed["case_mismatches"], json!(["SRD-Hive-Dev"]));
     assert!(emu.mutating_calls().is_empty(), "{:?}", emu.mutating_calls());
 
@@ -148,7 +151,7 @@ fn teardown_asks_deletes_in_reverse_dependency_order_reports_failures_and_kept_b
     emu.clear_calls();
     let (code, _, err) = legacy(&wd, &emu, &["teardown", "dev"]);
     assert_eq!(code, 2, "{err}");
-    assert!(err.contains("legacy teardown of dev would delete 5 stacks"), "{err}");
+    assert!(err.contains("legacy teardown of dev would delete 6 stacks"), "{err}");
     assert!(emu.mutating_calls().is_empty(), "{:?}", emu.mutating_calls());
 
     let (code, out, err) = legacy(&wd, &emu, &["teardown", "dev", "--yes", "--json"]);
@@ -164,6 +167,7 @@ fn teardown_asks_deletes_in_reverse_dependency_order_reports_failures_and_kept_b
     assert!(at("AppRunnerHostingdevStack") < at("ApiGwLlmsLambdadevStack"), "{started:?}");
     assert!(at("ApiGwLlmsLambdadevStack") < at("LlmsWithServerlessRagdevStack"), "{started:?}");
     assert!(at("SRD-KB-dev") < at("SRD-AOSS-dev"), "{started:?}");
+    assert!(at("SRD-AgentCore-dev") < at("SRD-KB-dev"), "later stacks of a generation go first: {started:?}");
     let s = summary(&out);
     assert_eq!(s["result"], "incomplete", "{s}");
     assert_eq!(s["failed"][0]["stack"], "SRD-AOSS-dev", "{s}");
@@ -196,6 +200,7 @@ fn teardown_asks_deletes_in_reverse_dependency_order_reports_failures_and_kept_b
         "AppRunnerHostingdevStack",
         "SRD-AOSS-dev",
         "SRD-KB-dev",
+        "SRD-AgentCore-dev",
     ];
     let expected: Vec<(String, String)> = before.into_iter().filter(|(n, _)| !gone.contains(&n.as_str())).collect();
     assert_eq!(after, expected, "every decoy, CDKToolkit included, is untouched");
