@@ -1,4 +1,5 @@
-//! `ragstack export`: every shipped environment's template (and one with an API resource policy) passes cfn-lint (CloudFormation's own
+//! `ragstack export`: every shipped environment's template (and variants: an API resource policy,
+//! each chunking strategy, an existing bucket) passes cfn-lint (CloudFormation's own
 //! resource schemas, pinned in tests/emulator/requirements.txt) with no error, warning or
 //! informational finding; one export is pinned by a snapshot; the template holds exactly the
 //! resources `plan --offline` lists; no AWS call is made.
@@ -26,7 +27,27 @@ fn every_shipped_environment_exports_a_template_cfn_lint_accepts_without_a_findi
     let mut files = Vec::new();
     // Also an API restricted to networks: its resource policy must not make the API depend on itself.
     wd.dev_with("guarded", &[("allowed_source_cidrs = []", "allowed_source_cidrs = [\"203.0.113.0/24\"]")]);
-    for env in ["dev", "qa", "sandbox", "guarded"] {
+    // And the other chunking strategies, a data source in an existing bucket, standby replicas.
+    let fixed = "strategy = \"fixed_size\"\nmax_tokens = 300\noverlap_percentage = 20";
+    wd.dev_with(
+        "hierarchical",
+        &[(
+            fixed,
+            "strategy = \"hierarchical\"\nparent_max_tokens = 1500\nchild_max_tokens = 300\noverlap_tokens = 60",
+        )],
+    );
+    wd.dev_with(
+        "semantic",
+        &[(fixed, "strategy = \"semantic\"\nmax_tokens = 300\nbuffer_size = 1\nbreakpoint_percentile_threshold = 95")],
+    );
+    wd.dev_with(
+        "existing",
+        &[
+            ("name = \"documents\"\n", "name = \"documents\"\nbucket = \"my-existing-docs-bucket\"\n"),
+            ("standby_replicas = false", "standby_replicas = true"),
+        ],
+    );
+    for env in ["dev", "qa", "sandbox", "guarded", "hierarchical", "semantic", "existing"] {
         for format in ["yaml", "json"] {
             let file = format!("{env}.{format}");
             let (code, out, err) = export(&wd, &[env, "us-east-1", "--format", format, "-o", &file]);
