@@ -73,27 +73,13 @@ pub fn template(ctx: &Ctx) -> Result<(Value, Vec<Package>)> {
     let rewrite = Rewrite::new(ctx);
     let mut out = Map::new();
     let mut outputs = Map::new();
-    let mut functions = Vec::new();
+    let mut packages = Vec::new();
     for r in &wanted {
-        // The engine's dependencies hold for the kind's main resource (the first); the rest refer to it.
         for (n, (logical, resource)) in r.kind.cloudformation(ctx, r)?.into_iter().enumerate() {
             let mut resource = rewrite.value(resource);
-            let text = resource.to_string();
-            let mut after: Vec<String> = resource["DependsOn"]
-                .as_array()
-                .cloned()
-                .unwrap_or_default()
-                .into_iter()
-                .filter_map(|v| v.as_str().map(str::to_string))
-                .collect();
-            for d in r.depends_on.iter().filter(|_| n == 0) {
-                let on = resources::logical_id(&d.on);
-                if logical_of_wanted.contains(&on) && on != logical && !references(&text, &on) && !after.contains(&on) {
-                    after.push(on);
-                }
-            }
-            if !after.is_empty() {
-                resource["DependsOn"] = json!(after);
+            // The engine's dependencies hold for the kind's main resource (the first); the rest refer to it.
+            if n == 0 {
+                add_depends_on(&mut resource, &logical, r, &logical_of_wanted);
             }
             out.insert(logical, resource);
         }
@@ -102,13 +88,9 @@ pub fn template(ctx: &Ctx) -> Result<(Value, Vec<Package>)> {
             outputs.insert(logical, json!({"Description": name, "Value": rewrite.value(Value::String(value.clone()))}));
         }
         if r.id == lambda_function::ID || r.id == lambda_function::SYNC_ID {
-            functions.push(r.name.clone());
+            packages.push(lambda_function::exported_package(ctx, r));
         }
     }
-    let packages = lambda_function::packages(ctx)
-        .into_iter()
-        .filter(|(key, _)| functions.iter().any(|f| key.starts_with(&format!("{f}-"))))
-        .collect();
     let template = json!({
         "AWSTemplateFormatVersion": "2010-09-09",
         "Description": format!(
@@ -133,6 +115,22 @@ pub fn template(ctx: &Ctx) -> Result<(Value, Vec<Package>)> {
         "Outputs": outputs,
     });
     Ok((template, packages))
+}
+
+/// Adds the engine's dependencies of `r` to its main CloudFormation resource (`logical`) as
+/// DependsOn, where no reference orders them already and the other resource is in the template.
+fn add_depends_on(resource: &mut Value, logical: &str, r: &Resource, in_template: &[String]) {
+    let text = resource.to_string();
+    let mut after = resource["DependsOn"].as_array().cloned().unwrap_or_default();
+    for d in &r.depends_on {
+        let on = resources::logical_id(&d.on);
+        if in_template.contains(&on) && on != logical && !references(&text, &on) && !after.contains(&json!(on)) {
+            after.push(json!(on));
+        }
+    }
+    if !after.is_empty() {
+        resource["DependsOn"] = Value::Array(after);
+    }
 }
 
 /// Whether a rendered resource refers to `logical` (Ref, Fn::GetAtt, or inside Fn::Sub).

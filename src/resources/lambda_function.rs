@@ -112,16 +112,10 @@ fn package_key(r: &Resource, package: &[u8]) -> String {
     format!("{}-{hash}.zip", r.name)
 }
 
-/// Each function's package with the key its exported template expects, for `ragstack export`.
-pub fn packages(ctx: &Ctx) -> Vec<(String, Vec<u8>)> {
-    [(ID, &ctx.env.names.function), (SYNC_ID, &ctx.env.names.sync_function)]
-        .into_iter()
-        .map(|(id, name)| {
-            let r = Resource::new(&Function, id, "Lambda function", name);
-            let bytes = zip(&spec(ctx, &r).files);
-            (package_key(&r, &bytes), bytes)
-        })
-        .collect()
+/// A function's package and the key its exported template reads it under, for `ragstack export`.
+pub fn exported_package(ctx: &Ctx, r: &Resource) -> (String, Vec<u8>) {
+    let bytes = zip(&spec(ctx, r).files);
+    (package_key(r, &bytes), bytes)
 }
 
 /// Lambda's CodeSha256: base64 of the package's SHA-256.
@@ -364,7 +358,7 @@ impl Kind for Function {
             "MemorySize": s.memory_mb,
             "Timeout": s.timeout_seconds,
             "Role": {"Fn::GetAtt": [super::logical_id(role), "Arn"]},
-            "Code": {"S3Bucket": {"Ref": "CodeBucket"}, "S3Key": package_key(r, &zip(&s.files))},
+            "Code": {"S3Bucket": {"Ref": "CodeBucket"}, "S3Key": exported_package(ctx, r).0},
             "Environment": {"Variables": s.variables},
             "Tags": super::cfn_tags(ctx),
         });
