@@ -20,7 +20,7 @@ use aws_sdk_cloudformation::types::{ResourceStatus, StackStatus};
 use clap::{Args, Subcommand};
 use serde::Serialize;
 use serde_json::json;
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::task::JoinSet;
@@ -362,12 +362,26 @@ pub struct Failure {
 pub struct Outcome {
     pub stack: String,
     pub deleted: bool,
-    /// DELETE_FAILED events of this deletion, or why it was not attempted.
+    /// The DELETE_FAILED events of this deletion.
     pub failures: Vec<Failure>,
+    /// Why the stack is still there (failed, gave up, or not attempted).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
     /// What CloudFormation kept, by physical id.
     pub retained: Vec<Retained>,
+}
+
+impl Outcome {
+    fn new(stack: &str) -> Outcome {
+        Outcome { stack: stack.to_string(), deleted: false, failures: Vec::new(), error: None, retained: Vec::new() }
+    }
+
+    /// Ends with the stack still there: reports `state` with `why` and keeps it.
+    fn not_deleted(mut self, report: &Reporter, state: &str, why: String) -> Outcome {
+        report.resource(&self.stack, state, &why);
+        self.error = Some(why);
+        self
+    }
 }
 
 /// Deletes the stacks, each once no stack still standing needs it; independent stacks in
@@ -382,14 +396,7 @@ async fn delete_in_order(clients: &Clients, report: &Arc<Reporter>, stacks: Vec<
         if ready.is_empty() {
             for s in waiting {
                 let why = format!("not attempted: {} needs it and is still there", importer(&s).unwrap_or_default());
-                report.resource(&s.name, "skipped", &why);
-                outcomes.push(Outcome {
-                    stack: s.name,
-                    deleted: false,
-                    failures: Vec::new(),
-                    error: Some(why),
-                    retained: Vec::new(),
-                });
+                outcomes.push(Outcome::new(&s.name).not_deleted(report, "skipped", why));
             }
             break;
         }
@@ -415,34 +422,35 @@ async fn delete_in_order(clients: &Clients, report: &Arc<Reporter>, stacks: Vec<
 
 /// DeleteStack by id, then follows the stack's events until DELETE_COMPLETE or DELETE_FAILED.
 async fn delete_one(cf: &aws_sdk_cloudformation::Client, report: &Reporter, stack: &Stack) -> Outcome {
-    let mut outcome =
-        Outcome { stack: stack.name.clone(), deleted: false, failures: Vec::new(), error: None, retained: Vec::new() };
-    let fail = |mut o: Outcome, e: AwsError, action: &str| {
-        let msg = Error::aws(format!("{action} stack {}", o.stack), e).to_string();
-        report.resource(&o.stack, "failed", &msg);
-        o.error = Some(msg);
-        o
+    let mut outcome = Outcome::new(&stack.name);
+    let failed = |o: Outcome, e: AwsError, action: &str| {
+        let why = Error::aws(format!("{action} stack {}", o.stack), e).to_string();
+        o.not_deleted(report, "failed", why)
     };
-    // Events from before this deletion (an earlier failed attempt) are not this deletion's.
-    let mut seen = match events(cf, &stack.id).await {
-        Ok(evs) => evs.into_iter().map(|e| e.event_id().unwrap_or_default().to_string()).collect::<HashSet<_>>(),
-        Err(e) => return fail(outcome, e, "read the events of"),
+    // Events up to the newest one now (an earlier failed attempt's) are not this deletion's.
+    let newest = cf.describe_stack_events().stack_name(&stack.id).send().await.map_err(aws);
+    let mut last = match newest {
+        Ok(out) => out.stack_events().first().and_then(|e| e.event_id()).map(str::to_string),
+        Err(e) => return failed(outcome, e, "read the events of"),
     };
     report.resource(&stack.name, "deleting", &format!("was {}", stack.status));
     if let Err(e) = cf.delete_stack().stack_name(&stack.id).send().await.map_err(aws) {
-        return fail(outcome, e, "delete (cloudformation:DeleteStack)");
+        return failed(outcome, e, "delete (cloudformation:DeleteStack)");
     }
     let start = Instant::now();
     loop {
         let status = match cf.describe_stacks().stack_name(&stack.id).send().await.map_err(aws) {
             Ok(out) => out.stacks().first().and_then(|s| s.stack_status().cloned()),
-            Err(e) => return fail(outcome, e, "follow the deletion of"),
+            Err(e) => return failed(outcome, e, "follow the deletion of"),
         };
-        let new = match events(cf, &stack.id).await {
-            Ok(evs) => evs.into_iter().filter(|e| seen.insert(e.event_id().unwrap_or_default().to_string())),
-            Err(e) => return fail(outcome, e, "read the events of"),
+        let new = match events_after(cf, &stack.id, last.as_deref()).await {
+            Ok(new) => new,
+            Err(e) => return failed(outcome, e, "read the events of"),
         };
-        for e in new.collect::<Vec<_>>().into_iter().rev() {
+        if let Some(id) = new.last().and_then(|e| e.event_id()) {
+            last = Some(id.to_string());
+        }
+        for e in new {
             let status = e.resource_status().map(|s| s.as_str()).unwrap_or_default();
             let logical = e.logical_resource_id().unwrap_or_default();
             let reason = e.resource_status_reason().map(|r| format!(": {r}")).unwrap_or_default();
@@ -475,36 +483,39 @@ async fn delete_one(cf: &aws_sdk_cloudformation::Client, report: &Reporter, stac
             }
             Some(StackStatus::DeleteFailed) => {
                 let n = outcome.failures.len();
-                let msg = format!("DELETE_FAILED: {n} resource{} could not be deleted", if n == 1 { "" } else { "s" });
-                report.resource(&stack.name, "failed", &msg);
-                outcome.error = Some(msg);
-                return outcome;
+                let why = format!("DELETE_FAILED: {n} resource{} could not be deleted", if n == 1 { "" } else { "s" });
+                return outcome.not_deleted(report, "failed", why);
             }
             _ if start.elapsed() >= DEADLINE => {
-                let msg = format!(
-                    "still deleting after {} min: see the stack's events in the console",
-                    DEADLINE.as_secs() / 60
-                );
-                report.resource(&stack.name, "failed", &msg);
-                outcome.error = Some(msg);
-                return outcome;
+                let minutes = DEADLINE.as_secs() / 60;
+                let why = format!("still deleting after {minutes} min: see the stack's events in the console");
+                return outcome.not_deleted(report, "failed", why);
             }
             _ => tokio::time::sleep(wait::interval(start.elapsed()).max(Duration::from_secs(1))).await,
         }
     }
 }
 
-/// The stack's events, newest first (DescribeStackEvents' order).
-async fn events(
+/// The stack's events newer than the event `after` (all when None), oldest first.
+/// DescribeStackEvents answers newest first, so paging stops at `after`: a poll reads what is new,
+/// not the stack's whole history.
+async fn events_after(
     cf: &aws_sdk_cloudformation::Client,
     id: &str,
+    after: Option<&str>,
 ) -> std::result::Result<Vec<aws_sdk_cloudformation::types::StackEvent>, AwsError> {
-    let mut all = Vec::new();
+    let mut new = Vec::new();
     let mut pages = cf.describe_stack_events().stack_name(id).into_paginator().send();
-    while let Some(page) = pages.next().await {
-        all.extend(page.map_err(aws)?.stack_events().iter().cloned());
+    'pages: while let Some(page) = pages.next().await {
+        for e in page.map_err(aws)?.stack_events() {
+            if after.is_some() && e.event_id() == after {
+                break 'pages;
+            }
+            new.push(e.clone());
+        }
     }
-    Ok(all)
+    new.reverse();
+    Ok(new)
 }
 
 fn show(report: &Reporter, env: &str, region: &str, account: &str, stacks: &[Stack], near: &[String]) {
