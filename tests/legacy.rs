@@ -37,6 +37,16 @@ fn importing(export: &str) -> Value {
            "Properties": {"LogGroupName": {"Fn::Join": ["-", ["/old", {"Fn::ImportValue": export}]]}}})
 }
 
+/// The old app's stacks of dev that `old_stacks` creates, in creation order.
+const DEV_APP_STACKS: [&str; 6] = [
+    "LlmsWithServerlessRagdevStack",
+    "ApiGwLlmsLambdadevStack",
+    "AppRunnerHostingdevStack",
+    "SRD-AOSS-dev",
+    "SRD-KB-dev",
+    "SRD-AgentCore-dev",
+];
+
 /// dev's stacks of both generations (each importing from the one before it), and decoys: qa's,
 /// look-alike names, a name that differs in case, an untagged namesake, CDKToolkit.
 fn old_stacks(emu: &Emulator) {
@@ -95,19 +105,8 @@ fn list_finds_exactly_the_named_stacks_of_one_environment_among_decoys() {
     let (code, out, err) = legacy(&wd, &emu, &["list", "dev", "--json"]);
     assert_eq!(code, 0, "{out}\n{err}");
     let listed = &events(&out)[0];
-    assert_eq!(
-        names(&listed["stacks"]),
-        [
-            "LlmsWithServerlessRagdevStack",
-            "ApiGwLlmsLambdadevStack",
-            "AppRunnerHostingdevStack",
-            "SRD-AOSS-dev",
-            "SRD-KB-dev",
-            "SRD-AgentCore-dev",
-            "SRD-Auth-dev"
-        ],
-        "{listed}"
-    );
+    let expected: Vec<&str> = DEV_APP_STACKS.into_iter().chain(["SRD-Auth-dev"]).collect();
+    assert_eq!(names(&listed["stacks"]), expected, "{listed}");
     let stacks = listed["stacks"].as_array().unwrap();
     assert_eq!(
         stacks[0]["retains"],
@@ -194,15 +193,8 @@ fn teardown_asks_deletes_in_reverse_dependency_order_reports_failures_and_kept_b
     assert!(out.contains("Deleted 1 of the old app's stacks of dev"), "{out}");
     assert!(out.contains("Left alone, not the old app's: SRD-Auth-dev"), "{out}");
     let after = standing(&emu);
-    let gone = [
-        "LlmsWithServerlessRagdevStack",
-        "ApiGwLlmsLambdadevStack",
-        "AppRunnerHostingdevStack",
-        "SRD-AOSS-dev",
-        "SRD-KB-dev",
-        "SRD-AgentCore-dev",
-    ];
-    let expected: Vec<(String, String)> = before.into_iter().filter(|(n, _)| !gone.contains(&n.as_str())).collect();
+    let expected: Vec<(String, String)> =
+        before.into_iter().filter(|(n, _)| !DEV_APP_STACKS.contains(&n.as_str())).collect();
     assert_eq!(after, expected, "every decoy, CDKToolkit included, is untouched");
 
     let (code, out, _) = legacy(&wd, &emu, &["teardown", "dev", "--yes"]);
