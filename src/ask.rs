@@ -105,7 +105,11 @@ fn unreachable(url: &str, e: &reqwest::Error) -> Error {
 /// Gateway's `{"message"}` (403 without a valid key or from a network the policy denies, 429
 /// beyond the throttle or the quota).
 fn answered_with_error(url: &str, status: u16, answer: &Value, text: &str, sent_key: bool) -> Error {
-    let (code, message) = match (&answer["error"], &answer["message"]) {
+    // API Gateway spells it `message` for a missing key or throttling, and `Message` for a call
+    // its resource policy denies ({"Message": "User: anonymous is not authorized to perform:
+    // execute-api:Invoke ..."}, as reported in serverless/serverless#11808).
+    let gateway_message = if answer["message"].is_string() { &answer["message"] } else { &answer["Message"] };
+    let (code, message) = match (&answer["error"], gateway_message) {
         (Value::Object(e), _) => (
             e.get("code").and_then(Value::as_str).unwrap_or("error").to_string(),
             e.get("message").and_then(Value::as_str).unwrap_or_default().to_string(),
@@ -120,9 +124,16 @@ fn answered_with_error(url: &str, status: u16, answer: &Value, text: &str, sent_
         (403, "api_gateway_403") if message == "Forbidden" => {
             Some("the API requires an API key: set api.auth = \"api_key\" in the environment file and deploy".into())
         }
-        (403, "api_gateway_403") => {
-            Some("the API's resource policy does not allow this network (api.allowed_source_cidrs)".into())
-        }
+        (403, "api_gateway_403") => Some(
+            "the API's resource policy does not allow this network: add its address range to \
+             api.allowed_source_cidrs in the environment file and deploy"
+                .into(),
+        ),
+        (503, "model_end_of_life" | "model_legacy") => Some(
+            "change the model in the environment file (`ragstack models REGION` lists Active ones), then \
+             `ragstack deploy`"
+                .into(),
+        ),
         (429, "api_gateway_429") => {
             Some("throttled, or today's quota is used up: `ragstack status ENV` shows the quota".into())
         }

@@ -9,13 +9,14 @@ use crate::deploy::DeployArgs;
 use crate::error::{Error, Result};
 use crate::export::ExportArgs;
 use crate::legacy::LegacyArgs;
+use crate::models::ModelsArgs;
 use crate::output::Reporter;
 use crate::render::Templates;
 use crate::resources::template_vars;
 use crate::status::StatusArgs;
 use crate::sync::SyncArgs;
 use crate::teardown::TeardownArgs;
-use crate::{ask, deploy, engine, export, legacy, naming, plan, preflight, status, sync, teardown};
+use crate::{ask, deploy, engine, export, legacy, models, naming, plan, preflight, status, sync, teardown};
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -42,6 +43,7 @@ Examples:
   ragstack teardown dev --yes                      delete everything dev owns, nothing else
   ragstack export dev us-east-1 -o dev.yaml        dev as a CloudFormation template
   ragstack legacy list dev                         the stacks the old creator.sh left for dev
+  ragstack models us-east-1                        the models to put in an environment file
 
 Exit codes: 0 success, 1 AWS failure or something left undone, 2 invalid input or a refused or
 unconfirmed change (nothing was changed in AWS), 3 changes pending (plan --detailed-exitcode).";
@@ -106,6 +108,8 @@ pub enum Command {
     Export(ExportArgs),
     /// The CloudFormation stacks the old creator.sh left: list them, or tear them down
     Legacy(LegacyArgs),
+    /// The Bedrock models a knowledge base can use in a region: lifecycle, access, output limit
+    Models(ModelsArgs),
 }
 
 #[derive(Debug, Args)]
@@ -143,7 +147,9 @@ impl Command {
     /// The environment the command works on; `legacy` names an old one and is dispatched first.
     fn target(&self) -> &TargetArgs {
         match self {
-            Command::Legacy(_) => unreachable!("legacy has no environment file and is run before any lookup"),
+            Command::Legacy(_) | Command::Models(_) => {
+                unreachable!("legacy and models have no environment file and are run before any lookup")
+            }
             Command::Status(s) => &s.target,
             Command::Ask(a) => &a.target,
             Command::Teardown(t) => &t.target,
@@ -238,6 +244,13 @@ async fn connect(cli: &Cli, check: impl FnOnce(&Environment) -> Result<()>) -> R
         preflight::refuse_unsupported_principal(&me)?;
     }
     let (env, templates) = prepare(cli, Some(me.account.clone())).await?;
+    for warning in &env.warnings {
+        report.note(&format!("warning: {warning}"));
+    }
+    // A model past its end of life would deploy green and fail every question or ingestion.
+    if matches!(cli.command, Command::Deploy(_) | Command::Plan(_)) {
+        models::check(&clients, &env, &report).await?;
+    }
     // Teardown must work whatever happened to the models since the deploy; ask only talks to the API.
     if !matches!(cli.command, Command::Teardown(_) | Command::Ask(_)) {
         preflight::check_embedding_model(&clients, &env, &report).await?;
@@ -307,8 +320,17 @@ pub async fn run(mut cli: Cli) -> Result<u8> {
             let ctx = Ctx { env, templates, clients, known: Mutex::new(known), report };
             export::run(&ctx, e)
         }
+        Command::Models(m) => {
+            let region = resolve_region(m.region.as_deref(), cli.global.profile.as_deref()).await?;
+            let clients = Clients::connect(&region, cli.global.profile.as_deref()).await;
+            models::run(&clients, &region, m, &Reporter::new(cli.global.json)).await
+        }
         Command::Plan(p) if p.offline => {
             let (env, templates) = prepare(&cli, p.account.clone()).await?;
+            for warning in &env.warnings {
+                eprintln!("warning: {warning}");
+            }
+            models::check_offline(&env)?;
             let desired = plan::desired(&env, &templates, &Known::default())?;
             if cli.global.json {
                 let v = plan::to_json(&desired, p.show_documents);

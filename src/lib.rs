@@ -23,6 +23,7 @@ pub mod error;
 pub mod export;
 pub mod ingestion;
 pub mod legacy;
+pub mod models;
 pub mod naming;
 pub mod output;
 pub mod plan;

@@ -176,6 +176,13 @@ impl Names {
     /// profile routes to.
     pub fn generation_model_arns(&self, model_id: &str) -> Vec<String> {
         match (self.inference_profile_arn(model_id), inference_profile_base(model_id)) {
+            // A global profile names its models without a region ("Global cross-Region inference"
+            // in the Bedrock User Guide: arn:aws:bedrock:::foundation-model/ID).
+            (Some(profile), Some(base)) if model_id.starts_with("global.") => vec![
+                profile,
+                format!("arn:{}:bedrock:*::foundation-model/{base}", self.partition),
+                format!("arn:{}:bedrock:::foundation-model/{base}", self.partition),
+            ],
             (Some(profile), Some(base)) => {
                 vec![profile, format!("arn:{}:bedrock:*::foundation-model/{base}", self.partition)]
             }
@@ -489,6 +496,8 @@ mod tests {
         assert_eq!(inference_profile_base("anthropic.claude-3-haiku-20240307-v1:0"), None);
         let n = names("ragstack", "dev", "us-east-1");
         assert_eq!(n.generation_model_arns("us.amazon.nova-lite-v1:0").len(), 2);
+        let global = n.generation_model_arns("global.anthropic.claude-haiku-4-5-20251001-v1:0");
+        assert!(global.contains(&"arn:aws:bedrock:::foundation-model/anthropic.claude-haiku-4-5-20251001-v1:0".into()));
         assert_eq!(
             n.generation_model_arns("amazon.nova-lite-v1:0"),
             vec!["arn:aws:bedrock:us-east-1::foundation-model/amazon.nova-lite-v1:0"]

@@ -109,6 +109,8 @@ pub async fn check_embedding_model(clients: &Clients, env: &Environment, report:
     let id = &env.embedding_model.id;
     match clients.bedrock.get_foundation_model().model_identifier(id).send().await.map_err(aws) {
         Ok(_) => Ok(()),
+        // Past its end of life: `models` says so (and deploy and plan refuse it there).
+        Err(e) if e.is_not_found() && e.message.contains("end of its life") => Ok(()),
         Err(e) if e.is("ValidationException") || e.is_not_found() => Err(Error::usage(
             format!(
                 "{}: knowledge_base.embedding_model = \"{id}\" is not offered by Bedrock in {} ({e})",

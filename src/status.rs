@@ -34,7 +34,11 @@ pub async fn run(ctx: Arc<Ctx>, show_api_key: bool) -> Result<u8> {
     for i in plan.items.iter_mut().filter(|i| i.observation.exists && i.observation.foreign.is_none()) {
         i.resource.kind.inspect(&ctx, &i.resource, &mut i.observation).await?;
     }
-    let (resources, ingestion, healthy) = states(&plan);
+    let (resources, ingestion, mut healthy) = states(&plan);
+    // A model that turned Legacy or reached its end of life since the deploy shows here.
+    let models = crate::models::states(&ctx.clients, &ctx.env).await;
+    healthy &= models.iter().all(|m| m.lifecycle != Some(crate::catalog::Lifecycle::Eol));
+    let model_lines = model_lines(&ctx, &models);
     let deployed = plan.items.iter().any(|i| i.observation.exists);
     let mut outputs = engine::outputs(&ctx, |id| plan.items.iter().any(|i| i.id == *id && i.observation.exists))?;
     if show_api_key && let Some(value) = api_key::value(&ctx).await? {
@@ -47,12 +51,40 @@ pub async fn run(ctx: Arc<Ctx>, show_api_key: bool) -> Result<u8> {
     };
     if ctx.report.mode() == Mode::Json {
         let v = json!({"environment": ctx.env.name, "region": ctx.env.region(), "healthy": healthy, "deployed": deployed,
-                       "deployed_through": through, "resources": resources, "outputs": outputs, "ingestion": ingestion});
+                       "deployed_through": through, "resources": resources, "outputs": outputs, "ingestion": ingestion,
+                       "models": models});
         println!("{}", serde_json::to_string_pretty(&v).expect("JSON serializes"));
     } else {
-        print_text(&ctx, &resources, &ingestion, &outputs, deployed, healthy, &through);
+        let found = Found {
+            resources: &resources,
+            ingestion: &ingestion,
+            outputs: &outputs,
+            deployed,
+            healthy,
+            through: &through,
+            models: &model_lines,
+        };
+        print_text(&ctx, &found);
     }
     Ok(if healthy { 0 } else { 1 })
+}
+
+/// Each model's lifecycle as text lines: what turned Legacy or EOL since the deploy shows.
+fn model_lines(ctx: &Ctx, models: &[crate::models::ModelState]) -> Vec<String> {
+    let mut lines = Vec::new();
+    for m in models {
+        let by = if m.according_to == "catalog" { ", according to ragstack's catalog" } else { "" };
+        lines.push(format!("  {:<32} {} ({}{by})", m.key, m.describe(), m.id));
+        if m.lifecycle == Some(crate::catalog::Lifecycle::Eol) {
+            lines.push(format!(
+                "  {:<32}   Bedrock refuses it: change {} and deploy (`ragstack models {}` lists Active models)",
+                "",
+                m.key,
+                ctx.env.region()
+            ));
+        }
+    }
+    lines
 }
 
 /// Each resource's state, the last ingestion job of each data source, and whether all is well.
@@ -100,15 +132,19 @@ fn states(plan: &engine::Plan) -> (Vec<Value>, Vec<Value>, bool) {
     (resources, ingestion, healthy)
 }
 
-fn print_text(
-    ctx: &Ctx,
-    resources: &[Value],
-    ingestion: &[Value],
-    outputs: &BTreeMap<String, String>,
+/// What status found, as the text output needs it.
+struct Found<'a> {
+    resources: &'a [Value],
+    ingestion: &'a [Value],
+    outputs: &'a BTreeMap<String, String>,
     deployed: bool,
     healthy: bool,
-    through: &Value,
-) {
+    through: &'a Value,
+    models: &'a [String],
+}
+
+fn print_text(ctx: &Ctx, found: &Found) {
+    let Found { resources, ingestion, outputs, deployed, healthy, through, models } = *found;
     println!(
         "ragstack status: environment {} in {}, account {}",
         ctx.env.name,
@@ -160,6 +196,10 @@ fn print_text(
                 ),
             }
         }
+    }
+    println!("\nmodels:");
+    for line in models {
+        println!("{line}");
     }
     if !outputs.is_empty() {
         println!("\noutputs:");

@@ -238,6 +238,19 @@ fn ask_prints_the_answer_and_citations_sends_the_api_key_and_keeps_its_exit_code
     let (code, _, err) = ask(&wd, &emu, &url, &[]);
     assert_eq!(code, 1, "{err}");
     assert!(err.contains("--show-api-key"), "{err}");
+    // A network the resource policy denies: API Gateway's `Message`, with a capital M.
+    let denied = r#"{"Message": "User: anonymous is not authorized to perform: execute-api:Invoke on resource: arn:aws:execute-api:us-east-1:123456789012:abc/dev/POST/rag/query"}"#;
+    let (url, _) = stand_in((403, denied));
+    let (code, _, err) = ask(&wd, &emu, &url, &[]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("User: anonymous is not authorized"), "{err}");
+    assert!(err.contains("api.allowed_source_cidrs"), "{err}");
+    // A model past its end of life: the function's own answer, and what to do about it.
+    let eol = r#"{"error": {"code": "model_end_of_life", "message": "A model this stack uses has reached its end of life in Bedrock"}}"#;
+    let (url, _) = stand_in((503, eol));
+    let (code, _, err) = ask(&wd, &emu, &url, &[]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("model_end_of_life") && err.contains("ragstack models"), "{err}");
 
     // Bad input: exit 2 before any AWS call.
     emu.clear_calls();

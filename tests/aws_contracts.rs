@@ -87,8 +87,8 @@ fn every_rendered_policy_matches_the_service_authorization_reference() {
     wd.env_file(
         "profile",
         &shipped("dev").replace(
-            "generation_model = \"anthropic.claude-3-haiku-20240307-v1:0\"",
-            "generation_model = \"us.anthropic.claude-3-5-haiku-20241022-v1:0\"",
+            "generation_model = \"amazon.nova-micro-v1:0\"",
+            "generation_model = \"global.anthropic.claude-haiku-4-5-20251001-v1:0\"",
         ),
     );
     // Networks allowed (the REST API's resource policy) and a guardrail (its permission for the

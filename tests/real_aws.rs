@@ -32,22 +32,22 @@ fn a_model_the_account_may_not_use_stops_deploy_and_plan_before_any_change() {
     assert!(err.contains("NOT_AUTHORIZED") && err.contains("Model access"), "{err}");
     refused(&wd, &emu, &["plan", "dev"]);
 
-    emu.configure(r#"{"model_access": {"anthropic.claude-3-haiku-20240307-v1:0": "AGREEMENT_PENDING"}}"#);
+    emu.configure(r#"{"model_access": {"amazon.nova-micro-v1:0": "AGREEMENT_PENDING"}}"#);
     let err = refused(&wd, &emu, &["deploy", "dev"]);
-    assert!(err.contains("lambda.generation_model") && err.contains("anthropic.claude-3-haiku-20240307-v1:0"), "{err}");
+    assert!(err.contains("lambda.generation_model") && err.contains("amazon.nova-micro-v1:0"), "{err}");
     assert!(err.contains("agreement is PENDING"), "{err}");
 
     // An inference profile is checked through the model it routes to.
     wd.env_file(
         "profile",
         &shipped("dev").replace(
-            "generation_model = \"anthropic.claude-3-haiku-20240307-v1:0\"",
-            "generation_model = \"us.anthropic.claude-3-5-haiku-20241022-v1:0\"",
+            "generation_model = \"amazon.nova-micro-v1:0\"",
+            "generation_model = \"us.anthropic.claude-haiku-4-5-20251001-v1:0\"",
         ),
     );
-    emu.configure(r#"{"model_access": {"anthropic.claude-3-5-haiku-20241022-v1:0": "NOT_ENTITLED"}}"#);
+    emu.configure(r#"{"model_access": {"anthropic.claude-haiku-4-5-20251001-v1:0": "NOT_ENTITLED"}}"#);
     let err = refused(&wd, &emu, &["deploy", "profile"]);
-    assert!(err.contains("anthropic.claude-3-5-haiku-20241022-v1:0") && err.contains("NOT_AVAILABLE"), "{err}");
+    assert!(err.contains("anthropic.claude-haiku-4-5-20251001-v1:0") && err.contains("NOT_AVAILABLE"), "{err}");
 
     // With access granted, the same environment deploys.
     emu.configure(r#"{"model_access": {}}"#);

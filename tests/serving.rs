@@ -42,7 +42,7 @@ fn deploy_creates_the_role_function_api_and_stage_with_the_files_settings() {
         let text = permissions.to_string();
         assert!(text.contains(&format!("arn:aws:bedrock:us-east-1:{ACCOUNT}:knowledge-base/{kb_id}")), "{text}");
         assert!(
-            text.contains("arn:aws:bedrock:us-east-1::foundation-model/anthropic.claude-3-haiku-20240307-v1:0"),
+            text.contains("arn:aws:bedrock:us-east-1::foundation-model/amazon.nova-micro-v1:0"),
             "{text}"
         );
         assert!(text.contains(&format!("arn:aws:logs:us-east-1:{ACCOUNT}:log-group:/aws/lambda/{FUNCTION}")), "{text}");
@@ -66,7 +66,7 @@ fn deploy_creates_the_role_function_api_and_stage_with_the_files_settings() {
         assert_eq!(vars["KNOWLEDGE_BASE_ID"], kb_id);
         assert_eq!(
             vars["GENERATION_MODEL_ARN"],
-            "arn:aws:bedrock:us-east-1::foundation-model/anthropic.claude-3-haiku-20240307-v1:0"
+            "arn:aws:bedrock:us-east-1::foundation-model/amazon.nova-micro-v1:0"
         );
         assert_eq!(f.tags().unwrap()["ragstack:environment"], "dev");
 

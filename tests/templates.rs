@@ -75,7 +75,8 @@ fn permission_policies_are_scoped_to_this_environments_resources() {
             let scoped = r.contains(&format!("ragstack-{env_name}"))
                 || r.contains("KB12345678")
                 || r.contains("a1b2c3d4e5f6g7h8i9j0")
-                || r.contains("::foundation-model/");
+                || r.contains("::foundation-model/")
+                || r.contains(":inference-profile/");
             assert!(scoped, "{env_name}: {r} is not scoped to this environment");
             if r.contains(":s3:::") && r.contains('/') {
                 assert!(r.ends_with("/documents/*"), "{env_name}: objects only under the data source prefix: {r}");
@@ -107,8 +108,8 @@ fn trust_policy_limits_bedrock_to_this_account_and_region() {
 #[test]
 fn inference_profile_generation_models_get_profile_and_model_arns() {
     let text = common_dev().replace(
-        "generation_model = \"anthropic.claude-3-haiku-20240307-v1:0\"",
-        "generation_model = \"us.anthropic.claude-3-5-haiku-20241022-v1:0\"",
+        "generation_model = \"amazon.nova-micro-v1:0\"",
+        "generation_model = \"us.anthropic.claude-haiku-4-5-20251001-v1:0\"",
     );
     let env = environment("dev", "us-east-1", Some(text));
     let api = render(&env, "iam/api-permissions.json");
@@ -118,9 +119,9 @@ fn inference_profile_generation_models_get_profile_and_model_arns() {
         invoke,
         &serde_json::json!([
             format!(
-                "arn:aws:bedrock:us-east-1:{ACCOUNT}:inference-profile/us.anthropic.claude-3-5-haiku-20241022-v1:0"
+                "arn:aws:bedrock:us-east-1:{ACCOUNT}:inference-profile/us.anthropic.claude-haiku-4-5-20251001-v1:0"
             ),
-            "arn:aws:bedrock:*::foundation-model/anthropic.claude-3-5-haiku-20241022-v1:0"
+            "arn:aws:bedrock:*::foundation-model/anthropic.claude-haiku-4-5-20251001-v1:0"
         ])
     );
 }

@@ -48,6 +48,8 @@ pub struct Environment {
     pub account_known: bool,
     /// The text of `retrieval.prompt_template`, read and checked.
     pub prompt_template: Option<String>,
+    /// What validation allowed but the user should know (shown before the command runs).
+    pub warnings: Vec<String>,
 }
 
 impl Environment {
@@ -121,6 +123,7 @@ pub fn load(source: &EnvironmentSource, target: &Target) -> crate::Result<Enviro
         names,
         account_known: target.account.is_some(),
         prompt_template,
+        warnings: v.warnings,
     })
 }
 

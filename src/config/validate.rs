@@ -24,6 +24,8 @@ struct Pending {
 
 pub struct Validator {
     problems: Vec<Pending>,
+    /// What is allowed but worth knowing ("file: key: ..."), shown before the command runs.
+    pub warnings: Vec<String>,
 }
 
 impl Validator {
@@ -159,7 +161,7 @@ impl Validator {
 /// The sections of the file, each checked on its own.
 impl Validator {
     pub fn new() -> Validator {
-        Validator { problems: Vec::new() }
+        Validator { problems: Vec::new(), warnings: Vec::new() }
     }
 
     pub fn prefix_and_tags(&mut self, file: &EnvironmentFile) {
@@ -359,7 +361,7 @@ impl Validator {
             && l.generation_model.len() <= 200
             && l.generation_model.bytes().all(|b| b.is_ascii_alphanumeric() || b".:-_".contains(&b));
         if !model_ok {
-            v.fail(&["lambda", "generation_model"], Some(q(&l.generation_model)), "expected a Bedrock model id such as anthropic.claude-3-haiku-20240307-v1:0 or an inference profile id such as us.anthropic.claude-3-5-haiku-20241022-v1:0".into());
+            v.fail(&["lambda", "generation_model"], Some(q(&l.generation_model)), "expected a Bedrock model id such as amazon.nova-micro-v1:0 or an inference profile id such as us.anthropic.claude-haiku-4-5-20251001-v1:0 (`ragstack models REGION` lists them)".into());
         }
         // 0 is valid for Lambda but stops every invocation: never what a user of this key means.
         if let Some(n) = l.reserved_concurrency {
@@ -440,8 +442,29 @@ impl Validator {
         {
             v.fail(&["retrieval", "temperature"], Some(t.to_string()), "out of range; allowed: 0 to 1".into());
         }
+        // The answer's length is bounded by the generation model's output limit (its model card,
+        // recorded in the catalog) and by the API model (TextInferenceConfig maxTokens: 65536).
         if let Some(n) = r.max_tokens {
-            v.range(&["retrieval", "max_tokens"], n, 1, 65536, "tokens per answer");
+            let model = &file.lambda.generation_model;
+            match Catalog::get().generation_model(model) {
+                Some(m) => {
+                    let unit = format!(
+                        "tokens per answer ({model} writes at most {} tokens: {})",
+                        m.max_output_tokens, m.source
+                    );
+                    v.range(&["retrieval", "max_tokens"], n, 1, i64::from(m.max_output_tokens), &unit);
+                }
+                None => {
+                    if v.range(&["retrieval", "max_tokens"], n, 1, 65536, "tokens per answer") {
+                        v.warnings.push(format!(
+                            "{}: retrieval.max_tokens = {n}: ragstack does not know the output limit of \
+                             lambda.generation_model = \"{model}\", so it is not checked against it (its model \
+                             card in the Bedrock User Guide gives it)",
+                            source.display
+                        ));
+                    }
+                }
+            }
         }
         match (&r.guardrail_id, &r.guardrail_version) {
             (Some(id), Some(version)) => {
@@ -452,15 +475,17 @@ impl Validator {
                         "a guardrail id is 1-64 lowercase letters and digits (the id, not the ARN)".into(),
                     );
                 }
+                // GuardrailConfiguration.guardrailVersion: 1-5 characters, ^(([1-9][0-9]{0,7})|(DRAFT))$
+                // (botocore bedrock-agent-runtime).
                 let numbered = !version.is_empty()
-                    && version.len() <= 8
+                    && version.len() <= 5
                     && !version.starts_with('0')
                     && version.bytes().all(|b| b.is_ascii_digit());
                 if !(numbered || version == "DRAFT") {
                     v.fail(
                         &["retrieval", "guardrail_version"],
                         Some(q(version)),
-                        "allowed: a version number (1, 2, ...) or DRAFT".into(),
+                        "allowed: a version number from 1 to 99999, or DRAFT".into(),
                     );
                 }
             }

@@ -42,6 +42,10 @@ pub fn variables(env: &Environment, known: &Known) -> Value {
             "knowledge_base": n.knowledge_base_arn(kb),
             "knowledge_base_pattern": n.knowledge_base_arn_pattern(),
             "embedding_model": n.foundation_model_arn(&env.embedding_model.id),
+            // Preflight reads the lifecycle of the model a profile routes to, in this region.
+            "generation_base_model": n.foundation_model_arn(
+                crate::naming::inference_profile_base(&f.lambda.generation_model).unwrap_or(&f.lambda.generation_model)
+            ),
             "generation_models": n.generation_model_arns(&f.lambda.generation_model),
             "function": n.function_arn(),
             "log_group": n.log_group_arn(),

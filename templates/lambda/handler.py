@@ -118,6 +118,20 @@ BEDROCK_ERRORS = {
     ),
     "ValidationException": (400, "rejected", "Bedrock rejected the request"),
 }
+MODEL_END_OF_LIFE = (
+    503,
+    "model_end_of_life",
+    "A model this stack uses has reached its end of life in Bedrock, so no question can be answered. "
+    "Its operator must choose an Active model in the environment file (`ragstack models` lists them) "
+    "and run `ragstack deploy`.",
+)
+MODEL_LEGACY_ACCESS = (
+    503,
+    "model_legacy",
+    "A model this stack uses is Legacy, and Bedrock no longer lets this account use it. Its operator "
+    "must choose an Active model in the environment file (`ragstack models` lists them) and run "
+    "`ragstack deploy`.",
+)
 
 
 def handler(event, context):
@@ -173,6 +187,14 @@ def query(event):
         if code == "ValidationException" and "have access to the model" in detail.replace("do not", "don't"):
             code = "AccessDeniedException"
         status, ours, message = BEDROCK_ERRORS.get(code, (502, "bedrock_error", "Bedrock could not answer"))
+        # A model past its end of life: ResourceNotFoundException "This model version has reached
+        # the end of its life." (Bedrock User Guide, "Model lifecycle"); a Legacy model the account
+        # has not used lately: ResourceNotFoundException "Access denied. This Model is marked by
+        # provider as Legacy ...". Neither is a missing knowledge base, and no retry helps.
+        if code == "ResourceNotFoundException" and "end of its life" in detail:
+            status, ours, message = MODEL_END_OF_LIFE
+        elif code == "ResourceNotFoundException" and "Legacy" in detail:
+            status, ours, message = MODEL_LEGACY_ACCESS
         if ours == "rejected" and detail:
             message = f"{message}: {detail}"
         print(json.dumps({"bedrock_error": code, "message": detail}))  # to the function's log

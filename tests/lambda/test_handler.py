@@ -22,7 +22,7 @@ def load_handler():
 
 
 KB = "KB12345678"
-MODEL = "arn:aws:bedrock:us-east-1::foundation-model/anthropic.claude-3-haiku-20240307-v1:0"
+MODEL = "arn:aws:bedrock:us-east-1::foundation-model/amazon.nova-micro-v1:0"
 
 
 def configure_environment():
@@ -187,6 +187,30 @@ class HandlerTest(unittest.TestCase):
         err = json.loads(body)["error"]
         self.assertEqual(err["code"], "model_access")
         self.assertIn("model access", err["message"])
+        self.stub.assert_no_pending_responses()
+
+    def test_a_model_past_its_end_of_life_is_named_as_such_not_as_a_missing_knowledge_base(self):
+        # Bedrock's answers, as the Bedrock User Guide ("Model lifecycle") and reports quote them.
+        cases = [
+            ("This model version has reached the end of its life. Please refer to the AWS documentation "
+             "for more details.", "model_end_of_life", "end of life"),
+            ("Access denied. This Model is marked by provider as Legacy and you have not been actively "
+             "using the model in the last 30 days. Please upgrade to an active model on Amazon Bedrock",
+             "model_legacy", "Legacy"),
+        ]
+        for message, code, words in cases:
+            with self.subTest(code=code):
+                self.stub.add_client_error(
+                    "retrieve_and_generate", service_error_code="ResourceNotFoundException",
+                    service_message=message, http_status_code=404,
+                    expected_params=self.expect_request("anything"),
+                )
+                got, _, body = self.call(post({"question": "anything"}))
+                self.assertEqual(got, 503, body)
+                err = json.loads(body)["error"]
+                self.assertEqual(err["code"], code)
+                self.assertIn(words, err["message"])
+                self.assertIn("ragstack models", err["message"])
         self.stub.assert_no_pending_responses()
 
 

@@ -24,26 +24,10 @@ from .errors import AwsError
 from .errors import conflict as _conflict
 from .errors import not_found as _not_found
 from .errors import validation as _validation
+from . import models
 
-DEFAULT_DIMENSIONS = {
-    "amazon.titan-embed-text-v2:0": 1024,
-    "amazon.titan-embed-text-v1": 1536,
-    "cohere.embed-english-v3": 1024,
-    "cohere.embed-multilingual-v3": 1024,
-}
+DEFAULT_DIMENSIONS = models.EMBEDDING_DIMENSIONS
 CONFIGURABLE_DIMENSIONS = ("amazon.titan-embed-text-v2:0",)
-# Text models the emulator offers for generation (model ids as Bedrock lists them).
-GENERATION_MODELS = (
-    "anthropic.claude-3-haiku-20240307-v1:0",
-    "anthropic.claude-3-5-haiku-20241022-v1:0",
-    "anthropic.claude-3-5-sonnet-20240620-v1:0",
-    "amazon.nova-micro-v1:0",
-    "amazon.nova-lite-v1:0",
-    "amazon.nova-pro-v1:0",
-)
-# System-defined cross-region inference profiles: prefix -> the regions they route to (Bedrock
-# User Guide, "Supported Regions and models for inference profiles").
-PROFILE_REGIONS = {"us": ("us-east-1", "us-east-2", "us-west-2"), "eu": ("eu-central-1", "eu-west-1", "eu-west-3")}
 NAME_RE = re.compile(r"^([0-9a-zA-Z][_-]?){1,100}$")
 CHUNKING_STRATEGIES = ("FIXED_SIZE", "HIERARCHICAL", "SEMANTIC", "NONE")
 
@@ -147,6 +131,8 @@ class DataSource:
         self.jobs = []
         # key -> etag as of the last completed ingestion
         self.indexed = {}
+        # s3 URI -> text as of the last completed ingestion: what bedrock_runtime.py answers from
+        self.texts = {}
 
     def detail(self):
         d = {
@@ -172,6 +158,7 @@ class IngestionJob:
         self.description = description
         self.ds = ds
         self.snapshot = snapshot
+        self.texts = {}  # s3 URI -> the text this job read (start_ingestion_job)
         self.started = time.time()
         self.started_monotonic = time.monotonic()
         self.starting = delays["ingestion_starting"]
@@ -197,6 +184,7 @@ class IngestionJob:
         if not self.committed:
             # What this job indexed is what the next job compares against.
             self.ds.indexed = self.snapshot
+            self.ds.texts = self.texts
             self.committed = True
         return "COMPLETE"
 
@@ -233,6 +221,8 @@ ROUTES = [
     ("GET", r"^/foundation-models/(?P<model>[^/]+)/?$", "get_foundation_model"),
     ("GET", r"^/foundation-model-availability/(?P<model>[^/]+)/?$", "get_foundation_model_availability"),
     ("GET", r"^/inference-profiles/(?P<profile>[^/]+)/?$", "get_inference_profile"),
+    ("GET", r"^/foundation-models/?$", "list_foundation_models"),
+    ("GET", r"^/inference-profiles/?$", "list_inference_profiles"),
     ("GET", r"^/guardrails/(?P<guardrail>[^/]+)/?$", "get_guardrail"),
     ("POST", r"^/tags/(?P<arn>arn:[^:]+:bedrock:.+:knowledge-base/.+)$", "tag_resource"),
     ("DELETE", r"^/tags/(?P<arn>arn:[^:]+:bedrock:.+:knowledge-base/.+)$", "untag_resource"),
@@ -254,11 +244,12 @@ def route(method, path):
 
 
 class BedrockAgent:
-    def __init__(self, settings, aoss, role_age, s3_objects):
+    def __init__(self, settings, aoss, role_age, s3_objects, s3_text):
         self.settings = settings
         self.aoss = aoss
         self.role_age = role_age  # role ARN -> seconds since creation, or None when unknown
         self.s3_objects = s3_objects  # (account, bucket, prefix) -> {key: etag}
+        self.s3_text = s3_text  # (account, bucket, key) -> the object's body as text
         self.kbs = {}  # (account, region) -> {id: KnowledgeBase}
         self.lock = threading.Lock()
 
@@ -429,6 +420,8 @@ class BedrockAgent:
         for prefix in prefixes:
             snapshot.update(self.s3_objects(account, bucket, prefix))
         job = IngestionJob(ds, snapshot, self.settings.delays, body.get("description"))
+        # Read now, with the etags: a later change in S3 reaches the knowledge base only by a sync.
+        job.texts = {f"s3://{bucket}/{key}": self.s3_text(account, bucket, key) for key in snapshot}
         ds.jobs.append(job)
         return 202, {"ingestionJob": job.detail(now)}
 
@@ -459,32 +452,20 @@ class BedrockAgent:
     # -- foundation models (the bedrock control plane; ragstack's preflight asks for one) -------
 
     def get_foundation_model(self, kbs, params, body, account, region):
-        model = params["model"]
-        if model not in DEFAULT_DIMENSIONS or model in self.settings.unavailable_models:
-            raise _validation("The provided model identifier is invalid.")
-        provider = "Amazon" if model.startswith("amazon.") else "Cohere"
-        return 200, {
-            "modelDetails": {
-                "modelArn": f"arn:aws:bedrock:{region}::foundation-model/{model}",
-                "modelId": model,
-                "modelName": model,
-                "providerName": provider,
-                "inputModalities": ["TEXT"],
-                "outputModalities": ["EMBEDDING"],
-                "customizationsSupported": [],
-                "inferenceTypesSupported": ["ON_DEMAND"],
-                "modelLifecycle": {"status": "ACTIVE"},
-            }
-        }
+        return 200, {"modelDetails": models.details(self.settings, params["model"], region)}
+
+    def list_foundation_models(self, kbs, params, body, account, region):
+        return 200, {"modelSummaries": models.summaries(self.settings, region, params.get("_query", {}))}
 
     def get_foundation_model_availability(self, kbs, params, body, account, region):
         """Whether this account may use a model (GetFoundationModelAvailability; shape and values
         from the Amazon Bedrock API Reference: authorizationStatus AUTHORIZED | NOT_AUTHORIZED,
         agreementAvailability.status AVAILABLE | PENDING | NOT_AVAILABLE | ERROR,
         entitlementAvailability and regionAvailability AVAILABLE | NOT_AVAILABLE). `model_access`
-        in the settings makes a model NOT_AUTHORIZED, AGREEMENT_PENDING or NOT_ENTITLED."""
+        in the settings makes a model NOT_AUTHORIZED, AGREEMENT_PENDING or NOT_ENTITLED. A model
+        past its end of life answers as before (models.py: undocumented, the conservative case)."""
         model = params["model"]
-        if model not in DEFAULT_DIMENSIONS and model not in GENERATION_MODELS:
+        if not models.known(model):
             raise _not_found(f"Model {model} was not found.")
         access = self.settings.model_access.get(model, "AUTHORIZED")
         return 200, {
@@ -496,18 +477,16 @@ class BedrockAgent:
         }
 
     def get_inference_profile(self, kbs, params, body, account, region):
-        profile = params["profile"]
-        prefix, _, model = profile.partition(".")
-        if prefix not in PROFILE_REGIONS or model not in GENERATION_MODELS:
-            raise _not_found(f"Inference profile {profile} was not found.")
-        return 200, {
-            "inferenceProfileName": f"{prefix.upper()} {model}",
-            "inferenceProfileArn": f"arn:aws:bedrock:{region}:{account}:inference-profile/{profile}",
-            "inferenceProfileId": profile,
-            "models": [{"modelArn": f"arn:aws:bedrock:{r}::foundation-model/{model}"} for r in PROFILE_REGIONS[prefix]],
-            "status": "ACTIVE",
-            "type": "SYSTEM_DEFINED",
-        }
+        found = models.profile(params["profile"], region, account)
+        if found is None:
+            raise _not_found(f"Inference profile {params['profile']} was not found.")
+        return 200, found
+
+    def list_inference_profiles(self, kbs, params, body, account, region):
+        """System-defined profiles only (ragstack creates no application profiles); one page."""
+        kind = (params.get("_query", {}).get("type") or ["SYSTEM_DEFINED"])[0]
+        found = models.profiles(region, account) if kind == "SYSTEM_DEFINED" else []
+        return 200, {"inferenceProfileSummaries": found}
 
     def get_guardrail(self, kbs, params, body, account, region):
         """GetGuardrail (Amazon Bedrock API Reference): the guardrails of the `guardrails` setting

@@ -21,10 +21,11 @@ import botocore.session
 
 from .errors import AwsError
 
-# Signing name (from the request's credential scope) -> the botocore models served under it.
+# Signing name (from the request's credential scope) -> the botocore models served under it. Where
+# two models define the same URI (bedrock-agent-runtime's tag operations), the first one wins.
 MODELS = {
     "aoss": ("opensearchserverless",),
-    "bedrock": ("bedrock-agent", "bedrock"),
+    "bedrock": ("bedrock-agent", "bedrock", "bedrock-agent-runtime"),
     "iam": ("iam",),
     "sts": ("sts",),
     "s3": ("s3",),

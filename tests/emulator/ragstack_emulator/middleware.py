@@ -23,7 +23,7 @@ import threading
 import time
 from urllib.parse import parse_qs
 
-from . import bedrock_agent, cloudformation, contract, moto_fixes
+from . import bedrock_agent, bedrock_runtime, cloudformation, contract, moto_fixes
 from .aoss import OpenSearchServerless
 from .errors import AwsError
 
@@ -145,7 +145,8 @@ class Emulator:
         self.validation = {"checked": 0, "rejected": 0, "unmatched": {}}
         self.issued = {}  # access key id -> expiry (epoch seconds) of container credentials
         self.aoss = OpenSearchServerless(settings, self.caller_principal)
-        self.bedrock_agent = bedrock_agent.BedrockAgent(settings, self.aoss, role_age, s3_objects)
+        self.bedrock_agent = bedrock_agent.BedrockAgent(settings, self.aoss, role_age, s3_objects, bedrock_runtime.s3_text)
+        self.bedrock_runtime = bedrock_runtime.BedrockRuntime(settings, self.bedrock_agent)
 
     def caller_principal(self, access_key, region):
         """The principal data access policies are evaluated against: the configured caller's, or
@@ -246,9 +247,13 @@ class Emulator:
         operation, mutating, protocol = self._classify(service, environ, body)
 
         bedrock_route = bedrock_agent.route(environ.get("REQUEST_METHOD"), path) if service == "bedrock" else None
+        # Knowledge-base queries (bedrock-agent-runtime) are signed `bedrock` too.
+        runtime_route = bedrock_runtime.route(environ.get("REQUEST_METHOD"), path) if service == "bedrock" and not bedrock_route else None
         if bedrock_route:
             operation = bedrock_agent.operation_name(bedrock_route[0])
             mutating = not READ_ONLY.match(operation)
+        elif runtime_route:
+            operation, mutating = bedrock_runtime.OPERATIONS[runtime_route[0]], False  # queries change no resource
         elif service == "lambda" and environ.get("REQUEST_METHOD") == "POST" and re.match(r"^/2015-03-31/functions/?$", path):
             operation, mutating = "CreateFunction", True
 
@@ -262,10 +267,11 @@ class Emulator:
             self._check_expiry(service, access_key)
             if service and self.settings.validate_requests:
                 environ["ragstack.api_operation"] = self._validate(service, environ, body, operation)
-            if bedrock_route:
-                name, params = bedrock_route
+            if bedrock_route or runtime_route:
+                name, params = bedrock_route or runtime_route
                 params = dict(params, _query=parse_qs(environ.get("QUERY_STRING", "")))
-                status, result = self.bedrock_agent.handle(name, params, bedrock_agent.decode(body), account, region)
+                backend = self.bedrock_agent if bedrock_route else self.bedrock_runtime
+                status, result = backend.handle(name, params, bedrock_agent.decode(body), account, region)
                 headers, payload = [("Content-Type", "application/json")], json.dumps(result).encode()
             elif operation == "CreateFunction":
                 age = role_age(json.loads(body or b"{}").get("Role"))

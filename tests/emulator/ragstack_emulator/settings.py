@@ -47,6 +47,8 @@ PROFILES = {
 
 
 MODEL_ACCESS = ("AUTHORIZED", "NOT_AUTHORIZED", "AGREEMENT_PENDING", "NOT_ENTITLED")
+# A model's lifecycle as Bedrock reports it (models.py explains each value).
+MODEL_LIFECYCLES = ("ACTIVE", "LEGACY", "EOL", "EOL_GONE")
 CALLERS = ("moto", "root", "user", "role", "federated")
 
 
@@ -72,6 +74,13 @@ class Settings:
             model, _, status = item.partition("=")
             self.model_access[model] = status
         self._check_model_access()
+        # Model id -> ACTIVE | LEGACY | EOL | EOL_GONE, over models.py's default (today's lifecycle).
+        # RAGSTACK_EMULATOR_MODEL_LIFECYCLE="id=STATUS,id=STATUS".
+        self.model_lifecycle = {}
+        for item in filter(None, environ.get("RAGSTACK_EMULATOR_MODEL_LIFECYCLE", "").split(",")):
+            model, _, status = item.partition("=")
+            self.model_lifecycle[model] = status
+        self._check_model_access()
         # Who STS says is calling: "moto" (moto's own user), "user:NAME", "role:/PATH/:NAME" (an
         # assumed-role session of a role with that path), "root", "federated:NAME".
         self.caller = environ.get("RAGSTACK_EMULATOR_CALLER", "moto")
@@ -94,6 +103,9 @@ class Settings:
         for model, status in self.model_access.items():
             if status not in MODEL_ACCESS:
                 raise ValueError(f"model_access[{model!r}] = {status!r}: allowed: {', '.join(MODEL_ACCESS)}")
+        for model, status in getattr(self, "model_lifecycle", {}).items():
+            if status not in MODEL_LIFECYCLES:
+                raise ValueError(f"model_lifecycle[{model!r}] = {status!r}: allowed: {', '.join(MODEL_LIFECYCLES)}")
 
     def _check_caller(self):
         kind = self.caller.split(":", 1)[0]
@@ -109,6 +121,7 @@ class Settings:
             "seed": self.seed,
             "unavailable_models": self.unavailable_models,
             "model_access": self.model_access,
+            "model_lifecycle": self.model_lifecycle,
             "caller": self.caller,
             "validate_requests": self.validate_requests,
             "guardrails": self.guardrails,
@@ -128,6 +141,9 @@ class Settings:
             self.seed = int(changes["seed"])
         if "model_access" in changes:
             self.model_access = {str(k): str(v) for k, v in changes["model_access"].items()}
+            self._check_model_access()
+        if "model_lifecycle" in changes:
+            self.model_lifecycle = {str(k): str(v) for k, v in changes["model_lifecycle"].items()}
             self._check_model_access()
         if "caller" in changes:
             self.caller = str(changes["caller"])
