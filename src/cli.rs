@@ -6,6 +6,7 @@ use crate::config::{self, Environment, Target};
 use crate::context::Known;
 use crate::context::{Ctx, TargetArgs};
 use crate::deploy::DeployArgs;
+use crate::deployer_policy::PolicyFormat;
 use crate::error::{Error, Result};
 use crate::export::ExportArgs;
 use crate::legacy::LegacyArgs;
@@ -133,6 +134,10 @@ pub struct PlanArgs {
     /// for this environment, and nothing else; with --account, no AWS call is made
     #[arg(long, conflicts_with_all = ["offline", "show_documents", "detailed_exitcode"])]
     pub deployer_policy: bool,
+    /// With --deployer-policy: json (one document per IAM managed policy, each within IAM's
+    /// 6,144 characters) or cloudformation (those policies and a role with them attached)
+    #[arg(long, value_enum, requires = "deployer_policy", value_name = "FORMAT")]
+    pub format: Option<crate::deployer_policy::PolicyFormat>,
 }
 
 fn parse_account(s: &str) -> std::result::Result<String, String> {
@@ -278,7 +283,7 @@ async fn connect(cli: &Cli, check: impl FnOnce(&Environment) -> Result<()>) -> R
 
 /// `plan --deployer-policy`: the IAM policy whoever runs ragstack needs for the environment. The
 /// account is all it needs to know (from --account, or GetCallerIdentity, which needs no permission).
-async fn deployer_policy(cli: &Cli, account: Option<String>) -> Result<u8> {
+async fn deployer_policy(cli: &Cli, account: Option<String>, format: Option<PolicyFormat>) -> Result<u8> {
     let account = match account {
         Some(a) => a,
         None => {
@@ -295,7 +300,7 @@ async fn deployer_policy(cli: &Cli, account: Option<String>) -> Result<u8> {
     let (env, templates) = prepare(cli, Some(account)).await?;
     let policy =
         templates.render_json("iam/deployer-policy.json", &template_vars::variables(&env, &Known::default()))?;
-    println!("{}", serde_json::to_string_pretty(&policy).expect("JSON value serializes"));
+    crate::deployer_policy::print(&env, &policy, format.unwrap_or(PolicyFormat::Json))?;
     Ok(0)
 }
 
@@ -340,7 +345,7 @@ pub async fn run(mut cli: Cli) -> Result<u8> {
             }
             Ok(0)
         }
-        Command::Plan(p) if p.deployer_policy => deployer_policy(&cli, p.account.clone()).await,
+        Command::Plan(p) if p.deployer_policy => deployer_policy(&cli, p.account.clone(), p.format).await,
         Command::Plan(p) if p.account.is_some() => Err(Error::usage(
             "--account goes with --offline or --deployer-policy: online, ragstack reads the account from your credentials",
             None,

@@ -54,7 +54,17 @@ pub enum LegacyAction {
     /// Show the old app's stacks of the environment, their status and what they keep on deletion
     List(OldEnvironment),
     /// Delete the old app's stacks of the environment in reverse dependency order (asks first)
-    Teardown(OldEnvironment),
+    Teardown(LegacyTeardownArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct LegacyTeardownArgs {
+    #[command(flatten)]
+    pub target: OldEnvironment,
+    /// Turn off the termination protection of the old app's protected stacks, then delete them
+    /// (without it, a protected stack refuses the whole teardown before anything is deleted)
+    #[arg(long)]
+    pub lift_termination_protection: bool,
 }
 
 #[derive(Debug, Args)]
@@ -68,7 +78,8 @@ pub struct OldEnvironment {
 impl LegacyAction {
     pub fn target(&self) -> &OldEnvironment {
         match self {
-            LegacyAction::List(t) | LegacyAction::Teardown(t) => t,
+            LegacyAction::List(t) => t,
+            LegacyAction::Teardown(t) => &t.target,
         }
     }
 }
@@ -98,6 +109,8 @@ pub struct Stack {
     /// Why it stays, when it does.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub left_because: Option<String>,
+    /// Termination protection is on: CloudFormation refuses to delete it until it is lifted.
+    pub termination_protection: bool,
 }
 
 impl Stack {
@@ -150,14 +163,22 @@ pub async fn run(clients: Clients, action: &LegacyAction, json: bool, yes: bool)
             show(&report, env, &region, &account, &stacks, &near);
             Ok(0)
         }
-        LegacyAction::Teardown(_) => {
+        LegacyAction::Teardown(args) => {
             show(&report, env, &region, &account, &stacks, &near);
             let doomed: Vec<Stack> = stacks.iter().filter(|s| s.left_because.is_none()).cloned().collect();
             if doomed.is_empty() {
                 return Ok(if stacks.iter().any(Stack::held_back) { 1 } else { 0 });
             }
+            let protected: Vec<&str> =
+                doomed.iter().filter(|s| s.termination_protection).map(|s| s.name.as_str()).collect();
+            if !protected.is_empty() && !args.lift_termination_protection {
+                return Err(protection_refusal(env, &region, &protected));
+            }
             if !yes {
                 teardown::confirm("legacy teardown", env, doomed.len(), "stacks")?;
+            }
+            for name in &protected {
+                lift_protection(&clients, &report, name).await?;
             }
             let outcomes = delete_in_order(&clients, &report, doomed).await;
             summarize(&report, env, &region, &stacks, &outcomes);
@@ -165,6 +186,51 @@ pub async fn run(clients: Clients, action: &LegacyAction, json: bool, yes: bool)
             Ok(if all_gone { 0 } else { 1 })
         }
     }
+}
+
+/// Deleting a protected stack fails and leaves it as it is (CloudFormation User Guide, "Protect a
+/// stack from being deleted"); deleting the others first would leave the old app half removed.
+fn protection_refusal(env: &str, region: &str, protected: &[&str]) -> Error {
+    let lift: Vec<String> = protected
+        .iter()
+        .map(|n| {
+            format!(
+                "aws cloudformation update-termination-protection --no-enable-termination-protection \
+                 --region {region} --stack-name {n}"
+            )
+        })
+        .collect();
+    Error::Refused {
+        message: format!(
+            "termination protection is on for {}: CloudFormation would refuse to delete {}, so nothing was deleted",
+            protected.join(", "),
+            if protected.len() == 1 { "it" } else { "them" }
+        ),
+        help: format!(
+            "lift it yourself ({}), or let ragstack lift it: ragstack legacy teardown {env} {region} \
+             --lift-termination-protection",
+            lift.join("; ")
+        ),
+    }
+}
+
+async fn lift_protection(clients: &Clients, report: &Reporter, name: &str) -> Result<()> {
+    clients
+        .cloudformation
+        .update_termination_protection()
+        .stack_name(name)
+        .enable_termination_protection(false)
+        .send()
+        .await
+        .map_err(aws)
+        .map_err(|e| {
+            Error::aws(
+                format!("lift the termination protection of {name} (cloudformation:UpdateTerminationProtection)"),
+                e,
+            )
+        })?;
+    report.note(&format!("{name}: termination protection lifted"));
+    Ok(())
 }
 
 /// The old app's stacks of `env` (every status but DELETE_COMPLETE), and the names that match only
@@ -245,12 +311,23 @@ async fn describe(clients: &Clients, name: String, id: String) -> Result<Stack> 
             r.physical_id = physical.get(&r.logical_id).cloned();
         }
     }
+    let termination_protection = described.and_then(|s| s.enable_termination_protection()).unwrap_or(false);
     let left_because = match (&project, status.ends_with("_IN_PROGRESS")) {
         (None, _) => Some(format!("it has no `project` tag of the old app ({})", PROJECTS.join(" or "))),
         (_, true) => Some(format!("CloudFormation is working on it ({status}): run again when it settles")),
         _ => None,
     };
-    Ok(Stack { name, id, status, project, retains, imports_from: Vec::new(), created_after: Vec::new(), left_because })
+    Ok(Stack {
+        name,
+        id,
+        status,
+        project,
+        retains,
+        imports_from: Vec::new(),
+        created_after: Vec::new(),
+        left_because,
+        termination_protection,
+    })
 }
 
 /// The resources a template keeps on deletion: `DeletionPolicy` Retain or RetainExceptOnCreate
@@ -537,6 +614,9 @@ fn show(report: &Reporter, env: &str, region: &str, account: &str, stacks: &[Sta
         println!("  {:<34} {:<22} {project}", s.name, s.status);
         if !s.imports_from.is_empty() {
             println!("      imports from {} (so it goes first)", s.imports_from.join(", "));
+        }
+        if s.termination_protection {
+            println!("      termination protection: on (teardown needs --lift-termination-protection)");
         }
         for r in &s.retains {
             println!(

@@ -18,6 +18,7 @@ pub mod config;
 pub mod context;
 pub mod deploy;
 pub mod deployed_through;
+pub mod deployer_policy;
 pub mod engine;
 pub mod error;
 pub mod export;

@@ -75,8 +75,10 @@ fn rendered_policies(wd: &Workdir, env: &str, templates: Option<&Path>) -> Vec<V
     }
     let (code, out, err) = run(c);
     assert_eq!(code, 0, "{out}\n{err}");
-    let deployer: Value = serde_json::from_str(&out).expect("--deployer-policy prints one JSON policy");
-    policies.push(json!({"name": format!("{env} deployer policy"), "kind": "identity", "document": deployer}));
+    for (n, deployer) in deployer_policies(&out).into_iter().enumerate() {
+        let name = format!("{env} deployer policy {}", n + 1);
+        policies.push(json!({"name": name, "kind": "identity", "document": deployer}));
+    }
     policies
 }
 
@@ -111,9 +113,9 @@ fn every_rendered_policy_matches_the_service_authorization_reference() {
     for env in ["dev", "qa", "sandbox", "profile", "guarded", "triggered"] {
         policies.extend(rendered_policies(&wd, env, None));
     }
-    // trust + permissions for two roles, the bucket policy, the deployer's policy; plus the
-    // REST API's resource policy of `guarded` and the two more roles of `triggered`.
-    assert_eq!(policies.len(), 6 * 6 + 1 + 4, "{policies:?}");
+    // trust + permissions for two roles, the bucket policy, the deployer's two managed policies;
+    // plus the REST API's resource policy of `guarded` and the two more roles of `triggered`.
+    assert_eq!(policies.len(), 6 * 7 + 1 + 4, "{policies:?}");
     let rendered = serde_json::to_string(&policies).unwrap();
     assert!(rendered.contains("bedrock:ApplyGuardrail") && rendered.contains("execute-api:Invoke"), "{rendered}");
     // The trigger may start ingestion of this knowledge base only, and record only its re-checks.
@@ -140,7 +142,7 @@ fn every_rendered_policy_matches_the_service_authorization_reference() {
     );
     let (code, out) = iam_contract(&policies);
     assert_eq!(code, 0, "{out}");
-    assert!(out.contains("ok: 41 policies"), "{out}");
+    assert!(out.contains("ok: 47 policies"), "{out}");
     assert_eq!(wd.tripwire.hits(), 0, "rendering needs no AWS call");
 }
 
@@ -155,6 +157,63 @@ fn the_check_fails_on_the_templates_from_before_it_existed() {
     assert_eq!(out.lines().filter(|l| l.starts_with("dev ")).count(), 1, "exactly that one problem: {out}");
 }
 
+/// `plan --deployer-policy` prints one JSON document per managed policy.
+fn deployer_policies(out: &str) -> Vec<Value> {
+    let parts: Vec<Value> =
+        serde_json::Deserializer::from_str(out).into_iter::<Value>().map(|p| p.expect("a JSON policy")).collect();
+    assert!(!parts.is_empty(), "{out}");
+    parts
+}
+
+/// What IAM counts against a managed policy's 6,144 characters: everything but white space.
+fn counted(policy: &Value) -> usize {
+    policy.to_string().chars().filter(|c| !c.is_whitespace()).count()
+}
+
+#[test]
+fn the_deployer_policy_fits_managed_policies_and_its_cloudformation_role_passes_cfn_lint() {
+    let wd = Workdir::new();
+    // The largest environment: sync triggers, an API key, a guardrail, a global profile.
+    wd.env_file(
+        "large",
+        &shipped("qa")
+            .replace("# trigger = \"on_change\"", "trigger = \"on_change\"")
+            .replace("# schedule = \"rate(6 hours)\"", "schedule = \"rate(6 hours)\"")
+            .replace("# guardrail_id = \"abc123def456\"", "guardrail_id = \"abc123def456\"")
+            .replace("# guardrail_version = \"1\"", "guardrail_version = \"1\""),
+    );
+    for env in ["dev", "qa", "sandbox", "large"] {
+        let mut c = wd.ragstack();
+        c.args(["plan", env, "us-east-1", "--deployer-policy", "--account", ACCOUNT]);
+        let (code, out, err) = run(c);
+        assert_eq!(code, 0, "{err}");
+        let parts = deployer_policies(&out);
+        let whole: usize = parts.iter().map(counted).sum();
+        assert!(whole > 6144, "{env}: the policy needs more than one managed policy ({whole})");
+        for p in &parts {
+            assert!(counted(p) <= 6144, "{env}: a managed policy holds 6,144 characters: {}", counted(p));
+        }
+        let mut c = wd.ragstack();
+        c.args(["plan", env, "us-east-1", "--deployer-policy", "--account", ACCOUNT, "--format", "cloudformation"]);
+        let (code, out, err) = run(c);
+        assert_eq!(code, 0, "{err}");
+        let template: Value = serde_json::from_str(&out).unwrap();
+        let attached = template["Resources"]["DeployerRole"]["Properties"]["ManagedPolicyArns"].as_array().unwrap();
+        assert_eq!(attached.len(), parts.len(), "{env}: every policy is attached to the role");
+        for (n, p) in parts.iter().enumerate() {
+            assert_eq!(&template["Resources"][format!("DeployerPolicy{}", n + 1)]["Properties"]["PolicyDocument"], p);
+        }
+        let file = wd.path().join(format!("{env}-deployer.json"));
+        std::fs::write(&file, &out).unwrap();
+        let cfn_lint = Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/cfn-lint");
+        let lint =
+            std::process::Command::new(cfn_lint).args(["--include-checks", "I", "--"]).arg(&file).output().unwrap();
+        let report = String::from_utf8_lossy(&lint.stdout);
+        assert!(lint.status.success() && report.trim().is_empty(), "{env}: cfn-lint:\n{report}");
+    }
+    assert_eq!(wd.tripwire.hits(), 0);
+}
+
 #[test]
 fn the_deployer_policy_is_json_scoped_to_the_environment_and_needs_no_credentials_with_an_account() {
     let wd = Workdir::new();
@@ -162,8 +221,7 @@ fn the_deployer_policy_is_json_scoped_to_the_environment_and_needs_no_credential
     c.args(["plan", "qa", "eu-west-1", "--deployer-policy", "--account", ACCOUNT]);
     let (code, out, err) = run(c);
     assert_eq!(code, 0, "{err}");
-    let policy: Value = serde_json::from_str(&out).unwrap();
-    let text = policy.to_string();
+    let text: String = deployer_policies(&out).iter().map(Value::to_string).collect();
     assert!(text.contains(&format!("arn:aws:iam::{ACCOUNT}:role/ragstack/ragstack-qa-eu-west-1-kb")), "{text}");
     assert!(text.contains(&format!("arn:aws:lambda:eu-west-1:{ACCOUNT}:function:ragstack-qa-query")), "{text}");
     assert!(text.contains("s3:TagResource"), "CreateBucket with tags needs s3:TagResource: {text}");
@@ -266,9 +324,8 @@ fn the_deployer_policy_allows_every_call_of_a_whole_lifecycle() {
     let mut c = wd.ragstack();
     c.args(["plan", "dev", "us-east-1", "--deployer-policy", "--account", ACCOUNT]);
     let (_, out, _) = run(c);
-    let policy: Value = serde_json::from_str(&out).unwrap();
     let mut allowed = BTreeSet::new();
-    for st in policy["Statement"].as_array().unwrap() {
+    for st in deployer_policies(&out).iter().flat_map(|p| p["Statement"].as_array().unwrap().clone()) {
         match &st["Action"] {
             Value::String(a) => allowed.extend([a.clone()]),
             Value::Array(a) => allowed.extend(a.iter().map(|a| a.as_str().unwrap().to_string())),

@@ -201,3 +201,62 @@ fn teardown_asks_deletes_in_reverse_dependency_order_reports_failures_and_kept_b
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("SRD-Auth-dev"), "{out}");
 }
+
+#[test]
+fn a_protected_stack_refuses_the_whole_teardown_until_its_protection_is_lifted() {
+    let emu = Emulator::start(&[]);
+    let wd = Workdir::new();
+    old_stacks(&emu);
+    let c = clients(&emu);
+    // The newest stack, which would go first, and an older one are protected.
+    rt().block_on(async {
+        let t = json!({"AWSTemplateFormatVersion": "2010-09-09", "Resources": {"B": bucket("srd-hive-dev")}});
+        c.cloudformation
+            .create_stack()
+            .stack_name("SRD-Hive-dev")
+            .template_body(t.to_string())
+            .tags(Tag::builder().key("project").value(GEN2).build())
+            .enable_termination_protection(true)
+            .send()
+            .await
+            .unwrap();
+        c.cloudformation
+            .update_termination_protection()
+            .stack_name("LlmsWithServerlessRagdevStack")
+            .enable_termination_protection(true)
+            .send()
+            .await
+            .unwrap();
+    });
+    let before = standing(&emu);
+
+    let (code, out, _) = legacy(&wd, &emu, &["list", "dev"]);
+    assert_eq!(code, 0);
+    assert!(out.contains("termination protection: on"), "{out}");
+
+    // Refused before anything is deleted, even with --yes, naming the stacks and the way out.
+    emu.clear_calls();
+    let (code, _, err) = legacy(&wd, &emu, &["teardown", "dev", "--yes"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("LlmsWithServerlessRagdevStack") && err.contains("SRD-Hive-dev"), "{err}");
+    assert!(err.contains("update-termination-protection --no-enable-termination-protection"), "{err}");
+    assert!(err.contains("--lift-termination-protection"), "{err}");
+    assert!(emu.mutating_calls().is_empty(), "0 deletions: {:?}", emu.mutating_calls());
+    assert_eq!(standing(&emu), before);
+
+    // The emulator refuses a protected stack's deletion as CloudFormation does.
+    let refused = rt().block_on(c.cloudformation.delete_stack().stack_name("SRD-Hive-dev").send());
+    assert!(format!("{:?}", refused.unwrap_err()).contains("TerminationProtection is enabled"));
+
+    // Asked explicitly, ragstack lifts it and deletes every stack of the old app.
+    let (code, out, err) = legacy(&wd, &emu, &["teardown", "dev", "--yes", "--lift-termination-protection"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(
+        out.contains("termination protection lifted") || err.contains("termination protection lifted"),
+        "{out}{err}"
+    );
+    let left: Vec<String> = standing(&emu).into_iter().map(|(n, _)| n).collect();
+    for gone in DEV_APP_STACKS.iter().chain(&["SRD-Hive-dev"]) {
+        assert!(!left.contains(&gone.to_string()), "{gone} is gone: {left:?}");
+    }
+}

@@ -64,7 +64,7 @@ fn wrong_type_is_reported_at_the_value() {
     let w = Workdir::new();
     w.dev_with("typed", &[("memory_mb = 512", "memory_mb = \"512\"")]);
     let err = rejected(&w, &["deploy", "typed", "us-east-1"]);
-    assert_mentions(&err, &["environments/typed.toml:57:13", "lambda.memory_mb", "invalid type"]);
+    assert_mentions(&err, &["environments/typed.toml:58:13", "lambda.memory_mb", "invalid type"]);
 }
 
 #[test]
@@ -121,7 +121,7 @@ fn region_without_the_embedding_model() {
     assert_mentions(
         &err,
         &[
-            "environments/v1.toml:33:",
+            "environments/v1.toml:34:",
             "knowledge_base.embedding_model",
             "not offered in us-east-2",
             "offered in: us-east-1",
@@ -157,7 +157,7 @@ fn dimensions_not_offered_by_the_model() {
     let err = rejected(&w, &["deploy", "dims", "us-east-1"]);
     assert_mentions(
         &err,
-        &["environments/dims.toml:34:14", "knowledge_base.dimensions = 1536", "allowed: 1024, 512, 256"],
+        &["environments/dims.toml:35:14", "knowledge_base.dimensions = 1536", "allowed: 1024, 512, 256"],
     );
 }
 
@@ -424,7 +424,7 @@ fn json_errors_are_structured() {
     assert_eq!(v["error"]["kind"], "invalid_environment");
     assert_eq!(p["key"], "lambda.memory_mb");
     assert_eq!(p["value"], "64");
-    assert_eq!(p["line"], 57);
+    assert_eq!(p["line"], 58);
     assert_eq!(p["file"], "environments/jsonerr.toml");
     assert_eq!(w.tripwire.hits(), 0);
 }

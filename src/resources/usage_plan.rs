@@ -1,7 +1,9 @@
 //! The usage plan (with `api.auth = "api_key"`): binds the environment's API key to its stage,
 //! with `api.daily_quota` requests per day and the stage's throttling. API Gateway refuses
-//! requests without the key (403) and beyond the quota (429) before the function runs, so the
-//! quota caps the Bedrock bill. A quota change is one UpdateUsagePlan call. Deleting a usage
+//! requests without the key (403) and beyond the quota (429) before the function runs. The quota
+//! is no cost cap: usage-plan quotas and throttling "are not hard limits ... applied on a
+//! best-effort basis" (API Gateway developer guide, usage plans); reserved concurrency is the
+//! hard cap. A quota change is one UpdateUsagePlan call. Deleting a usage
 //! plan that still has API stages fails ("Cannot delete Usage Plan ... because there are API
 //! Stages associated with it", reported in aws/aws-sdk-js#3841): the stages are removed first.
 

@@ -18,6 +18,12 @@
   `aws:cloudformation:stack-id` and `aws:cloudformation:logical-id` (CloudFormation User Guide,
   "Tag your CloudFormation resources"); moto does so for EC2 only. Added here to the S3 buckets
   and Lambda functions a stack creates (where ragstack looks).
+- Termination protection: "If a user attempts to delete a stack with termination protection
+  enabled, the deletion fails and the stack, including its status, remains unchanged"
+  (CloudFormation User Guide, "Protect a stack from being deleted"); the answer is ValidationError
+  "Stack [NAME] cannot be deleted while TerminationProtection is enabled". moto stores the flag
+  but deletes the stack, and has no UpdateTerminationProtection (added here; it answers the
+  stack's id, as the API model's UpdateTerminationProtectionOutput says).
 - ListImports is missing in moto. AWS answers the names of the importing stacks, or
   ValidationError "Export 'X' is not imported by any stack." when none does (the AWS CLI's
   report of it: "An error occurred (ValidationError) when calling the ListImports operation:
@@ -117,7 +123,10 @@ def _delete(stack):
 
 
 def apply():
+    from moto.cloudformation.exceptions import ValidationError as CfnValidationError
     from moto.cloudformation.models import CloudFormationBackend, Stack
+    from moto.cloudformation.responses import CloudFormationResponse
+    from moto.core.responses import ActionResult
     from moto.s3.models import FakeBucket, s3_backends
 
     Stack.delete = _delete
@@ -126,6 +135,8 @@ def apply():
         stack = self.stacks.get(name_or_stack_id) or next((s for s in self.stacks.values() if s.name == name_or_stack_id), None)
         if stack is None:
             return  # AWS: deleting a stack that does not exist succeeds
+        if stack.enable_termination_protection:
+            raise CfnValidationError(message=f"Stack [{stack.name}] cannot be deleted while TerminationProtection is enabled")
         stack.delete()
         if stack.status == "DELETE_COMPLETE":
             self.stacks.pop(stack.stack_id, None)
@@ -134,6 +145,15 @@ def apply():
                 self.exports.pop(export.name, None)
 
     CloudFormationBackend.delete_stack = delete_stack
+
+    def update_termination_protection(self):
+        name = self._get_param("StackName")
+        enabled = str(self._get_param("EnableTerminationProtection")).lower() == "true"
+        stack = self.cloudformation_backend.get_stack(name)
+        stack.enable_termination_protection = enabled
+        return ActionResult({"StackId": stack.stack_id})
+
+    CloudFormationResponse.update_termination_protection = update_termination_protection
 
     original_bucket_delete = FakeBucket.delete_from_cloudformation_json.__func__
 
