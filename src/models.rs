@@ -257,13 +257,15 @@ async fn end_of_life(clients: &Clients, env: &Environment, s: &ModelState) -> Er
                 .filter(|m| !embedding || Catalog::get().embedding_model(&m.id).is_some())
                 .collect();
             candidates.sort_by_key(|m| m.provider.to_lowercase() != provider);
+            let profiles = listed_profiles(clients).await;
             let mut usable = Vec::new();
             for m in candidates {
                 if usable.len() == SUGGESTIONS {
                     break;
                 }
+                let Some(value) = m.put_in_file(region, &profiles) else { continue };
                 if may_use(&clients.bedrock, &m.id).await != Some(false) {
-                    usable.push(m.put_in_file(region));
+                    usable.push(value);
                 }
             }
             usable
@@ -300,11 +302,41 @@ struct Listed {
 }
 
 impl Listed {
-    fn put_in_file(&self, region: &str) -> String {
+    /// The value for the environment file: the model's id where it runs in-region, else the
+    /// inference profile of the region's geography (or the global one) that Bedrock lists here,
+    /// else the catalog's; None when no profile is known (the bare id would not work).
+    fn put_in_file(&self, region: &str, listed_profiles: &[String]) -> Option<String> {
+        if self.on_demand || self.embedding {
+            return Some(self.id.clone());
+        }
+        let geo = invocation_id(&self.id, false, &["us", "eu", "apac", "ca", "global"].map(String::from), region);
+        for candidate in [geo, format!("global.{}", self.id)] {
+            if listed_profiles.contains(&candidate) {
+                return Some(candidate);
+            }
+        }
         let catalog = Catalog::get().generation_model(&self.id);
         let profiles = catalog.map(|m| m.profiles.clone()).unwrap_or_default();
-        invocation_id(&self.id, self.on_demand || self.embedding, &profiles, region)
+        let id = invocation_id(&self.id, false, &profiles, region);
+        (id != self.id).then_some(id)
     }
+}
+
+/// The system-defined inference profiles callable from the region (bedrock:ListInferenceProfiles);
+/// none when Bedrock cannot be asked (the catalog's profiles are used then).
+async fn listed_profiles(clients: &Clients) -> Vec<String> {
+    use aws_sdk_bedrock::types::InferenceProfileType;
+    let mut out = Vec::new();
+    let mut pages = clients
+        .bedrock
+        .list_inference_profiles()
+        .type_equals(InferenceProfileType::SystemDefined)
+        .into_paginator()
+        .send();
+    while let Some(Ok(page)) = pages.next().await {
+        out.extend(page.inference_profile_summaries().iter().map(|p| p.inference_profile_id().to_string()));
+    }
+    out
 }
 
 /// The region's text or embedding models (bedrock:ListFoundationModels, filtered by output
@@ -379,6 +411,7 @@ pub async fn run(clients: &Clients, region: &str, args: &ModelsArgs, report: &Re
             rows.push(m);
         }
     }
+    let profiles = listed_profiles(clients).await;
     // One availability call per model, in parallel.
     let mut tasks = tokio::task::JoinSet::new();
     for (n, m) in rows.iter().enumerate() {
@@ -405,7 +438,7 @@ pub async fn run(clients: &Clients, region: &str, args: &ModelsArgs, report: &Re
                 "max_output_tokens": max_output,
                 "dimensions": catalog.embedding_model(&m.id).map(|e| e.dimensions.clone()),
                 "key": if m.embedding { "knowledge_base.embedding_model" } else { "lambda.generation_model" },
-                "value": m.put_in_file(region),
+                "value": m.put_in_file(region, &profiles),
             })
         })
         .collect();
@@ -437,7 +470,7 @@ pub async fn run(clients: &Clients, region: &str, args: &ModelsArgs, report: &Re
         println!(
             "{:<11} {:<56} {:<26} {:<13} {}",
             e["kind"].as_str().unwrap_or_default(),
-            e["value"].as_str().unwrap_or_default(),
+            e["value"].as_str().unwrap_or("(no inference profile known here)"),
             lifecycle,
             access,
             limit

@@ -120,6 +120,10 @@ fn ragstack_models_lists_lifecycle_access_limits_and_what_to_put_in_the_file() {
     assert_eq!(haiku["max_output_tokens"], 65536);
     assert_eq!(haiku["account_may_use"], true);
     assert_eq!(find("amazon.nova-micro-v1:0").unwrap()["value"], "amazon.nova-micro-v1:0");
+    // A profile-only model the catalog does not know: its profile, as ListInferenceProfiles lists it.
+    let sonnet = find("anthropic.claude-sonnet-4-5-20250929-v1:0").unwrap();
+    assert_eq!(sonnet["value"], "us.anthropic.claude-sonnet-4-5-20250929-v1:0");
+    assert!(sonnet["max_output_tokens"].is_null(), "no guess at an unknown limit");
     assert_eq!(find("amazon.nova-pro-v1:0").unwrap()["account_may_use"], false);
     let titan = find("amazon.titan-embed-text-v2:0").unwrap();
     assert_eq!(titan["kind"], "embedding");
