@@ -2,6 +2,13 @@
 //! path a user's browser takes (POST STAGE/rag/query, with the environment's API key when it
 //! requires one), and prints the answer and its citations. Exit 0 answered, 1 the stack (or API
 //! Gateway in front of it) answered with an error or could not be reached, 2 bad input.
+//!
+//! An idle environment wakes up slowly: its OpenSearch Serverless collection scales to zero after
+//! 10 idle minutes and takes 10-30 s to serve again, so the first question may get API Gateway's
+//! 504 (the function did not answer within 29 s) or the function's 503 `waking_up` (Bedrock timed
+//! out). ask then says so on stderr and asks again, at most `ATTEMPTS` times in all, waiting 5 s
+//! and then 10 s (`RAGSTACK_ASK_RETRY_SECONDS=N` makes the first wait N seconds, the second 2N:
+//! tests use a fraction of a second), before exit 1 with a help line.
 
 use crate::context::TargetArgs;
 use crate::error::{Error, Result};
@@ -15,6 +22,12 @@ use std::time::Duration;
 const MAX_QUESTION_CHARS: usize = 1000;
 /// API Gateway gives an integration at most 29 s by default; a little more for the network.
 const TIMEOUT: Duration = Duration::from_secs(35);
+/// Attempts at a question while the knowledge base wakes up: with waits of 5 s and 10 s, and each
+/// attempt ended by API Gateway within 29 s, ask gives up within 3 × 29 + 15 s.
+const ATTEMPTS: u32 = 3;
+/// Seconds before the first retry (each later wait doubles it), unless the variable says otherwise.
+const RETRY_SECONDS: f64 = 5.0;
+const RETRY_VARIABLE: &str = "RAGSTACK_ASK_RETRY_SECONDS";
 
 #[derive(Debug, Args)]
 pub struct AskArgs {
@@ -40,8 +53,9 @@ impl AskArgs {
         }
     }
 
-    /// The question, checked before any AWS call.
+    /// The question, checked before any AWS call (with the retry wait from the environment).
     pub fn checked_question(&self) -> Result<&str> {
+        retry_wait()?;
         let q = self.question.as_deref().map(str::trim).unwrap_or_default();
         if q.is_empty() {
             return Err(Error::usage("no question: ragstack ask ENV [REGION] \"your question\"", None));
@@ -57,8 +71,27 @@ impl AskArgs {
     }
 }
 
+/// The wait before the first retry: `RAGSTACK_ASK_RETRY_SECONDS` (0-60 seconds) or 5 s.
+fn retry_wait() -> Result<Duration> {
+    let Ok(text) = std::env::var(RETRY_VARIABLE) else { return Ok(Duration::from_secs_f64(RETRY_SECONDS)) };
+    match text.trim().parse::<f64>() {
+        Ok(s) if (0.0..=60.0).contains(&s) => Ok(Duration::from_secs_f64(s)),
+        _ => Err(Error::usage(
+            format!("{RETRY_VARIABLE} must be a number of seconds from 0 to 60, not {text:?}"),
+            Some(format!("unset it for the default wait of {RETRY_SECONDS} s")),
+        )),
+    }
+}
+
+/// An answer that means the knowledge base is still waking up: API Gateway's 504 (the function did
+/// not answer within its 29 s) or the function's own 503 `waking_up`.
+fn waking_up(status: u16, answer: &Value) -> bool {
+    status == 504 || (status == 503 && answer["error"]["code"] == "waking_up")
+}
+
 pub async fn run(ctx: &Ctx, args: &AskArgs) -> Result<u8> {
     let question = args.checked_question()?;
+    let wait = retry_wait()?;
     let page = match &args.url {
         Some(url) => url.trim_end_matches('/').to_string(),
         None => rest_api::invoke_url(ctx).await?.ok_or_else(|| Error::Incomplete {
@@ -79,19 +112,29 @@ pub async fn run(ctx: &Ctx, args: &AskArgs) -> Result<u8> {
         body["sessionId"] = s.clone().into();
     }
     let client = reqwest::Client::builder().timeout(TIMEOUT).build().map_err(|e| unreachable(&url, &e))?;
-    let mut request = client.post(&url).json(&body);
-    if let Some(k) = &key {
-        request = request.header("x-api-key", k);
+    let mut attempt = 1;
+    loop {
+        let mut request = client.post(&url).json(&body);
+        if let Some(k) = &key {
+            request = request.header("x-api-key", k);
+        }
+        let response = request.send().await.map_err(|e| unreachable(&url, &e))?;
+        let status = response.status().as_u16();
+        let text = response.text().await.map_err(|e| unreachable(&url, &e))?;
+        let answer: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+        if status == 200 && answer["answer"].is_string() {
+            show(ctx, &url, &answer, args);
+            return Ok(0);
+        }
+        if waking_up(status, &answer) && attempt < ATTEMPTS {
+            // stderr in every mode: stdout carries only the answer (or its JSON).
+            eprintln!("the knowledge base is waking up (an idle environment takes 10-30 s); retrying...");
+            tokio::time::sleep(wait * 2u32.pow(attempt - 1)).await;
+            attempt += 1;
+            continue;
+        }
+        return Err(answered_with_error(&url, status, &answer, &text, key.is_some()));
     }
-    let response = request.send().await.map_err(|e| unreachable(&url, &e))?;
-    let status = response.status().as_u16();
-    let text = response.text().await.map_err(|e| unreachable(&url, &e))?;
-    let answer: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
-    if status == 200 && answer["answer"].is_string() {
-        show(ctx, &url, &answer, args);
-        return Ok(0);
-    }
-    Err(answered_with_error(&url, status, &answer, &text, key.is_some()))
 }
 
 fn unreachable(url: &str, e: &reqwest::Error) -> Error {
@@ -124,16 +167,23 @@ fn answered_with_error(url: &str, status: u16, answer: &Value, text: &str, sent_
         (403, "api_gateway_403") if message == "Forbidden" => {
             Some("the API requires an API key: set api.auth = \"api_key\" in the environment file and deploy".into())
         }
-        (403, "api_gateway_403") => Some(
+        (403, "api_gateway_403") if message.contains("execute-api:Invoke") => Some(
             "the API's resource policy does not allow this network: add its address range to \
              api.allowed_source_cidrs in the environment file and deploy"
                 .into(),
         ),
+        (403, "api_gateway_403") if message.contains("Missing Authentication Token") => {
+            Some("no such route: check the URL (…/STAGE/rag), or `ragstack status ENV` for the API's URL".into())
+        }
         (503, "model_end_of_life" | "model_legacy") => Some(
             "change the model in the environment file (`ragstack models REGION` lists Active ones), then \
              `ragstack deploy`"
                 .into(),
         ),
+        (504, _) | (503, "waking_up") => Some(format!(
+            "the knowledge base did not wake up within {ATTEMPTS} attempts (an idle environment takes 10-30 s): \
+             ask again in a minute; if it keeps failing, `ragstack status ENV` shows the environment's state"
+        )),
         (429, "api_gateway_429") => {
             Some("throttled, or today's quota is used up: `ragstack status ENV` shows the quota".into())
         }

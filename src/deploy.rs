@@ -74,6 +74,7 @@ fn summary(ctx: &Ctx, plan: &engine::Plan, applied: Option<&Applied>) -> Result<
             "environment": ctx.env.name,
             "region": ctx.env.region(),
             "outputs": outputs,
+            "cost": plan.cost,
             "total_s": (secs * 1000.0).round() / 1000.0,
         });
         if let Some(a) = applied {
@@ -106,6 +107,7 @@ fn summary(ctx: &Ctx, plan: &engine::Plan, applied: Option<&Applied>) -> Result<
     for (k, v) in &outputs {
         println!("  {k:<24} {v}");
     }
+    println!("\n{}", plan.cost.line(ctx.env.region()));
     let n = &ctx.env.names;
     if ctx.env.uses_documents_bucket() {
         let prefix = ctx.env.file.data_sources.iter().find(|d| d.bucket.is_none()).map_or("", |d| d.prefix());

@@ -88,6 +88,8 @@ pub struct Plan {
     pub account: String,
     pub deployer: String,
     pub items: Vec<Item>,
+    /// What the vector store costs while idle and per active hour (src/prices.toml).
+    pub cost: crate::cost::Floor,
 }
 
 impl Plan {
@@ -191,6 +193,7 @@ pub async fn observe(ctx: &Arc<Ctx>, deployer: &str) -> Result<Plan> {
         account: n.account.clone(),
         deployer: deployer.to_string(),
         items,
+        cost: crate::cost::floor(&ctx.env),
     })
 }
 
@@ -301,6 +304,7 @@ pub fn plan_text(p: &Plan) -> String {
     if !p.has_changes() {
         let _ = writeln!(s, "No changes: the environment matches {}.", p.environment);
     }
+    let _ = writeln!(s, "{}", p.cost.line(&p.region));
     s
 }
 

@@ -2,7 +2,7 @@
 //! CDK app, in two generations) left in the account, shown and retired.
 //!
 //! A stack is the old app's only when its name is exactly one the app gave that environment
-//! (`GENERATIONS`) and it carries the app's `project` tag (`PROJECTS`): a look-alike name, another
+//! (`LEGACY_STACKS`) and it carries the app's `project` tag (`PROJECTS`): a look-alike name, another
 //! environment's stack, CDKToolkit (shared by every CDK app) or an untagged namesake is never
 //! touched. Deletion runs in reverse dependency order: a stack goes once every stack importing its
 //! exports is gone (CloudFormation refuses to delete an export in use) and every stack its
@@ -14,6 +14,7 @@
 
 use crate::aws::{AwsError, Clients, aws};
 use crate::error::{Error, Result};
+use crate::naming::LEGACY_STACKS;
 use crate::output::{Mode, Reporter};
 use crate::{preflight, teardown, wait};
 use aws_sdk_cloudformation::types::{ResourceStatus, StackStatus};
@@ -25,19 +26,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::task::JoinSet;
 
-/// The stack names of the old app's two generations for an environment, each in the order it
-/// created them (README, "Migrating from creator.sh").
-const GENERATIONS: [&[&str]; 2] = [
-    &["LlmsWithServerlessRag{ENV}Stack", "ApiGwLlmsLambda{ENV}Stack", "AppRunnerHosting{ENV}Stack"],
-    &[
-        "SRD-AOSS-{ENV}",
-        "SRD-KB-{ENV}",
-        "SRD-AgentCore-{ENV}",
-        "SRD-Auth-{ENV}",
-        "SRD-CloudFront-{ENV}",
-        "SRD-Hive-{ENV}",
-    ],
-];
 /// The `project` tag each generation put on its stacks.
 const PROJECTS: [&str; 2] = ["llms-with-serverless-rag", "serverless-rag-demo-v2"];
 /// CloudFront distributions alone take up to half an hour to delete.
@@ -127,12 +115,12 @@ impl Stack {
 
 /// The names the old app gave `env`'s stacks.
 pub fn stack_names(env: &str) -> Vec<String> {
-    GENERATIONS.iter().flat_map(|g| g.iter()).map(|n| n.replace("{ENV}", env)).collect()
+    crate::naming::legacy_stack_names(env)
 }
 
 /// The names its generation created before `name` (for `env`).
 fn created_before(env: &str, name: &str) -> Vec<String> {
-    GENERATIONS
+    LEGACY_STACKS
         .iter()
         .map(|g| g.iter().map(|n| n.replace("{ENV}", env)).collect::<Vec<_>>())
         .find_map(|g| g.iter().position(|n| n == name).map(|at| g[..at].to_vec()))

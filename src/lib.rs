@@ -16,6 +16,7 @@ pub mod catalog;
 pub mod cli;
 pub mod config;
 pub mod context;
+pub mod cost;
 pub mod deploy;
 pub mod deployed_through;
 pub mod deployer_policy;

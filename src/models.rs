@@ -176,9 +176,10 @@ pub fn check_offline(env: &Environment) -> Result<()> {
     for (key, id, model) in used(env) {
         let s = from_catalog(key, &id, &model, env.region());
         if s.lifecycle == Some(Lifecycle::Eol) {
+            let alternatives = catalog_alternatives(&s.model, env.region());
+            let known = if alternatives.is_empty() { String::new() } else { format!(" ({})", alternatives.join(", ")) };
             let help = format!(
-                "choose an Active model: {}; `ragstack models {}` asks Bedrock which this account can use",
-                catalog_alternatives(&s.model, env.region()).join(", "),
+                "choose an Active model{known}; `ragstack models {}` asks Bedrock which this account can use",
                 env.region()
             );
             return Err(Error::Refused { message: eol_message(env, &s), help });
@@ -387,7 +388,7 @@ pub struct ModelsArgs {
     /// The region to list (default: AWS_REGION, AWS_DEFAULT_REGION or the profile's)
     #[arg(value_name = "REGION")]
     pub region: Option<String>,
-    /// Also list models that are LEGACY or past their end of life
+    /// Also list the models past their end of life (LEGACY ones are always listed)
     #[arg(long)]
     pub all: bool,
 }
@@ -395,6 +396,7 @@ pub struct ModelsArgs {
 /// `ragstack models [REGION]`: the embedding models ragstack supports and the text models, with
 /// lifecycle, whether this account may use each, the output limit, and the id for the file.
 pub async fn run(clients: &Clients, region: &str, args: &ModelsArgs, report: &Reporter) -> Result<u8> {
+    let profiles = listed_profiles(clients).await;
     let mut rows = Vec::new();
     for embedding in [true, false] {
         let models = listed(clients, embedding).await.map_err(|e| {
@@ -408,10 +410,14 @@ pub async fn run(clients: &Clients, region: &str, args: &ModelsArgs, report: &Re
             if !args.all && m.lifecycle == Lifecycle::Eol {
                 continue;
             }
+            // Provisioned-only variants (`...:0:128k`) run neither in-region on demand nor through
+            // a profile: nothing to put in a file.
+            if m.put_in_file(region, &profiles).is_none() {
+                continue;
+            }
             rows.push(m);
         }
     }
-    let profiles = listed_profiles(clients).await;
     // One availability call per model, in parallel.
     let mut tasks = tokio::task::JoinSet::new();
     for (n, m) in rows.iter().enumerate() {

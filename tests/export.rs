@@ -47,7 +47,27 @@ fn every_shipped_environment_exports_a_template_cfn_lint_accepts_without_a_findi
             ("standby_replicas = false", "standby_replicas = true"),
         ],
     );
-    for env in ["dev", "qa", "sandbox", "guarded", "hierarchical", "semantic", "existing"] {
+    // A NextGen environment: its collection group, and the collection in it.
+    wd.dev_with(
+        "nextgen",
+        &[
+            ("# generation = \"nextgen\"", "generation = \"nextgen\""),
+            (
+                "# [vector_store.capacity]\n# min_indexing_ocu = 0\n# max_indexing_ocu = 2",
+                "[vector_store.capacity]\nmin_indexing_ocu = 0\nmax_indexing_ocu = 2",
+            ),
+            ("# min_search_ocu = 0\n# max_search_ocu = 2", "min_search_ocu = 2\nmax_search_ocu = 4"),
+        ],
+    );
+    let (code, out, err) = export(&wd, &["nextgen", "us-east-1", "--format", "json"]);
+    assert_eq!(code, 0, "{err}");
+    let t: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let group = &t["Resources"]["CollectionGroup"];
+    assert_eq!(group["Type"], "AWS::OpenSearchServerless::CollectionGroup", "{t}");
+    assert_eq!(group["Properties"]["Generation"], "NEXTGEN");
+    assert_eq!(group["Properties"]["CapacityLimits"]["MinSearchCapacityInOcu"], 2.0);
+    assert_eq!(t["Resources"]["Collection"]["Properties"]["CollectionGroupName"], "ragstack-nextgen");
+    for env in ["dev", "qa", "sandbox", "guarded", "hierarchical", "semantic", "existing", "nextgen"] {
         for format in ["yaml", "json"] {
             let file = format!("{env}.{format}");
             let (code, out, err) = export(&wd, &[env, "us-east-1", "--format", format, "-o", &file]);

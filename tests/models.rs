@@ -63,6 +63,7 @@ fn an_eol_model_behind_an_inference_profile_and_an_eol_embedding_model_are_refus
     let err = refused(&wd, &emu, &["deploy", "profile"]);
     assert!(err.contains("us.anthropic.claude-3-5-haiku-20241022-v1:0"), "{err}");
     assert!(err.contains("model anthropic.claude-3-5-haiku-20241022-v1:0 reached its end of life"), "{err}");
+    assert!(err.contains("\"us.anthropic.claude-haiku-4-5-20251001-v1:0\""), "a replacement is named: {err}");
 
     emu.configure(r#"{"model_lifecycle": {"amazon.titan-embed-text-v2:0": "EOL"}}"#);
     let err = refused(&wd, &emu, &["deploy", "dev"]);

@@ -17,6 +17,17 @@ fn rejected(w: &Workdir, args: &[&str]) -> String {
     err
 }
 
+/// `environments/NAME.toml:LINE:` of the first line of the shipped dev.toml that starts with
+/// `key`, so the tests follow edits to the file's comments.
+fn at(name: &str, key: &str) -> String {
+    format!("environments/{name}.toml:{}:", line_of(key))
+}
+
+fn line_of(key: &str) -> usize {
+    let dev = common::shipped("dev");
+    dev.lines().position(|l| l.starts_with(key)).unwrap_or_else(|| panic!("dev.toml has no line {key:?}")) + 1
+}
+
 fn assert_mentions(err: &str, parts: &[&str]) {
     for p in parts {
         assert!(err.contains(p), "missing {p:?} in:\n{err}");
@@ -42,7 +53,7 @@ fn unknown_key_lists_the_allowed_keys() {
     assert_mentions(
         &err,
         &[
-            "environments/typo.toml:20:1",
+            &format!("{}1", at("typo", "standby_replicas")),
             "vector_store.standby_replica",
             "unknown field",
             "`standby_replicas`",
@@ -56,7 +67,7 @@ fn missing_required_key_names_its_table() {
     let w = Workdir::new();
     w.dev_with("missing", &[("index_name = \"ragstack-index\"\n", "")]);
     let err = rejected(&w, &["deploy", "missing", "us-east-1"]);
-    assert_mentions(&err, &["environments/missing.toml:17:", "vector_store", "missing field `index_name`"]);
+    assert_mentions(&err, &[&at("missing", "[vector_store]"), "vector_store", "missing field `index_name`"]);
 }
 
 #[test]
@@ -64,7 +75,8 @@ fn wrong_type_is_reported_at_the_value() {
     let w = Workdir::new();
     w.dev_with("typed", &[("memory_mb = 512", "memory_mb = \"512\"")]);
     let err = rejected(&w, &["deploy", "typed", "us-east-1"]);
-    assert_mentions(&err, &["environments/typed.toml:58:13", "lambda.memory_mb", "invalid type"]);
+    let place = format!("{}13", at("typed", "memory_mb"));
+    assert_mentions(&err, &[&place, "lambda.memory_mb", "invalid type"]);
 }
 
 #[test]
@@ -121,7 +133,7 @@ fn region_without_the_embedding_model() {
     assert_mentions(
         &err,
         &[
-            "environments/v1.toml:34:",
+            &at("v1", "embedding_model"),
             "knowledge_base.embedding_model",
             "not offered in us-east-2",
             "offered in: us-east-1",
@@ -157,7 +169,7 @@ fn dimensions_not_offered_by_the_model() {
     let err = rejected(&w, &["deploy", "dims", "us-east-1"]);
     assert_mentions(
         &err,
-        &["environments/dims.toml:35:14", "knowledge_base.dimensions = 1536", "allowed: 1024, 512, 256"],
+        &[&format!("{}14", at("dims", "dimensions")), "knowledge_base.dimensions = 1536", "allowed: 1024, 512, 256"],
     );
 }
 
@@ -170,7 +182,7 @@ fn names_aws_would_reject_once_env_and_region_are_applied() {
     assert_mentions(
         &err,
         &[
-            "environments/longname.toml:9:10",
+            &format!("{}10", at("longname", "prefix")),
             "prefix = \"ragstack-production\"",
             "OpenSearch Serverless data access policy name would be `ragstack-production-longname-access`",
             "3-32 characters, is 35",
@@ -424,7 +436,7 @@ fn json_errors_are_structured() {
     assert_eq!(v["error"]["kind"], "invalid_environment");
     assert_eq!(p["key"], "lambda.memory_mb");
     assert_eq!(p["value"], "64");
-    assert_eq!(p["line"], 58);
+    assert_eq!(p["line"], line_of("memory_mb"));
     assert_eq!(p["file"], "environments/jsonerr.toml");
     assert_eq!(w.tripwire.hits(), 0);
 }

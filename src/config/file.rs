@@ -31,6 +31,13 @@ pub struct EnvironmentFile {
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct VectorStore {
+    /// OpenSearch Serverless generation (replace): "classic" collections keep at least 1 OCU
+    /// running; "nextgen" ones live in a collection group whose capacity may scale to zero.
+    #[serde(default)]
+    pub generation: Generation,
+    /// NextGen only: the collection group's capacity limits in OCUs.
+    #[serde(default)]
+    pub capacity: Option<Capacity>,
     pub standby_replicas: bool,
     pub network_access: NetworkAccess,
     #[serde(default)]
@@ -38,6 +45,42 @@ pub struct VectorStore {
     pub index_name: String,
     #[serde(default)]
     pub kms_key_arn: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Generation {
+    #[default]
+    Classic,
+    Nextgen,
+}
+
+impl Generation {
+    /// The API's word (ServerlessGeneration).
+    pub fn as_api(self) -> &'static str {
+        match self {
+            Generation::Classic => "CLASSIC",
+            Generation::Nextgen => "NEXTGEN",
+        }
+    }
+}
+
+/// A NextGen collection group's capacity limits (CollectionGroupCapacityLimits), in OCUs.
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Capacity {
+    #[serde(default)]
+    pub min_indexing_ocu: f64,
+    pub max_indexing_ocu: f64,
+    #[serde(default)]
+    pub min_search_ocu: f64,
+    pub max_search_ocu: f64,
+}
+
+impl Capacity {
+    /// Without `[vector_store.capacity]`: scale to zero, at most 2 OCUs each for indexing and search.
+    pub const DEFAULT: Capacity =
+        Capacity { min_indexing_ocu: 0.0, max_indexing_ocu: 2.0, min_search_ocu: 0.0, max_search_ocu: 2.0 };
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]

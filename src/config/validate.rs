@@ -2,7 +2,9 @@
 //! with the allowed values in the message. Problems are collected (all of a file's at once) with
 //! the key path each is about; `locate.rs` finds them in the file.
 
-use super::file::{ApiAuth, ChunkingSettings, ChunkingStrategy, EnvironmentFile, NetworkAccess, SyncTrigger};
+use super::file::{
+    ApiAuth, ChunkingSettings, ChunkingStrategy, EnvironmentFile, Generation, NetworkAccess, SyncTrigger,
+};
 use super::locate::{self, ConfigErrors, Seg};
 use super::lookup::{EnvironmentSource, environment_name_rule};
 use super::{Chunking, LAMBDA_RUNTIMES, MAX_DATA_SOURCES, Target};
@@ -219,6 +221,7 @@ impl Validator {
                 );
             }
         }
+        v.capacity(file);
         if vs.network_access == NetworkAccess::Public && !vs.vpc_endpoints.is_empty() {
             v.fail(
                 &["vector_store", "vpc_endpoints"],
@@ -232,6 +235,58 @@ impl Validator {
             Some(r) if r != target.region => v.fail(&["vector_store", "kms_key_arn"], Some(q(arn)), format!("the key is in {r} but the environment is deployed to {}; OpenSearch Serverless needs a key in the same region", target.region)),
             Some(_) => {}
         }
+        }
+    }
+
+    /// `[vector_store.capacity]`: only for NextGen; the values a collection group's limits may take
+    /// (OpenSearch Serverless developer guide, "Collection group capacity limits": for NextGen 0, 2,
+    /// 4, 8, 16 and multiples of 16 up to 1,696; botocore's CollectionGroupCapacityLimits: a maximum
+    /// of at least 1), a minimum not above its maximum.
+    fn capacity(&mut self, file: &EnvironmentFile) {
+        let vs = &file.vector_store;
+        let Some(c) = &vs.capacity else { return };
+        if vs.generation != Generation::Nextgen {
+            self.fail(
+                &["vector_store", "capacity"],
+                None,
+                "capacity limits apply to generation = \"nextgen\" (a collection group); a classic collection \
+                 has no limits of its own: remove [vector_store.capacity] or set generation = \"nextgen\""
+                    .into(),
+            );
+            return;
+        }
+        for (key, value, zero_allowed) in [
+            ("min_indexing_ocu", c.min_indexing_ocu, true),
+            ("max_indexing_ocu", c.max_indexing_ocu, false),
+            ("min_search_ocu", c.min_search_ocu, true),
+            ("max_search_ocu", c.max_search_ocu, false),
+        ] {
+            let step = value == 2.0
+                || value == 4.0
+                || value == 8.0
+                || (value % 16.0 == 0.0 && (16.0..=1696.0).contains(&value));
+            if !(step || (zero_allowed && value == 0.0)) {
+                let first = if zero_allowed { "0, 2" } else { "2" };
+                self.fail(
+                    &["vector_store", "capacity", key],
+                    Some(value.to_string()),
+                    format!(
+                        "allowed: {first}, 4, 8, 16 or a multiple of 16 up to 1696 OCUs (AWS's valid capacity values)"
+                    ),
+                );
+            }
+        }
+        for (min_key, min, max_key, max) in [
+            ("min_indexing_ocu", c.min_indexing_ocu, "max_indexing_ocu", c.max_indexing_ocu),
+            ("min_search_ocu", c.min_search_ocu, "max_search_ocu", c.max_search_ocu),
+        ] {
+            if min > max {
+                self.fail(
+                    &["vector_store", "capacity", min_key],
+                    Some(min.to_string()),
+                    format!("the minimum is above the maximum ({max_key} = {max})"),
+                );
+            }
         }
     }
 

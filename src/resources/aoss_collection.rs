@@ -1,10 +1,15 @@
 //! The OpenSearch Serverless VECTORSEARCH collection: the slow resource (CREATING takes minutes on
-//! AWS), so it is created first and waited on while everything else is built. Standby replicas
-//! and the type cannot be changed after creation: a change is a replace, which loses the index.
+//! AWS for a Classic collection), so it is created first and waited on while everything else is
+//! built. A NextGen collection is created in the environment's collection group
+//! (`aoss_collection_group`), whose generation it takes: CreateCollection has no generation of
+//! its own, only `collectionGroupName` (botocore opensearchserverless). Standby replicas, the type
+//! and the group cannot be changed after creation: a change is a replace, which loses the index.
 
 use super::{
-    Ctx, Id, Inputs, Kind, Needs, Observation, Phase, Resource, Status, Step, aoss_policy, failed, gone, ours,
+    Ctx, Id, Inputs, Kind, Needs, Observation, Phase, Resource, Status, Step, aoss_collection_group, aoss_policy,
+    failed, gone, ours,
 };
+use crate::config::Generation;
 use crate::aws::{AwsError, aws};
 use crate::error::{Error, Result};
 use crate::wait;
@@ -32,8 +37,8 @@ fn status(s: &CollectionStatus) -> Status {
     Status::new(phase, s.as_str())
 }
 
-/// The environment's tags in this service's form.
-fn desired_tags(ctx: &Ctx) -> Vec<Tag> {
+/// The environment's tags in this service's form (collections and collection groups).
+pub fn desired_tags(ctx: &Ctx) -> Vec<Tag> {
     ctx.env
         .tags()
         .into_iter()
@@ -41,8 +46,29 @@ fn desired_tags(ctx: &Ctx) -> Vec<Tag> {
         .collect()
 }
 
+/// The group a NextGen collection lives in; none for a Classic one.
+fn group(ctx: &Ctx) -> Option<&str> {
+    (ctx.env.file.vector_store.generation == Generation::Nextgen).then_some(ctx.env.names.collection_group.as_str())
+}
+
 fn standby(ctx: &Ctx) -> StandbyReplicas {
     if ctx.env.file.vector_store.standby_replicas { StandbyReplicas::Enabled } else { StandbyReplicas::Disabled }
+}
+
+/// Puts the environment's tags on `r` (a collection or a collection group) when they drifted.
+pub async fn tag(step: &Step, r: &Resource, what: &str) -> Result<()> {
+    step.progress("updating", "tags");
+    step.ctx
+        .clients
+        .aoss
+        .tag_resource()
+        .resource_arn(r.arn.clone().unwrap_or_default())
+        .set_tags(Some(desired_tags(&step.ctx)))
+        .send()
+        .await
+        .map_err(aws)
+        .map_err(failed(&format!("tag {what} {}", r.name)))?;
+    Ok(())
 }
 
 pub async fn find(ctx: &Ctx, name: &str) -> std::result::Result<Option<CollectionDetail>, AwsError> {
@@ -57,7 +83,11 @@ pub async fn tags(ctx: &Ctx, arn: &str) -> std::result::Result<BTreeMap<String, 
 
 async fn wait_active(step: &Step, name: &str) -> Result<()> {
     let started = std::time::Instant::now();
-    wait::until(step, "collection to become ACTIVE (minutes on AWS)", CREATE_DEADLINE, || async {
+    let what = match step.ctx.env.file.vector_store.generation {
+        Generation::Classic => "collection to become ACTIVE (minutes on AWS)",
+        Generation::Nextgen => "NextGen collection to become ACTIVE (seconds on AWS)",
+    };
+    wait::until(step, what, CREATE_DEADLINE, || async {
         let c = find(&step.ctx, name).await.map_err(failed(&format!("read collection {name}")))?;
         match c.as_ref().and_then(|c| c.status()) {
             Some(CollectionStatus::Active) => Ok(Some(())),
@@ -87,28 +117,38 @@ impl Kind for Collection {
     fn desired(&self, i: &Inputs) -> Result<Vec<Resource>> {
         let n = &i.env.names;
         let id = i.known.id(&ID);
-        Ok(vec![
-            Resource::new(&Collection, ID, "OpenSearch Serverless collection", &n.collection)
-                .arn(n.collection_arn(id))
-                .depends_on(&aoss_policy::ENCRYPTION, Needs::Ready)
-                .depends_on(&aoss_policy::NETWORK, Needs::Ready)
-                .tagged()
-                .settings(json!({
-                    "type": "VECTORSEARCH",
-                    "standby_replicas": if i.env.file.vector_store.standby_replicas { "ENABLED" } else { "DISABLED" },
-                    "endpoint": n.collection_endpoint(id),
-                }))
-                .output("collection_endpoint", n.collection_endpoint(id)),
-        ])
+        let vs = &i.env.file.vector_store;
+        let nextgen = vs.generation == Generation::Nextgen;
+        let mut r = Resource::new(&Collection, ID, "OpenSearch Serverless collection", &n.collection)
+            .arn(n.collection_arn(id))
+            .depends_on(&aoss_policy::ENCRYPTION, Needs::Ready)
+            .depends_on(&aoss_policy::NETWORK, Needs::Ready)
+            .tagged()
+            .settings(json!({
+                "type": "VECTORSEARCH",
+                "generation": vs.generation.as_api(),
+                "collection_group": if nextgen { Some(&n.collection_group) } else { None },
+                "standby_replicas": if vs.standby_replicas { "ENABLED" } else { "DISABLED" },
+                "endpoint": n.collection_endpoint(id),
+            }))
+            .output("collection_endpoint", n.collection_endpoint(id));
+        if nextgen {
+            // A collection cannot move to another group: a new group means a new collection.
+            r = r.depends_on(&aoss_collection_group::ID, Needs::Ready).replaced_with(&aoss_collection_group::ID);
+        }
+        Ok(vec![r])
     }
 
     fn cloudformation(&self, ctx: &Ctx, r: &Resource) -> Result<Vec<(String, serde_json::Value)>> {
-        let properties = json!({
+        let mut properties = json!({
             "Name": r.name,
             "Type": "VECTORSEARCH",
             "StandbyReplicas": standby(ctx).as_str(),
             "Tags": super::cfn_tags(ctx),
         });
+        if let Some(g) = group(ctx) {
+            properties["CollectionGroupName"] = json!(g);
+        }
         Ok(vec![(super::logical_id(&r.id), super::cfn("AWS::OpenSearchServerless::Collection", properties))])
     }
 
@@ -138,6 +178,8 @@ impl Kind for Collection {
             standby(ctx).as_str(),
             true,
         );
+        // The generation comes with the group: a Classic collection has none.
+        obs.diff("collection_group", c.collection_group_name(), group(ctx), true);
         if c.status() == Some(&CollectionStatus::Failed) {
             obs.changes.push(super::Change {
                 field: "status".into(),
@@ -157,12 +199,13 @@ impl Kind for Collection {
             if obs.is(Phase::Deleting) {
                 wait_gone(step, &r.name).await?;
             }
-            step.progress("creating", "VECTORSEARCH collection");
+            step.progress("creating", &format!("{} VECTORSEARCH collection", ctx.env.file.vector_store.generation.as_api()));
             let created = aoss
                 .create_collection()
                 .name(&r.name)
                 .r#type(CollectionType::Vectorsearch)
                 .standby_replicas(standby(ctx))
+                .set_collection_group_name(group(ctx).map(str::to_string))
                 .description(format!("ragstack {}: vectors of the knowledge base", ctx.env.name))
                 .set_tags(Some(desired_tags(ctx)))
                 .send()
@@ -183,14 +226,7 @@ impl Kind for Collection {
         } else {
             (step.exists)();
             if obs.changed("tags") {
-                step.progress("updating", "tags");
-                aoss.tag_resource()
-                    .resource_arn(r.arn.clone().unwrap_or_default())
-                    .set_tags(Some(desired_tags(ctx)))
-                    .send()
-                    .await
-                    .map_err(aws)
-                    .map_err(failed(&format!("tag collection {}", r.name)))?;
+                tag(step, r, "collection").await?;
             }
             if obs.is(Phase::Ready) {
                 return Ok(());

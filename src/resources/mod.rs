@@ -39,6 +39,7 @@ macro_rules! kinds {
 kinds![
     s3_bucket::Bucket,
     aoss_policy::Policy,
+    aoss_collection_group::CollectionGroup,
     aoss_collection::Collection,
     data_source::DataSource,
     iam_role::Role,

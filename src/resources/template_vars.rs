@@ -42,6 +42,11 @@ pub fn variables(env: &Environment, known: &Known) -> Value {
             "knowledge_base": n.knowledge_base_arn(kb),
             "knowledge_base_pattern": n.knowledge_base_arn_pattern(),
             "embedding_model": n.foundation_model_arn(&env.embedding_model.id),
+            // The old creator.sh's stacks of this environment (`ragstack legacy`).
+            "legacy_stacks": crate::naming::legacy_stack_names(&env.name)
+                .iter()
+                .map(|s| format!("arn:{}:cloudformation:{}:{}:stack/{s}/*", n.partition, n.region, n.account))
+                .collect::<Vec<_>>(),
             // Preflight reads the lifecycle of the model a profile routes to, in this region.
             "generation_base_model": n.foundation_model_arn(
                 crate::naming::inference_profile_base(&f.lambda.generation_model).unwrap_or(&f.lambda.generation_model)
@@ -68,15 +73,9 @@ pub fn variables(env: &Environment, known: &Known) -> Value {
             "deployer_buckets": deployer_buckets,
             "deployer_objects": deployer_objects,
             "generation_inference_profiles": generation_inference_profiles,
-            "deployer_rest_apis": [
-                format!("arn:{}:apigateway:{}::/restapis", n.partition, n.region),
-                format!("arn:{}:apigateway:{}::/restapis/*", n.partition, n.region),
-                format!("arn:{}:apigateway:{}::/tags/*", n.partition, n.region),
-                format!("arn:{}:apigateway:{}::/apikeys", n.partition, n.region),
-                format!("arn:{}:apigateway:{}::/apikeys/*", n.partition, n.region),
-                format!("arn:{}:apigateway:{}::/usageplans", n.partition, n.region),
-                format!("arn:{}:apigateway:{}::/usageplans/*", n.partition, n.region),
-            ],
+            // This region's API Gateway ARNs are this prefix and the resource's path (`/restapis`,
+            // `/apikeys/ID`...): the deployer's policy grants each method on its paths.
+            "apigateway": format!("arn:{}:apigateway:{}::", n.partition, n.region),
         },
         "deployer": known.deployer_arn.as_deref().unwrap_or(DEPLOYER_PLACEHOLDER),
         "data_sources": data_sources,
@@ -92,6 +91,9 @@ pub fn variables(env: &Environment, known: &Known) -> Value {
             "vector_field": naming::VECTOR_FIELD,
             "text_field": naming::TEXT_FIELD,
             "metadata_field": naming::METADATA_FIELD,
+            // NextGen collections refuse an explicit knn engine and use Faiss by default
+            // (docs/ARCHITECTURE.md, "AWS behaviours").
+            "explicit_engine": f.vector_store.generation == crate::config::Generation::Classic,
         },
         "api": {
             "allowed_source_cidrs": f.api.allowed_source_cidrs,

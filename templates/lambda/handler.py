@@ -12,25 +12,63 @@ ARN), MAX_QUESTION_CHARS (optional, default 1000), and the environment file's [r
 settings, each only when set (otherwise Bedrock's default applies): NUMBER_OF_RESULTS,
 SEARCH_TYPE, GUARDRAIL_ID with GUARDRAIL_VERSION, TEMPERATURE, MAX_TOKENS. A prompt template,
 when configured, is prompt.txt next to this file. Only boto3 from the Lambda runtime is used.
+
+An idle environment wakes slowly: OpenSearch Serverless scales an idle collection to zero after
+10 minutes, and "Expect 10-30 seconds of latency on the first request to each component while
+capacity is restored" (AWS docs, "Scale to zero for Amazon OpenSearch Serverless"), while API
+Gateway ends an integration after 29 s with its own 504 {"message": "Endpoint request timed out"}.
+So the function answers first: the Bedrock client waits at most BEDROCK_READ_TIMEOUT_SECONDS
+(optional, default 23; boto3's own default is 60) for RetrieveAndGenerate and 2 s for a
+connection, and makes one attempt only (botocore would retry a read timeout up to 4 times, far
+past API Gateway's limit); 23 + 2 s leave the function's start and the way back within 29 s.
+A read timeout, a connect timeout, or Bedrock saying the vector store timed out or is unavailable
+(ServiceUnavailableException or an HTTP 503/504, or DependencyFailedException,
+BadGatewayException, InternalServerException or ThrottlingException whose message says it timed
+out or is resuming) answers 503 {"error": {"code": "waking_up", ...}} with Retry-After: the chat
+page and `ragstack ask` ask again a bounded number of times. A ThrottlingException otherwise stays
+429 "throttled": the API model documents it as a request quota ("The number of requests exceeds
+the limit"), not a store waking up.
 """
 import base64
 import json
 import os
 import pathlib
+import re
 
 import boto3
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError, ConnectTimeoutError, ReadTimeoutError
 
 _client = None
 _page = None
 _prompt = False  # not read yet; then the template's text, or None
 
 
+# How long the function waits for Bedrock (see the module's docstring): within API Gateway's 29 s.
+DEFAULT_READ_TIMEOUT_SECONDS = 23.0
+CONNECT_TIMEOUT_SECONDS = 2.0
+
+
+def read_timeout_seconds():
+    """BEDROCK_READ_TIMEOUT_SECONDS when it is a positive number of seconds, otherwise the default."""
+    try:
+        value = float(os.environ.get("BEDROCK_READ_TIMEOUT_SECONDS", ""))
+    except ValueError:
+        return DEFAULT_READ_TIMEOUT_SECONDS
+    return value if 0 < value < float("inf") else DEFAULT_READ_TIMEOUT_SECONDS
+
+
 def client():
-    """The Bedrock agent runtime client, created once per execution environment."""
+    """The Bedrock agent runtime client, created once per execution environment: one attempt,
+    bounded by the connect and read timeouts, so the function answers before API Gateway's 29 s."""
     global _client
     if _client is None:
-        _client = boto3.client("bedrock-agent-runtime")
+        config = Config(
+            connect_timeout=CONNECT_TIMEOUT_SECONDS,
+            read_timeout=read_timeout_seconds(),
+            retries={"total_max_attempts": 1},
+        )
+        _client = boto3.client("bedrock-agent-runtime", config=config)
     return _client
 
 
@@ -88,17 +126,17 @@ def max_question_chars():
         return 1000
 
 
-def respond(status, body, content_type="application/json"):
+def respond(status, body, content_type="application/json", headers=None):
     text = body if isinstance(body, str) else json.dumps(body)
     return {
         "statusCode": status,
-        "headers": {"Content-Type": f"{content_type}; charset=utf-8", "Cache-Control": "no-store"},
+        "headers": {"Content-Type": f"{content_type}; charset=utf-8", "Cache-Control": "no-store", **(headers or {})},
         "body": text,
     }
 
 
-def error(status, code, message):
-    return respond(status, {"error": {"code": code, "message": message}})
+def error(status, code, message, headers=None):
+    return respond(status, {"error": {"code": code, "message": message}}, headers=headers)
 
 
 # Bedrock's error codes -> (HTTP status, our code, what the user can do).
@@ -132,6 +170,33 @@ MODEL_LEGACY_ACCESS = (
     "must choose an Active model in the environment file (`ragstack models` lists them) and run "
     "`ragstack deploy`.",
 )
+
+
+# The vector store waking up (or answering too slowly): worth asking again in a few seconds.
+WAKING_UP = (503, "waking_up", "The knowledge base is waking up after being idle; try again in a few seconds.")
+RETRY_AFTER_SECONDS = 5
+# Always a passing state: not in RetrieveAndGenerate's error list (botocore's bedrock-agent-runtime
+# model), but what an AWS front end answers when a service cannot take the request.
+UNAVAILABLE_CODES = {"ServiceUnavailableException", "ServiceUnavailable"}
+# Errors of that list that also stand for other failures (a dependency misconfigured, an internal
+# error, the request quota): a passing state only when Bedrock says it timed out or is resuming
+# (as it does for a paused Aurora store: "... is resuming after being auto-paused. Please wait a
+# few seconds and try again", quoted in aws-samples/bedrock-chat#858).
+SLOW_DEPENDENCY_CODES = {"DependencyFailedException", "BadGatewayException", "InternalServerException",
+                         "ThrottlingException"}
+SLOW_WORDS = re.compile(r"timed?[ -]?out|timeout|resuming|auto-paused|waking|unavailable", re.IGNORECASE)
+
+
+def waking_up(code, detail, http_status):
+    """Whether Bedrock's error means the vector store is waking up or too slow to answer."""
+    if code in UNAVAILABLE_CODES or http_status in (503, 504):
+        return True
+    return code in SLOW_DEPENDENCY_CODES and bool(SLOW_WORDS.search(detail or ""))
+
+
+def waking_up_error():
+    status, ours, message = WAKING_UP
+    return error(status, ours, message, {"Retry-After": str(RETRY_AFTER_SECONDS)})
 
 
 def handler(event, context):
@@ -182,6 +247,10 @@ def query(event):
     except ClientError as e:
         code = e.response.get("Error", {}).get("Code", "")
         detail = e.response.get("Error", {}).get("Message", "")
+        http_status = e.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+        if waking_up(code, detail, http_status):
+            print(json.dumps({"bedrock_error": code, "message": detail, "answered": "waking_up"}))
+            return waking_up_error()
         # Bedrock answers a model the account may not use with a ValidationException ("You don't
         # have access to the model with the specified model ID."), not an AccessDeniedException.
         if code == "ValidationException" and "have access to the model" in detail.replace("do not", "don't"):
@@ -191,7 +260,9 @@ def query(event):
         # the end of its life." (Bedrock User Guide, "Model lifecycle"); a Legacy model the account
         # has not used lately: ResourceNotFoundException "Access denied. This Model is marked by
         # provider as Legacy ...". Neither is a missing knowledge base, and no retry helps.
-        if code == "ResourceNotFoundException" and "end of its life" in detail:
+        # Matched on the words whatever the code: how the agent runtime wraps Bedrock's answer is
+        # not documented.
+        if "end of its life" in detail:
             status, ours, message = MODEL_END_OF_LIFE
         elif code == "ResourceNotFoundException" and "Legacy" in detail:
             status, ours, message = MODEL_LEGACY_ACCESS
@@ -199,6 +270,10 @@ def query(event):
             message = f"{message}: {detail}"
         print(json.dumps({"bedrock_error": code, "message": detail}))  # to the function's log
         return error(status, ours, message)
+    except (ReadTimeoutError, ConnectTimeoutError) as e:
+        # No answer within the timeouts: most likely the vector store waking up after idling.
+        print(json.dumps({"bedrock_error": type(e).__name__, "message": str(e), "answered": "waking_up"}))
+        return waking_up_error()
     except BotoCoreError as e:
         print(json.dumps({"bedrock_error": type(e).__name__, "message": str(e)}))
         return error(502, "bedrock_unreachable", "Bedrock could not be reached; try again.")

@@ -10,10 +10,10 @@ Prints one line per problem and exits 1 when there is any; prints a summary and 
 """
 import functools
 import json
+import os
 import sys
 
 from policy_sentry.querying.actions import get_action_data, get_actions_for_service
-from policy_sentry.querying.arns import get_raw_arns_for_service
 
 # In a resource ARN format, these variables stand for one ARN field (no colon); every other
 # variable (a name, an id, a path) may contain anything.
@@ -26,10 +26,15 @@ def as_list(v):
 
 
 # The Service Authorization Reference lists API Gateway twice under the one prefix `apigateway`
-# ("Amazon API Gateway Management" for REST APIs, "... V2" for HTTP and WebSocket APIs), with the
-# same action names (GET, POST, PUT, PATCH, DELETE). policy_sentry keeps one entry per action name,
-# so its actions carry only V2's resource types; every resource type of the prefix is accepted.
-SHARED_PREFIXES = ("apigateway",)
+# ("Amazon API Gateway Management" for REST APIs, v1; "... V2" for HTTP and WebSocket APIs), and
+# both pages define the actions DELETE, GET, PATCH, POST and PUT. policy_sentry keeps one entry per
+# action name, the V2 page's (salesforce/policy_sentry#387), and one ARN format per resource type
+# name, V2's where the pages share one (Stage, Deployment, Integration...). The v1 page's actions
+# and their ARN formats are data here (apigateway_v1.json, with its source): an action of that page
+# takes its v1 resource types, plus V2's (policy_sentry's rows) for the names both pages define.
+with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "apigateway_v1.json")) as f:
+    APIGATEWAY_V1 = {name.lower(): tuple(fmts) for name, fmts in json.load(f)["actions"].items()}
+APIGATEWAY_V2_NAMES = ("delete", "get", "patch", "post", "put")
 
 
 @functools.lru_cache(maxsize=None)
@@ -39,12 +44,14 @@ def formats(action):
     service, _, name = action.partition(":")
     data = get_action_data(service, name) or {}
     rows = data.get(service) or []
+    if service == "apigateway" and name.lower() in APIGATEWAY_V1:
+        found = set(APIGATEWAY_V1[name.lower()])
+        if name.lower() in APIGATEWAY_V2_NAMES:
+            found |= {r["resource_arn_format"] for r in rows}
+        return tuple(sorted(found))
     if not rows:
         return None
-    found = {r["resource_arn_format"] for r in rows}
-    if service in SHARED_PREFIXES:
-        found |= set(get_raw_arns_for_service(service))
-    return tuple(sorted(found))
+    return tuple(sorted({r["resource_arn_format"] for r in rows}))
 
 
 def expand(action):

@@ -152,6 +152,44 @@ class Runtime(unittest.TestCase):
     def uri(self, key, bucket=None):
         return f"s3://{bucket or self.bucket}/{key}"
 
+    # -- NextGen: scale to zero ----------------------------------------------------------------
+
+    def test_the_first_query_after_an_idle_nextgen_group_waits_for_the_cold_start(self):
+        aoss = self.client("opensearchserverless")
+        rules = {"Rules": [{"ResourceType": "collection", "Resource": ["collection/coldstart"]}], "AWSOwnedKey": True}
+        aoss.create_security_policy(name="coldstart-enc", type="encryption", policy=json.dumps(rules))
+        access = [{"Rules": [{"ResourceType": "index", "Resource": ["index/coldstart/*"], "Permission": ["aoss:*"]}], "Principal": [CALLER]}]
+        aoss.create_access_policy(name="coldstart-acc", type="data", policy=json.dumps(access))
+        aoss.create_collection_group(name="coldstart", generation="NEXTGEN", standbyReplicas="DISABLED",
+                                     capacityLimits={"minIndexingCapacityInOCU": 0, "maxIndexingCapacityInOCU": 2,
+                                                     "minSearchCapacityInOCU": 0, "maxSearchCapacityInOCU": 2})
+        detail = aoss.create_collection(name="coldstart", type="VECTORSEARCH", collectionGroupName="coldstart")["createCollectionDetail"]
+        deadline = time.monotonic() + 10
+        while aoss.batch_get_collection(ids=[detail["id"]])["collectionDetails"][0]["status"] != "ACTIVE":
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        # NextGen takes no explicit engine (aoss.py cites the reports).
+        vector = {"type": "knn_vector", "dimension": 1024, "method": {"name": "hnsw"}}
+        aoss.create_index(id=detail["id"], indexName="vectors", indexSchema={"mappings": {"properties": {"vector": vector}}})
+        previous, Runtime.collection_arn = Runtime.collection_arn, detail["arn"]
+        try:
+            kb, _ = self.knowledge_base("coldstart", "coldstart-docs", DOCS)
+        finally:
+            Runtime.collection_arn = previous
+        self.admin("POST", "/_ragstack/config", {"delays": {"nextgen_idle": 0.5, "nextgen_cold_start": 1.5}})
+        try:
+            time.sleep(0.6)  # idle: the group scaled to zero
+            started = time.monotonic()
+            self.assertTrue(self.retrieve("return policy", kb=kb))
+            cold = time.monotonic() - started
+            started = time.monotonic()
+            self.retrieve("return policy", kb=kb)
+            warm = time.monotonic() - started
+        finally:
+            self.admin("POST", "/_ragstack/config", {"delays": {"nextgen_idle": 1.0, "nextgen_cold_start": 0.0}})
+        self.assertGreaterEqual(cold, 1.5, "the first query waits for the cold start")
+        self.assertLess(warm, 1.0, "the next one finds the group awake")
+
     # -- Retrieve -------------------------------------------------------------------------------
 
     def test_retrieve_ranks_the_document_that_answers_first(self):

@@ -29,7 +29,8 @@ def configure_environment():
     """The function's environment as ragstack sets it (no MAX_QUESTION_CHARS: the default)."""
     os.environ.update({"KNOWLEDGE_BASE_ID": KB, "GENERATION_MODEL_ARN": MODEL, "AWS_DEFAULT_REGION": "us-east-1"})
     os.environ.pop("MAX_QUESTION_CHARS", None)
-    for var in ("NUMBER_OF_RESULTS", "SEARCH_TYPE", "GUARDRAIL_ID", "GUARDRAIL_VERSION", "TEMPERATURE", "MAX_TOKENS"):
+    for var in ("NUMBER_OF_RESULTS", "SEARCH_TYPE", "GUARDRAIL_ID", "GUARDRAIL_VERSION", "TEMPERATURE", "MAX_TOKENS",
+                "BEDROCK_READ_TIMEOUT_SECONDS"):
         os.environ.pop(var, None)
 
 
@@ -271,3 +272,122 @@ class RetrievalSettingsTest(unittest.TestCase):
         spec.loader.exec_module(h)
         self.assertEqual(h.knowledge_base_configuration()["generationConfiguration"],
                          {"promptTemplate": {"textPromptTemplate": "Use $search_results$."}})
+
+
+class WakingUpTest(unittest.TestCase):
+    """An idle environment's vector store takes 10-30 s to wake (OpenSearch Serverless scale to
+    zero) and API Gateway gives up after 29 s: the function answers 503 waking_up first."""
+
+    def setUp(self):
+        self.h, self.stub = stubbed_handler()
+
+    def tearDown(self):
+        self.stub.deactivate()
+        configure_environment()
+
+    def ask(self):
+        out = self.h.handler(post({"question": "anything"}), None)
+        return out["statusCode"], out["headers"], json.loads(out["body"])
+
+    def assert_waking_up(self, status, headers, body):
+        self.assertEqual(status, 503, body)
+        self.assertEqual(body["error"]["code"], "waking_up")
+        self.assertIn("waking up after being idle", body["error"]["message"])
+        self.assertEqual(headers.get("Retry-After"), "5")
+
+    def test_the_client_waits_less_than_api_gateway_and_makes_one_attempt(self):
+        h = load_handler()  # its own client, as in Lambda
+        config = h.client().meta.config
+        self.assertEqual((config.connect_timeout, config.read_timeout), (2.0, 23.0))
+        self.assertLess(config.connect_timeout + config.read_timeout, 29 - 3, "room for the start and the answer")
+        self.assertEqual(config.retries["total_max_attempts"], 1)
+        for value, expected in [("5", 5.0), ("12.5", 12.5), ("soon", 23.0), ("0", 23.0), ("-4", 23.0),
+                                ("inf", 23.0), ("nan", 23.0), ("", 23.0)]:
+            with self.subTest(value=value):
+                os.environ["BEDROCK_READ_TIMEOUT_SECONDS"] = value
+                h = load_handler()
+                self.assertEqual(h.client().meta.config.read_timeout, expected)
+
+    def test_bedrock_saying_the_store_is_slow_or_unavailable_is_waking_up_with_retry_after(self):
+        cases = [
+            ("DependencyFailedException", "Request to the vector database timed out", 424),
+            ("BadGatewayException", "Timeout while waiting for a response from the vector store", 502),
+            ("InternalServerException", "The request timed out", 500),
+            ("ThrottlingException", "Operation timed out, please retry", 429),
+            ("DependencyFailedException", "The Aurora DB instance arn:aws:rds:us-east-1:123456789012:db:kb is "
+             "resuming after being auto-paused. Please wait a few seconds and try again", 424),
+            ("ServiceUnavailableException", "Service Unavailable", 503),
+            ("InternalFailure", "", 504),
+        ]
+        for aws_code, message, http_status in cases:
+            with self.subTest(aws_code=aws_code, message=message):
+                self.stub.add_client_error("retrieve_and_generate", service_error_code=aws_code,
+                                           service_message=message, http_status_code=http_status)
+                self.assert_waking_up(*self.ask())
+        self.stub.assert_no_pending_responses()
+
+    def test_other_failures_of_the_same_codes_keep_their_answer_and_no_retry_after(self):
+        cases = [
+            ("ThrottlingException", "Rate exceeded", 429, 429, "throttled"),
+            ("DependencyFailedException", "The knowledge base storage configuration provided is invalid", 424,
+             502, "bedrock_error"),
+            ("InternalServerException", "Internal server error", 500, 502, "bedrock_error"),
+        ]
+        for aws_code, message, http_status, status, code in cases:
+            with self.subTest(aws_code=aws_code):
+                self.stub.add_client_error("retrieve_and_generate", service_error_code=aws_code,
+                                           service_message=message, http_status_code=http_status)
+                got, headers, body = self.ask()
+                self.assertEqual((got, body["error"]["code"]), (status, code), body)
+                self.assertNotIn("Retry-After", headers)
+        self.stub.assert_no_pending_responses()
+
+    def test_a_connect_timeout_is_waking_up_and_an_unreachable_endpoint_is_not(self):
+        from unittest import mock
+
+        from botocore.exceptions import ConnectTimeoutError, EndpointConnectionError
+
+        url = "https://bedrock-agent-runtime.us-east-1.amazonaws.com/retrieveAndGenerate"
+        self.h._client = mock.Mock()
+        self.h._client.retrieve_and_generate.side_effect = ConnectTimeoutError(endpoint_url=url)
+        self.assert_waking_up(*self.ask())
+        self.h._client.retrieve_and_generate.side_effect = EndpointConnectionError(endpoint_url=url)
+        status, headers, body = self.ask()
+        self.assertEqual((status, body["error"]["code"]), (502, "bedrock_unreachable"))
+
+    def test_a_bedrock_that_does_not_answer_in_time_gets_one_attempt_and_the_caller_a_503_in_time(self):
+        import http.server
+        import threading
+        import time
+
+        requests = []
+
+        class Silent(http.server.BaseHTTPRequestHandler):
+            """A Bedrock endpoint that takes longer than the function's read timeout."""
+
+            def log_message(self, *args):
+                pass
+
+            def do_POST(self):
+                requests.append(self.path)
+                time.sleep(2)
+
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Silent)
+        server.daemon_threads = True
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        self.addCleanup(server.server_close)
+        self.addCleanup(server.shutdown)
+        saved = {k: os.environ.get(k) for k in ("AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
+                                                "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE")}
+        self.addCleanup(lambda: [os.environ.pop(k, None) if v is None else os.environ.__setitem__(k, v)
+                                 for k, v in saved.items()])
+        os.environ.update({"AWS_ENDPOINT_URL": f"http://127.0.0.1:{server.server_address[1]}",
+                           "AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "x",
+                           "AWS_CONFIG_FILE": "/nonexistent", "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent",
+                           "BEDROCK_READ_TIMEOUT_SECONDS": "0.5"})
+        self.h = load_handler()  # the client as the function builds it, pointed at the silent endpoint
+        started = time.monotonic()
+        self.assert_waking_up(*self.ask())
+        elapsed = time.monotonic() - started
+        self.assertEqual(requests, ["/retrieveAndGenerate"], "one attempt: a retry would double the wait")
+        self.assertLess(elapsed, 1.5, "the answer comes after the read timeout, not after Bedrock")

@@ -3,13 +3,16 @@ handler behind a local stand-in for API Gateway: the page lives at /dev/rag like
 POST /dev/rag/query becomes an AWS_PROXY event, and Bedrock is botocore's Stubber.
 
 What is checked is the DOM (the question, the answer, its sources, a readable error), not pixels;
-a screenshot is written to target/page-test.png for a person to look at.
+a screenshot is written to target/page-test.png for a person to look at, and one of the
+waking-up state to TMPDIR/ragstack-page-test/waking-up.png.
 """
 import http.server
 import os
+import pathlib
 import shutil
 import tempfile
 import threading
+import time
 import unittest
 
 from test_handler import KB, MODEL, ROOT, stubbed_handler
@@ -26,6 +29,13 @@ class StandInForApiGateway(http.server.BaseHTTPRequestHandler):
     seen = []
     # With a key set, POST /rag/query without it answers as API Gateway does (403 Forbidden).
     required_key = None
+    # This many of the next questions get API Gateway's integration timeout (504) instead of the
+    # handler, as when the function is still waiting on a vector store that wakes up.
+    gateway_timeouts = 0
+    # When set, a question that reaches the handler first waits for this event (up to 10 s).
+    hold = None
+    # When set, (status, body) API Gateway answers every question with instead of the handler.
+    gateway_error = None
 
     def log_message(self, *args):
         pass
@@ -47,12 +57,24 @@ class StandInForApiGateway(http.server.BaseHTTPRequestHandler):
             self.end_headers()
             self.wfile.write(data)
             return
+        if method == "POST" and StandInForApiGateway.gateway_timeouts > 0:
+            StandInForApiGateway.gateway_timeouts -= 1
+            self._send(504, {"Content-Type": "application/json"}, b'{"message": "Endpoint request timed out"}')
+            return
+        if method == "POST" and StandInForApiGateway.gateway_error:
+            status, text = StandInForApiGateway.gateway_error
+            self._send(status, {"Content-Type": "application/json"}, text.encode())
+            return
+        if method == "POST" and StandInForApiGateway.hold is not None:
+            StandInForApiGateway.hold.wait(10)
         event = {"httpMethod": method, "resource": path[len(STAGE):], "path": path[len(STAGE):], "body": body,
                  "isBase64Encoded": False, "requestContext": {"stage": STAGE[1:]}}
         out = StandInForApiGateway.handler.handler(event, None)
-        data = out["body"].encode()
-        self.send_response(out["statusCode"])
-        for k, v in out["headers"].items():
+        self._send(out["statusCode"], out["headers"], out["body"].encode())
+
+    def _send(self, status, headers, data):
+        self.send_response(status)
+        for k, v in headers.items():
             self.send_header(k, v)
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
@@ -193,6 +215,78 @@ class PageTest(unittest.TestCase):
         self.wait_for(".answer", "Open at nine.")
         self.assertFalse(self.driver.find_element(By.ID, "key").is_displayed())
         self.stub.assert_no_pending_responses()
+
+    def test_an_idle_environment_shows_it_is_waking_up_asks_again_by_itself_and_then_answers(self):
+        from selenium.webdriver.common.by import By
+
+        StandInForApiGateway.seen.clear()
+        StandInForApiGateway.gateway_timeouts = 1
+        StandInForApiGateway.hold = threading.Event()
+        self.addCleanup(setattr, StandInForApiGateway, "hold", None)
+        self.addCleanup(StandInForApiGateway.hold.set)  # a held request is let go even if the test fails
+        self.addCleanup(setattr, StandInForApiGateway, "gateway_timeouts", 0)
+        self.stub.add_response("retrieve_and_generate",
+                               {"sessionId": "session-3", "output": {"text": "We open at nine."}, "citations": []})
+        self.driver.get(self.url + "?retry_seconds=0.1,0.1")
+        self.ask("When do you open?")
+        # API Gateway's 504: the page says what is happening, in the live region, and asks again.
+        waking = self.wait_for(".answer.waking", "waking up after being idle")
+        self.assertIn("try 2 of 3", waking.text)
+        self.assertEqual(self.driver.find_element(By.ID, "conversation").get_attribute("aria-live"), "polite")
+        page = self.driver.find_element(By.TAG_NAME, "body").text
+        self.assertNotIn("Endpoint request timed out", page)
+        self.assertNotIn("504", page)
+        self.assertEqual(self.driver.find_element(By.CSS_SELECTOR, ".turn .question").text, "When do you open?")
+        shots = pathlib.Path(tempfile.gettempdir()) / "ragstack-page-test"
+        shots.mkdir(exist_ok=True)
+        self.driver.save_screenshot(str(shots / "waking-up.png"))
+        StandInForApiGateway.hold.set()
+        turn = self.wait_for(".turn", "We open at nine.")
+        self.assertEqual(turn.find_element(By.CSS_SELECTOR, ".answer").get_attribute("class"), "answer")
+        posts = [p for m, p in StandInForApiGateway.seen if m == "POST"]
+        self.assertEqual(posts, ["/dev/rag/query"] * 2, "the same question, asked once more")
+        self.stub.assert_no_pending_responses()
+
+        # The function's own 503 waking_up (Bedrock: the vector store timed out) is retried too.
+        StandInForApiGateway.hold = None
+        self.stub.add_client_error("retrieve_and_generate", service_error_code="DependencyFailedException",
+                                   service_message="Request to the vector store timed out", http_status_code=424)
+        self.stub.add_response("retrieve_and_generate",
+                               {"sessionId": "session-3", "output": {"text": "And close at five."}, "citations": []})
+        self.ask("And when do you close?")
+        self.wait_for(".turn", "And close at five.")
+        self.stub.assert_no_pending_responses()
+
+    def test_an_environment_that_never_wakes_up_gets_a_clear_error_after_bounded_retries(self):
+        from selenium.webdriver.common.by import By
+
+        StandInForApiGateway.seen.clear()
+        StandInForApiGateway.gateway_timeouts = 1000  # always
+        self.addCleanup(setattr, StandInForApiGateway, "gateway_timeouts", 0)
+        self.driver.get(self.url + "?retry_seconds=0.1,0.2")
+        self.ask("When do you open?")
+        error = self.wait_for(".answer.error", "did not wake up in time")
+        self.assertIn("no answer after 3 tries", error.text)
+        self.assertIn("Ask again in a minute", error.text)
+        page = self.driver.find_element(By.TAG_NAME, "body").text
+        self.assertNotIn("Endpoint request timed out", page)
+        self.assertNotIn("Internal server error", page)
+        # The question is kept for the next try, and no more were made than the page allows.
+        self.assertEqual(self.driver.find_element(By.ID, "question").get_attribute("value"), "When do you open?")
+        self.assertTrue(self.driver.find_element(By.ID, "send").is_enabled())
+        time.sleep(0.5)  # no try after the last
+        posts = [p for m, p in StandInForApiGateway.seen if m == "POST"]
+        self.assertEqual(len(posts), 3, posts)
+
+    def test_api_gateways_own_errors_are_never_shown_bare(self):
+        # The function crashed or Lambda refused it: API Gateway answers 502 "Internal server error".
+        StandInForApiGateway.gateway_error = (502, '{"message": "Internal server error"}')
+        self.addCleanup(setattr, StandInForApiGateway, "gateway_error", None)
+        self.driver.get(self.url)
+        self.ask("When do you open?")
+        error = self.wait_for(".answer.error", "could not answer")
+        self.assertNotIn("Internal server error", error.text)
+        self.assertIn("Try again in a moment", error.text)
 
 
 if __name__ == "__main__":

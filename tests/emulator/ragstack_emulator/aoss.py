@@ -4,6 +4,11 @@ Replaces moto's module, which with the Rust SDK fails CreateCollection for an AW
 encryption policy and lacks access policies, policy deletion and the index API. Shapes follow the
 AWS API model (aws-sdk-opensearchserverless); states advance lazily from timestamps, so there are
 no background threads and a read always sees the state AWS would report at that moment.
+
+Collection groups (CreateCollectionGroup and its siblings) and the two generations, CLASSIC and
+NEXTGEN, follow botocore's `opensearchserverless` model (2021-11-01) and the OpenSearch Serverless
+developer guide: "Amazon OpenSearch Serverless collection groups", "Collection group capacity
+limits" and "Scale to zero for Amazon OpenSearch Serverless". Each behaviour cites its source.
 """
 import fnmatch
 import json
@@ -22,6 +27,25 @@ from .errors import validation as _validation
 NAME_RE = re.compile(r"^[a-z][a-z0-9-]{2,31}$")
 SECURITY_POLICY_TYPES = ("encryption", "network")
 COLLECTION_TYPES = ("SEARCH", "TIMESERIES", "VECTORSEARCH")
+
+GENERATIONS = ("CLASSIC", "NEXTGEN")
+CAPACITY_FIELDS = ("maxIndexingCapacityInOCU", "maxSearchCapacityInOCU", "minIndexingCapacityInOCU", "minSearchCapacityInOCU")
+# "If you don't specify a maximum OCU limit, OpenSearch Serverless uses a default value of 96 OCUs"
+# (developer guide, "Collection group capacity limits"); "NextGen collection groups default to a
+# minimum OCU of 0 for both indexing and search unless otherwise specified" (developer guide,
+# "Scale to zero"). Classic groups "do not support a minimum of 0"; the guide names no Classic
+# default, so the emulator takes the smallest Classic value, 1 (our choice).
+DEFAULT_MAX_OCU = 96.0
+DEFAULT_MIN_OCU = {"CLASSIC": 1.0, "NEXTGEN": 0.0}
+# The values a group's limits may take (developer guide, "Collection group capacity limits", valid
+# capacity limit values): NextGen 0, 2, 4, 8, 16 and multiples of 16 up to 1,696; Classic the same
+# with 1 instead of 0. The cost optimization page of the guide gives the same two sets.
+_OCU_STEPS = {2.0, 4.0, 8.0} | {16.0 * k for k in range(1, 1696 // 16 + 1)}
+ALLOWED_OCU = {"NEXTGEN": _OCU_STEPS | {0.0}, "CLASSIC": _OCU_STEPS | {1.0}}
+# What an active NextGen group with a minimum of 0 runs: "When traffic resumes, OpenSearch
+# Serverless provisions workers ...: Search requests - two search workers; Indexing requests - one
+# indexing worker" (developer guide, "Scale to zero"). Counting a worker as one OCU is our reading.
+NEXTGEN_WAKE_OCU = {"indexing": 1.0, "search": 2.0}
 
 INDEX_PERMISSIONS = {
     "CreateIndex": "aoss:CreateIndex",
@@ -103,8 +127,50 @@ def stored_form(schema, name, created_ms, index_uuid):
     return {"settings": {"index": _nest(settings)}, "mappings": mappings}
 
 
+def nextgen_schema(schema):
+    """The schema a NextGen collection stores, or ValidationException where NextGen refuses it.
+
+    NextGen refuses a knn_vector field that names its engine: "400: Field parameter 'engine' is
+    not supported" for `method: {name: hnsw, engine: faiss}`, while the same mapping without the
+    engine succeeds (tested live on a Classic and a NextGen collection in
+    opensearch-project/opensearch-agent-skills PR #78, 2026-07-17; the same answer,
+    `illegal_argument_exception`, in awslabs/graphrag-toolkit issue #359 and PR #391, "NextGen
+    rejects the engine/method fields Classic requires"). #359 says NextGen removed the `engine`
+    parameter from knn_vector mappings, so a top-level `engine` (k-NN's other spelling, k-NN PR
+    #2736) is refused too; that case is our reading, not a reported answer.
+
+    A method without an engine is stored with the engine NextGen picks, faiss: k-NN writes a
+    method's resolved engine back into the mapping (KNNMethodContext.toXContent) and faiss is its
+    default (opensearch-project/documentation-website PR #8620; nmslib is deprecated in 3.x). A
+    field without a method is stored as sent: OpenSearch leaves its defaults out of GET
+    (opensearch-project/ml-commons issue #4161). That NextGen's GetIndex answers exactly so is
+    our reading: the reports above show only the refusal.
+    """
+    stored = json.loads(json.dumps(schema))
+
+    def walk(properties):
+        for mapping in properties.values():
+            if not isinstance(mapping, dict):
+                continue
+            method = mapping.get("method")
+            if mapping.get("type") == "knn_vector":
+                if "engine" in mapping or (isinstance(method, dict) and "engine" in method):
+                    raise _validation("Field parameter 'engine' is not supported")
+                if isinstance(method, dict):
+                    method["engine"] = "faiss"
+            if isinstance(mapping.get("properties"), dict):
+                walk(mapping["properties"])
+
+    walk((stored.get("mappings") or {}).get("properties") or {})
+    return stored
+
+
 def _now_ms():
     return int(time.time() * 1000)
+
+
+def _random_id():
+    return "".join(random.choices(string.ascii_lowercase + string.digits, k=20))
 
 
 class Policy:
@@ -137,9 +203,104 @@ class Policy:
         return d
 
 
+def _tag_list(tags):
+    return [{"key": k, "value": v} for k, v in sorted(tags.items())]
+
+
+class CollectionGroup:
+    """A collection group: capacity limits shared by its collections, and their generation."""
+
+    def __init__(self, account, region, name, standby, generation, limits, description, tags):
+        self.id = _random_id()
+        self.account = account
+        self.region = region
+        self.name = name
+        self.standby = standby
+        self.generation = generation
+        self.limits = limits
+        self.description = description
+        self.tags = dict(tags)
+        self.created = _now_ms()
+        self.modified = self.created
+        # When one of its collections last had a request (monotonic), for scale to zero.
+        self.last_active = None
+
+    @property
+    def arn(self):
+        # The CollectionGroup resource type of the Service Authorization Reference:
+        # arn:${Partition}:aoss:${Region}:${Account}:collection-group/${CollectionGroupId}.
+        return f"arn:aws:aoss:{self.region}:{self.account}:collection-group/{self.id}"
+
+    def current_capacity(self, members, now, idle_after):
+        """CurrentCapacity: what the group runs now (developer guide, collection group capacity
+        limits and scale to zero). An empty group runs nothing ("Empty collection groups do not
+        consume OCUs"). A NextGen group whose collections had no request for `idle_after` seconds
+        ("After 10 minutes of no incoming requests across all collections in the group ... This
+        idle period is not configurable") runs its minimum, which is zero for scale to zero; an
+        active one at least the workers it wakes with. A Classic group keeps its minimum
+        (scale to zero "is only available for NextGen collections"). Search and indexing wake
+        independently on AWS; the emulator serves neither, so a request to any collection wakes
+        both. autoscalingStatus is always NO_ACTION: nothing scales in the emulator."""
+        idle = self.last_active is None or now - self.last_active >= idle_after
+        out = {}
+        for kind, field in (("indexing", "Indexing"), ("search", "Search")):
+            low, high = self.limits[f"min{field}CapacityInOCU"], self.limits[f"max{field}CapacityInOCU"]
+            if not members:
+                value = 0.0
+            elif self.generation == "NEXTGEN" and not idle:
+                value = min(max(low, NEXTGEN_WAKE_OCU[kind]), high)
+            else:
+                value = low
+            out[kind] = {"capacityInOcu": value, "autoscalingStatus": "NO_ACTION"}
+        return out
+
+    def _common(self):
+        d = {"id": self.id, "arn": self.arn, "name": self.name}
+        if self.description is not None:
+            d["description"] = self.description
+        return d
+
+    def create_detail(self):
+        return dict(
+            self._common(),
+            standbyReplicas=self.standby,
+            tags=_tag_list(self.tags),
+            createdDate=self.created,
+            capacityLimits=dict(self.limits),
+            generation=self.generation,
+        )
+
+    def detail(self, members, now, idle_after):
+        return dict(
+            self.create_detail(),
+            currentCapacity=self.current_capacity(members, now, idle_after),
+            numberOfCollections=len(members),
+        )
+
+    def update_detail(self):
+        return dict(
+            self._common(),
+            capacityLimits=dict(self.limits),
+            createdDate=self.created,
+            lastModifiedDate=self.modified,
+            generation=self.generation,
+        )
+
+    def summary(self, members):
+        return {
+            "id": self.id,
+            "arn": self.arn,
+            "name": self.name,
+            "numberOfCollections": len(members),
+            "createdDate": self.created,
+            "capacityLimits": dict(self.limits),
+            "generation": self.generation,
+        }
+
+
 class Collection:
-    def __init__(self, account, region, name, type_, description, standby, kms_key_arn, tags, delays):
-        self.id = "".join(random.choices(string.ascii_lowercase + string.digits, k=20))
+    def __init__(self, account, region, name, type_, description, standby, kms_key_arn, tags, delays, group=None):
+        self.id = _random_id()
         self.account = account
         self.region = region
         self.name = name
@@ -148,9 +309,17 @@ class Collection:
         self.standby = standby
         self.kms_key_arn = kms_key_arn
         self.tags = dict(tags)
+        # A collection takes its group's generation (CreateCollection has no generation member);
+        # one outside a group is Classic: "Classic collections can be created without a collection
+        # group" (developer guide, managing capacity limits), and the CLI's --generation defaults
+        # to CLASSIC (AWS Big Data Blog, "The next generation of Amazon OpenSearch Serverless").
+        self.group_id = group.id if group else None
+        self.group_name = group.name if group else None
+        self.generation = group.generation if group else "CLASSIC"
         self.created = _now_ms()
         self.created_monotonic = time.monotonic()
-        self.create_delay = delays["collection_create"]
+        # NextGen "provisions infrastructure in seconds instead of minutes" (the same blog post).
+        self.create_delay = delays["collection_create_nextgen" if self.generation == "NEXTGEN" else "collection_create"]
         self.deleting_since = None
         self.delete_delay = delays["collection_delete"]
 
@@ -184,6 +353,8 @@ class Collection:
         }
         if self.description is not None:
             d["description"] = self.description
+        if self.group_name is not None:
+            d["collectionGroupName"] = self.group_name
         return d
 
 
@@ -196,6 +367,7 @@ class Region:
         self.security_policies = {}  # (type, name) -> Policy
         self.access_policies = {}  # (type, name) -> Policy
         self.collections = {}  # id -> Collection
+        self.collection_groups = {}  # id -> CollectionGroup
         self.indexes = {}  # (collection id, index name) -> schema as sent
         self.index_created = {}  # (collection id, index name) -> (monotonic, epoch ms, uuid)
 
@@ -388,6 +560,23 @@ class OpenSearchServerless:
         collections = st.live_collections()
         if any(c.name == name for c in collections):
             raise _conflict(f"A collection with name {name} already exists")
+        group = None
+        if body.get("collectionGroupName") is not None:
+            group_name = body["collectionGroupName"]
+            group = next((g for g in st.collection_groups.values() if g.name == group_name), None)
+            # The group must exist. botocore's model lists no ResourceNotFoundException for
+            # CreateCollection, so the code AWS answers here is unverified; the wording is ours.
+            if group is None:
+                raise _not_found(f"Collection group not found: {group_name}")
+            # "Only one type of collection (search, time series, or vector search) can be
+            # included in a single collection group" (developer guide, managing capacity
+            # limits). The wording of the refusal is ours.
+            other = next((c for c in collections if c.group_id == group.id and c.type != type_), None)
+            if other is not None:
+                raise _validation(
+                    f"Collection group {group_name} holds {other.type} collections; "
+                    f"only one type of collection can be included in a single collection group"
+                )
         encryption = [
             p for (t, _), p in st.security_policies.items()
             if t == "encryption" and self._rules_cover(p.document, f"collection/{name}", "collection")
@@ -399,8 +588,12 @@ class OpenSearchServerless:
             )
         kms = encryption[0].document.get("KmsARN")
         tags = {t["key"]: t["value"] for t in body.get("tags", [])}
-        c = Collection(st.account, region, name, type_, body.get("description"), standby, kms, tags, self.settings.delays)
+        c = Collection(st.account, region, name, type_, body.get("description"), standby, kms, tags, self.settings.delays, group)
         st.collections[c.id] = c
+        if group is not None:
+            # A new collection provisions its compute ("provisions infrastructure in seconds"):
+            # the group counts as active from here.
+            group.last_active = time.monotonic()
         detail = c.detail(time.monotonic())
         # CreateCollectionDetail has no endpoints: AWS reports them once the collection exists.
         for key in ("collectionEndpoint", "dashboardEndpoint"):
@@ -432,7 +625,12 @@ class OpenSearchServerless:
                 continue
             if filters.get("status") and c.status(now) != filters["status"]:
                 continue
-            out.append({"id": c.id, "name": c.name, "status": c.status(now), "arn": c.arn})
+            if filters.get("collectionGroupName") and c.group_name != filters["collectionGroupName"]:
+                continue
+            summary = {"id": c.id, "name": c.name, "status": c.status(now), "arn": c.arn}
+            if c.group_name is not None:
+                summary["collectionGroupName"] = c.group_name
+            out.append(summary)
         return {"collectionSummaries": out}
 
     def op_delete_collection(self, st, body, *_):
@@ -446,17 +644,156 @@ class OpenSearchServerless:
             c.deleting_since = now
         return {"deleteCollectionDetail": {"id": c.id, "name": c.name, "status": "DELETING"}}
 
+    # -- collection groups --------------------------------------------------------------------
+
+    @staticmethod
+    def _members(st, group):
+        return [c for c in st.live_collections() if c.group_id == group.id]
+
+    @staticmethod
+    def _capacity_limits(sent, generation):
+        """The group's limits from a request's capacityLimits: absent fields take their defaults
+        (UpdateCollectionGroup: "Updates to capacity limits are not incremental. Any field not
+        specified resets to its default value", botocore's model), then the checks AWS documents.
+        botocore's model bounds them (max >= 1, min >= 0; contract.py checks that); the wording of
+        the refusals below is ours, in the form of AWS's validation errors."""
+        sent = {k: v for k, v in (sent or {}).items() if v is not None}
+        limits = {}
+        for field in CAPACITY_FIELDS:
+            default = DEFAULT_MAX_OCU if field.startswith("max") else DEFAULT_MIN_OCU[generation]
+            limits[field] = float(sent.get(field, default))
+        for field in CAPACITY_FIELDS:
+            if field not in sent:
+                continue
+            value = limits[field]
+            # The CloudFormation resource schema of AWS::OpenSearchServerless::CollectionGroup
+            # gives every limit `"multipleOf": 0.5` (cfn-lint 1.58.0's copy of the registry
+            # schema, 2026-10-20).
+            if abs(value * 2 - round(value * 2)) > 1e-6:
+                raise _validation(
+                    f"1 validation error detected: Value {value:g} at 'capacityLimits.{field}' "
+                    "failed to satisfy constraint: Member must be a multiple of 0.5"
+                )
+        for field in CAPACITY_FIELDS:
+            value = limits[field]
+            if round(value, 6) not in ALLOWED_OCU[generation]:
+                first = "0" if generation == "NEXTGEN" else "1"
+                raise _validation(
+                    f"1 validation error detected: Value {value:g} at 'capacityLimits.{field}' failed to "
+                    f"satisfy constraint: {generation} collection groups take {first}, 2, 4, 8, 16 or a "
+                    "multiple of 16 up to 1696 OCUs"
+                )
+        for kind in ("Indexing", "Search"):
+            low, high = limits[f"min{kind}CapacityInOCU"], limits[f"max{kind}CapacityInOCU"]
+            # "The minimum OCU limit must be less than or equal to the maximum OCU limit"
+            # (developer guide, collection group capacity limits).
+            if low > high:
+                raise _validation(
+                    f"min{kind}CapacityInOCU ({low:g}) must be less than or equal to "
+                    f"max{kind}CapacityInOCU ({high:g})"
+                )
+        return limits
+
+    def _group(self, st, group_id):
+        g = st.collection_groups.get(group_id)
+        if g is None:
+            raise _not_found(f"Collection group not found: {group_id}")
+        return g
+
+    def op_create_collection_group(self, st, body, _access_key, region):
+        name = body.get("name")
+        self._check_name(name, "collection group name")
+        generation = body.get("generation", "CLASSIC")
+        if generation not in GENERATIONS:
+            raise _validation(f"Value '{generation}' at 'generation' failed to satisfy constraint: Member must be one of {list(GENERATIONS)}")
+        # The name is the group's other identifier (CloudFormation's additionalIdentifiers), so
+        # unique in the account and region; ConflictException "when a resource with the same name
+        # already exists" (CreateCollectionGroup API reference). The wording is ours.
+        if any(g.name == name for g in st.collection_groups.values()):
+            raise _conflict(f"A collection group with name {name} already exists")
+        limits = self._capacity_limits(body.get("capacityLimits"), generation)
+        tags = {t["key"]: t["value"] for t in body.get("tags", [])}
+        g = CollectionGroup(st.account, region, name, body.get("standbyReplicas"), generation, limits, body.get("description"), tags)
+        st.collection_groups[g.id] = g
+        return {"createCollectionGroupDetail": g.create_detail()}
+
+    def op_batch_get_collection_group(self, st, body, *_):
+        ids, names = body.get("ids"), body.get("names")
+        # The model's documentation of both members: "You can't provide names and IDs in the same
+        # request." Neither at all is refused too (our choice; the model requires neither).
+        if ids and names:
+            raise _validation("You can't provide names and IDs in the same request.")
+        if not ids and not names:
+            raise _validation("Provide either ids or names")
+        now = time.monotonic()
+        idle_after = self.settings.delays["nextgen_idle"]
+        details, errors = [], []
+        for wanted in ids or names:
+            g = next((g for g in st.collection_groups.values() if (g.id if ids else g.name) == wanted), None)
+            if g is not None:
+                details.append(g.detail(self._members(st, g), now, idle_after))
+            else:
+                # errorCode and errorMessage as the model's documentation gives them.
+                key = "id" if ids else "name"
+                errors.append({key: wanted, "errorCode": "NOT_FOUND", "errorMessage": "The specified Collection Group is not found."})
+        return {"collectionGroupDetails": details, "collectionGroupErrorDetails": errors}
+
+    def op_list_collection_groups(self, st, body, *_):
+        # maxResults "Default is 20" (botocore's model); nextToken is an offset, opaque to callers.
+        size = body.get("maxResults") or 20
+        token = body.get("nextToken")
+        try:
+            start = int(token) if token else 0
+        except ValueError:
+            raise _validation("The nextToken is not valid")
+        groups = sorted(st.collection_groups.values(), key=lambda g: g.name)
+        page = groups[start:start + size]
+        out = {"collectionGroupSummaries": [g.summary(self._members(st, g)) for g in page]}
+        if start + size < len(groups):
+            out["nextToken"] = str(start + size)
+        return out
+
+    def op_update_collection_group(self, st, body, *_):
+        # botocore's model lists no ResourceNotFoundException for UpdateCollectionGroup; the code
+        # AWS answers for an unknown id is unverified.
+        g = self._group(st, body.get("id"))
+        # Name, standby replicas and generation cannot change (UpdateCollectionGroupRequest has
+        # no such members; CloudFormation's createOnlyProperties).
+        if "capacityLimits" in body:
+            g.limits = self._capacity_limits(body["capacityLimits"], g.generation)
+        if "description" in body:
+            g.description = body["description"]
+        g.modified = _now_ms()
+        return {"updateCollectionGroupDetail": g.update_detail()}
+
+    def op_delete_collection_group(self, st, body, *_):
+        g = self._group(st, body.get("id"))
+        # "You can only delete empty collection groups that contain no collections" (botocore's
+        # model, DeleteCollectionGroup); a collection still DELETING is still in the group. The
+        # wording of the ConflictException is ours.
+        members = self._members(st, g)
+        if members:
+            raise _conflict(
+                f"Collection group {g.id} contains {len(members)} collection(s); "
+                "you can only delete empty collection groups that contain no collections"
+            )
+        del st.collection_groups[g.id]
+        return {}
+
     # -- tags ---------------------------------------------------------------------------------
 
     def _by_arn(self, st, arn):
+        """The taggable resource behind an ARN: a collection or a collection group."""
         c = next((c for c in st.live_collections() if c.arn == arn), None)
+        if c is None:
+            c = next((g for g in st.collection_groups.values() if g.arn == arn), None)
         if c is None:
             raise _not_found(f"Resource not found: {arn}")
         return c
 
     def op_list_tags_for_resource(self, st, body, *_):
         c = self._by_arn(st, body.get("resourceArn"))
-        return {"tags": [{"key": k, "value": v} for k, v in sorted(c.tags.items())]}
+        return {"tags": _tag_list(c.tags)}
 
     def op_tag_resource(self, st, body, *_):
         c = self._by_arn(st, body.get("resourceArn"))
@@ -475,6 +812,10 @@ class OpenSearchServerless:
         c = next((c for c in st.live_collections() if c.id == body.get("id")), None)
         if c is None or c.status(time.monotonic()) != "ACTIVE":
             raise _not_found(f"Collection not found or not active: {body.get('id')}")
+        # A request to one of a group's collections keeps the group from scaling to zero.
+        group = st.collection_groups.get(c.group_id)
+        if group is not None:
+            group.last_active = time.monotonic()
         name = body.get("indexName")
         if not isinstance(name, str) or not name:
             raise _validation("indexName is required")
@@ -519,11 +860,15 @@ class OpenSearchServerless:
             raise _validation("indexSchema must be a JSON object")
         return schema or {}
 
+    def _stored_schema(self, c, body):
+        schema = self._schema(body)
+        return nextgen_schema(schema) if c.generation == "NEXTGEN" else schema
+
     def op_create_index(self, st, body, access_key, region):
         c, name = self._index_target(st, body, "CreateIndex", access_key, region)
         if (c.id, name) in st.indexes:
             raise _conflict(f"Index {name} already exists in collection {c.id}")
-        st.indexes[(c.id, name)] = self._schema(body)
+        st.indexes[(c.id, name)] = self._stored_schema(c, body)
         st.index_created[(c.id, name)] = (time.monotonic(), _now_ms(), uuid.uuid4().hex[:22])
         return {}
 
@@ -538,7 +883,7 @@ class OpenSearchServerless:
         c, name = self._index_target(st, body, "UpdateIndex", access_key, region)
         if (c.id, name) not in st.indexes:
             raise _not_found(f"no such index [{name}]")
-        st.indexes[(c.id, name)] = self._schema(body)
+        st.indexes[(c.id, name)] = self._stored_schema(c, body)
         return {}
 
     def op_delete_index(self, st, body, access_key, region):

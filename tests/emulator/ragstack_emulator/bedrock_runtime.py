@@ -278,6 +278,26 @@ class BedrockRuntime:
     def handle(self, name, params, body, account, region):
         return getattr(self, name)(params, body, account, region)
 
+    def _wake(self, kb, account, region):
+        """A query to a knowledge base on a NextGen collection whose group scaled to zero waits
+        `nextgen_cold_start` while capacity comes back (settings.py cites the developer guide),
+        then counts as the group's activity."""
+        arn = ((kb.body.get("storageConfiguration") or {}).get("opensearchServerlessConfiguration") or {}).get("collectionArn", "")
+        aoss = self.agent.aoss
+        with aoss.lock:
+            st = aoss.state(account, region)
+            collection = next((c for c in st.live_collections() if c.arn == arn), None)
+            group = st.collection_groups.get(collection.group_id) if collection else None
+            if group is None or group.generation != "NEXTGEN":
+                return
+            now = time.monotonic()
+            idle = group.last_active is None or now - group.last_active >= self.settings.delays["nextgen_idle"]
+            group.last_active = now
+        if idle:
+            time.sleep(self.settings.delays.get("nextgen_cold_start", 0.0))
+            with aoss.lock:
+                group.last_active = time.monotonic()  # awake from now on
+
     def _chunks(self, account, region, kb_id):
         """Every chunk the knowledge base holds; ResourceNotFoundException for an unknown one."""
         kb_id = kb_id.rsplit("/", 1)[-1]  # an ARN ends with the id
@@ -287,6 +307,9 @@ class BedrockRuntime:
             if kb is None or kb.gone(now):
                 # ResourceNotFoundException is in both operations' errors (API model); the wording is bedrock_agent.py's.
                 raise _not_found(f"Knowledge base with id {kb_id} does not exist")
+        self._wake(kb, account, region)
+        with self.agent.lock:
+            now = time.monotonic()
             sources = []
             for ds in kb.data_sources.values():
                 for job in ds.jobs:

@@ -9,7 +9,10 @@ it would on AWS.
 
 Requests are matched to an operation by protocol: awsJson (X-Amz-Target), query (Action), and
 restJson / restXml (method and URI template, the most specific match winning). rest-xml bodies
-(S3's XML payloads) are not parsed: their members are counted present, not checked.
+(S3's XML payloads: CreateBucketConfiguration, Tagging, the notification, encryption, versioning
+and public-access-block configurations, Delete) are parsed by their shapes (element names from
+`locationName`, lists wrapped or `flattened`), so their members are checked like any other; a
+blob or string payload (a bucket policy, an object body) is present, not parsed.
 """
 import functools
 import json
@@ -197,6 +200,8 @@ def _rest(service, environ, body):
                         params[name] = json.loads(body)
                     except ValueError:
                         params[name] = {}
+                elif member.type_name == "structure" and model.protocol == "rest-xml":
+                    params[name] = _xml_payload(member, body)
                 else:
                     params[name] = _Opaque()
         elif wire in json_body:
@@ -205,7 +210,50 @@ def _rest(service, environ, body):
 
 
 class _Opaque:
-    """A member that is present but not parsed (an XML payload)."""
+    """A member that is present but not parsed (a blob or string payload)."""
+
+
+def _local(tag):
+    return tag.rsplit("}", 1)[-1]
+
+
+def _xml_payload(shape, body):
+    """An XML payload as the structure `shape` describes it; a body that is not XML is left to the
+    service (AWS answers MalformedXML) as present."""
+    import xml.etree.ElementTree as ET
+
+    try:
+        root = ET.fromstring(body)
+    except ET.ParseError:
+        return _Opaque()
+    return _from_xml(shape, root)
+
+
+def _from_xml(shape, element):
+    """restXml's form of a value: a structure's members are child elements named by their
+    locationName; a list is wrapped (items named by the member's locationName, default `member`)
+    or `flattened` (repeated elements of the list's name, handled by the caller)."""
+    if shape.type_name == "structure":
+        out = {}
+        children = list(element)
+        for name, member in shape.members.items():
+            if member.serialization.get("xmlAttribute"):
+                continue
+            wire = member.serialization.get("name", name)
+            matches = [c for c in children if _local(c.tag) == wire]
+            if not matches:
+                continue
+            if member.type_name == "list" and member.serialization.get("flattened"):
+                out[name] = [_from_xml(member.member, c) for c in matches]
+            else:
+                out[name] = _from_xml(member, matches[0])
+        return out
+    if shape.type_name == "list":
+        item = shape.member.serialization.get("name", "member")
+        return [_from_xml(shape.member, c) for c in element if _local(c.tag) == item]
+    if shape.type_name == "map":
+        return {}
+    return _scalar(shape, (element.text or "").strip())
 
 
 def _scalar(shape, text):

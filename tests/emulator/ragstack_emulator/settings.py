@@ -26,6 +26,16 @@ _AWS_SECONDS = {
     "knowledge_base_storage_propagation": 60.0,
     "ingestion_starting": 15.0,
     "ingestion_in_progress": 60.0,
+    # A NextGen collection "provisions infrastructure in seconds instead of minutes" (AWS Big Data
+    # Blog, "The next generation of Amazon OpenSearch Serverless"); 20 s is our reading of seconds.
+    "collection_create_nextgen": 20.0,
+    # A NextGen group scales to zero "after 10 minutes of no incoming requests across all
+    # collections in the group. This idle period is not configurable" (developer guide, "Scale to
+    # zero for Amazon OpenSearch Serverless"). RAGSTACK_EMULATOR_NEXTGEN_IDLE_SECONDS overrides it.
+    "nextgen_idle": 600.0,
+    # The first request after scaling to zero waits while capacity comes back: "Expect 10–30
+    # seconds of latency on the first request to each component" (the same page); 20 s here.
+    "nextgen_cold_start": 20.0,
 }
 
 _TEST_SECONDS = {
@@ -38,6 +48,10 @@ _TEST_SECONDS = {
     "knowledge_base_storage_propagation": 0.6,
     "ingestion_starting": 0.2,
     "ingestion_in_progress": 0.3,
+    "collection_create_nextgen": 0.1,
+    "nextgen_idle": 1.0,
+    # Off unless a test asks for it (POST /_ragstack/config {"delays": {"nextgen_cold_start": ...}}).
+    "nextgen_cold_start": 0.0,
 }
 
 PROFILES = {
@@ -98,6 +112,8 @@ class Settings:
         os.environ["MOTO_LAMBDA_CONCURRENCY_QUOTA"] = str(self.lambda_concurrency)
         # Validate every request against the service's API model (botocore), as AWS does.
         self.validate_requests = environ.get("RAGSTACK_EMULATOR_VALIDATE_REQUESTS", "1") != "0"
+        # Authorize every request against the configured caller role's IAM policies (iam_auth.py).
+        self.enforce_iam = environ.get("RAGSTACK_EMULATOR_ENFORCE_IAM", "0") == "1"
 
     def _check_model_access(self):
         for model, status in self.model_access.items():
@@ -124,6 +140,7 @@ class Settings:
             "model_lifecycle": self.model_lifecycle,
             "caller": self.caller,
             "validate_requests": self.validate_requests,
+            "enforce_iam": self.enforce_iam,
             "guardrails": self.guardrails,
             "usage_today": self.usage_today,
             "lambda_concurrency": self.lambda_concurrency,
@@ -154,6 +171,8 @@ class Settings:
             self.container_credentials_seconds = float(changes["container_credentials_seconds"])
         if "validate_requests" in changes:
             self.validate_requests = bool(changes["validate_requests"])
+        if "enforce_iam" in changes:
+            self.enforce_iam = bool(changes["enforce_iam"])
         if "unavailable_models" in changes:
             self.unavailable_models = [str(m) for m in changes["unavailable_models"]]
         if "guardrails" in changes:
