@@ -49,6 +49,17 @@ tar -xzf "$tmp/$archive" -C "$tmp"
 mkdir -p "$dir"
 install -m 0755 "$tmp/ragstack-$version-$arch-linux/ragstack" "$dir/ragstack"
 echo "installed $("$dir/ragstack" --version) to $dir/ragstack"
+# Bash completion and man pages where the user's own shell and man look, no root needed
+# (bash-completion loads ~/.local/share/bash-completion/completions; man searches
+# ~/.local/share/man next to ~/.local/bin on the PATH).
+share="${XDG_DATA_HOME:-$HOME/.local/share}"
+unpacked="$tmp/ragstack-$version-$arch-linux/share"
+if [ -f "$unpacked/bash-completion/completions/ragstack" ]; then
+  mkdir -p "$share/bash-completion/completions" "$share/man/man1"
+  install -m 0644 "$unpacked/bash-completion/completions/ragstack" "$share/bash-completion/completions/ragstack"
+  for page in "$unpacked"/man/man1/*.1; do [ -f "$page" ] && install -m 0644 "$page" "$share/man/man1/"; done
+  echo "installed bash completion and man pages under $share (man ragstack)"
+fi
 case ":$PATH:" in
   *":$dir:"*) ;;
   *) echo "$dir is not on your PATH; add it with:"

@@ -111,6 +111,12 @@ pub enum Command {
     Legacy(LegacyArgs),
     /// The Bedrock models a knowledge base can use in a region: lifecycle, access, output limit
     Models(ModelsArgs),
+    /// Print the query function's (or the sync trigger's) logs: request ids, errors, durations
+    Logs(crate::logs::LogsArgs),
+    /// Print the shell completion script (bash, zsh, fish, powershell, elvish)
+    Completions(crate::shell::CompletionsArgs),
+    /// Write a man page per command into a directory
+    Manpages(crate::shell::ManpagesArgs),
 }
 
 #[derive(Debug, Args)]
@@ -152,8 +158,8 @@ impl Command {
     /// The environment the command works on; `legacy` names an old one and is dispatched first.
     fn target(&self) -> &TargetArgs {
         match self {
-            Command::Legacy(_) | Command::Models(_) => {
-                unreachable!("legacy and models have no environment file and are run before any lookup")
+            Command::Legacy(_) | Command::Models(_) | Command::Completions(_) | Command::Manpages(_) => {
+                unreachable!("these commands have no environment file and are run before any lookup")
             }
             Command::Status(s) => &s.target,
             Command::Ask(a) => &a.target,
@@ -162,6 +168,7 @@ impl Command {
             Command::Deploy(d) => &d.target,
             Command::Plan(p) => &p.target,
             Command::Export(e) => &e.target,
+            Command::Logs(l) => &l.target,
         }
     }
 }
@@ -256,8 +263,8 @@ async fn connect(cli: &Cli, check: impl FnOnce(&Environment) -> Result<()>) -> R
     if matches!(cli.command, Command::Deploy(_) | Command::Plan(_)) {
         models::check(&clients, &env, &report).await?;
     }
-    // Teardown must work whatever happened to the models since the deploy; ask only talks to the API.
-    if !matches!(cli.command, Command::Teardown(_) | Command::Ask(_)) {
+    // Teardown must work whatever happened to the models since the deploy; ask and logs only read.
+    if !matches!(cli.command, Command::Teardown(_) | Command::Ask(_) | Command::Logs(_)) {
         preflight::check_embedding_model(&clients, &env, &report).await?;
         preflight::check_model_access(&clients, &env, &report).await?;
     }
@@ -325,6 +332,8 @@ pub async fn run(mut cli: Cli) -> Result<u8> {
             let ctx = Ctx { env, templates, clients, known: Mutex::new(known), report };
             export::run(&ctx, e)
         }
+        Command::Completions(c) => crate::shell::completions(c, <Cli as clap::CommandFactory>::command()),
+        Command::Manpages(m) => crate::shell::manpages(m, <Cli as clap::CommandFactory>::command()),
         Command::Models(m) => {
             let region = resolve_region(m.region.as_deref(), cli.global.profile.as_deref()).await?;
             let clients = Clients::connect(&region, cli.global.profile.as_deref()).await;
@@ -363,6 +372,7 @@ pub async fn run(mut cli: Cli) -> Result<u8> {
         Command::Deploy(d) => deploy::run(connect(&cli, |_| Ok(())).await?, d).await,
         Command::Status(s) => status::run(connect(&cli, |_| Ok(())).await?, s.show_api_key).await,
         Command::Ask(a) => ask::run(&*connect(&cli, |_| a.checked_question().map(drop)).await?, a).await,
+        Command::Logs(l) => crate::logs::run(&*connect(&cli, |_| Ok(())).await?, l).await,
         Command::Sync(args) => sync::run(connect(&cli, |env| sync::validate(env, args)).await?, args).await,
         Command::Teardown(t) => teardown::run(connect(&cli, |_| Ok(())).await?, t.keep_documents, cli.global.yes).await,
     }

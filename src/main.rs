@@ -3,6 +3,13 @@ use ragstack::cli::Cli;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
+    // A closed pipe (`ragstack status dev | head -1`) ends the process quietly, as it ends `cat`,
+    // instead of making print! panic on EPIPE: restore SIGPIPE's default, which Rust ignores.
+    #[cfg(unix)]
+    // SAFETY: called before any other thread exists; SIG_DFL is a valid disposition.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = Cli::parse();
     let json = cli.global.json;
     let filter = match cli.global.verbose {

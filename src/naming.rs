@@ -170,8 +170,15 @@ impl Names {
         format!("arn:{}:aoss:{}:{}:collection-group/{id}", self.partition, self.region, self.account)
     }
 
-    pub fn collection_endpoint(&self, id: Option<&str>) -> String {
-        format!("https://{}.{}.aoss.{}", id.unwrap_or(AFTER_APPLY), self.region, dns_suffix(self.region.as_str()))
+    /// A collection's endpoint: Classic `ID.REGION.aoss.amazonaws.com`, NextGen
+    /// `ID.aoss.REGION.on.aws` (OpenSearch Serverless developer guide, "Collection endpoints").
+    pub fn collection_endpoint(&self, id: Option<&str>, nextgen: bool) -> String {
+        let id = id.unwrap_or(AFTER_APPLY);
+        if nextgen {
+            format!("https://{id}.aoss.{}.on.aws", self.region)
+        } else {
+            format!("https://{id}.{}.aoss.{}", self.region, dns_suffix(self.region.as_str()))
+        }
     }
 
     pub fn knowledge_base_arn(&self, id: Option<&str>) -> String {

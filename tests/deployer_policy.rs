@@ -143,6 +143,7 @@ fn every_command_passes_under_the_deployer_policy_alone() {
         assert_eq!(emu.mutating_calls(), Vec::<String>::new(), "{env}: a re-deploy changes nothing");
         ok(&wd, &emu, &["sync", env, "--upload", "docs"]);
         ok(&wd, &emu, &["status", env]);
+        ok(&wd, &emu, &["logs", env, "--since", "1h"]);
         ok(&wd, &emu, &["plan", env, "--detailed-exitcode"]);
         ok(&wd, &emu, &["ask", env, "When do you open?", "--url", &url]);
         if env != "triggered" {

@@ -27,6 +27,12 @@ fn artifacts(tamper: bool) -> tempfile::TempDir {
     let stage = dir.path().join("stage").join(&name);
     std::fs::create_dir_all(&stage).unwrap();
     std::fs::write(stage.join("ragstack"), format!("#!/bin/sh\necho ragstack {VERSION}\n")).unwrap();
+    // The completion and man pages scripts/release puts in share/.
+    std::fs::create_dir_all(stage.join("share/bash-completion/completions")).unwrap();
+    std::fs::create_dir_all(stage.join("share/man/man1")).unwrap();
+    std::fs::write(stage.join("share/bash-completion/completions/ragstack"), "complete -F _ragstack ragstack\n")
+        .unwrap();
+    std::fs::write(stage.join("share/man/man1/ragstack.1"), ".TH ragstack 1\n").unwrap();
     let archive = dir.path().join(format!("{name}.tar.gz"));
     let ok = Command::new("tar").arg("-czf").arg(&archive).arg("-C").arg(dir.path().join("stage")).arg(&name).status();
     assert!(ok.unwrap().success());
@@ -96,6 +102,10 @@ fn installs_this_architectures_archive_into_local_bin_and_says_how_to_reach_it()
     let version = Command::new(&bin).output().unwrap();
     assert_eq!(String::from_utf8_lossy(&version.stdout).trim(), format!("ragstack {VERSION}"));
     assert!(text.contains(&format!("installed ragstack {VERSION}")), "{text}");
+    // Bash completion and the man pages, in the user's own share/, no root needed.
+    let share = home.path().join(".local/share");
+    assert!(share.join("bash-completion/completions/ragstack").is_file(), "{text}");
+    assert!(share.join("man/man1/ragstack.1").is_file(), "{text}");
     assert!(text.contains("is not on your PATH") && text.contains("export PATH"), "{text}");
 }
 

@@ -136,18 +136,42 @@ fn a_nextgen_environment_deploys_redeploys_without_change_syncs_reports_and_tear
     let mut p = wd.ragstack_on(&emu);
     p.args(["plan", "dev"]);
     let (_, out, _) = run(p);
-    assert!(out.contains("collection") && out.contains("replace") && out.contains("collection_group"), "{out}");
+    let row = out.lines().find(|l| l.split_whitespace().nth(1) == Some("collection")).unwrap_or_default();
+    assert!(row.starts_with("-/+") && row.contains("collection_group"), "the collection is replaced: {row}\n{out}");
+    let group_row = out.lines().find(|l| l.split_whitespace().nth(1) == Some("collection_group")).unwrap_or_default();
+    assert!(group_row.contains("delete"), "the group goes: {group_row}\n{out}");
     emu.clear_calls();
     let (code, _, err) = deploy(&wd, &emu, "dev", &[]);
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("--allow-replace"), "{err}");
     assert_eq!(emu.mutating_calls(), Vec::<String>::new());
 
+    // From Classic to NextGen with --allow-replace: a new group, a new collection in it, the
+    // documents ingested again.
+    let (code, out, err) = deploy(&wd, &emu, "dev", &["--allow-replace"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    std::fs::create_dir_all(wd.path().join("docs")).unwrap();
+    std::fs::write(wd.path().join("docs/hours.md"), "# Hours\nWe open at nine.").unwrap();
     wd.dev_with("dev", &[NEXTGEN, CAPACITY]);
+    let (code, out, err) = deploy(&wd, &emu, "dev", &["--allow-replace"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    let mut s = wd.ragstack_on(&emu);
+    s.args(["sync", "dev", "--upload", "docs"]);
+    let (code, out, err) = run(s);
+    assert_eq!(code, 0, "{out}\n{err}");
+    rt().block_on(async {
+        let cols = c.aoss.batch_get_collection().names("ragstack-dev").send().await.unwrap();
+        let col = &cols.collection_details()[0];
+        assert_eq!(col.collection_group_name(), Some("ragstack-dev"));
+        assert!(col.collection_endpoint().unwrap_or_default().ends_with(".aoss.us-east-1.on.aws"), "{col:?}");
+    });
     let (code, out, err) = teardown(&wd, &emu, "dev", &["--yes"]);
     assert_eq!(code, 0, "{out}\n{err}");
     rt().block_on(async {
         let groups = c.aoss.list_collection_groups().send().await.unwrap();
         assert!(groups.collection_group_summaries().is_empty(), "{groups:?}");
+        let cols = c.aoss.list_collections().send().await.unwrap();
+        assert!(cols.collection_summaries().is_empty(), "{cols:?}");
+        assert!(c.agent.list_knowledge_bases().send().await.unwrap().knowledge_base_summaries().is_empty());
     });
 }

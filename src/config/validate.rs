@@ -222,6 +222,18 @@ impl Validator {
             }
         }
         v.capacity(file);
+        // NextGen collections are reached through standard AWS PrivateLink, not OpenSearch
+        // Serverless's own VPC endpoints ("Collection endpoints"): unproven with ragstack's
+        // network policy, so refused rather than half working.
+        if vs.generation == Generation::Nextgen && vs.network_access == NetworkAccess::Private {
+            v.fail(
+                &["vector_store", "network_access"],
+                Some(q("private")),
+                "a NextGen collection is reached through standard AWS PrivateLink, which ragstack does not \
+                 configure yet: use network_access = \"public\" (still IAM-authenticated) or generation = \"classic\""
+                    .into(),
+            );
+        }
         if vs.network_access == NetworkAccess::Public && !vs.vpc_endpoints.is_empty() {
             v.fail(
                 &["vector_store", "vpc_endpoints"],

@@ -129,9 +129,9 @@ impl Kind for Collection {
                 "generation": vs.generation.as_api(),
                 "collection_group": if nextgen { Some(&n.collection_group) } else { None },
                 "standby_replicas": if vs.standby_replicas { "ENABLED" } else { "DISABLED" },
-                "endpoint": n.collection_endpoint(id),
+                "endpoint": n.collection_endpoint(id, nextgen),
             }))
-            .output("collection_endpoint", n.collection_endpoint(id));
+            .output("collection_endpoint", n.collection_endpoint(id, nextgen));
         if nextgen {
             // A collection cannot move to another group: a new group means a new collection.
             r = r.depends_on(&aoss_collection_group::ID, Needs::Ready).replaced_with(&aoss_collection_group::ID);
@@ -172,12 +172,16 @@ impl Kind for Collection {
             ctx.assign(&ID, Some(id.to_string()));
         }
         obs.diff("type", c.r#type().map(|t| t.as_str()).unwrap_or_default(), "VECTORSEARCH", true);
-        obs.diff(
-            "standby_replicas",
-            c.standby_replicas().map(|s| s.as_str()).unwrap_or_default(),
-            standby(ctx).as_str(),
-            true,
-        );
+        // A NextGen collection's standby replicas are its group's (which diffs them): whether AWS
+        // reports them on the collection too is not documented.
+        if group(ctx).is_none() {
+            obs.diff(
+                "standby_replicas",
+                c.standby_replicas().map(|s| s.as_str()).unwrap_or_default(),
+                standby(ctx).as_str(),
+                true,
+            );
+        }
         // The generation comes with the group: a Classic collection has none.
         obs.diff("collection_group", c.collection_group_name(), group(ctx), true);
         if c.status() == Some(&CollectionStatus::Failed) {

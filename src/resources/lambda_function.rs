@@ -137,9 +137,20 @@ pub fn variables(ctx: &Ctx) -> BTreeMap<String, String> {
     let mut vars = BTreeMap::from([
         ("KNOWLEDGE_BASE_ID".to_string(), ctx.assigned(&knowledge_base::ID).unwrap_or_else(|| AFTER_APPLY.into())),
         ("GENERATION_MODEL_ARN".to_string(), model),
+        // A NextGen store may be asleep: only then is a slow answer a wake-up worth retrying.
+        ("VECTOR_STORE_GENERATION".to_string(), ctx.env.file.vector_store.generation.as_api().to_string()),
+        // Bedrock's answer must come before Lambda's timeout (and API Gateway's 29 s) end the
+        // request: 4 s of the function's time are kept for the rest (templates/lambda/handler.py).
+        ("BEDROCK_READ_TIMEOUT_SECONDS".to_string(), read_timeout(ctx.env.file.lambda.timeout_seconds).to_string()),
     ]);
     vars.extend(retrieval_variables(&ctx.env.file.retrieval));
     vars
+}
+
+/// How long the function waits for Bedrock: its timeout less 4 s, at most 23 s (API Gateway ends a
+/// request at 29 s), at least 1 s.
+fn read_timeout(timeout_seconds: i64) -> i64 {
+    (timeout_seconds - 4).clamp(1, 23)
 }
 
 /// The sync trigger's environment variables (templates/sync/handler.py says what each is).

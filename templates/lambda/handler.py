@@ -194,8 +194,17 @@ def waking_up(code, detail, http_status):
     return code in SLOW_DEPENDENCY_CODES and bool(SLOW_WORDS.search(detail or ""))
 
 
+# A Classic collection does not sleep: a slow answer there is no wake-up, and the page and `ragstack
+# ask` must not ask again by themselves (each try spends tokens).
+TIMED_OUT = (503, "timed_out", "Bedrock did not answer in time; try again in a moment.")
+
+
 def waking_up_error():
-    status, ours, message = WAKING_UP
+    # VECTOR_STORE_GENERATION is set by ragstack: NEXTGEN collections scale to zero when idle.
+    if os.environ.get("VECTOR_STORE_GENERATION", "NEXTGEN") != "NEXTGEN":
+        status, ours, message = TIMED_OUT
+    else:
+        status, ours, message = WAKING_UP
     return error(status, ours, message, {"Retry-After": str(RETRY_AFTER_SECONDS)})
 
 

@@ -30,7 +30,7 @@ def configure_environment():
     os.environ.update({"KNOWLEDGE_BASE_ID": KB, "GENERATION_MODEL_ARN": MODEL, "AWS_DEFAULT_REGION": "us-east-1"})
     os.environ.pop("MAX_QUESTION_CHARS", None)
     for var in ("NUMBER_OF_RESULTS", "SEARCH_TYPE", "GUARDRAIL_ID", "GUARDRAIL_VERSION", "TEMPERATURE", "MAX_TOKENS",
-                "BEDROCK_READ_TIMEOUT_SECONDS"):
+                "BEDROCK_READ_TIMEOUT_SECONDS", "VECTOR_STORE_GENERATION"):
         os.environ.pop(var, None)
 
 
@@ -324,6 +324,19 @@ class WakingUpTest(unittest.TestCase):
                 self.stub.add_client_error("retrieve_and_generate", service_error_code=aws_code,
                                            service_message=message, http_status_code=http_status)
                 self.assert_waking_up(*self.ask())
+        self.stub.assert_no_pending_responses()
+
+    def test_a_slow_answer_from_a_classic_store_is_timed_out_not_waking_up(self):
+        # A Classic collection never sleeps: the page and ask must not retry on their own.
+        os.environ["VECTOR_STORE_GENERATION"] = "CLASSIC"
+        try:
+            self.stub.add_client_error("retrieve_and_generate", service_error_code="ServiceUnavailableException",
+                                       service_message="Service Unavailable", http_status_code=503)
+            got, _, body = self.ask()
+        finally:
+            os.environ.pop("VECTOR_STORE_GENERATION", None)
+        self.assertEqual((got, body["error"]["code"]), (503, "timed_out"), body)
+        self.assertNotIn("waking", body["error"]["message"])
         self.stub.assert_no_pending_responses()
 
     def test_other_failures_of_the_same_codes_keep_their_answer_and_no_retry_after(self):

@@ -348,7 +348,10 @@ class Collection:
             "standbyReplicas": self.standby,
             "createdDate": self.created,
             "lastModifiedDate": self.created,
-            "collectionEndpoint": f"https://{self.id}.{self.region}.aoss.amazonaws.com",
+            # Classic ID.REGION.aoss.amazonaws.com, NextGen ID.aoss.REGION.on.aws (developer guide,
+            # "Collection endpoints"); the dashboard path follows the Classic form.
+            "collectionEndpoint": f"https://{self.id}.aoss.{self.region}.on.aws" if self.generation == "NEXTGEN"
+            else f"https://{self.id}.{self.region}.aoss.amazonaws.com",
             "dashboardEndpoint": f"https://{self.id}.{self.region}.aoss.amazonaws.com/_dashboards",
         }
         if self.description is not None:
