@@ -19,6 +19,10 @@ pub struct DeployArgs {
     /// dimensions, index mapping, chunking); their documents are re-ingested
     #[arg(long)]
     pub allow_replace: bool,
+    /// Allow deleting what the environment file no longer declares and that holds documents (a
+    /// data source removed or renamed); settings turned off are removed without it
+    #[arg(long)]
+    pub allow_delete: bool,
     /// Do not run ingestion after the resources are in place
     #[arg(long)]
     pub no_sync: bool,
@@ -38,7 +42,7 @@ pub async fn run(ctx: Arc<Ctx>, args: &DeployArgs) -> Result<u8> {
         )),
     );
     let plan = engine::observe(&ctx, &deployer).await?;
-    engine::check(&plan, args.allow_replace)?;
+    engine::check(&plan, args.allow_replace, args.allow_delete)?;
     let sync = !args.no_sync;
     if !plan.has_changes() || (!sync && plan.items.iter().all(|i| i.action == Action::NoOp)) {
         summary(&ctx, &plan, None)?;

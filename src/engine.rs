@@ -186,6 +186,15 @@ pub async fn observe(ctx: &Arc<Ctx>, deployer: &str) -> Result<Plan> {
         })
         .collect();
     cascade_replacements(&mut items);
+    // What ragstack owns in the environment but the file no longer declares (a data source
+    // removed or renamed): deleted like a setting turned off (README, "How deploy works").
+    let declared_ids: Vec<Id> = items.iter().map(|i| i.id.clone()).collect();
+    for kind in resources::KINDS {
+        for (mut r, obs) in kind.leftovers(ctx, &declared_ids).await? {
+            r.unwanted = true;
+            items.push(Item::new(r, obs));
+        }
+    }
     let n = &ctx.env.names;
     Ok(Plan {
         environment: ctx.env.name.clone(),
@@ -281,6 +290,14 @@ pub fn plan_text(p: &Plan) -> String {
             }
         }
     }
+    for i in p.items.iter().filter(|i| i.action == Action::Delete && i.resource.kind.ingests()) {
+        let _ = writeln!(
+            s,
+            "\ndata source {} is no longer in the environment file: its documents stop being ingested \
+             (deploy deletes it only with --allow-delete)",
+            i.name
+        );
+    }
     if p.needs_sync() {
         let _ = writeln!(s, "\nthen: ingestion for data sources that have not completed one");
     }
@@ -359,7 +376,7 @@ pub struct Applied {
 
 /// Refuses a plan deploy must not execute: resources owned by someone else, or replacements
 /// without `--allow-replace`. Nothing has been changed when this fails.
-pub fn check(p: &Plan, allow_replace: bool) -> Result<()> {
+pub fn check(p: &Plan, allow_replace: bool, allow_delete: bool) -> Result<()> {
     let foreign: Vec<String> = p
         .items
         .iter()
@@ -391,6 +408,26 @@ pub fn check(p: &Plan, allow_replace: bool) -> Result<()> {
             )
         })
         .collect();
+    // A data source the file no longer declares holds ingested documents: deleting it is asked for.
+    let removed: Vec<String> = p
+        .items
+        .iter()
+        .filter(|i| i.action == Action::Delete && i.resource.kind.ingests())
+        .map(|i| format!("data source {}", i.name))
+        .collect();
+    if !removed.is_empty() && !allow_delete {
+        return Err(Error::Refused {
+            message: format!(
+                "deploy would delete {}: the environment file no longer declares {}; nothing was changed",
+                removed.join(", "),
+                if removed.len() == 1 { "it" } else { "them" }
+            ),
+            help: "review with `ragstack plan`, then deploy with --allow-delete: the knowledge base stops \
+                   ingesting that data source's documents (its vectors stay in the index, RETAIN); or put the data \
+                   source back in the file"
+                .into(),
+        });
+    }
     if !replaced.is_empty() && !allow_replace {
         return Err(Error::Refused {
             message: format!(
@@ -483,7 +520,8 @@ fn ingest_when_ready(
 ) -> tokio::task::JoinHandle<Result<Vec<JobResult>>> {
     let wanted: Vec<(Id, watch::Receiver<Level>)> = items
         .iter()
-        .filter(|i| i.resource.kind.ingests() && (i.action != Action::NoOp || i.observation.needs_sync))
+        .filter(|i| i.resource.kind.ingests() && i.action != Action::Delete)
+        .filter(|i| i.action != Action::NoOp || i.observation.needs_sync)
         .map(|i| (i.id.clone(), levels[&i.id].clone()))
         .collect();
     let ctx = ctx.clone();
@@ -548,7 +586,11 @@ async fn run_one(ctx: &Arc<Ctx>, item: &Item, deps: Vec<Gate>, tx: watch::Sender
     };
     // Rendered now: documents and ARNs may hold ids of what was just created.
     let outcome = async {
-        let r = declared(ctx, &item.id)?;
+        // A leftover (declared no more) is deleted as observation found it.
+        let r = match declared(ctx, &item.id) {
+            Err(_) if item.action == Action::Delete => item.resource.clone(),
+            declared => declared?,
+        };
         let mut obs = item.observation.clone();
         let mut action = item.action;
         if dependency_changed && obs.exists {

@@ -100,6 +100,9 @@ fn states(plan: &engine::Plan) -> (Vec<Value>, Vec<Value>, bool) {
                 format!("drifted: {}", fields.join(", "))
             }
             Action::Wait => format!("not ready: {}", i.observation.status.as_ref().map_or("", |s| s.aws.as_str())),
+            Action::Delete if i.resource.kind.ingests() => {
+                "no longer in the environment file: `ragstack deploy --allow-delete` deletes it".to_string()
+            }
             Action::Delete => "turned off in the environment file: the next deploy deletes it".to_string(),
             _ => "ok".to_string(),
         };
@@ -113,7 +116,9 @@ fn states(plan: &engine::Plan) -> (Vec<Value>, Vec<Value>, bool) {
     }
     // The last job of each existing data source, as observing it found.
     let mut ingestion = Vec::new();
-    for i in plan.items.iter().filter(|i| i.observation.exists && i.resource.kind.ingests()) {
+    for i in
+        plan.items.iter().filter(|i| i.observation.exists && i.resource.kind.ingests() && i.action != Action::Delete)
+    {
         match &i.observation.last_job {
             None => {
                 healthy = false;
