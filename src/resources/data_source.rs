@@ -226,23 +226,37 @@ fn source_configuration(ctx: &Ctx, name: &str) -> DataSourceConfiguration {
     DataSourceConfiguration::builder().r#type(DataSourceType::S3).s3_configuration(s3).build().expect("type is set")
 }
 
-/// The latest change under `prefix`: the newest object version or delete marker (a deleted
-/// document leaves one in a versioned bucket), as (key, when).
+/// How many pages of ListObjectVersions (1,000 versions each) status reads under a prefix at most:
+/// a bounded number of calls, whatever the bucket holds.
+const STALENESS_PAGES: usize = 20;
+
+/// What the look for changes found.
+struct Changes {
+    /// The newest change seen: an object version or delete marker, as (key, when).
+    newest: Option<(String, aws_smithy_types::DateTime)>,
+    /// Whether every version under the prefix was seen (not stopped early or capped).
+    complete: bool,
+}
+
+/// The changes under `prefix` (a deleted document leaves a delete marker in a versioned bucket).
+/// The look stops at the first change after `since` (the prefix is stale then, whatever else it
+/// holds) and after `STALENESS_PAGES` pages.
 async fn newest_change(
     ctx: &Ctx,
     bucket: &str,
     prefix: &str,
-) -> Result<Option<(String, aws_smithy_types::DateTime)>> {
+    since: &aws_smithy_types::DateTime,
+) -> Result<Changes> {
     let mut newest: Option<(String, aws_smithy_types::DateTime)> = None;
-    let mut later = |key: Option<&str>, at: Option<&aws_smithy_types::DateTime>| {
+    let later = |newest: &mut Option<(String, aws_smithy_types::DateTime)>, key: Option<&str>, at: Option<&aws_smithy_types::DateTime>| {
         if let (Some(key), Some(at)) = (key, at)
             && newest.as_ref().is_none_or(|(_, n)| at.as_nanos() > n.as_nanos())
         {
-            newest = Some((key.to_string(), *at));
+            *newest = Some((key.to_string(), *at));
         }
     };
     let (mut key_marker, mut version_marker) = (None, None);
-    loop {
+    for _ in 0..STALENESS_PAGES {
         let out = ctx
             .clients
             .s3
@@ -255,14 +269,17 @@ async fn newest_change(
             .await
             .map_err(aws)
             .map_err(failed(&format!("list the documents in s3://{bucket}/{prefix}")))?;
-        out.versions().iter().for_each(|v| later(v.key(), v.last_modified()));
-        out.delete_markers().iter().for_each(|m| later(m.key(), m.last_modified()));
-        if out.is_truncated() != Some(true) {
-            return Ok(newest);
+        out.versions().iter().for_each(|v| later(&mut newest, v.key(), v.last_modified()));
+        out.delete_markers().iter().for_each(|m| later(&mut newest, m.key(), m.last_modified()));
+        let truncated = out.is_truncated() == Some(true);
+        let changed = newest.as_ref().is_some_and(|(_, at)| at.secs() > since.secs());
+        if !truncated || changed {
+            return Ok(Changes { newest, complete: !truncated });
         }
         key_marker = out.next_key_marker().map(str::to_string);
         version_marker = out.next_version_id_marker().map(str::to_string);
     }
+    Ok(Changes { newest, complete: false })
 }
 
 /// Switches the data source to RETAIN (when it is not), deletes it, and waits until it is gone.
@@ -470,13 +487,20 @@ impl Kind for DataSource {
         let Some(job) = completed.ingestion_job_summaries().first() else { return Ok(()) };
         let bucket = ctx.env.data_source_bucket(ds);
         let prefix = ds.prefix();
-        let newest = newest_change(ctx, bucket, prefix).await?;
         let started = job.started_at();
+        let changes = newest_change(ctx, bucket, prefix, started).await?;
+        let newest = changes.newest;
         // S3 keeps modification times to the second: a change in the second the job started
         // counts as seen by it (`sync --upload` starts its job within that second).
         let stale = newest.as_ref().is_some_and(|(_, at)| at.secs() > started.secs());
         obs.stale = Some(stale);
         let detail = match newest {
+            _ if !stale && !changes.complete => format!(
+                "ingested: no change since job {} started {started} among the first {} versions under the \
+                 prefix (not exact: the rest were not read; `ragstack sync` ingests whatever changed)",
+                job.ingestion_job_id(),
+                STALENESS_PAGES * 1000
+            ),
             Some((key, at)) if stale => format!(
                 "changed after the last completed ingestion (job {} started {started}): {key} at {at}; \
                  ragstack sync {} {} ingests it",
