@@ -219,9 +219,12 @@ fn check_region_offers_the_stack(region: &str, skip: bool) -> Result<()> {
     if skip || catalog.offers_opensearch_serverless(region) {
         return Ok(());
     }
+    let guess = naming::did_you_mean(region, catalog.opensearch_serverless.regions.iter().map(String::as_str))
+        .map(|g| format!(" (did you mean {g}?)"))
+        .unwrap_or_default();
     Err(Error::usage(
         format!(
-            "OpenSearch Serverless is not offered in {region} according to ragstack's region table ({}); \
+            "OpenSearch Serverless is not offered in {region}{guess} according to ragstack's region table ({}); \
              offered in: {}",
             catalog.sources.opensearch_serverless,
             catalog.opensearch_serverless.regions.join(", ")

@@ -328,6 +328,18 @@ pub fn legacy_stack_names(env: &str) -> Vec<String> {
     LEGACY_STACKS.iter().flat_map(|g| g.iter()).map(|n| n.replace("{ENV}", env)).collect()
 }
 
+/// The candidate `word` was most likely meant as, when one is a typo away: a letter wrong,
+/// missing, extra or two swapped (optimal string alignment distance 1; 2 for words of 8 or more).
+pub fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    let most = if word.chars().count() >= 8 { 2 } else { 1 };
+    candidates
+        .into_iter()
+        .map(|c| (strsim::osa_distance(word, c), c))
+        .filter(|(d, c)| *d <= most && *c != word)
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, c)| c)
+}
+
 pub fn partition(region: &str) -> &'static str {
     if region.starts_with("cn-") {
         "aws-cn"
@@ -510,6 +522,15 @@ mod tests {
         assert!(index_name_rule("_x").is_some());
         assert!(index_name_rule("a:b").is_some());
         assert!(index_name_rule("rag-index").is_none());
+    }
+
+    #[test]
+    fn typos_get_the_name_meant() {
+        assert_eq!(did_you_mean("dve", ["dev", "qa", "sandbox"]), Some("dev"));
+        assert_eq!(did_you_mean("sandbx", ["dev", "qa", "sandbox"]), Some("sandbox"));
+        assert_eq!(did_you_mean("prod", ["dev", "qa", "sandbox"]), None);
+        assert_eq!(did_you_mean("us-east-7", ["us-east-1", "us-east-2", "eu-west-1"]), Some("us-east-1"));
+        assert_eq!(did_you_mean("dev", ["dev"]), None);
     }
 
     #[test]

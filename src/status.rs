@@ -217,11 +217,24 @@ fn print_text(ctx: &Ctx, found: &Found) {
         match (deployed, healthy) {
             (false, _) => format!("not deployed: ragstack deploy {} {}", ctx.env.name, ctx.env.region()),
             (true, true) => "healthy".to_string(),
-            (true, false) => format!(
-                "not healthy: `ragstack plan {} {}` shows what deploy would fix",
-                ctx.env.name,
-                ctx.env.region()
-            ),
+            (true, false) => {
+                let (env, region) = (&ctx.env.name, ctx.env.region());
+                // Name the command that fixes what was found: sync for documents, deploy for the rest.
+                let drift = resources.iter().any(|r| r["state"] != "ok");
+                let documents =
+                    ingestion.iter().any(|j| j["stale"] == true || j["status"].is_null() || j["status"] == "FAILED");
+                let mut fixes = Vec::new();
+                if documents {
+                    fixes.push(format!("`ragstack sync {env} {region}` ingests the documents"));
+                }
+                if drift {
+                    fixes.push(format!("`ragstack plan {env} {region}` shows what deploy would fix"));
+                }
+                if fixes.is_empty() {
+                    fixes.push(format!("a model above needs changing, then `ragstack deploy {env} {region}`"));
+                }
+                format!("not healthy: {}", fixes.join("; "))
+            }
         }
     );
 }

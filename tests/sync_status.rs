@@ -120,6 +120,9 @@ fn status_of_a_deployed_a_half_deployed_and_an_absent_environment() {
     let (code, out, _) = ragstack(&wd, &emu, &["status", "dev"]);
     assert_eq!(code, 1, "never synced is not healthy: {out}");
     assert!(out.contains("never run"), "{out}");
+    // The fix for documents is sync, not deploy.
+    assert!(out.contains("not healthy: `ragstack sync dev us-east-1` ingests the documents"), "{out}");
+    assert!(!out.contains("shows what deploy would fix"), "{out}");
 
     let (code, _, _) = ragstack(&wd, &emu, &["sync", "dev"]);
     assert_eq!(code, 0);
@@ -141,5 +144,6 @@ fn status_of_a_deployed_a_half_deployed_and_an_absent_environment() {
     let (code, out, _) = ragstack(&wd, &emu, &["status", "dev"]);
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("data_source.documents        missing"), "{out}");
+    assert!(out.contains("shows what deploy would fix"), "drift is deploy's: {out}");
     assert!(out.contains("collection                   ok (ACTIVE)"), "{out}");
 }

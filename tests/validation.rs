@@ -85,6 +85,13 @@ fn unknown_environment_lists_the_known_ones() {
     w.dev_with("staging", &[]);
     let err = rejected(&w, &["deploy", "prod", "us-east-1"]);
     assert_mentions(&err, &["unknown environment `prod`", "dev, qa, sandbox, staging", "environments/prod.toml"]);
+    assert!(!err.contains("did you mean"), "no guess for a name far from every known one: {err}");
+    // A typo gets the name it was probably meant as.
+    let err = rejected(&w, &["deploy", "dve", "us-east-1"]);
+    assert_mentions(&err, &["unknown environment `dve` (did you mean `dev`?)"]);
+    w.dev_with("dev", &[]);
+    let err = rejected(&w, &["deploy", "dev", "us-east-7"]);
+    assert_mentions(&err, &["not offered in us-east-7 (did you mean us-east-1?)"]);
 }
 
 #[test]

@@ -74,9 +74,12 @@ pub fn find(env: &str, dir: Option<&Path>) -> crate::Result<EnvironmentSource> {
     }
     let known = known_environments(&dirs);
     let searched: Vec<String> = dirs.iter().map(|d| d.display().to_string()).collect();
+    let guess = crate::naming::did_you_mean(env, known.iter().map(String::as_str))
+        .map(|g| format!(" (did you mean `{g}`?)"))
+        .unwrap_or_default();
     Err(crate::Error::usage(
         format!(
-            "unknown environment `{env}`: no {env}.toml in {} and no built-in environment of that name; \
+            "unknown environment `{env}`{guess}: no {env}.toml in {} and no built-in environment of that name; \
              known environments: {}",
             searched.join(", "),
             known.join(", ")
