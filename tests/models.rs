@@ -7,21 +7,10 @@
 mod common;
 
 use common::emulator::Emulator;
-use common::stack::deploy;
+use common::stack::{deploy, refused};
 use common::{Workdir, run, shipped};
 use serde_json::Value;
 use std::path::Path;
-
-/// Runs `args`; asserts exit 2 and that nothing was changed; returns stderr.
-fn refused(wd: &Workdir, emu: &Emulator, args: &[&str]) -> String {
-    emu.clear_calls();
-    let mut c = wd.ragstack_on(emu);
-    c.args(args);
-    let (code, out, err) = run(c);
-    assert_eq!(code, 2, "{args:?}\n{out}\n{err}");
-    assert_eq!(emu.mutating_calls(), Vec::<String>::new(), "refused before any change");
-    err
-}
 
 fn with_generation_model(wd: &Workdir, name: &str, model: &str) {
     wd.dev_with(name, &[("generation_model = \"amazon.nova-micro-v1:0\"", &format!("generation_model = \"{model}\""))]);

@@ -7,19 +7,8 @@
 mod common;
 
 use common::emulator::Emulator;
-use common::stack::{access_policy_text, clients, deploy, rt};
+use common::stack::{access_policy_text, clients, deploy, refused, rt};
 use common::{Workdir, run, shipped};
-
-/// Runs `args` against the emulator; asserts exit 2 and that nothing was changed.
-fn refused(wd: &Workdir, emu: &Emulator, args: &[&str]) -> String {
-    emu.clear_calls();
-    let mut c = wd.ragstack_on(emu);
-    c.args(args);
-    let (code, out, err) = run(c);
-    assert_eq!(code, 2, "{args:?}\n{out}\n{err}");
-    assert_eq!(emu.mutating_calls(), Vec::<String>::new(), "refused before any change");
-    err
-}
 
 #[test]
 fn a_model_the_account_may_not_use_stops_deploy_and_plan_before_any_change() {

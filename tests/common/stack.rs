@@ -18,6 +18,17 @@ pub fn bucket(env: &str) -> String {
     format!("ragstack-{env}-{ACCOUNT}-us-east-1")
 }
 
+/// Runs `args` against the emulator; asserts exit 2 and that nothing was changed; returns stderr.
+pub fn refused(wd: &Workdir, emu: &Emulator, args: &[&str]) -> String {
+    emu.clear_calls();
+    let mut c = wd.ragstack_on(emu);
+    c.args(args);
+    let (code, out, err) = run(c);
+    assert_eq!(code, 2, "{args:?}\n{out}\n{err}");
+    assert_eq!(emu.mutating_calls(), Vec::<String>::new(), "refused before any change");
+    err
+}
+
 pub fn deploy(wd: &Workdir, emu: &Emulator, env: &str, extra: &[&str]) -> (i32, String, String) {
     let mut c = wd.ragstack_on(emu);
     c.args(["deploy", env]).args(extra);

@@ -233,9 +233,10 @@ def operation_name(handler):
     return "".join(word.capitalize() for word in handler.split("_"))
 
 
-def route(method, path):
-    """(handler name, path parameters) for a knowledge-base request, or None for other bedrock paths."""
-    for m, pattern, name in ROUTES:
+def route(method, path, routes=None):
+    """(handler name, path parameters) for a request matching one of `routes` (the knowledge-base
+    ones by default), or None."""
+    for m, pattern, name in routes or ROUTES:
         if m == method:
             match = re.match(pattern, path)
             if match:

@@ -31,7 +31,7 @@ import time
 import uuid
 from collections import Counter
 
-from . import models
+from . import bedrock_agent, models
 from .errors import not_found as _not_found
 from .errors import validation as _validation
 
@@ -62,12 +62,7 @@ K1, B = 1.2, 0.75  # BM25's usual parameters
 
 def route(method, path):
     """(handler name, path parameters) for a runtime request, or None."""
-    for m, pattern, name in ROUTES:
-        if m == method:
-            match = re.match(pattern, path)
-            if match:
-                return name, match.groupdict()
-    return None
+    return bedrock_agent.route(method, path, ROUTES)
 
 
 def s3_text(account, bucket, key):
