@@ -33,6 +33,7 @@ pub struct Clients {
     pub logs: aws_sdk_cloudwatchlogs::Client,
     pub events: aws_sdk_eventbridge::Client,
     pub scheduler: aws_sdk_scheduler::Client,
+    pub sqs: aws_sdk_sqs::Client,
     pub cloudformation: aws_sdk_cloudformation::Client,
 }
 
@@ -64,6 +65,7 @@ impl Clients {
             logs: aws_sdk_cloudwatchlogs::Client::new(&config),
             events: aws_sdk_eventbridge::Client::new(&config),
             scheduler: aws_sdk_scheduler::Client::new(&config),
+            sqs: aws_sdk_sqs::Client::new(&config),
             cloudformation: aws_sdk_cloudformation::Client::new(&config),
         }
     }
@@ -87,7 +89,14 @@ impl AwsError {
     pub fn is_not_found(&self) -> bool {
         matches!(
             self.code.as_str(),
-            "ResourceNotFoundException" | "NoSuchEntity" | "NoSuchBucket" | "NotFound" | "NoSuchTagSet"
+            "ResourceNotFoundException"
+                | "NoSuchEntity"
+                | "NoSuchBucket"
+                | "NotFound"
+                | "NoSuchTagSet"
+                // SQS's JSON protocol, and its query-compatible code (the SQS API Reference's errors).
+                | "QueueDoesNotExist"
+                | "AWS.SimpleQueueService.NonExistentQueue"
         ) || self.status == Some(404)
     }
 

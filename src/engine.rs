@@ -291,9 +291,13 @@ pub fn plan_text(p: &Plan) -> String {
         }
     }
     for i in p.items.iter().filter(|i| i.action == Action::Delete && i.resource.kind.ingests()) {
+        let documents = match i.observation.details.get("documents").and_then(|d| d.as_str()) {
+            Some(at) => format!("its documents ({at}) stop being ingested"),
+            None => "its documents stop being ingested".to_string(),
+        };
         let _ = writeln!(
             s,
-            "\ndata source {} is no longer in the environment file: its documents stop being ingested \
+            "\ndata source {} is no longer in the environment file: {documents} \
              (deploy deletes it only with --allow-delete)",
             i.name
         );

@@ -23,6 +23,7 @@ pub mod deployer_policy;
 pub mod engine;
 pub mod error;
 pub mod export;
+pub mod failed_events;
 pub mod ingestion;
 pub mod legacy;
 pub mod logs;

@@ -67,6 +67,8 @@ pub struct Names {
     pub sync_schedule: String,
     /// The trigger function's one-time re-check schedules, one per data source: this plus its id.
     pub recheck_schedule_prefix: String,
+    /// The sync trigger's on-failure destination: events it failed on, kept for `ragstack sync`.
+    pub sync_failures_queue: String,
     pub rest_api: String,
     pub api_key: String,
     pub usage_plan: String,
@@ -113,6 +115,7 @@ impl Names {
             sync_rule: format!("{stem}-documents-changed"),
             sync_schedule: sync_function.clone(),
             recheck_schedule_prefix: format!("{stem}-recheck-"),
+            sync_failures_queue: format!("{stem}-sync-failures"),
             sync_function,
             api_key: format!("{stem}-key"),
             usage_plan: stem.clone(),
@@ -144,6 +147,7 @@ impl Names {
         check("IAM role (sync function)", &self.sync_role, iam_role_rule(&self.sync_role));
         check("IAM role (scheduler)", &self.scheduler_role, iam_role_rule(&self.scheduler_role));
         check("Lambda function (sync)", &self.sync_function, lambda_name_rule(&self.sync_function));
+        check("SQS queue (sync failures)", &self.sync_failures_queue, sqs_name_rule(&self.sync_failures_queue));
         check("EventBridge rule", &self.sync_rule, eventbridge_name_rule(&self.sync_rule));
         check("EventBridge Scheduler schedule", &self.sync_schedule, eventbridge_name_rule(&self.sync_schedule));
         // A data source id is 10 characters (Bedrock's model: pattern [0-9a-zA-Z]{10}).
@@ -242,6 +246,10 @@ impl Names {
 
     pub fn function_arn_of(&self, function: &str) -> String {
         format!("arn:{}:lambda:{}:{}:function:{function}", self.partition, self.region, self.account)
+    }
+
+    pub fn queue_arn(&self, queue: &str) -> String {
+        format!("arn:{}:sqs:{}:{}:{queue}", self.partition, self.region, self.account)
     }
 
     pub fn sync_rule_arn(&self) -> String {
@@ -426,6 +434,14 @@ pub fn eventbridge_name_rule(name: &str) -> Option<String> {
 /// Lambda function names: 1-64 of `[A-Za-z0-9_-]`.
 pub fn lambda_name_rule(name: &str) -> Option<String> {
     length_rule(name, 1, 64).or_else(|| {
+        let ok = name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        (!ok).then(|| "must use only letters, digits, '-' and '_'".into())
+    })
+}
+
+/// SQS queue names: 1-80 letters, digits, '-' and '_' ("CreateQueue", Amazon SQS API Reference).
+pub fn sqs_name_rule(name: &str) -> Option<String> {
+    length_rule(name, 1, 80).or_else(|| {
         let ok = name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
         (!ok).then(|| "must use only letters, digits, '-' and '_'".into())
     })

@@ -106,11 +106,14 @@ fn states(plan: &engine::Plan) -> (Vec<Value>, Vec<Value>, bool) {
             Action::Delete => "turned off in the environment file: the next deploy deletes it".to_string(),
             _ => "ok".to_string(),
         };
-        healthy &= state == "ok";
+        healthy &= state == "ok" && i.observation.sync_pending.is_none();
         let mut r =
             json!({"id": i.id, "kind": i.kind, "name": i.name, "state": state, "aws_status": i.observation.status});
         if !i.observation.details.is_empty() {
             r["details"] = json!(i.observation.details);
+        }
+        if let Some(pending) = &i.observation.sync_pending {
+            r["sync_pending"] = json!(pending);
         }
         resources.push(r);
     }
@@ -222,7 +225,8 @@ fn print_text(ctx: &Ctx, found: &Found) {
                 // Name the command that fixes what was found: sync for documents, deploy for the rest.
                 let drift = resources.iter().any(|r| r["state"] != "ok");
                 let documents =
-                    ingestion.iter().any(|j| j["stale"] == true || j["status"].is_null() || j["status"] == "FAILED");
+                    ingestion.iter().any(|j| j["stale"] == true || j["status"].is_null() || j["status"] == "FAILED")
+                        || resources.iter().any(|r| r["sync_pending"].is_string());
                 let mut fixes = Vec::new();
                 if documents {
                     fixes.push(format!("`ragstack sync {env} {region}` ingests the documents"));

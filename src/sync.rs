@@ -7,13 +7,14 @@
 use crate::aws::aws;
 use crate::context::TargetArgs;
 use crate::error::{Error, Result};
+use crate::failed_events;
 use crate::ingestion::{self, JobResult};
 use crate::output::Mode;
-use crate::resources::{Ctx, data_source, knowledge_base};
+use crate::resources::{Ctx, data_source, knowledge_base, sqs_queue};
 use clap::Args;
 use md5::{Digest, Md5};
 use serde_json::json;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -37,6 +38,46 @@ pub struct SyncArgs {
     /// Give up following after this long, e.g. 30m or 2h [default: 4h]
     #[arg(long, value_name = "DURATION")]
     pub timeout: Option<humantime::Duration>,
+}
+
+/// The trigger's failed events (queue URL and the events taken), when the environment has the
+/// trigger's queue; hidden from other readers for as long as this sync may follow its jobs.
+async fn take_failed_events(
+    ctx: &Ctx,
+    existing: &BTreeMap<String, String>,
+    deadline: std::time::Duration,
+) -> Result<Option<(String, Vec<failed_events::Taken>)>> {
+    let queue = &ctx.env.names.sync_failures_queue;
+    let url = sqs_queue::url(ctx, queue).await.map_err(|e| Error::aws(format!("read queue {queue}"), e))?;
+    let Some(url) = url else { return Ok(None) };
+    let sources: Vec<failed_events::Source<'_>> = ctx
+        .env
+        .file
+        .data_sources
+        .iter()
+        .map(|d| failed_events::Source {
+            name: &d.name,
+            id: existing.get(&d.name).map_or("", String::as_str),
+            bucket: ctx.env.data_source_bucket(d),
+            prefix: d.prefix(),
+        })
+        .collect();
+    let hold = deadline + std::time::Duration::from_secs(10 * 60);
+    let taken = failed_events::take(ctx, &url, &sources, hold).await?;
+    if !taken.is_empty() {
+        let about: Vec<&str> = taken.iter().take(3).map(|t| t.about.as_str()).collect();
+        let more = if taken.len() > 3 { format!(" and {} more", taken.len() - 3) } else { String::new() };
+        ctx.report.note(&format!("{} failed trigger events to ingest: {}{more}", taken.len(), about.join(", ")));
+    }
+    Ok(Some((url, taken)))
+}
+
+/// Whether a failed event concerns data source `name`.
+fn concerns(t: &failed_events::Taken, name: &str) -> bool {
+    match &t.concerns {
+        failed_events::Concerns::All => true,
+        failed_events::Concerns::Some(names) => names.contains(name),
+    }
 }
 
 /// The file types Bedrock knowledge bases ingest from S3.
@@ -111,11 +152,15 @@ pub async fn run(ctx: Arc<Ctx>, args: &SyncArgs) -> Result<u8> {
 
     let changed = ["sent", "deleted"].iter().any(|k| uploaded[k].as_array().is_some_and(|a| !a.is_empty()));
     let deadline = args.timeout.map(Into::into).unwrap_or(ingestion::JOB_DEADLINE);
+    // The trigger's failed events, taken before the jobs start so that the jobs cover them.
+    let failures = take_failed_events(&ctx, &existing, deadline).await?;
     let mut results: Vec<JobResult> = Vec::new();
     let mut started = Vec::new();
     for (name, id) in &sources {
         let step = ingestion::step(&ctx, name);
-        let job = ingestion::start(&step, &kb, id, !changed).await?;
+        // A job already running may have started before the change an event failed to ingest.
+        let missed = failures.as_ref().is_some_and(|(_, taken)| taken.iter().any(|t| concerns(t, name)));
+        let job = ingestion::start(&step, &kb, id, !changed && !missed).await?;
         if args.no_wait {
             step.progress("started", &format!("job {job}"));
             started.push(json!({"data_source": name, "job_id": job}));
@@ -125,10 +170,19 @@ pub async fn run(ctx: Arc<Ctx>, args: &SyncArgs) -> Result<u8> {
     }
     report.finish();
     let ok = results.iter().all(JobResult::succeeded);
+    let ingested: BTreeSet<String> = results.iter().filter(|j| j.succeeded()).map(|j| j.data_source.clone()).collect();
+    let failed_events = match failures {
+        Some((url, taken)) => {
+            let total = taken.len();
+            let cleared = failed_events::settle(&ctx, &url, taken, &ingested).await?;
+            json!({"taken": total, "cleared": cleared, "left": total - cleared})
+        }
+        None => json!(null),
+    };
     if report.mode() == Mode::Json {
         report.event(
             json!({"event": "summary", "result": if ok { "synced" } else { "failed" }, "upload": uploaded,
-                   "started": started, "ingestion": results}),
+                   "started": started, "ingestion": results, "failed_trigger_events": failed_events}),
             None,
         );
     } else {
@@ -138,6 +192,15 @@ pub async fn run(ctx: Arc<Ctx>, args: &SyncArgs) -> Result<u8> {
         }
         for s in &started {
             println!("started {} job {} (not followed: --no-wait)", s["data_source"], s["job_id"]);
+        }
+        if failed_events["taken"].as_u64().is_some_and(|n| n > 0) {
+            let left = match failed_events["left"].as_u64() {
+                Some(0) => String::new(),
+                Some(n) if args.no_wait => format!("; {n} stay queued until a sync that follows its jobs"),
+                Some(n) => format!("; {n} stay queued: they concern data sources this sync did not ingest"),
+                None => String::new(),
+            };
+            println!("failed trigger events: {} cleared, their documents ingested{left}", failed_events["cleared"]);
         }
     }
     Ok(if ok { 0 } else { 1 })

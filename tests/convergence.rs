@@ -22,6 +22,30 @@ fn data_sources(emu: &Emulator) -> Vec<String> {
     })
 }
 
+/// Output with what changes from run to run replaced (ids AWS assigns, elapsed times, dates,
+/// durations) and the progress lines of resources applied concurrently in a stable order.
+fn stable(out: &str) -> String {
+    let rules = [
+        (r"\b[0-9A-Z]{10}\b", "ID"),
+        (r"https://[a-z0-9]+\.execute-api", "https://API-ID.execute-api"),
+        (r"https://[a-z0-9]+\.us-east-1\.aoss", "https://COLLECTION-ID.us-east-1.aoss"),
+        (r"\[ *[0-9.]+s\]", "[T]"),
+        (r"\d{4}-\d\d-\d\dT[0-9:.]+Z", "TIME"),
+        (r"\b\d+(\.\d+)? ?(ms|s)\b", "N s"),
+    ];
+    let text = rules.iter().fold(out.to_string(), |text, (pattern, to)| {
+        regex_lite::Regex::new(pattern).unwrap().replace_all(&text, *to).into_owned()
+    });
+    // Progress lines ("[T] id  state  detail"): the header and plan lines first, the rest sorted;
+    // whether a wait shows a line depends on timing.
+    let (progress, rest): (Vec<&str>, Vec<&str>) = text.lines().partition(|l| l.starts_with("[T] "));
+    let progress = progress.into_iter().filter(|l| l.split_whitespace().nth(2) != Some("waiting"));
+    let (head, mut steps): (Vec<&str>, Vec<&str>) =
+        progress.into_iter().partition(|l| l.starts_with("[T] ragstack ") || l.starts_with("[T] plan:"));
+    steps.sort();
+    head.into_iter().chain(steps).chain(rest).collect::<Vec<_>>().join("\n")
+}
+
 #[test]
 fn a_data_source_removed_from_the_file_is_deleted_only_with_allow_delete() {
     let emu = Emulator::start(&[]);
@@ -37,9 +61,14 @@ fn a_data_source_removed_from_the_file_is_deleted_only_with_allow_delete() {
     p.args(["plan", "dev", "--detailed-exitcode"]);
     let (code, out, err) = run(p);
     assert_eq!(code, 3, "changes pending\n{out}\n{err}");
+    insta::assert_snapshot!("plan_with_a_removed_data_source", stable(&out));
     let row = out.lines().find(|l| l.contains("data_source.manuals")).unwrap_or_default();
     assert!(row.starts_with("- ") && row.contains("delete"), "{row}\n{out}");
-    assert!(out.contains("its documents stop being ingested") && out.contains("--allow-delete"), "{out}");
+    assert!(
+        out.contains("its documents (s3://ragstack-dev-123456789012-us-east-1/manuals/) stop being ingested"),
+        "{out}"
+    );
+    assert!(out.contains("--allow-delete"), "{out}");
 
     // status says what fixes it.
     let mut s = wd.ragstack_on(&emu);
@@ -60,6 +89,7 @@ fn a_data_source_removed_from_the_file_is_deleted_only_with_allow_delete() {
     // With it, the data source goes; the next deploy has nothing to do.
     let (code, out, err) = deploy(&wd, &emu, "dev", &["--allow-delete"]);
     assert_eq!(code, 0, "{out}\n{err}");
+    insta::assert_snapshot!("deploy_with_a_removed_data_source", stable(&out));
     assert_eq!(data_sources(&emu), ["documents"]);
     emu.clear_calls();
     let (code, out, err) = deploy(&wd, &emu, "dev", &[]);

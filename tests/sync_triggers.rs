@@ -69,6 +69,26 @@ fn triggers(emu: &Emulator) -> Value {
             }
             Err(_) => Value::Null,
         };
+        let on_failure = c.lambda.get_function_event_invoke_config().function_name("ragstack-dev-sync").send().await;
+        let on_failure = on_failure.ok().map(|c| {
+            json!({
+                "destination": c.destination_config().and_then(|d| d.on_failure()).and_then(|f| f.destination()),
+                "retries": c.maximum_retry_attempts(),
+            })
+        });
+        let queue = match c.sqs.get_queue_url().queue_name("ragstack-dev-sync-failures").send().await {
+            Ok(q) => {
+                use aws_sdk_sqs::types::QueueAttributeName as A;
+                let url = q.queue_url().unwrap().to_string();
+                let attrs = c.sqs.get_queue_attributes().queue_url(&url).attribute_names(A::All).send().await.unwrap();
+                let attrs = attrs.attributes().unwrap();
+                json!({
+                    "retention_seconds": attrs[&A::MessageRetentionPeriod],
+                    "sse_sqs": attrs[&A::SqsManagedSseEnabled],
+                })
+            }
+            Err(_) => Value::Null,
+        };
         let function = c.lambda.get_function_configuration().function_name("ragstack-dev-sync").send().await;
         let variables = function.ok().map(|f| {
             let vars = f.environment().unwrap().variables().unwrap().clone();
@@ -77,9 +97,11 @@ fn triggers(emu: &Emulator) -> Value {
                 "KNOWLEDGE_BASE_ID": vars["KNOWLEDGE_BASE_ID"],
                 "SCHEDULER_ROLE_ARN": vars["SCHEDULER_ROLE_ARN"],
                 "RECHECK_SCHEDULE_PREFIX": vars["RECHECK_SCHEDULE_PREFIX"],
+                "FAILURES_QUEUE": vars["FAILURES_QUEUE"],
             })
         });
-        json!({"rule": rule, "permission": permission, "schedule": schedule, "function": variables})
+        json!({"rule": rule, "permission": permission, "schedule": schedule, "function": variables,
+               "on_failure": on_failure, "queue": queue})
     })
 }
 
@@ -153,7 +175,13 @@ fn triggers_are_managed_like_every_other_resource() {
                 "KNOWLEDGE_BASE_ID": kb,
                 "SCHEDULER_ROLE_ARN": scheduler_role,
                 "RECHECK_SCHEDULE_PREFIX": "ragstack-dev-recheck-",
+                "FAILURES_QUEUE": "ragstack-dev-sync-failures",
             },
+            "on_failure": {
+                "destination": format!("arn:aws:sqs:us-east-1:{ACCOUNT}:ragstack-dev-sync-failures"),
+                "retries": 2,
+            },
+            "queue": {"retention_seconds": "1209600", "sse_sqs": "true"},
         })
     );
     let inv = inventory(&emu, "dev");
@@ -162,6 +190,7 @@ fn triggers_are_managed_like_every_other_resource() {
         expected[k] = v.into();
     }
     expected["bucket_notifications"] = 1.into();
+    expected["queues"] = 1.into();
     assert_eq!(inv, expected);
 
     // Converged: nothing to change, and status shows the triggers.
@@ -169,7 +198,12 @@ fn triggers_are_managed_like_every_other_resource() {
     assert_eq!(code, 0, "{out}\n{err}");
     let (code, out, err) = ragstack(&wd, &emu, &["status", "dev"]);
     assert_eq!(code, 0, "{out}\n{err}");
-    for shown in ["trigger: on_change", "schedule: rate(6 hours) (UTC)", "last_triggered_job: none yet"] {
+    for shown in [
+        "trigger: on_change",
+        "schedule: rate(6 hours) (UTC)",
+        "last_triggered_job: none yet",
+        "failed_trigger_events: none",
+    ] {
         assert!(out.contains(shown), "{shown}\n{out}");
     }
 
@@ -187,7 +221,7 @@ fn triggers_are_managed_like_every_other_resource() {
     with_sync(&wd, "trigger = \"manual\"");
     let (code, out, _) = ragstack(&wd, &emu, &["plan", "dev", "--detailed-exitcode"]);
     assert_eq!(code, 3, "{out}");
-    assert!(out.contains("7 to delete"), "{out}");
+    assert!(out.contains("8 to delete"), "{out}");
     emu.clear_calls();
     let (code, out, err) = deploy(&wd, &emu, "dev", &[]);
     assert_eq!(code, 0, "{out}\n{err}");
@@ -207,6 +241,7 @@ fn triggers_are_managed_like_every_other_resource() {
             "logs DeleteLogGroup",
             "s3 PUT /ragstack-dev-123456789012-us-east-1/",
             "scheduler DELETE /schedules/ragstack-dev-sync",
+            "sqs DeleteQueue",
         ],
         "{out}"
     );
@@ -255,6 +290,83 @@ fn status_tells_a_stale_data_source_from_a_fresh_one() {
     });
     let (code, job) = ingestion(&["status", "dev", "--json"]);
     assert_eq!((code, &job["stale"]), (1, &json!(true)), "{job}");
+}
+
+/// What Lambda sends to the on-failure destination once the trigger failed on `event` three times
+/// (the invocation record of "Capturing records of Lambda asynchronous invocations", Lambda
+/// Developer Guide). The emulator runs no functions, so the test plays Lambda's part.
+fn failed_invocation(emu: &Emulator, event: Value) {
+    let record = json!({
+        "version": "1.0",
+        "timestamp": "2026-11-28T18:16:05.568Z",
+        "requestContext": {
+            "requestId": "e4b46cbf-b738-4ae5-8880-a18cdf61200e",
+            "functionArn": format!("arn:aws:lambda:us-east-1:{ACCOUNT}:function:ragstack-dev-sync:$LATEST"),
+            "condition": "RetriesExhausted",
+            "approximateInvokeCount": 3
+        },
+        "requestPayload": event,
+        "responseContext": {"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"},
+        "responsePayload": {"errorMessage": "Task timed out after 60.00 seconds"}
+    });
+    let c = clients(emu);
+    rt().block_on(async {
+        let url = c.sqs.get_queue_url().queue_name("ragstack-dev-sync-failures").send().await.unwrap();
+        c.sqs.send_message().queue_url(url.queue_url().unwrap()).message_body(record.to_string()).send().await.unwrap();
+    });
+}
+
+fn s3_event(key: &str) -> Value {
+    json!({"version": "0", "source": "aws.s3", "detail-type": "Object Created",
+           "detail": {"bucket": {"name": bucket("dev")}, "object": {"key": key, "size": 10}}})
+}
+
+#[test]
+fn a_change_the_trigger_failed_on_waits_in_its_queue_until_sync_ingests_it() {
+    let emu = Emulator::start(&[]);
+    let wd = Workdir::new();
+    wd.dev_with("dev", TRIGGERED);
+    assert_eq!(deploy(&wd, &emu, "dev", &[]).0, 0);
+    // An upload whose trigger event failed: one event about it, one about a key under no data source.
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    put_document(&emu, "dev", "documents/late.md", "# Late\nthe trigger failed on this one");
+    failed_invocation(&emu, s3_event("documents/late.md"));
+    failed_invocation(&emu, s3_event("elsewhere/ignored.md"));
+
+    let (code, out, err) = ragstack(&wd, &emu, &["status", "dev"]);
+    assert_eq!(code, 1, "{out}\n{err}");
+    assert!(out.contains("failed_trigger_events: 2 waiting: `ragstack sync dev us-east-1`"), "{out}");
+    assert!(out.contains("not healthy: `ragstack sync dev us-east-1` ingests the documents"), "{out}");
+    let (_, out, _) = ragstack(&wd, &emu, &["status", "dev", "--json"]);
+    let v: Value = serde_json::from_str(&out).unwrap();
+    let queue = v["resources"].as_array().unwrap().iter().find(|r| r["id"] == "sync_failures").unwrap().clone();
+    assert_eq!(queue["sync_pending"], "2 failed trigger events in queue ragstack-dev-sync-failures", "{queue}");
+
+    // --no-wait starts the jobs but keeps the event about the document: nothing says it was
+    // ingested. The one about a key under no data source concerns nothing and goes.
+    let (code, out, err) = ragstack(&wd, &emu, &["sync", "dev", "--no-wait"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(out.contains("2 failed trigger events to ingest: s3://"), "{out}");
+    assert!(
+        out.contains("events: 1 cleared, their documents ingested; 1 stay queued until a sync that follows"),
+        "{out}"
+    );
+    let (code, out, _) = ragstack(&wd, &emu, &["status", "dev"]);
+    assert!(out.contains("failed_trigger_events: 1 waiting"), "{code} {out}");
+
+    let (code, out, err) = ragstack(&wd, &emu, &["sync", "dev"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(
+        out.contains("1 failed trigger events to ingest: s3://ragstack-dev-123456789012-us-east-1/documents/late.md"),
+        "{out}"
+    );
+    assert!(out.contains("failed trigger events: 1 cleared, their documents ingested\n"), "{out}");
+    let (code, out, err) = ragstack(&wd, &emu, &["status", "dev"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(out.contains("failed_trigger_events: none") && out.contains("fresh"), "{out}");
+    // Teardown takes the queue with the rest.
+    assert_eq!(teardown(&wd, &emu, "dev", &["--yes"]).0, 0);
+    assert_eq!(inventory(&emu, "dev"), empty_inventory());
 }
 
 #[test]

@@ -447,11 +447,25 @@ impl Kind for DataSource {
         let Some(kb) = ctx.assigned(&knowledge_base::ID) else { return Ok(Vec::new()) };
         let listed =
             list(ctx, &kb).await.map_err(|e| Error::aws(format!("list the data sources of knowledge base {kb}"), e))?;
-        Ok(listed
-            .into_iter()
-            .filter(|(name, _)| !declared.contains(&id_of(name)))
-            .map(|(name, id)| (resource(&name, None), Observation::present(Some(id))))
-            .collect())
+        let mut found = Vec::new();
+        for (name, id) in listed.into_iter().filter(|(name, _)| !declared.contains(&id_of(name))) {
+            // Where its documents are, for plan to say what stops being ingested.
+            let read = |e| Error::aws(format!("read data source {name}"), e);
+            let current = get(ctx, &kb, &id).await.map_err(read)?;
+            let mut obs = Observation::present(Some(id));
+            if let Some(s3) = current.as_ref().and_then(|d| d.data_source_configuration()).and_then(|c| c.s3_configuration()) {
+                let bucket = s3.bucket_arn().rsplit(':').next().unwrap_or_default();
+                let prefixes = s3.inclusion_prefixes();
+                let places: Vec<String> = if prefixes.is_empty() {
+                    vec![format!("s3://{bucket}/")]
+                } else {
+                    prefixes.iter().map(|p| format!("s3://{bucket}/{p}")).collect()
+                };
+                obs.details.insert("documents".into(), places.join(", ").into());
+            }
+            found.push((resource(&name, None), obs));
+        }
+        Ok(found)
     }
 
     fn ingests(&self) -> bool {

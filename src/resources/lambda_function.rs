@@ -8,7 +8,7 @@
 
 use super::{
     Ctx, Id, Inputs, Kind, Needs, Observation, Phase, Resource, Status, Step, data_source, failed, gone, iam_role,
-    knowledge_base, ours, sync_schedule,
+    knowledge_base, ours, sqs_queue, sync_schedule,
 };
 use crate::aws::{AwsError, aws};
 use crate::config::{Architecture as Arch, Retrieval};
@@ -17,7 +17,9 @@ use crate::naming::AFTER_APPLY;
 use crate::wait;
 use async_trait::async_trait;
 use aws_sdk_lambda::primitives::Blob;
-use aws_sdk_lambda::types::{Architecture, Environment, FunctionCode, LastUpdateStatus, Runtime, State};
+use aws_sdk_lambda::types::{
+    Architecture, DestinationConfig, Environment, FunctionCode, LastUpdateStatus, OnFailure, Runtime, State,
+};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
@@ -54,7 +56,13 @@ struct Spec {
     reserved_concurrency: Option<i64>,
     variables: BTreeMap<String, String>,
     description: String,
+    /// Where Lambda sends an asynchronous event it gave up on (the sync trigger's queue).
+    on_failure: Option<String>,
 }
+
+/// Lambda's default for asynchronous invocations, stated so that it shows: two retries before
+/// the event goes to the on-failure destination ("Asynchronous invocation", Lambda Developer Guide).
+const ASYNC_RETRIES: i32 = 2;
 
 fn spec(ctx: &Ctx, r: &Resource) -> Spec {
     let (n, f) = (&ctx.env.names, &ctx.env.file.lambda);
@@ -67,6 +75,7 @@ fn spec(ctx: &Ctx, r: &Resource) -> Spec {
             reserved_concurrency: None,
             variables: sync_variables(ctx),
             description: format!("ragstack {}: ingests documents that changed", ctx.env.name),
+            on_failure: Some(n.queue_arn(&n.sync_failures_queue)),
         };
     }
     let mut files: Vec<(&'static str, String)> =
@@ -82,6 +91,7 @@ fn spec(ctx: &Ctx, r: &Resource) -> Spec {
         reserved_concurrency: f.reserved_concurrency,
         variables: variables(ctx),
         description: format!("ragstack {}: answers questions from the knowledge base", ctx.env.name),
+        on_failure: None,
     }
 }
 
@@ -163,6 +173,7 @@ pub fn sync_variables(ctx: &Ctx) -> BTreeMap<String, String> {
         ("SCHEDULER_ROLE_ARN".to_string(), n.role_arn(&n.scheduler_role)),
         ("RECHECK_SCHEDULE_PREFIX".to_string(), n.recheck_schedule_prefix.clone()),
         ("RECHECK_MINUTES".to_string(), RECHECK_MINUTES.to_string()),
+        ("FAILURES_QUEUE".to_string(), n.sync_failures_queue.clone()),
     ])
 }
 
@@ -210,6 +221,42 @@ async fn put_concurrency(step: &Step, name: &str, reserved: Option<i64>) -> Resu
             deleted.map(drop).map_err(aws).map_err(failed(&action))
         }
     }
+}
+
+/// The function's on-failure destination and retries for asynchronous events, or null.
+async fn on_failure(ctx: &Ctx, name: &str) -> Result<serde_json::Value> {
+    match ctx.clients.lambda.get_function_event_invoke_config().function_name(name).send().await.map_err(aws) {
+        Ok(c) => Ok(json!({
+            "destination": c.destination_config().and_then(|d| d.on_failure()).and_then(|f| f.destination()),
+            "retries": c.maximum_retry_attempts(),
+        })),
+        Err(e) if e.is_not_found() => Ok(serde_json::Value::Null),
+        Err(e) => Err(Error::aws(format!("read the asynchronous invocation settings of function {name}"), e)),
+    }
+}
+
+/// Sends the function's failed asynchronous events to `destination`. Lambda checks that the
+/// execution role may send there and refuses while a new policy propagates
+/// (InvalidParameterValueException "The provided execution role does not have permissions to call
+/// SendMessage on SQS", as reported in elastic/beats#13963 and, for an EventInvokeConfig,
+/// aws-amplify/amplify-js#9869): retried.
+async fn put_on_failure(step: &Step, name: &str, destination: &str) -> Result<()> {
+    step.progress("updating", "on-failure destination");
+    let no_permission = |e: &AwsError| e.is("InvalidParameterValueException") && e.message.contains("permission");
+    let put = wait::retrying(step, "the role's permission to reach the queue", ROLE_PROPAGATION_DEADLINE, no_permission, || async {
+        let target = OnFailure::builder().destination(destination).build();
+        step.ctx
+            .clients
+            .lambda
+            .put_function_event_invoke_config()
+            .function_name(name)
+            .maximum_retry_attempts(ASYNC_RETRIES)
+            .destination_config(DestinationConfig::builder().on_failure(target).build())
+            .send()
+            .await
+            .map_err(aws)
+    });
+    put.await.map(drop).map_err(failed(&format!("set the on-failure destination of function {name}")))
 }
 
 fn environment(spec: &Spec) -> Environment {
@@ -303,6 +350,7 @@ fn sync_function(i: &Inputs) -> Resource {
         .arn(n.sync_function_arn())
         .wanted_if(i.env.syncs_automatically())
         .depends_on(&iam_role::SYNC_ROLE, Needs::Ready)
+        .depends_on(&sqs_queue::ID, Needs::Ready)
         .depends_on(&knowledge_base::ID, Needs::Arn)
         .observed_after(&knowledge_base::ID);
     for ds in &i.env.file.data_sources {
@@ -319,6 +367,7 @@ fn sync_function(i: &Inputs) -> Resource {
         "starts_ingestion_of": sync_data_sources(i.env, i.known),
         "recheck_after_minutes": RECHECK_MINUTES,
         "recheck_schedules": format!("{}DATA_SOURCE_ID", n.recheck_schedule_prefix),
+        "failed_events_to": format!("queue {} after {ASYNC_RETRIES} retries", n.sync_failures_queue),
         "log_group": n.sync_log_group,
     }))
 }
@@ -415,6 +464,10 @@ impl Kind for Function {
         obs.diff("environment", json!(vars), json!(spec.variables), false);
         let reserved = out.concurrency().and_then(|c| c.reserved_concurrent_executions());
         obs.diff("reserved_concurrency", reserved, spec.reserved_concurrency, false);
+        if let Some(destination) = &spec.on_failure {
+            let current = on_failure(ctx, &r.name).await?;
+            obs.diff("on_failure", current, json!({"destination": destination, "retries": ASYNC_RETRIES}), false);
+        }
         if let Some(n) = reserved {
             obs.details.insert("reserved_concurrency".into(), format!("{n} concurrent executions at most").into());
         }
@@ -435,6 +488,9 @@ impl Kind for Function {
             (step.exists)();
             if spec.reserved_concurrency.is_some() {
                 put_concurrency(step, name, spec.reserved_concurrency).await?;
+            }
+            if let Some(destination) = &spec.on_failure {
+                put_on_failure(step, name, destination).await?;
             }
             return wait_ready(step, name).await;
         }
@@ -476,6 +532,9 @@ impl Kind for Function {
         }
         if obs.changed("reserved_concurrency") {
             put_concurrency(step, name, spec.reserved_concurrency).await?;
+        }
+        if let Some(destination) = spec.on_failure.as_ref().filter(|_| obs.changed("on_failure")) {
+            put_on_failure(step, name, destination).await?;
         }
         if obs.changed("tags") {
             step.progress("updating", "tags");

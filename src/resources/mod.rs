@@ -46,6 +46,7 @@ kinds![
     vector_index::VectorIndex,
     knowledge_base::KnowledgeBase,
     log_group::LogGroup,
+    sqs_queue::Queue,
     lambda_function::Function,
     rest_api::RestApi,
     api_stage::Stage,
@@ -413,6 +414,10 @@ pub struct Observation {
     /// (set by `inspect`, for status).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stale: Option<bool>,
+    /// Work waiting for `ragstack sync` that this resource holds (the sync trigger's failed
+    /// events), in words (set by `inspect`, for status).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sync_pending: Option<String>,
     /// A data source's most recent ingestion job.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub last_job: Option<JobResult>,

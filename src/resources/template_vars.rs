@@ -61,6 +61,7 @@ pub fn variables(env: &Environment, known: &Known) -> Value {
             "sync_rule": n.sync_rule_arn(),
             "sync_schedule": n.schedule_arn(&n.sync_schedule),
             "recheck_schedules": n.schedule_arn(&format!("{}*", n.recheck_schedule_prefix)),
+            "sync_failures_queue": n.queue_arn(&n.sync_failures_queue),
             "rest_api": n.rest_api_arn(api),
             "execute_api": n.execute_api_arn(api),
             "execute_api_all": n.execute_api_all_arn(api),

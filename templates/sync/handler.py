@@ -14,9 +14,14 @@ records a new one, and none falls between the two. Any other failure to start (t
 quota) also records the re-check, so no change is lost; a failure to record it raises, and Lambda
 retries the event.
 
+An event that still fails after Lambda's retries goes to the environment's failure queue (the
+function's on-failure destination, FAILURES_QUEUE). `ragstack sync` ingests what those events
+concern and deletes them; so does the scheduled run: it takes the waiting events before it starts
+a job of every data source, and deletes them once every job started or has its re-check recorded.
+
 Configuration comes from environment variables ragstack sets: KNOWLEDGE_BASE_ID, DATA_SOURCES
 (JSON: [{"id", "name", "bucket", "prefix"}]), SCHEDULER_ROLE_ARN (the role EventBridge Scheduler
-invokes the function with), RECHECK_SCHEDULE_PREFIX, RECHECK_MINUTES. Only boto3 from the Lambda
+invokes the function with), RECHECK_SCHEDULE_PREFIX, RECHECK_MINUTES, FAILURES_QUEUE (the failure queue's name). Only boto3 from the Lambda
 runtime is used.
 """
 import datetime
@@ -49,9 +54,53 @@ def data_sources():
     return json.loads(os.environ["DATA_SOURCES"])
 
 
+# ReceiveMessage returns at most 10 messages a call; the function has 60 seconds, so it takes at
+# most this many calls' worth and leaves the rest for the next run (or `ragstack sync`).
+RECEIVE_BATCHES = 10
+# How long taken events stay hidden from other readers: longer than the function may run.
+HOLD_SECONDS = 120
+
+
 def handler(event, context):
     targets, reason, recheck = route(event)
-    return {"data_sources": [trigger(ds, reason, context.invoked_function_arn, recheck) for ds in targets]}
+    failed = take_failed_events() if event.get("ragstack") == "schedule" else None
+    results = [trigger(ds, reason, context.invoked_function_arn, recheck) for ds in targets]
+    out = {"data_sources": results}
+    if failed and failed[1]:
+        out["failed_events_cleared"] = clear_failed_events(failed)
+    return out
+
+
+def take_failed_events():
+    """(queue URL, receipt handles) of the failure queue's waiting events, or None without a queue."""
+    name = os.environ.get("FAILURES_QUEUE")
+    if not name:
+        return None
+    sqs = client("sqs")
+    url = sqs.get_queue_url(QueueName=name)["QueueUrl"]
+    receipts = []
+    for _ in range(RECEIVE_BATCHES):
+        messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=HOLD_SECONDS).get(
+            "Messages", []
+        )
+        receipts += [m["ReceiptHandle"] for m in messages]
+        if not messages:
+            break
+    if receipts:
+        LOG.info("%d failed events waiting: this run ingests every data source, so it clears them", len(receipts))
+    return url, receipts
+
+
+def clear_failed_events(failed):
+    """Deletes the taken events (every data source's job started or has its re-check recorded,
+    or `trigger` raised before this); returns how many."""
+    url, receipts = failed
+    for i in range(0, len(receipts), 10):
+        batch = [{"Id": str(n), "ReceiptHandle": r} for n, r in enumerate(receipts[i : i + 10])]
+        out = client("sqs").delete_message_batch(QueueUrl=url, Entries=batch)
+        for f in out.get("Failed", []):
+            LOG.warning("could not delete a failed event (%s: %s): the next sync ingests it again", f.get("Code"), f.get("Message"))
+    return len(receipts)
 
 
 def route(event):

@@ -58,6 +58,7 @@ pub struct Clients {
     pub events: aws_sdk_eventbridge::Client,
     pub scheduler: aws_sdk_scheduler::Client,
     pub cloudformation: aws_sdk_cloudformation::Client,
+    pub sqs: aws_sdk_sqs::Client,
 }
 
 pub fn clients(emu: &Emulator) -> Clients {
@@ -72,6 +73,7 @@ pub fn clients(emu: &Emulator) -> Clients {
         events: aws_sdk_eventbridge::Client::from_conf(sdk_config!(aws_sdk_eventbridge, emu).build()),
         scheduler: aws_sdk_scheduler::Client::from_conf(sdk_config!(aws_sdk_scheduler, emu).build()),
         cloudformation: aws_sdk_cloudformation::Client::from_conf(sdk_config!(aws_sdk_cloudformation, emu).build()),
+        sqs: aws_sdk_sqs::Client::from_conf(sdk_config!(aws_sdk_sqs, emu).build()),
     }
 }
 
@@ -142,6 +144,8 @@ pub fn inventory(emu: &Emulator, env: &str) -> Value {
         let rules = c.events.list_rules().name_prefix(format!("{stem}-")).send().await.unwrap().rules().len();
         let listed = c.scheduler.list_schedules().name_prefix(format!("{stem}-")).send().await.unwrap();
         let schedules = listed.schedules().len();
+        let queues = c.sqs.list_queues().queue_name_prefix(format!("{stem}-")).send().await.unwrap();
+        let queues = queues.queue_urls().len();
         let notifications = if buckets == 0 {
             0
         } else {
@@ -153,7 +157,7 @@ pub fn inventory(emu: &Emulator, env: &str) -> Value {
             "roles": roles, "buckets": buckets, "security_policies": security, "access_policies": access,
             "functions": functions, "rest_apis": apis.len(), "stages": stages, "log_groups": log_groups,
             "api_keys": api_keys, "usage_plans": usage_plans, "rules": rules, "schedules": schedules,
-            "bucket_notifications": notifications,
+            "bucket_notifications": notifications, "queues": queues,
         })
     })
 }
@@ -170,7 +174,7 @@ pub fn complete_inventory() -> Value {
     serde_json::json!({
         "collections": 1, "knowledge_bases": 1, "data_sources": 1, "roles": 2, "buckets": 1,
         "security_policies": 2, "access_policies": 1, "functions": 1, "rest_apis": 1, "stages": 1, "log_groups": 1,
-        "api_keys": 0, "usage_plans": 0, "rules": 0, "schedules": 0, "bucket_notifications": 0,
+        "api_keys": 0, "usage_plans": 0, "rules": 0, "schedules": 0, "bucket_notifications": 0, "queues": 0,
     })
 }
 
@@ -209,7 +213,7 @@ pub fn empty_inventory() -> Value {
     serde_json::json!({
         "collections": 0, "knowledge_bases": 0, "data_sources": 0, "roles": 0, "buckets": 0,
         "security_policies": 0, "access_policies": 0, "functions": 0, "rest_apis": 0, "stages": 0, "log_groups": 0,
-        "api_keys": 0, "usage_plans": 0, "rules": 0, "schedules": 0, "bucket_notifications": 0,
+        "api_keys": 0, "usage_plans": 0, "rules": 0, "schedules": 0, "bucket_notifications": 0, "queues": 0,
     })
 }
 

@@ -71,6 +71,7 @@ def recheck_params(ds=DOCS):
     }
 
 
+QUEUE_URL = "https://sqs.us-east-1.amazonaws.com/123456789012/ragstack-dev-sync-failures"
 CREATED = {"ScheduleArn": f"arn:aws:scheduler:us-east-1:123456789012:schedule/default/{PREFIX}{DOCS['id']}"}
 
 
@@ -84,18 +85,19 @@ class SyncTriggerTest(unittest.TestCase):
                 "SCHEDULER_ROLE_ARN": SCHEDULER_ROLE,
                 "RECHECK_SCHEDULE_PREFIX": PREFIX,
                 "RECHECK_MINUTES": "5",
+                "FAILURES_QUEUE": "ragstack-dev-sync-failures",
             }
         )
         spec = importlib.util.spec_from_file_location("sync_handler", ROOT / "templates/sync/handler.py")
         self.h = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(self.h)
         self.stubs = {}
-        for name in ("bedrock-agent", "scheduler"):
+        for name in ("bedrock-agent", "scheduler", "sqs"):
             c = boto3.client(name, region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
             self.h._clients[name] = c
             self.stubs[name] = Stubber(c)
             self.stubs[name].activate()
-        self.bedrock, self.scheduler = self.stubs["bedrock-agent"], self.stubs["scheduler"]
+        self.bedrock, self.scheduler, self.sqs = self.stubs["bedrock-agent"], self.stubs["scheduler"], self.stubs["sqs"]
 
     def tearDown(self):
         for s in self.stubs.values():
@@ -133,11 +135,46 @@ class SyncTriggerTest(unittest.TestCase):
         self.assertEqual(self.run_event(s3_event("documents/x.md", bucket="someone-elses")), {"data_sources": []})
         self.assertEqual(self.run_event({"unexpected": True}), {"data_sources": []})
 
+    def failed_events(self, *batches):
+        """The failure queue holds `batches` of receipt handles (then nothing)."""
+        self.sqs.add_response("get_queue_url", {"QueueUrl": QUEUE_URL}, {"QueueName": "ragstack-dev-sync-failures"})
+        for batch in (*batches, []):
+            messages = [{"MessageId": r, "ReceiptHandle": r, "Body": "{}"} for r in batch]
+            params = {"QueueUrl": QUEUE_URL, "MaxNumberOfMessages": 10, "VisibilityTimeout": ANY}
+            self.sqs.add_response("receive_message", {"Messages": messages} if messages else {}, params)
+
     def test_the_schedule_starts_every_data_source(self):
+        self.failed_events()
         self.bedrock.add_response("start_ingestion_job", job("JOB0000001"), start_params(DOCS))
         self.bedrock.add_response("start_ingestion_job", job("JOB0000002", FAQ), start_params(FAQ))
         out = self.run_event({"ragstack": "schedule"})
         self.assertEqual([d["started"] for d in out["data_sources"]], ["JOB0000001", "JOB0000002"])
+        self.assertNotIn("failed_events_cleared", out)
+
+    def test_the_schedule_clears_the_failed_events_once_every_job_started(self):
+        receipts = [f"r{n}" for n in range(12)]
+        self.failed_events(receipts[:10], receipts[10:])
+        self.bedrock.add_response("start_ingestion_job", job("JOB0000001"), start_params(DOCS))
+        self.bedrock.add_response("start_ingestion_job", job("JOB0000002", FAQ), start_params(FAQ))
+        for batch in (receipts[:10], receipts[10:]):
+            entries = [{"Id": str(n), "ReceiptHandle": r} for n, r in enumerate(batch)]
+            successful = [{"Id": e["Id"]} for e in entries]
+            self.sqs.add_response("delete_message_batch", {"Successful": successful, "Failed": []}, {"QueueUrl": QUEUE_URL, "Entries": entries})
+        out = self.run_event({"ragstack": "schedule"})
+        self.assertEqual(out["failed_events_cleared"], 12)
+
+    def test_a_schedule_that_cannot_start_or_record_keeps_the_failed_events(self):
+        self.failed_events(["r0"])
+        self.running()
+        self.scheduler.add_client_error("create_schedule", "AccessDeniedException", "not authorized", 403, recheck_params())
+        with self.assertLogs(level="ERROR"), self.assertRaises(Exception):
+            self.run_event({"ragstack": "schedule"})
+        # No delete_message_batch was stubbed: the Stubber would have failed on one.
+
+    def test_a_change_event_leaves_the_failed_events_to_the_schedule_and_sync(self):
+        self.bedrock.add_response("start_ingestion_job", job("JOB0000001"), start_params())
+        out = self.run_event(s3_event("documents/guide.md"))
+        self.assertNotIn("failed_events_cleared", out)
 
     def test_already_running_records_a_recheck_due_later(self):
         self.running()

@@ -38,6 +38,7 @@ MODELS = {
     "cloudformation": ("cloudformation",),
     "events": ("events",),
     "scheduler": ("scheduler",),
+    "sqs": ("sqs",),
 }
 
 # How each service reports a constraint violation (its API model's error shapes and AWS's
@@ -48,6 +49,8 @@ ERRORS = {
     "cloudformation": (400, "ValidationError"),
     "apigateway": (400, "BadRequestException"),
     "s3": (400, "InvalidArgument"),
+    # SQS API Reference, "Common Errors": an invalid or out-of-range value.
+    "sqs": (400, "InvalidParameterValue"),
 }
 
 _session = botocore.session.get_session()

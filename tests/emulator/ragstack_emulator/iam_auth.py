@@ -34,7 +34,7 @@ managed policies and inline policies, as moto's IAM stores them):
   - Creating with tags also needs the service's tagging action (each create operation's
     "dependent actions" in the Service Authorization Reference): s3:TagResource (CreateBucket),
     iam:TagRole (CreateRole), lambda:TagResource (CreateFunction), logs:TagResource
-    (CreateLogGroup), events:TagResource (PutRule), aoss:TagResource (CreateCollection,
+    (CreateLogGroup), events:TagResource (PutRule), sqs:TagQueue (CreateQueue), aoss:TagResource (CreateCollection,
     CreateCollectionGroup), bedrock:TagResource (CreateKnowledgeBase).
   - DeleteObjects of object versions needs s3:DeleteObjectVersion (S3 User Guide, "Deleting
     object versions").
@@ -66,6 +66,10 @@ ACTIONS = {
     ("s3", "PutPublicAccessBlock"): "s3:PutBucketPublicAccessBlock",
     ("s3", "DeleteBucketPolicy"): "s3:DeleteBucketPolicy",
     ("lambda", "GetFunctionConfiguration"): "lambda:GetFunctionConfiguration",
+    # SQS authorizes a batch as its single action (Amazon SQS API Reference, each batch operation).
+    ("sqs", "DeleteMessageBatch"): "sqs:DeleteMessage",
+    ("sqs", "SendMessageBatch"): "sqs:SendMessage",
+    ("sqs", "ChangeMessageVisibilityBatch"): "sqs:ChangeMessageVisibility",
 }
 # What needs no permission at all.
 FREE = {("sts", "GetCallerIdentity")}
@@ -176,6 +180,17 @@ def requirements(service, op, params, environ, body, account, region):
         role = (p.get("Target") or {}).get("RoleArn")
         if op in ("CreateSchedule", "UpdateSchedule") and role:
             need.append(("iam:PassRole", role, {"iam:PassedToService": "scheduler.amazonaws.com"}))
+    elif service == "sqs":
+        # A queue's URL ends in ACCOUNT/NAME; its ARN is arn:aws:sqs:REGION:ACCOUNT:NAME.
+        url = p.get("QueueUrl") or ""
+        owner, _, name = url.rstrip("/").rpartition("/")
+        name = p.get("QueueName") or name
+        if name:
+            resources = [f"arn:aws:sqs:{region}:{owner.rpartition('/')[2] or account}:{name}"]
+        # "To be able to tag a queue on creation, you must have the sqs:CreateQueue and
+        # sqs:TagQueue permissions" (CreateQueue, Amazon SQS API Reference).
+        if op == "CreateQueue" and p.get("tags"):
+            need.append(("sqs:TagQueue", resources[0], {}))
     elif service == "cloudformation":
         name = p.get("StackName")
         if name:

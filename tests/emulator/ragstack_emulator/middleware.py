@@ -6,6 +6,9 @@ implements itself. Admin endpoints live under /_ragstack/ on the same port:
   DELETE /_ragstack/calls    forget the log (e.g. before a re-deploy whose calls a test counts)
   POST   /_ragstack/config   change throttle_rate, error_rate, seed, delays, model_access, caller or
                              validate_requests at run time (JSON)
+  POST   /_ragstack/objects  write `count` small objects under `prefix` in `bucket`, dated
+                             `age_seconds` ago, straight into moto's S3 (a large bucket for a
+                             benchmark in seconds instead of 100,000 signed PUTs)
   GET    /_ragstack/validation  how many requests were checked against their API model, rejected,
                              or matched no operation (by operation)
   GET    /_ragstack/container-credentials  AWS CloudShell's credential provider (the container
@@ -133,6 +136,25 @@ def s3_objects(account, bucket, prefix):
         if key.startswith(prefix) and not isinstance(obj, FakeDeleteMarker):
             out[key] = obj.etag
     return out
+
+
+def seed_objects(spec):
+    """Writes spec["count"] objects (`PREFIX` alone for 1, else `PREFIX000000.md`...) into moto's S3,
+    each with a last-modified time spec["age_seconds"] ago."""
+    import datetime
+
+    from moto.s3.models import s3_backends
+
+    backend = s3_backends[spec.get("account", "123456789012")]["aws"]
+    bucket, prefix, count = spec["bucket"], spec["prefix"], int(spec["count"])
+    when = datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None) - datetime.timedelta(
+        seconds=float(spec.get("age_seconds", 0))
+    )
+    for n in range(count):
+        key = prefix if count == 1 else f"{prefix}{n:06d}.md"
+        obj = backend.put_object(bucket, key, f"# Document {n}\nseeded for a benchmark".encode())
+        obj.last_modified = when
+    return {"written": count}
 
 
 class Emulator:
@@ -431,6 +453,12 @@ class Emulator:
         elif path == "/_ragstack/validation":
             with self.lock:
                 result = json.loads(json.dumps(self.validation))
+        elif path == "/_ragstack/objects" and method == "POST":
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+            try:
+                status, result = 200, seed_objects(json.loads(environ["wsgi.input"].read(length) or b"{}"))
+            except (ValueError, KeyError, TypeError) as e:
+                status, result = 400, {"error": str(e)}
         elif path == "/_ragstack/config" and method == "POST":
             length = int(environ.get("CONTENT_LENGTH") or 0)
             try:

@@ -34,6 +34,11 @@
 - API Gateway TagResource: also API keys and usage plans (their ARNs `/apikeys/ID`, `/usageplans/ID`).
 - API Gateway UpdateMethod is missing (moto answers 500): the patch paths ragstack sends
   (`/apiKeyRequired`, `/authorizationType`) applied to moto's method.
+- S3 ListObjectVersions: moto deep-copies every version in the bucket for each page (8 s a page
+  with 100,000 objects), where S3 answers a page in a fraction of a second. The same answer,
+  computed from only the keys at or after the marker that the page can reach (the marker's own
+  key, max-keys more, and one to tell that the listing goes on: each has at least one version), so a benchmark measures ragstack's calls
+  rather than moto's copying.
 - S3 GetBucketNotificationConfiguration: moto stores an `EventBridgeConfiguration` but leaves it
   out of the answer, and answers a bucket without notifications with a `GetBucketNotificationResponse`
   root; S3 answers `NotificationConfiguration`, with `<EventBridgeConfiguration/>` while the bucket
@@ -61,6 +66,10 @@ def _without_plain_http_statements(policy_text):
         kept.append(st)
     policy["Statement"] = kept
     return json.dumps(policy)
+
+
+# moto's own ListObjectVersions, kept for the test that compares the two (tests/emulator).
+ORIGINAL_LIST_OBJECT_VERSIONS = None
 
 
 def apply():
@@ -112,6 +121,33 @@ def apply():
         return status, headers, text
 
     S3Response.get_bucket_notification = get_bucket_notification
+
+    from moto.s3.models import S3Backend
+    from moto.s3.utils import _VersionedKeyStore
+
+    global ORIGINAL_LIST_OBJECT_VERSIONS
+    original_versions = ORIGINAL_LIST_OBJECT_VERSIONS = S3Backend.list_object_versions
+
+    class _View:
+        """The backend as list_object_versions sees it: one bucket, holding only some keys."""
+
+        def __init__(self, bucket, keys):
+            self.bucket = type("Bucket", (), {"keys": keys})()
+
+        def get_bucket(self, _name):
+            return self.bucket
+
+    def list_object_versions(self, bucket_name, delimiter=None, key_marker=None, max_keys=1000, prefix="", version_id_marker=None):
+        bucket = self.get_bucket(bucket_name)
+        names = sorted(k for k in bucket.keys.keys() if k.startswith(prefix or "") and (key_marker is None or k >= key_marker))
+        if not delimiter and max_keys is not None:
+            names = names[: int(max_keys) + 2]
+        keys = _VersionedKeyStore()
+        for name in names:
+            keys.setlist(name, bucket.keys.getlist(name))
+        return original_versions(_View(bucket, keys), bucket_name, delimiter, key_marker, max_keys, prefix, version_id_marker)
+
+    S3Backend.list_object_versions = list_object_versions
 
     from moto.logs.exceptions import InvalidParameterException
     from moto.logs.models import LogsBackend
