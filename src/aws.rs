@@ -34,6 +34,7 @@ pub struct Clients {
     pub events: aws_sdk_eventbridge::Client,
     pub scheduler: aws_sdk_scheduler::Client,
     pub sqs: aws_sdk_sqs::Client,
+    pub s3vectors: aws_sdk_s3vectors::Client,
     pub cloudformation: aws_sdk_cloudformation::Client,
 }
 
@@ -66,6 +67,7 @@ impl Clients {
             events: aws_sdk_eventbridge::Client::new(&config),
             scheduler: aws_sdk_scheduler::Client::new(&config),
             sqs: aws_sdk_sqs::Client::new(&config),
+            s3vectors: aws_sdk_s3vectors::Client::new(&config),
             cloudformation: aws_sdk_cloudformation::Client::new(&config),
         }
     }

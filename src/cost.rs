@@ -9,7 +9,7 @@
 //! OpenSearch Serverless"); woken, it runs "two search workers" and "one indexing worker" (the same
 //! page), counted here as one OCU each: our reading, AWS names workers, not OCUs.
 
-use crate::config::{Capacity, Environment, Generation};
+use crate::config::{Capacity, Environment, Generation, StoreKind};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
@@ -55,10 +55,25 @@ fn cents(v: f64) -> f64 {
 
 pub fn floor(env: &Environment) -> Floor {
     let vs = &env.file.vector_store;
-    let (idle_ocu, active_ocu, basis) = match vs.generation {
+    if vs.kind == StoreKind::S3Vectors {
+        // No compute to keep running: storage, writes and queries are billed as used.
+        return Floor {
+            generation: "S3_VECTORS",
+            idle_ocu: 0.0,
+            active_ocu: 0.0,
+            ocu_hour_usd: None,
+            monthly_floor_usd: Some(0.0),
+            active_hour_usd: Some(0.0),
+            basis: "S3 Vectors: no compute while idle; the vectors stored (per GB-month), writes and queries are \
+                    billed as used, not counted here"
+                .into(),
+            source: prices().sources.get("s3_vectors").cloned().unwrap_or_default(),
+        };
+    }
+    let (idle_ocu, active_ocu, basis) = match vs.generation() {
         Generation::Classic => {
-            let ocu = if vs.standby_replicas { 2.0 } else { 1.0 };
-            let why = if vs.standby_replicas { "with standby replicas" } else { "without standby replicas" };
+            let ocu = if vs.standby_replicas() { 2.0 } else { 1.0 };
+            let why = if vs.standby_replicas() { "with standby replicas" } else { "without standby replicas" };
             (ocu, ocu, format!("Classic collection: at least {ocu} OCU {why}, around the clock"))
         }
         Generation::Nextgen => {
@@ -80,7 +95,7 @@ pub fn floor(env: &Environment) -> Floor {
     let price = p.opensearch_serverless.ocu_hour.get(env.region()).copied();
     let hours = p.opensearch_serverless.hours_per_month;
     Floor {
-        generation: vs.generation.as_api(),
+        generation: vs.generation().as_api(),
         idle_ocu,
         active_ocu,
         ocu_hour_usd: price,
@@ -94,6 +109,9 @@ pub fn floor(env: &Environment) -> Floor {
 impl Floor {
     /// `monthly floor: $175.20 (...)`, or the price being unknown for the region.
     pub fn line(&self, region: &str) -> String {
+        if self.generation == "S3_VECTORS" {
+            return format!("monthly floor of the vector store: $0.00 while idle ({})", self.basis);
+        }
         match (self.monthly_floor_usd, self.active_hour_usd, self.ocu_hour_usd) {
             (Some(month), Some(hour), Some(price)) => format!(
                 "monthly floor of the vector store: ${month:.2} while idle; ${hour:.2} per active hour at its minimum \

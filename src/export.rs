@@ -91,26 +91,31 @@ pub fn template(ctx: &Ctx) -> Result<(Value, Vec<Package>)> {
             packages.push(lambda_function::exported_package(ctx, r));
         }
     }
+    let mut parameters = json!({
+        PARAMETER_DEPLOYER: {
+            "Type": "String",
+            "Description": "ARN of the IAM role or user that deploys the stack: the vector index is created with its \
+                            credentials, so the collection's data access policy names it",
+            "AllowedPattern": "^arn:aws[a-z-]*:iam::[0-9]{12}:(role|user)/.+$",
+        },
+        PARAMETER_CODE_BUCKET: {
+            "Type": "String",
+            "Description": "S3 bucket (same region) holding the functions' packages that ragstack export wrote next to \
+                            the template, under their file names",
+            "MinLength": 3,
+        },
+    });
+    // Only an OpenSearch collection's data access policy names the deployer.
+    if !Value::Object(out.clone()).to_string().contains(PARAMETER_DEPLOYER) {
+        parameters.as_object_mut().expect("an object").remove(PARAMETER_DEPLOYER);
+    }
     let template = json!({
         "AWSTemplateFormatVersion": "2010-09-09",
         "Description": format!(
             "ragstack environment {} (exported by ragstack {} from environments/{}.toml; export again rather than edit)",
             ctx.env.name, env!("CARGO_PKG_VERSION"), ctx.env.name
         ),
-        "Parameters": {
-            PARAMETER_DEPLOYER: {
-                "Type": "String",
-                "Description": "ARN of the IAM role or user that deploys the stack: the vector index is created with its \
-                                credentials, so the collection's data access policy names it",
-                "AllowedPattern": "^arn:aws[a-z-]*:iam::[0-9]{12}:(role|user)/.+$",
-            },
-            PARAMETER_CODE_BUCKET: {
-                "Type": "String",
-                "Description": "S3 bucket (same region) holding the functions' packages that ragstack export wrote next to \
-                                the template, under their file names",
-                "MinLength": 3,
-            },
-        },
+        "Parameters": parameters,
         "Resources": out,
         "Outputs": outputs,
     });
@@ -227,10 +232,14 @@ pub fn run(ctx: &Ctx, args: &ExportArgs) -> Result<u8> {
         None => print!("{text}"),
     }
     let names: Vec<String> = packages.iter().map(|(k, _)| dir.join(k).display().to_string()).collect();
+    let deployer = if template["Parameters"].get(PARAMETER_DEPLOYER).is_some() {
+        format!(" and the deploying role or user as {PARAMETER_DEPLOYER}")
+    } else {
+        String::new()
+    };
     eprintln!(
         "ragstack export: {} resources; upload {} to an S3 bucket in the stack's region under the same name{}, and \
-         pass that bucket as parameter {PARAMETER_CODE_BUCKET} and the deploying role or user as {PARAMETER_DEPLOYER} \
-         (README, \"Deploying through CloudFormation\")",
+         pass that bucket as parameter {PARAMETER_CODE_BUCKET}{deployer} (README, \"Deploying through CloudFormation\")",
         template["Resources"].as_object().map_or(0, Map::len),
         names.join(" and "),
         if names.len() == 1 { "" } else { "s" },

@@ -54,7 +54,10 @@ pub struct Names {
     pub encryption_policy: String,
     pub network_policy: String,
     pub access_policy: String,
+    /// The vector index: in the OpenSearch Serverless collection, or in the S3 vector bucket.
     pub vector_index: String,
+    /// The S3 vector bucket (`kind = "s3_vectors"`).
+    pub vector_bucket: String,
     pub knowledge_base: String,
     pub function: String,
     pub log_group: String,
@@ -83,7 +86,14 @@ pub struct NameProblem {
 }
 
 impl Names {
-    pub fn derive(prefix: &str, environment: &str, region: &str, account: &str, vector_index: &str) -> Names {
+    pub fn derive(
+        prefix: &str,
+        environment: &str,
+        region: &str,
+        account: &str,
+        vector_index: &str,
+        vector_bucket: Option<&str>,
+    ) -> Names {
         let stem = format!("{prefix}-{environment}");
         // IAM is global: the region keeps `dev` in two regions of one account apart.
         let regional_stem = format!("{stem}-{region}");
@@ -106,6 +116,7 @@ impl Names {
             network_policy: format!("{stem}-net"),
             access_policy: format!("{stem}-access"),
             vector_index: vector_index.to_string(),
+            vector_bucket: vector_bucket.map_or_else(|| format!("{stem}-vectors"), str::to_string),
             knowledge_base: stem.clone(),
             log_group: format!("/aws/lambda/{function}"),
             function,
@@ -246,6 +257,14 @@ impl Names {
 
     pub fn function_arn_of(&self, function: &str) -> String {
         format!("arn:{}:lambda:{}:{}:function:{function}", self.partition, self.region, self.account)
+    }
+
+    pub fn vector_bucket_arn(&self) -> String {
+        format!("arn:{}:s3vectors:{}:{}:bucket/{}", self.partition, self.region, self.account, self.vector_bucket)
+    }
+
+    pub fn vector_index_arn(&self) -> String {
+        format!("{}/index/{}", self.vector_bucket_arn(), self.vector_index)
     }
 
     pub fn queue_arn(&self, queue: &str) -> String {
@@ -439,6 +458,32 @@ pub fn lambda_name_rule(name: &str) -> Option<String> {
     })
 }
 
+/// S3 vector bucket names: 3-63 characters, lowercase letters, digits and hyphens, beginning and
+/// ending with a letter or digit (S3 User Guide, "Vector bucket naming rules").
+pub fn vector_bucket_rule(name: &str) -> Option<String> {
+    length_rule(name, 3, 63).or_else(|| {
+        let ok = name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            && name.starts_with(|c: char| c.is_ascii_alphanumeric())
+            && name.ends_with(|c: char| c.is_ascii_alphanumeric());
+        (!ok)
+            .then(|| "must use only lowercase letters, digits and '-', and begin and end with a letter or digit".into())
+    })
+}
+
+/// S3 vector index names: 3-63 characters, lowercase letters, digits, '-' and '.', beginning and
+/// ending with a letter or digit (the IndexArn pattern of botocore's s3vectors model,
+/// `[a-z0-9][a-z0-9-.]{1,61}[a-z0-9]`; the API model gives no pattern of its own).
+pub fn vector_index_rule(name: &str) -> Option<String> {
+    length_rule(name, 3, 63).or_else(|| {
+        let ok = name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.')
+            && name.starts_with(|c: char| c.is_ascii_alphanumeric())
+            && name.ends_with(|c: char| c.is_ascii_alphanumeric());
+        (!ok).then(|| {
+            "must use only lowercase letters, digits, '-' and '.', and begin and end with a letter or digit".into()
+        })
+    })
+}
+
 /// SQS queue names: 1-80 letters, digits, '-' and '_' ("CreateQueue", Amazon SQS API Reference).
 pub fn sqs_name_rule(name: &str) -> Option<String> {
     length_rule(name, 1, 80).or_else(|| {
@@ -488,7 +533,7 @@ mod tests {
     use super::*;
 
     fn names(prefix: &str, env: &str, region: &str) -> Names {
-        Names::derive(prefix, env, region, "123456789012", "ragstack-index")
+        Names::derive(prefix, env, region, "123456789012", "ragstack-index", None)
     }
 
     #[test]

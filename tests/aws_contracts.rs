@@ -109,13 +109,20 @@ fn every_rendered_policy_matches_the_service_authorization_reference() {
             .replace("# trigger = \"on_change\"", "trigger = \"on_change\"")
             .replace("# schedule = \"rate(6 hours)\"", "schedule = \"rate(6 hours)\""),
     );
+    // S3 Vectors: the knowledge base's role on the vector index instead of the collection.
+    wd.env_file(
+        "vectors",
+        &shipped("dev")
+            .replace("standby_replicas = false", "kind = \"s3_vectors\"")
+            .replace("network_access = \"public\"", ""),
+    );
     let mut policies = Vec::new();
-    for env in ["dev", "qa", "sandbox", "profile", "guarded", "triggered"] {
+    for env in ["dev", "qa", "sandbox", "profile", "guarded", "triggered", "vectors"] {
         policies.extend(rendered_policies(&wd, env, None));
     }
     // trust + permissions for two roles, the bucket policy, the deployer's two managed policies;
     // plus the REST API's resource policy of `guarded` and the two more roles of `triggered`.
-    assert_eq!(policies.len(), 6 * 7 + 1 + 4, "{policies:?}");
+    assert_eq!(policies.len(), 7 * 7 + 1 + 4, "{policies:?}");
     let rendered = serde_json::to_string(&policies).unwrap();
     assert!(rendered.contains("bedrock:ApplyGuardrail") && rendered.contains("execute-api:Invoke"), "{rendered}");
     // The trigger may start ingestion of this knowledge base only, and record only its re-checks.
@@ -142,7 +149,8 @@ fn every_rendered_policy_matches_the_service_authorization_reference() {
     );
     let (code, out) = iam_contract(&policies);
     assert_eq!(code, 0, "{out}");
-    assert!(out.contains("ok: 47 policies"), "{out}");
+    assert!(out.contains("ok: 54 policies"), "{out}");
+    assert!(rendered.contains("s3vectors:QueryVectors"), "the S3 Vectors role is checked too");
     assert_eq!(wd.tripwire.hits(), 0, "rendering needs no AWS call");
 }
 

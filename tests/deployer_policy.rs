@@ -119,6 +119,13 @@ fn every_command_passes_under_the_deployer_policy_alone() {
     );
     // And a NextGen one: its collection group and the collection in it.
     wd.env_file("nextgen", &shipped("dev").replace("# generation = \"nextgen\"", "generation = \"nextgen\""));
+    // And one on S3 Vectors: its vector bucket and index.
+    wd.env_file(
+        "vectors",
+        &shipped("dev")
+            .replace("standby_replicas = false", "kind = \"s3_vectors\"")
+            .replace("network_access = \"public\"", ""),
+    );
     let docs = wd.path().join("docs");
     std::fs::create_dir_all(&docs).unwrap();
     std::fs::write(docs.join("hours.md"), "# Opening hours\nWe open at nine.").unwrap();
@@ -134,7 +141,7 @@ fn every_command_passes_under_the_deployer_policy_alone() {
             emu.configure(&json!({"caller": format!("role:/:{role}"), "enforce_iam": true}).to_string());
         }
     };
-    for env in ["dev", "qa", "sandbox", "triggered", "nextgen"] {
+    for env in ["dev", "qa", "sandbox", "triggered", "nextgen", "vectors"] {
         as_deployer_of(env);
         ok(&wd, &emu, &["deploy", env]);
         emu.clear_calls();
@@ -155,7 +162,7 @@ fn every_command_passes_under_the_deployer_policy_alone() {
     as_deployer_of("dev");
     ok(&wd, &emu, &["legacy", "list", "dev"]);
     ok(&wd, &emu, &["legacy", "teardown", "dev", "--yes", "--lift-termination-protection"]);
-    for env in ["dev", "qa", "sandbox", "triggered", "nextgen"] {
+    for env in ["dev", "qa", "sandbox", "triggered", "nextgen", "vectors"] {
         as_deployer_of(env);
         ok(&wd, &emu, &["teardown", env, "--yes"]);
     }

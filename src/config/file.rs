@@ -31,20 +31,127 @@ pub struct EnvironmentFile {
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct VectorStore {
-    /// OpenSearch Serverless generation (replace): "classic" collections keep at least 1 OCU
-    /// running; "nextgen" ones live in a collection group whose capacity may scale to zero.
+    /// Where the vectors live (replace): an OpenSearch Serverless collection, an S3 vector bucket,
+    /// or Bedrock's own store (a managed knowledge base). Each kind takes only its own keys.
     #[serde(default)]
-    pub generation: Generation,
-    /// NextGen only: the collection group's capacity limits in OCUs.
+    pub kind: StoreKind,
+    /// opensearch: the OpenSearch Serverless generation (replace): "classic" collections keep at
+    /// least 1 OCU running; "nextgen" ones live in a collection group whose capacity may scale to zero.
+    #[serde(default)]
+    pub generation: Option<Generation>,
+    /// opensearch, NextGen only: the collection group's capacity limits in OCUs.
     #[serde(default)]
     pub capacity: Option<Capacity>,
-    pub standby_replicas: bool,
-    pub network_access: NetworkAccess,
+    /// opensearch (required).
     #[serde(default)]
-    pub vpc_endpoints: Vec<String>,
-    pub index_name: String,
+    pub standby_replicas: Option<bool>,
+    /// opensearch (required).
+    #[serde(default)]
+    pub network_access: Option<NetworkAccess>,
+    /// opensearch, with network_access = "private".
+    #[serde(default)]
+    pub vpc_endpoints: Option<Vec<String>>,
+    /// opensearch and s3_vectors (required): the vector index's name (replace).
+    #[serde(default)]
+    pub index_name: Option<String>,
+    /// Every kind: a customer managed KMS key (replace) for the collection, the vector bucket, or
+    /// the managed knowledge base.
     #[serde(default)]
     pub kms_key_arn: Option<String>,
+    /// s3_vectors: the vector bucket's name (replace) [default: PREFIX-ENV-vectors].
+    #[serde(default)]
+    pub vector_bucket: Option<String>,
+    /// s3_vectors: how vectors are compared (replace) [default: cosine].
+    #[serde(default)]
+    pub distance_metric: Option<DistanceMetric>,
+    /// s3_vectors: metadata keys stored but not filterable (replace) [default: the two Bedrock writes].
+    #[serde(default)]
+    pub non_filterable_metadata_keys: Option<Vec<String>>,
+}
+
+/// The keys of `[vector_store]` each kind takes (the rest are refused for it).
+pub const OPENSEARCH_KEYS: &[&str] =
+    &["generation", "capacity", "standby_replicas", "network_access", "vpc_endpoints", "index_name", "kms_key_arn"];
+pub const S3_VECTORS_KEYS: &[&str] =
+    &["vector_bucket", "index_name", "distance_metric", "non_filterable_metadata_keys", "kms_key_arn"];
+
+/// What Bedrock writes into each vector of an S3 Vectors index: the chunk's text and its metadata.
+/// Filterable metadata is limited to 2 KB per vector (S3 Vectors limitations), so both must be
+/// non-filterable; otherwise ingestion fails with "Filterable metadata must have at most 2048 bytes"
+/// (reported by users; set at index creation, it cannot change later).
+pub const BEDROCK_METADATA_KEYS: &[&str] = &["AMAZON_BEDROCK_TEXT", "AMAZON_BEDROCK_METADATA"];
+
+impl VectorStore {
+    pub fn is_opensearch(&self) -> bool {
+        self.kind == StoreKind::Opensearch
+    }
+
+    pub fn generation(&self) -> Generation {
+        self.generation.unwrap_or_default()
+    }
+
+    pub fn standby_replicas(&self) -> bool {
+        self.standby_replicas.unwrap_or(false)
+    }
+
+    pub fn network_access(&self) -> NetworkAccess {
+        self.network_access.unwrap_or(NetworkAccess::Public)
+    }
+
+    pub fn vpc_endpoints(&self) -> &[String] {
+        self.vpc_endpoints.as_deref().unwrap_or_default()
+    }
+
+    pub fn index_name(&self) -> &str {
+        self.index_name.as_deref().unwrap_or_default()
+    }
+
+    pub fn distance_metric(&self) -> DistanceMetric {
+        self.distance_metric.unwrap_or_default()
+    }
+
+    pub fn non_filterable_metadata_keys(&self) -> Vec<String> {
+        match &self.non_filterable_metadata_keys {
+            Some(keys) => keys.clone(),
+            None => BEDROCK_METADATA_KEYS.iter().map(|k| k.to_string()).collect(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StoreKind {
+    #[default]
+    Opensearch,
+    S3Vectors,
+}
+
+impl StoreKind {
+    /// The file's word.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StoreKind::Opensearch => "opensearch",
+            StoreKind::S3Vectors => "s3_vectors",
+        }
+    }
+}
+
+/// S3 Vectors' distance metrics (botocore's s3vectors model, DistanceMetric).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DistanceMetric {
+    #[default]
+    Cosine,
+    Euclidean,
+}
+
+impl DistanceMetric {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DistanceMetric::Cosine => "cosine",
+            DistanceMetric::Euclidean => "euclidean",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]

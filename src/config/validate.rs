@@ -3,7 +3,8 @@
 //! the key path each is about; `locate.rs` finds them in the file.
 
 use super::file::{
-    ApiAuth, ChunkingSettings, ChunkingStrategy, EnvironmentFile, Generation, NetworkAccess, SyncTrigger,
+    ApiAuth, BEDROCK_METADATA_KEYS, ChunkingSettings, ChunkingStrategy, EnvironmentFile, Generation, NetworkAccess,
+    OPENSEARCH_KEYS, S3_VECTORS_KEYS, SearchType, StoreKind, SyncTrigger,
 };
 use super::locate::{self, ConfigErrors, Seg};
 use super::lookup::{EnvironmentSource, environment_name_rule};
@@ -200,16 +201,73 @@ impl Validator {
     }
 
     pub fn vector_store(&mut self, file: &EnvironmentFile, target: &Target) {
+        let vs = &file.vector_store;
+        self.store_keys(file);
+        match vs.kind {
+            StoreKind::Opensearch => self.opensearch(file),
+            StoreKind::S3Vectors => self.s3_vectors(file),
+        }
+        if let Some(arn) = &vs.kms_key_arn {
+            let service = match vs.kind {
+                StoreKind::Opensearch => "OpenSearch Serverless",
+                StoreKind::S3Vectors => "S3 Vectors",
+            };
+            match kms_key_region(arn) {
+            None => self.fail(&["vector_store", "kms_key_arn"], Some(q(arn)), "expected a KMS key ARN, arn:aws:kms:REGION:ACCOUNT:key/KEY-ID; leave the key out to use an AWS owned key".into()),
+            Some(r) if r != target.region => self.fail(&["vector_store", "kms_key_arn"], Some(q(arn)), format!("the key is in {r} but the environment is deployed to {}; {service} needs a key in the same region", target.region)),
+            Some(_) => {}
+        }
+        }
+    }
+
+    /// Each key of `[vector_store]` belongs to the chosen kind, and the kind's required keys are there.
+    fn store_keys(&mut self, file: &EnvironmentFile) {
+        let vs = &file.vector_store;
+        let given: [(&str, bool); 11] = [
+            ("generation", vs.generation.is_some()),
+            ("capacity", vs.capacity.is_some()),
+            ("standby_replicas", vs.standby_replicas.is_some()),
+            ("network_access", vs.network_access.is_some()),
+            ("vpc_endpoints", vs.vpc_endpoints.is_some()),
+            ("index_name", vs.index_name.is_some()),
+            ("kms_key_arn", vs.kms_key_arn.is_some()),
+            ("vector_bucket", vs.vector_bucket.is_some()),
+            ("distance_metric", vs.distance_metric.is_some()),
+            ("non_filterable_metadata_keys", vs.non_filterable_metadata_keys.is_some()),
+            ("kind", true),
+        ];
+        let (takes, required): (&[&str], &[&str]) = match vs.kind {
+            StoreKind::Opensearch => (OPENSEARCH_KEYS, &["standby_replicas", "network_access", "index_name"]),
+            StoreKind::S3Vectors => (S3_VECTORS_KEYS, &["index_name"]),
+        };
+        let kind = vs.kind.as_str();
+        for (key, present) in given {
+            if present && key != "kind" && !takes.contains(&key) {
+                self.fail(
+                    &["vector_store", key],
+                    None,
+                    format!("not a setting of kind = \"{kind}\" (it takes {}): remove it", takes.join(", ")),
+                );
+            }
+        }
+        for key in required {
+            if !given.iter().any(|(k, present)| k == key && *present) {
+                self.fail(&["vector_store"], None, format!("kind = \"{kind}\" needs `{key}`"));
+            }
+        }
+    }
+
+    fn opensearch(&mut self, file: &EnvironmentFile) {
         let v = self;
         let vs = &file.vector_store;
-        if let Some(rule) = naming::index_name_rule(&vs.index_name) {
+        if let Some(rule) = vs.index_name.as_deref().and_then(naming::index_name_rule) {
             v.fail(
                 &["vector_store", "index_name"],
-                Some(q(&vs.index_name)),
+                Some(q(vs.index_name())),
                 format!("an OpenSearch index name {rule}"),
             );
         }
-        for (i, e) in vs.vpc_endpoints.iter().enumerate() {
+        for (i, e) in vs.vpc_endpoints().iter().enumerate() {
             let ok = e.strip_prefix("vpce-").is_some_and(|id| {
                 !id.is_empty() && id.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
             });
@@ -225,7 +283,7 @@ impl Validator {
         // NextGen collections are reached through standard AWS PrivateLink, not OpenSearch
         // Serverless's own VPC endpoints ("Collection endpoints"): unproven with ragstack's
         // network policy, so refused rather than half working.
-        if vs.generation == Generation::Nextgen && vs.network_access == NetworkAccess::Private {
+        if vs.generation() == Generation::Nextgen && vs.network_access() == NetworkAccess::Private {
             v.fail(
                 &["vector_store", "network_access"],
                 Some(q("private")),
@@ -234,19 +292,72 @@ impl Validator {
                     .into(),
             );
         }
-        if vs.network_access == NetworkAccess::Public && !vs.vpc_endpoints.is_empty() {
+        if vs.network_access() == NetworkAccess::Public && !vs.vpc_endpoints().is_empty() {
             v.fail(
                 &["vector_store", "vpc_endpoints"],
                 None,
                 "vpc_endpoints applies only with network_access = \"private\"; with \"public\" leave it out".into(),
             );
         }
-        if let Some(arn) = &vs.kms_key_arn {
-            match kms_key_region(arn) {
-            None => v.fail(&["vector_store", "kms_key_arn"], Some(q(arn)), "expected a KMS key ARN, arn:aws:kms:REGION:ACCOUNT:key/KEY-ID; leave the key out to use an AWS owned key".into()),
-            Some(r) if r != target.region => v.fail(&["vector_store", "kms_key_arn"], Some(q(arn)), format!("the key is in {r} but the environment is deployed to {}; OpenSearch Serverless needs a key in the same region", target.region)),
-            Some(_) => {}
+    }
+
+    /// S3 Vectors: its names' rules, the metadata Bedrock needs non-filterable, semantic search only.
+    fn s3_vectors(&mut self, file: &EnvironmentFile) {
+        let vs = &file.vector_store;
+        if let Some(name) = &vs.vector_bucket
+            && let Some(rule) = naming::vector_bucket_rule(name)
+        {
+            self.fail(&["vector_store", "vector_bucket"], Some(q(name)), format!("an S3 vector bucket name {rule}"));
         }
+        if let Some(name) = &vs.index_name
+            && let Some(rule) = naming::vector_index_rule(name)
+        {
+            self.fail(&["vector_store", "index_name"], Some(q(name)), format!("an S3 vector index name {rule}"));
+        }
+        if let Some(keys) = &vs.non_filterable_metadata_keys {
+            // CreateIndex: 1-10 keys of 1-63 characters (botocore's s3vectors model; the API
+            // reference and CloudFormation say at least 1).
+            if keys.is_empty() || keys.len() > 10 {
+                self.fail(
+                    &["vector_store", "non_filterable_metadata_keys"],
+                    None,
+                    format!("S3 Vectors takes 1 to 10 non-filterable metadata keys, not {}", keys.len()),
+                );
+            }
+            for (i, k) in keys.iter().enumerate().filter(|(_, k)| k.is_empty() || k.len() > 63) {
+                self.fail_at(
+                    vec![
+                        Seg::Key("vector_store".into()),
+                        Seg::Key("non_filterable_metadata_keys".into()),
+                        Seg::Index(i),
+                    ],
+                    Some(q(k)),
+                    "a metadata key is 1-63 characters".into(),
+                );
+            }
+            let missing: Vec<&str> =
+                BEDROCK_METADATA_KEYS.iter().copied().filter(|b| !keys.iter().any(|k| k == b)).collect();
+            if !missing.is_empty() {
+                self.fail(
+                    &["vector_store", "non_filterable_metadata_keys"],
+                    None,
+                    format!(
+                        "must include {}: Bedrock stores each chunk's text and metadata there, and S3 Vectors allows \
+                         only 2 KB of filterable metadata per vector, so ingestion would fail (\"Filterable metadata \
+                         must have at most 2048 bytes\"); leave the key out for the default",
+                        missing.join(" and ")
+                    ),
+                );
+            }
+        }
+        // "For other vector store configurations, only SEMANTIC search is available" (botocore's
+        // bedrock-agent-runtime model, overrideSearchType).
+        if file.retrieval.search_type == Some(SearchType::Hybrid) {
+            self.fail(
+                &["retrieval", "search_type"],
+                Some(q("HYBRID")),
+                "S3 Vectors searches semantically only: use \"SEMANTIC\" or leave search_type out".into(),
+            );
         }
     }
 
@@ -257,7 +368,10 @@ impl Validator {
     fn capacity(&mut self, file: &EnvironmentFile) {
         let vs = &file.vector_store;
         let Some(c) = &vs.capacity else { return };
-        if vs.generation != Generation::Nextgen {
+        if !vs.is_opensearch() {
+            return; // refused by store_keys
+        }
+        if vs.generation() != Generation::Nextgen {
             self.fail(
                 &["vector_store", "capacity"],
                 None,
@@ -645,9 +759,29 @@ impl Validator {
     pub fn names(&mut self, file: &EnvironmentFile, source: &EnvironmentSource, target: &Target) -> Names {
         let v = self;
         let account = target.account.clone().unwrap_or_else(|| naming::PLACEHOLDER_ACCOUNT.into());
-        let names = Names::derive(&file.prefix, &source.name, &target.region, &account, &file.vector_store.index_name);
+        let vs = &file.vector_store;
+        let names = Names::derive(
+            &file.prefix,
+            &source.name,
+            &target.region,
+            &account,
+            vs.index_name(),
+            vs.vector_bucket.as_deref(),
+        );
         if prefix_ok(&file.prefix) {
-            for p in names.problems() {
+            let mut problems = names.problems();
+            // The vector bucket's own rule when it is named after the environment.
+            if file.vector_store.kind == StoreKind::S3Vectors
+                && file.vector_store.vector_bucket.is_none()
+                && let Some(rule) = naming::vector_bucket_rule(&names.vector_bucket)
+            {
+                problems.push(naming::NameProblem {
+                    what: "S3 vector bucket",
+                    name: names.vector_bucket.clone(),
+                    rule,
+                });
+            }
+            for p in problems {
                 v.fail(
                 &["prefix"],
                 Some(q(&file.prefix)),

@@ -48,11 +48,11 @@ pub fn desired_tags(ctx: &Ctx) -> Vec<Tag> {
 
 /// The group a NextGen collection lives in; none for a Classic one.
 fn group(ctx: &Ctx) -> Option<&str> {
-    (ctx.env.file.vector_store.generation == Generation::Nextgen).then_some(ctx.env.names.collection_group.as_str())
+    (ctx.env.file.vector_store.generation() == Generation::Nextgen).then_some(ctx.env.names.collection_group.as_str())
 }
 
 fn standby(ctx: &Ctx) -> StandbyReplicas {
-    if ctx.env.file.vector_store.standby_replicas { StandbyReplicas::Enabled } else { StandbyReplicas::Disabled }
+    if ctx.env.file.vector_store.standby_replicas() { StandbyReplicas::Enabled } else { StandbyReplicas::Disabled }
 }
 
 /// Puts the environment's tags on `r` (a collection or a collection group) when they drifted.
@@ -83,7 +83,7 @@ pub async fn tags(ctx: &Ctx, arn: &str) -> std::result::Result<BTreeMap<String, 
 
 async fn wait_active(step: &Step, name: &str) -> Result<()> {
     let started = std::time::Instant::now();
-    let what = match step.ctx.env.file.vector_store.generation {
+    let what = match step.ctx.env.file.vector_store.generation() {
         Generation::Classic => "collection to become ACTIVE (minutes on AWS)",
         Generation::Nextgen => "NextGen collection to become ACTIVE (seconds on AWS)",
     };
@@ -118,17 +118,18 @@ impl Kind for Collection {
         let n = &i.env.names;
         let id = i.known.id(&ID);
         let vs = &i.env.file.vector_store;
-        let nextgen = vs.generation == Generation::Nextgen;
+        let nextgen = vs.generation() == Generation::Nextgen;
         let mut r = Resource::new(&Collection, ID, "OpenSearch Serverless collection", &n.collection)
             .arn(n.collection_arn(id))
             .depends_on(&aoss_policy::ENCRYPTION, Needs::Ready)
             .depends_on(&aoss_policy::NETWORK, Needs::Ready)
+            .wanted_if(vs.is_opensearch())
             .tagged()
             .settings(json!({
                 "type": "VECTORSEARCH",
-                "generation": vs.generation.as_api(),
+                "generation": vs.generation().as_api(),
                 "collection_group": if nextgen { Some(&n.collection_group) } else { None },
-                "standby_replicas": if vs.standby_replicas { "ENABLED" } else { "DISABLED" },
+                "standby_replicas": if vs.standby_replicas() { "ENABLED" } else { "DISABLED" },
                 "endpoint": n.collection_endpoint(id, nextgen),
             }))
             .output("collection_endpoint", n.collection_endpoint(id, nextgen));
@@ -203,7 +204,7 @@ impl Kind for Collection {
             if obs.is(Phase::Deleting) {
                 wait_gone(step, &r.name).await?;
             }
-            step.progress("creating", &format!("{} VECTORSEARCH collection", ctx.env.file.vector_store.generation.as_api()));
+            step.progress("creating", &format!("{} VECTORSEARCH collection", ctx.env.file.vector_store.generation().as_api()));
             let created = aoss
                 .create_collection()
                 .name(&r.name)

@@ -59,7 +59,7 @@ fn observed_limits(l: Option<&CollectionGroupCapacityLimits>) -> serde_json::Val
 }
 
 fn standby(ctx: &Ctx) -> StandbyReplicas {
-    if ctx.env.file.vector_store.standby_replicas { StandbyReplicas::Enabled } else { StandbyReplicas::Disabled }
+    if ctx.env.file.vector_store.standby_replicas() { StandbyReplicas::Enabled } else { StandbyReplicas::Disabled }
 }
 
 pub async fn find(ctx: &Ctx, name: &str) -> std::result::Result<Option<CollectionGroupDetail>, AwsError> {
@@ -77,10 +77,10 @@ impl Kind for CollectionGroup {
             Resource::new(&CollectionGroup, ID, "OpenSearch Serverless collection group", &n.collection_group)
                 .arn(n.collection_group_arn(i.known.id(&ID)))
                 .tagged()
-                .wanted_if(vs.generation == Generation::Nextgen)
+                .wanted_if(vs.is_opensearch() && vs.generation() == Generation::Nextgen)
                 .settings(json!({
                     "generation": "NEXTGEN",
-                    "standby_replicas": if vs.standby_replicas { "ENABLED" } else { "DISABLED" },
+                    "standby_replicas": if vs.standby_replicas() { "ENABLED" } else { "DISABLED" },
                     "capacity_limits": limits_json(&c),
                 })),
         ])

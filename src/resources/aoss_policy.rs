@@ -115,7 +115,7 @@ impl Kind for Policy {
     /// Untagged (policies take no tags): owned by name and description.
     fn desired(&self, i: &Inputs) -> Result<Vec<Resource>> {
         let (n, vs) = (&i.env.names, &i.env.file.vector_store);
-        Ok(vec![
+        let policies = vec![
             Resource::new(&Policy, ENCRYPTION, "OpenSearch Serverless encryption policy", &n.encryption_policy)
                 .settings(json!({
                     "collection": n.collection,
@@ -125,8 +125,8 @@ impl Kind for Policy {
             Resource::new(&Policy, NETWORK, "OpenSearch Serverless network policy", &n.network_policy)
                 .settings(json!({
                     "collection": n.collection,
-                    "access": vs.network_access,
-                    "vpc_endpoints": vs.vpc_endpoints,
+                    "access": vs.network_access(),
+                    "vpc_endpoints": vs.vpc_endpoints(),
                 }))
                 .document(i.document("opensearch/network-policy.json")?),
             Resource::new(&Policy, DATA_ACCESS, "OpenSearch Serverless data access policy", &n.access_policy)
@@ -135,7 +135,8 @@ impl Kind for Policy {
                     "principals": [i.vars()["arns"]["knowledge_base_role"], i.vars()["deployer"]],
                 }))
                 .document(i.document("opensearch/data-access-policy.json")?),
-        ])
+        ];
+        Ok(policies.into_iter().map(|p| p.wanted_if(vs.is_opensearch())).collect())
     }
 
     /// The observation's id is the policy version, which an update must send.

@@ -1,11 +1,15 @@
 //! The Bedrock knowledge base. Names are unique per account and region, so a name taken by a
 //! concurrent or interrupted run is read (and adopted when the tags say it is ours). The embedding
-//! model, its dimensions and the storage configuration cannot change: a change is a replace.
+//! model, its dimensions and the storage configuration cannot change: a change is a replace. The
+//! storage is the OpenSearch Serverless collection's index or the S3 vector index
+//! (`[vector_store] kind`), declared by the index's ARN (S3VectorsConfiguration takes either
+//! indexArn alone or vectorBucketArn with indexName: the oneOf of the CloudFormation schema).
 
 use super::{
     Ctx, Id, Inputs, Kind, Needs, Observation, Phase, Resource, Status, Step, aoss_collection, data_source, failed,
-    iam_role, ours, vector_index,
+    iam_role, ours, s3_vector_index, vector_index,
 };
+use crate::config::StoreKind;
 use crate::aws::{AwsError, aws};
 use crate::error::{Error, Result};
 use crate::naming::{AFTER_APPLY, METADATA_FIELD, TEXT_FIELD, VECTOR_FIELD};
@@ -14,8 +18,8 @@ use async_trait::async_trait;
 use aws_sdk_bedrockagent::types::{
     BedrockEmbeddingModelConfiguration, EmbeddingModelConfiguration, KnowledgeBase as AwsKnowledgeBase,
     KnowledgeBaseConfiguration, KnowledgeBaseStatus, KnowledgeBaseStorageType, KnowledgeBaseType,
-    OpenSearchServerlessConfiguration, OpenSearchServerlessFieldMapping, StorageConfiguration,
-    VectorKnowledgeBaseConfiguration,
+    OpenSearchServerlessConfiguration, OpenSearchServerlessFieldMapping, S3VectorsConfiguration,
+    StorageConfiguration, VectorKnowledgeBaseConfiguration,
 };
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
@@ -99,15 +103,32 @@ fn immutable(kb: &AwsKnowledgeBase) -> Value {
         .and_then(|v| v.embedding_model_configuration())
         .and_then(|e| e.bedrock_embedding_model_configuration())
         .and_then(|b| b.dimensions());
-    let aoss = kb.storage_configuration().and_then(|s| s.opensearch_serverless_configuration());
+    let storage = kb.storage_configuration();
+    let aoss = storage.and_then(|s| s.opensearch_serverless_configuration());
     let mapping = aoss.and_then(|a| a.field_mapping());
+    // The S3 vector index by its ARN, however it was declared.
+    let s3 = storage.and_then(|s| s.s3_vectors_configuration()).map(|c| match (c.index_arn(), c.vector_bucket_arn()) {
+        (Some(arn), _) => arn.to_string(),
+        (None, Some(bucket)) => format!("{bucket}/index/{}", c.index_name().unwrap_or_default()),
+        (None, None) => String::new(),
+    });
     json!({
         "embedding_model": vector.map(|v| v.embedding_model_arn()),
         "dimensions": dims,
+        "storage": storage.map(|s| s.r#type().as_str()),
         "collection": aoss.map(|a| a.collection_arn()),
         "index": aoss.map(|a| a.vector_index_name()),
         "fields": mapping.map(|m| [m.vector_field(), m.text_field(), m.metadata_field()]),
+        "vector_index_arn": s3,
     })
+}
+
+/// The storage type of the environment's store.
+fn storage_type(ctx: &Ctx) -> KnowledgeBaseStorageType {
+    match ctx.env.file.vector_store.kind {
+        StoreKind::Opensearch => KnowledgeBaseStorageType::OpensearchServerless,
+        StoreKind::S3Vectors => KnowledgeBaseStorageType::S3Vectors,
+    }
 }
 
 /// The dimensions parameter CreateKnowledgeBase is sent: only for models that take one.
@@ -117,13 +138,24 @@ fn dimensions_parameter(ctx: &Ctx) -> Option<i32> {
 
 fn wanted(ctx: &Ctx) -> Value {
     let n = &ctx.env.names;
-    json!({
+    let mut want = json!({
         "embedding_model": n.foundation_model_arn(&ctx.env.embedding_model.id),
         "dimensions": dimensions_parameter(ctx),
-        "collection": n.collection_arn(ctx.assigned(&aoss_collection::ID).as_deref()),
-        "index": n.vector_index,
-        "fields": [VECTOR_FIELD, TEXT_FIELD, METADATA_FIELD],
-    })
+        "storage": storage_type(ctx).as_str(),
+        "collection": null,
+        "index": null,
+        "fields": null,
+        "vector_index_arn": null,
+    });
+    match ctx.env.file.vector_store.kind {
+        StoreKind::Opensearch => {
+            want["collection"] = json!(n.collection_arn(ctx.assigned(&aoss_collection::ID).as_deref()));
+            want["index"] = json!(n.vector_index);
+            want["fields"] = json!([VECTOR_FIELD, TEXT_FIELD, METADATA_FIELD]);
+        }
+        StoreKind::S3Vectors => want["vector_index_arn"] = json!(n.vector_index_arn()),
+    }
+    want
 }
 
 fn configuration(ctx: &Ctx) -> (KnowledgeBaseConfiguration, StorageConfiguration) {
@@ -143,24 +175,28 @@ fn configuration(ctx: &Ctx) -> (KnowledgeBaseConfiguration, StorageConfiguration
         .vector_knowledge_base_configuration(vector)
         .build()
         .expect("type is set");
-    let mapping = OpenSearchServerlessFieldMapping::builder()
-        .vector_field(VECTOR_FIELD)
-        .text_field(TEXT_FIELD)
-        .metadata_field(METADATA_FIELD)
-        .build()
-        .expect("fields are set");
-    let aoss = OpenSearchServerlessConfiguration::builder()
-        .collection_arn(n.collection_arn(ctx.assigned(&aoss_collection::ID).as_deref()))
-        .vector_index_name(&n.vector_index)
-        .field_mapping(mapping)
-        .build()
-        .expect("collection and index are set");
-    let storage = StorageConfiguration::builder()
-        .r#type(KnowledgeBaseStorageType::OpensearchServerless)
-        .opensearch_serverless_configuration(aoss)
-        .build()
-        .expect("type is set");
-    (kb, storage)
+    let storage = StorageConfiguration::builder().r#type(storage_type(ctx));
+    let storage = match ctx.env.file.vector_store.kind {
+        StoreKind::Opensearch => {
+            let mapping = OpenSearchServerlessFieldMapping::builder()
+                .vector_field(VECTOR_FIELD)
+                .text_field(TEXT_FIELD)
+                .metadata_field(METADATA_FIELD)
+                .build()
+                .expect("fields are set");
+            let aoss = OpenSearchServerlessConfiguration::builder()
+                .collection_arn(n.collection_arn(ctx.assigned(&aoss_collection::ID).as_deref()))
+                .vector_index_name(&n.vector_index)
+                .field_mapping(mapping)
+                .build()
+                .expect("collection and index are set");
+            storage.opensearch_serverless_configuration(aoss)
+        }
+        StoreKind::S3Vectors => {
+            storage.s3_vectors_configuration(S3VectorsConfiguration::builder().index_arn(n.vector_index_arn()).build())
+        }
+    };
+    (kb, storage.build().expect("type is set"))
 }
 
 async fn wait_active(step: &Step, id: &str) -> Result<()> {
@@ -201,22 +237,34 @@ impl Kind for KnowledgeBase {
     fn desired(&self, i: &Inputs) -> Result<Vec<Resource>> {
         let n = &i.env.names;
         let id = i.known.id(&ID);
-        Ok(vec![
-            Resource::new(&KnowledgeBase, ID, "Bedrock knowledge base", &n.knowledge_base)
-                .arn(n.knowledge_base_arn(id))
-                .depends_on(&iam_role::KNOWLEDGE_BASE_ROLE, Needs::Ready)
+        let kb = Resource::new(&KnowledgeBase, ID, "Bedrock knowledge base", &n.knowledge_base)
+            .arn(n.knowledge_base_arn(id))
+            .depends_on(&iam_role::KNOWLEDGE_BASE_ROLE, Needs::Ready)
+            .tagged()
+            .output("knowledge_base_id", id.unwrap_or(AFTER_APPLY));
+        let (model, dims) = (&i.vars()["arns"]["embedding_model"], i.env.file.knowledge_base.dimensions);
+        let kb = match i.env.file.vector_store.kind {
+            StoreKind::Opensearch => kb
                 .depends_on(&vector_index::ID, Needs::Ready)
                 .replaced_with(&vector_index::ID)
                 .observed_after(&aoss_collection::ID)
-                .tagged()
                 .settings(json!({
-                    "embedding_model": i.vars()["arns"]["embedding_model"],
-                    "dimensions": i.env.file.knowledge_base.dimensions,
+                    "embedding_model": model,
+                    "dimensions": dims,
                     "storage": "OPENSEARCH_SERVERLESS",
                     "field_mapping": {"vector": VECTOR_FIELD, "text": TEXT_FIELD, "metadata": METADATA_FIELD},
-                }))
-                .output("knowledge_base_id", id.unwrap_or(AFTER_APPLY)),
-        ])
+                })),
+            StoreKind::S3Vectors => kb
+                .depends_on(&s3_vector_index::ID, Needs::Ready)
+                .replaced_with(&s3_vector_index::ID)
+                .settings(json!({
+                    "embedding_model": model,
+                    "dimensions": dims,
+                    "storage": "S3_VECTORS",
+                    "vector_index": n.vector_index_arn(),
+                })),
+        };
+        Ok(vec![kb])
     }
 
     fn cloudformation(&self, ctx: &Ctx, r: &Resource) -> Result<Vec<(String, Value)>> {
@@ -234,13 +282,21 @@ impl Kind for KnowledgeBase {
                     }
                 }
             },
-            "StorageConfiguration": {
-                "Type": "OPENSEARCH_SERVERLESS",
-                "OpensearchServerlessConfiguration": {
-                    "CollectionArn": {"Fn::GetAtt": [super::logical_id(&aoss_collection::ID), "Arn"]},
-                    "VectorIndexName": ctx.env.names.vector_index,
-                    "FieldMapping": {"VectorField": VECTOR_FIELD, "TextField": TEXT_FIELD, "MetadataField": METADATA_FIELD}
-                }
+            "StorageConfiguration": match ctx.env.file.vector_store.kind {
+                StoreKind::Opensearch => json!({
+                    "Type": "OPENSEARCH_SERVERLESS",
+                    "OpensearchServerlessConfiguration": {
+                        "CollectionArn": {"Fn::GetAtt": [super::logical_id(&aoss_collection::ID), "Arn"]},
+                        "VectorIndexName": ctx.env.names.vector_index,
+                        "FieldMapping": {"VectorField": VECTOR_FIELD, "TextField": TEXT_FIELD, "MetadataField": METADATA_FIELD}
+                    }
+                }),
+                StoreKind::S3Vectors => json!({
+                    "Type": "S3_VECTORS",
+                    "S3VectorsConfiguration": {
+                        "IndexArn": {"Fn::GetAtt": [super::logical_id(&s3_vector_index::ID), "IndexArn"]}
+                    }
+                }),
             },
             "Tags": tags,
         });
@@ -265,7 +321,7 @@ impl Kind for KnowledgeBase {
         }
         ctx.assign(&ID, Some(id));
         let (have, want) = (immutable(&kb), wanted(ctx));
-        for key in ["embedding_model", "dimensions", "collection", "index", "fields"] {
+        for key in ["embedding_model", "dimensions", "storage", "collection", "index", "fields", "vector_index_arn"] {
             obs.diff(key, have[key].clone(), want[key].clone(), true);
         }
         if kb.status() == &KnowledgeBaseStatus::Failed {

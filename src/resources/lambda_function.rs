@@ -148,13 +148,22 @@ pub fn variables(ctx: &Ctx) -> BTreeMap<String, String> {
         ("KNOWLEDGE_BASE_ID".to_string(), ctx.assigned(&knowledge_base::ID).unwrap_or_else(|| AFTER_APPLY.into())),
         ("GENERATION_MODEL_ARN".to_string(), model),
         // A NextGen store may be asleep: only then is a slow answer a wake-up worth retrying.
-        ("VECTOR_STORE_GENERATION".to_string(), ctx.env.file.vector_store.generation.as_api().to_string()),
+        ("VECTOR_STORE_GENERATION".to_string(), store_variable(&ctx.env.file.vector_store).to_string()),
         // Bedrock's answer must come before Lambda's timeout (and API Gateway's 29 s) end the
         // request: 4 s of the function's time are kept for the rest (templates/lambda/handler.py).
         ("BEDROCK_READ_TIMEOUT_SECONDS".to_string(), read_timeout(ctx.env.file.lambda.timeout_seconds).to_string()),
     ]);
     vars.extend(retrieval_variables(&ctx.env.file.retrieval));
     vars
+}
+
+/// What the query function is told about its store: an OpenSearch collection's generation (a
+/// NextGen one may be asleep), or S3_VECTORS (never asleep).
+fn store_variable(vs: &crate::config::VectorStore) -> &'static str {
+    match vs.kind {
+        crate::config::StoreKind::Opensearch => vs.generation().as_api(),
+        crate::config::StoreKind::S3Vectors => "S3_VECTORS",
+    }
 }
 
 /// How long the function waits for Bedrock: its timeout less 4 s, at most 23 s (API Gateway ends a

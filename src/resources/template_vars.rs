@@ -62,6 +62,8 @@ pub fn variables(env: &Environment, known: &Known) -> Value {
             "sync_schedule": n.schedule_arn(&n.sync_schedule),
             "recheck_schedules": n.schedule_arn(&format!("{}*", n.recheck_schedule_prefix)),
             "sync_failures_queue": n.queue_arn(&n.sync_failures_queue),
+            "vector_bucket": n.vector_bucket_arn(),
+            "vector_index": n.vector_index_arn(),
             "rest_api": n.rest_api_arn(api),
             "execute_api": n.execute_api_arn(api),
             "execute_api_all": n.execute_api_all_arn(api),
@@ -81,10 +83,13 @@ pub fn variables(env: &Environment, known: &Known) -> Value {
         "deployer": known.deployer_arn.as_deref().unwrap_or(DEPLOYER_PLACEHOLDER),
         "data_sources": data_sources,
         "vector_store": {
-            "public": f.vector_store.network_access == crate::config::NetworkAccess::Public,
-            "vpc_endpoints": f.vector_store.vpc_endpoints,
+            "kind": f.vector_store.kind.as_str(),
+            "opensearch": f.vector_store.is_opensearch(),
+            "s3_vectors": f.vector_store.kind == crate::config::StoreKind::S3Vectors,
+            "public": f.vector_store.network_access() == crate::config::NetworkAccess::Public,
+            "vpc_endpoints": f.vector_store.vpc_endpoints(),
             "kms_key_arn": f.vector_store.kms_key_arn,
-            "standby_replicas": f.vector_store.standby_replicas,
+            "standby_replicas": f.vector_store.standby_replicas(),
         },
         "index": {
             "name": n.vector_index,
@@ -94,7 +99,7 @@ pub fn variables(env: &Environment, known: &Known) -> Value {
             "metadata_field": naming::METADATA_FIELD,
             // NextGen collections refuse an explicit knn engine and use Faiss by default
             // (docs/ARCHITECTURE.md, "AWS behaviours").
-            "explicit_engine": f.vector_store.generation == crate::config::Generation::Classic,
+            "explicit_engine": f.vector_store.generation() == crate::config::Generation::Classic,
         },
         "api": {
             "allowed_source_cidrs": f.api.allowed_source_cidrs,

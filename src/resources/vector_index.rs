@@ -89,6 +89,7 @@ impl Kind for VectorIndex {
                 .depends_on(&aoss_policy::DATA_ACCESS, Needs::Ready)
                 .contained_in(&aoss_collection::ID)
                 .observed_after(&aoss_collection::ID)
+                .wanted_if(i.env.file.vector_store.is_opensearch())
                 .settings(json!({
                     "dimension": i.env.file.knowledge_base.dimensions,
                     "method": "hnsw",

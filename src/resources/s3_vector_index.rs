@@ -1,0 +1,154 @@
+//! The vector index in the S3 vector bucket (`[vector_store] kind = "s3_vectors"`), where Bedrock
+//! writes the embeddings. Its data type, dimension, distance metric and non-filterable metadata
+//! keys are set at creation only (everything but Tags is create-only in the CloudFormation schema
+//! of AWS::S3Vectors::Index): a change is a replace. Bedrock keeps each chunk's text and metadata in
+//! the keys `AMAZON_BEDROCK_TEXT` and `AMAZON_BEDROCK_METADATA`, which must be non-filterable (the
+//! 2 KB limit on filterable metadata, `config::BEDROCK_METADATA_KEYS`).
+
+use super::{Ctx, Id, Inputs, Kind, Needs, Observation, Resource, Step, gone, ours, s3_vector_bucket};
+use crate::aws::aws;
+use crate::config::StoreKind;
+use crate::error::{Error, Result};
+use async_trait::async_trait;
+use aws_sdk_s3vectors::types::{DataType, DistanceMetric, MetadataConfiguration};
+use serde_json::{Value, json};
+
+pub const ID: Id = Id::fixed("s3_vector_index");
+
+pub struct S3VectorIndex;
+
+/// What cannot change, as the file asks for it: the keys sorted (S3 Vectors keeps a set).
+fn wanted(ctx: &Ctx) -> Value {
+    let vs = &ctx.env.file.vector_store;
+    let mut keys = vs.non_filterable_metadata_keys();
+    keys.sort();
+    json!({
+        "data_type": "float32",
+        "dimension": ctx.env.file.knowledge_base.dimensions,
+        "distance_metric": vs.distance_metric().as_str(),
+        "non_filterable_metadata_keys": keys,
+    })
+}
+
+#[async_trait]
+impl Kind for S3VectorIndex {
+    fn desired(&self, i: &Inputs) -> Result<Vec<Resource>> {
+        let (n, vs) = (&i.env.names, &i.env.file.vector_store);
+        Ok(vec![
+            Resource::new(&S3VectorIndex, ID, "S3 vector index", &n.vector_index)
+                .arn(n.vector_index_arn())
+                .depends_on(&s3_vector_bucket::ID, Needs::Ready)
+                // Replaced with its bucket, but deleted on its own first: S3 Vectors refuses to
+                // delete a bucket that still has indexes (DeleteVectorBucket: ConflictException).
+                .replaced_with(&s3_vector_bucket::ID)
+                .wanted_if(vs.kind == StoreKind::S3Vectors)
+                .tagged()
+                .settings(json!({
+                    "vector_bucket": n.vector_bucket,
+                    "data_type": "float32",
+                    "dimension": i.env.file.knowledge_base.dimensions,
+                    "distance_metric": vs.distance_metric().as_str(),
+                    "non_filterable_metadata_keys": vs.non_filterable_metadata_keys(),
+                })),
+        ])
+    }
+
+    fn cloudformation(&self, ctx: &Ctx, r: &Resource) -> Result<Vec<(String, Value)>> {
+        let vs = &ctx.env.file.vector_store;
+        let properties = json!({
+            "VectorBucketArn": {"Fn::GetAtt": [super::logical_id(&s3_vector_bucket::ID), "VectorBucketArn"]},
+            "IndexName": r.name,
+            "DataType": "float32",
+            "Dimension": ctx.env.file.knowledge_base.dimensions,
+            "DistanceMetric": vs.distance_metric().as_str(),
+            "MetadataConfiguration": {"NonFilterableMetadataKeys": vs.non_filterable_metadata_keys()},
+            "Tags": super::cfn_tags(ctx),
+        });
+        Ok(vec![(super::logical_id(&r.id), super::cfn("AWS::S3Vectors::Index", properties))])
+    }
+
+    async fn observe(&self, ctx: &Ctx, r: &Resource) -> Result<Observation> {
+        let n = &ctx.env.names;
+        let read = |e| Error::aws(format!("read vector index {}", r.name), e);
+        let got = ctx.clients.s3vectors.get_index().vector_bucket_name(&n.vector_bucket).index_name(&r.name).send().await;
+        let index = match got.map_err(aws) {
+            Ok(out) => out.index,
+            // No such index, or no such bucket yet.
+            Err(e) if e.is_not_found() => return Ok(Observation::absent()),
+            Err(e) => return Err(read(e)),
+        };
+        let Some(index) = index else { return Ok(Observation::absent()) };
+        let mut obs = Observation::present(Some(index.index_arn().to_string()));
+        let current = s3_vector_bucket::tags(ctx, index.index_arn()).await.map_err(read)?;
+        obs.foreign = ctx.ownership(&current);
+        if obs.foreign.is_some() {
+            return Ok(obs);
+        }
+        let mut keys: Vec<String> =
+            index.metadata_configuration().map(|m| m.non_filterable_metadata_keys().to_vec()).unwrap_or_default();
+        keys.sort();
+        let have = json!({
+            "data_type": index.data_type().as_str(),
+            "dimension": index.dimension(),
+            "distance_metric": index.distance_metric().as_str(),
+            "non_filterable_metadata_keys": keys,
+        });
+        let want = wanted(ctx);
+        for key in ["data_type", "dimension", "distance_metric", "non_filterable_metadata_keys"] {
+            obs.diff(key, have[key].clone(), want[key].clone(), true);
+        }
+        obs.diff_tags(ctx, &current);
+        Ok(obs)
+    }
+
+    async fn apply(&self, step: &Step, r: &Resource, obs: &Observation) -> Result<()> {
+        let ctx = &step.ctx;
+        let n = &ctx.env.names;
+        if obs.exists {
+            (step.exists)();
+            if obs.changed("tags") {
+                s3_vector_bucket::tag(step, &n.vector_index_arn(), &format!("vector index {}", r.name)).await?;
+            }
+            return Ok(());
+        }
+        step.progress("creating", "");
+        let vs = &ctx.env.file.vector_store;
+        let metadata = MetadataConfiguration::builder()
+            .set_non_filterable_metadata_keys(Some(vs.non_filterable_metadata_keys()))
+            .build()
+            .expect("keys are set");
+        let created = ctx
+            .clients
+            .s3vectors
+            .create_index()
+            .vector_bucket_name(&n.vector_bucket)
+            .index_name(&r.name)
+            .data_type(DataType::Float32)
+            .dimension(ctx.env.file.knowledge_base.dimensions as i32)
+            .distance_metric(DistanceMetric::from(vs.distance_metric().as_str()))
+            .metadata_configuration(metadata)
+            .set_tags(Some(ctx.tag_map()))
+            .send()
+            .await
+            .map_err(aws);
+        match created {
+            Ok(_) => {}
+            Err(e) if e.is("ConflictException") => {
+                let again = ours(self.observe(ctx, r).await?, &format!("vector index {}", r.name))?;
+                return self.apply(step, r, &again).await;
+            }
+            Err(e) => return Err(Error::aws(format!("create vector index {}", r.name), e)),
+        }
+        (step.exists)();
+        Ok(())
+    }
+
+    /// Deletes the index and the vectors in it; one already gone is fine.
+    async fn delete(&self, step: &Step, r: &Resource, _obs: &Observation) -> Result<()> {
+        step.progress("deleting", &format!("vector index {}", r.name));
+        let n = &step.ctx.env.names;
+        let deleted =
+            step.ctx.clients.s3vectors.delete_index().vector_bucket_name(&n.vector_bucket).index_name(&r.name).send().await;
+        gone(deleted.map_err(aws), format!("delete vector index {}", r.name))
+    }
+}
