@@ -70,6 +70,21 @@ pub fn floor(env: &Environment) -> Floor {
             source: prices().sources.get("s3_vectors").cloned().unwrap_or_default(),
         };
     }
+    if vs.kind == StoreKind::Managed {
+        // Bedrock keeps the vectors; what it bills for them while idle was not found.
+        return Floor {
+            generation: "MANAGED",
+            idle_ocu: 0.0,
+            active_ocu: 0.0,
+            ocu_hour_usd: None,
+            monthly_floor_usd: None,
+            active_hour_usd: None,
+            basis: "a Bedrock-managed knowledge base: ragstack runs no vector store of its own; Bedrock's price for \
+                    managed storage and search was not found, so the floor is unknown"
+                .into(),
+            source: String::new(),
+        };
+    }
     let (idle_ocu, active_ocu, basis) = match vs.generation() {
         Generation::Classic => {
             let ocu = if vs.standby_replicas() { 2.0 } else { 1.0 };
@@ -109,8 +124,10 @@ pub fn floor(env: &Environment) -> Floor {
 impl Floor {
     /// `monthly floor: $175.20 (...)`, or the price being unknown for the region.
     pub fn line(&self, region: &str) -> String {
-        if self.generation == "S3_VECTORS" {
-            return format!("monthly floor of the vector store: $0.00 while idle ({})", self.basis);
+        match self.generation {
+            "S3_VECTORS" => return format!("monthly floor of the vector store: $0.00 while idle ({})", self.basis),
+            "MANAGED" => return format!("monthly floor of the vector store: unknown ({})", self.basis),
+            _ => {}
         }
         match (self.monthly_floor_usd, self.active_hour_usd, self.ocu_hour_usd) {
             (Some(month), Some(hour), Some(price)) => format!(

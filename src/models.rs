@@ -66,14 +66,14 @@ fn date_of(t: Option<&aws_smithy_types::DateTime>) -> Option<String> {
     t.and_then(|t| t.fmt(aws_smithy_types::date_time::Format::DateTime).ok()).map(|s| s[..10].to_string())
 }
 
-/// The embedding model and the generation model of an environment: (key, id in the file, model).
-fn used(env: &Environment) -> [(&'static str, String, String); 2] {
+/// The embedding model (unless Bedrock picks it) and the generation model of an environment:
+/// (key, id in the file, model).
+fn used(env: &Environment) -> Vec<(&'static str, String, String)> {
     let generation = &env.file.lambda.generation_model;
     let base = naming::inference_profile_base(generation).unwrap_or(generation);
-    [
-        ("knowledge_base.embedding_model", env.embedding_model.id.clone(), env.embedding_model.id.clone()),
-        ("lambda.generation_model", generation.clone(), base.to_string()),
-    ]
+    let embedding =
+        env.embedding_model_id().map(|id| ("knowledge_base.embedding_model", id.to_string(), id.to_string()));
+    embedding.into_iter().chain([("lambda.generation_model", generation.clone(), base.to_string())]).collect()
 }
 
 /// What the catalog says of a model in a region today.

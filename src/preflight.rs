@@ -106,7 +106,8 @@ pub async fn identify(clients: &Clients, report: &Reporter) -> Result<Identity> 
 /// Asks Bedrock whether the embedding model exists in the region. A definite "no" fails (exit 2,
 /// nothing created); not being allowed to ask only warns.
 pub async fn check_embedding_model(clients: &Clients, env: &Environment, report: &Reporter) -> Result<()> {
-    let id = &env.embedding_model.id;
+    // Bedrock's own embeddings (a managed knowledge base): nothing of ours to check.
+    let Some(id) = env.embedding_model_id() else { return Ok(()) };
     match clients.bedrock.get_foundation_model().model_identifier(id).send().await.map_err(aws) {
         Ok(_) => Ok(()),
         // Past its end of life: `models` says so (and deploy and plan refuse it there).
@@ -138,8 +139,9 @@ pub async fn check_embedding_model(clients: &Clients, env: &Environment, report:
 /// (exit 2) before anything is created: the stack would deploy green and then fail every question
 /// or every ingestion. Not being allowed to ask only warns.
 pub async fn check_model_access(clients: &Clients, env: &Environment, report: &Reporter) -> Result<()> {
-    let embedding = &env.embedding_model.id;
-    check_access(clients, env, report, "knowledge_base.embedding_model", embedding).await?;
+    if let Some(embedding) = env.embedding_model_id() {
+        check_access(clients, env, report, "knowledge_base.embedding_model", embedding).await?;
+    }
     let generation = &env.file.lambda.generation_model;
     let key = "lambda.generation_model";
     if naming::inference_profile_base(generation).is_none() {

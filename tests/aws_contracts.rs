@@ -116,13 +116,27 @@ fn every_rendered_policy_matches_the_service_authorization_reference() {
             .replace("standby_replicas = false", "kind = \"s3_vectors\"")
             .replace("network_access = \"public\"", ""),
     );
+    // A managed knowledge base: its role embeds with no model of ours and uses no store.
+    wd.env_file(
+        "managed",
+        &shipped("dev")
+            .replace("standby_replicas = false", "kind = \"managed\"")
+            .replace("network_access = \"public\"", "")
+            .replace("index_name = \"ragstack-index\"", "")
+            .replace("embedding_model = \"amazon.titan-embed-text-v2:0\"", "")
+            .replace("dimensions = 1024", "")
+            .replace(
+                "[knowledge_base.chunking]\nstrategy = \"fixed_size\"\nmax_tokens = 300\noverlap_percentage = 20",
+                "",
+            ),
+    );
     let mut policies = Vec::new();
-    for env in ["dev", "qa", "sandbox", "profile", "guarded", "triggered", "vectors"] {
+    for env in ["dev", "qa", "sandbox", "profile", "guarded", "triggered", "vectors", "managed"] {
         policies.extend(rendered_policies(&wd, env, None));
     }
     // trust + permissions for two roles, the bucket policy, the deployer's two managed policies;
     // plus the REST API's resource policy of `guarded` and the two more roles of `triggered`.
-    assert_eq!(policies.len(), 7 * 7 + 1 + 4, "{policies:?}");
+    assert_eq!(policies.len(), 8 * 7 + 1 + 4, "{policies:?}");
     let rendered = serde_json::to_string(&policies).unwrap();
     assert!(rendered.contains("bedrock:ApplyGuardrail") && rendered.contains("execute-api:Invoke"), "{rendered}");
     // The trigger may start ingestion of this knowledge base only, and record only its re-checks.
@@ -149,7 +163,7 @@ fn every_rendered_policy_matches_the_service_authorization_reference() {
     );
     let (code, out) = iam_contract(&policies);
     assert_eq!(code, 0, "{out}");
-    assert!(out.contains("ok: 54 policies"), "{out}");
+    assert!(out.contains("ok: 61 policies"), "{out}");
     assert!(rendered.contains("s3vectors:QueryVectors"), "the S3 Vectors role is checked too");
     assert_eq!(wd.tripwire.hits(), 0, "rendering needs no AWS call");
 }

@@ -126,6 +126,20 @@ fn every_command_passes_under_the_deployer_policy_alone() {
             .replace("standby_replicas = false", "kind = \"s3_vectors\"")
             .replace("network_access = \"public\"", ""),
     );
+    // And a managed knowledge base: its managed connector, no store.
+    wd.env_file(
+        "managed",
+        &shipped("dev")
+            .replace("standby_replicas = false", "kind = \"managed\"")
+            .replace("network_access = \"public\"", "")
+            .replace("index_name = \"ragstack-index\"", "")
+            .replace("embedding_model = \"amazon.titan-embed-text-v2:0\"", "")
+            .replace("dimensions = 1024", "")
+            .replace(
+                "[knowledge_base.chunking]\nstrategy = \"fixed_size\"\nmax_tokens = 300\noverlap_percentage = 20",
+                "",
+            ),
+    );
     let docs = wd.path().join("docs");
     std::fs::create_dir_all(&docs).unwrap();
     std::fs::write(docs.join("hours.md"), "# Opening hours\nWe open at nine.").unwrap();
@@ -141,7 +155,7 @@ fn every_command_passes_under_the_deployer_policy_alone() {
             emu.configure(&json!({"caller": format!("role:/:{role}"), "enforce_iam": true}).to_string());
         }
     };
-    for env in ["dev", "qa", "sandbox", "triggered", "nextgen", "vectors"] {
+    for env in ["dev", "qa", "sandbox", "triggered", "nextgen", "vectors", "managed"] {
         as_deployer_of(env);
         ok(&wd, &emu, &["deploy", env]);
         emu.clear_calls();
@@ -153,8 +167,9 @@ fn every_command_passes_under_the_deployer_policy_alone() {
         ok(&wd, &emu, &["logs", env, "--since", "1h"]);
         ok(&wd, &emu, &["plan", env, "--detailed-exitcode"]);
         ok(&wd, &emu, &["ask", env, "When do you open?", "--url", &url]);
-        if env != "triggered" {
-            // export refuses sync triggers (exit 2, README "Deploying through CloudFormation").
+        if env != "triggered" && env != "managed" {
+            // export refuses sync triggers and managed knowledge bases (exit 2, README "Deploying
+            // through CloudFormation").
             ok(&wd, &emu, &["export", env, "-o", &format!("{env}.yaml")]);
         }
     }
@@ -162,7 +177,7 @@ fn every_command_passes_under_the_deployer_policy_alone() {
     as_deployer_of("dev");
     ok(&wd, &emu, &["legacy", "list", "dev"]);
     ok(&wd, &emu, &["legacy", "teardown", "dev", "--yes", "--lift-termination-protection"]);
-    for env in ["dev", "qa", "sandbox", "triggered", "nextgen", "vectors"] {
+    for env in ["dev", "qa", "sandbox", "triggered", "nextgen", "vectors", "managed"] {
         as_deployer_of(env);
         ok(&wd, &emu, &["teardown", env, "--yes"]);
     }

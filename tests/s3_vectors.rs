@@ -114,6 +114,20 @@ fn an_s3_vectors_environment_deploys_converges_reports_and_tears_down() {
     assert_eq!(code, 0, "{out}\n{err}");
     assert!(out.contains("1 new") && out.contains("0 failed"), "{out}");
 
+    // A renamed index: a new index, the knowledge base on it, and the old index deleted.
+    let renamed: Vec<(&str, &str)> = S3_VECTORS
+        .iter()
+        .copied()
+        .chain([("index_name = \"ragstack-index\"", "index_name = \"handbook-index\"")])
+        .collect();
+    wd.dev_with("dev", &renamed);
+    let (code, out, _) = ragstack(&wd, &emu, &["plan", "dev"]);
+    assert!(out.contains("s3_vector_index.ragstack-index") && out.contains("delete"), "{code}: {out}");
+    let (code, out, err) = deploy(&wd, &emu, "dev", &["--allow-replace", "--no-sync"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert_eq!(inventory(&emu, "dev")["vector_indexes"], 1, "{out}");
+    assert!(stores(&emu)["knowledge_base"]["index"].as_str().unwrap().ends_with("/index/handbook-index"));
+
     let (code, out, err) = teardown(&wd, &emu, "dev", &["--yes"]);
     assert_eq!(code, 0, "{out}\n{err}");
     assert_eq!(inventory(&emu, "dev"), empty_inventory());

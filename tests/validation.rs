@@ -67,7 +67,10 @@ fn missing_required_key_names_its_table() {
     let w = Workdir::new();
     w.dev_with("missing", &[("index_name = \"ragstack-index\"\n", "")]);
     let err = rejected(&w, &["deploy", "missing", "us-east-1"]);
-    assert_mentions(&err, &[&at("missing", "[vector_store]"), "vector_store", "missing field `index_name`"]);
+    assert_mentions(
+        &err,
+        &[&at("missing", "[vector_store]"), "vector_store", "kind = \"opensearch\" needs `index_name`"],
+    );
 }
 
 #[test]

@@ -13,6 +13,8 @@ pub struct EnvironmentFile {
     #[serde(default)]
     pub tags: BTreeMap<String, String>,
     pub vector_store: VectorStore,
+    /// Not with a managed knowledge base whose embeddings Bedrock manages.
+    #[serde(default)]
     pub knowledge_base: KnowledgeBase,
     pub data_sources: Vec<DataSource>,
     pub lambda: Lambda,
@@ -67,6 +69,9 @@ pub struct VectorStore {
     /// s3_vectors: metadata keys stored but not filterable (replace) [default: the two Bedrock writes].
     #[serde(default)]
     pub non_filterable_metadata_keys: Option<Vec<String>>,
+    /// managed: whose embedding model (replace) [default: managed, Bedrock's own].
+    #[serde(default)]
+    pub embedding_model_type: Option<EmbeddingModelType>,
 }
 
 /// The keys of `[vector_store]` each kind takes (the rest are refused for it).
@@ -74,6 +79,7 @@ pub const OPENSEARCH_KEYS: &[&str] =
     &["generation", "capacity", "standby_replicas", "network_access", "vpc_endpoints", "index_name", "kms_key_arn"];
 pub const S3_VECTORS_KEYS: &[&str] =
     &["vector_bucket", "index_name", "distance_metric", "non_filterable_metadata_keys", "kms_key_arn"];
+pub const MANAGED_KEYS: &[&str] = &["embedding_model_type", "kms_key_arn"];
 
 /// What Bedrock writes into each vector of an S3 Vectors index: the chunk's text and its metadata.
 /// Filterable metadata is limited to 2 KB per vector (S3 Vectors limitations), so both must be
@@ -110,6 +116,16 @@ impl VectorStore {
         self.distance_metric.unwrap_or_default()
     }
 
+    pub fn embedding_model_type(&self) -> EmbeddingModelType {
+        self.embedding_model_type.unwrap_or_default()
+    }
+
+    /// Whether Bedrock picks the embedding model (a managed knowledge base with managed embeddings):
+    /// then `[knowledge_base]` has nothing to set.
+    pub fn embeds_itself(&self) -> bool {
+        self.kind == StoreKind::Managed && self.embedding_model_type() == EmbeddingModelType::Managed
+    }
+
     pub fn non_filterable_metadata_keys(&self) -> Vec<String> {
         match &self.non_filterable_metadata_keys {
             Some(keys) => keys.clone(),
@@ -124,6 +140,7 @@ pub enum StoreKind {
     #[default]
     Opensearch,
     S3Vectors,
+    Managed,
 }
 
 impl StoreKind {
@@ -132,6 +149,26 @@ impl StoreKind {
         match self {
             StoreKind::Opensearch => "opensearch",
             StoreKind::S3Vectors => "s3_vectors",
+            StoreKind::Managed => "managed",
+        }
+    }
+}
+
+/// A managed knowledge base's embeddings (ManagedKnowledgeBaseConfiguration.embeddingModelType):
+/// Bedrock's own model, or `[knowledge_base] embedding_model`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EmbeddingModelType {
+    #[default]
+    Managed,
+    Custom,
+}
+
+impl EmbeddingModelType {
+    pub fn as_api(self) -> &'static str {
+        match self {
+            EmbeddingModelType::Managed => "MANAGED",
+            EmbeddingModelType::Custom => "CUSTOM",
         }
     }
 }
@@ -197,12 +234,15 @@ pub enum NetworkAccess {
     Private,
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct KnowledgeBase {
-    pub embedding_model: String,
-    pub dimensions: i64,
-    pub chunking: ChunkingSettings,
+    #[serde(default)]
+    pub embedding_model: Option<String>,
+    #[serde(default)]
+    pub dimensions: Option<i64>,
+    #[serde(default)]
+    pub chunking: Option<ChunkingSettings>,
 }
 
 /// Chunking as written: which keys apply depends on `strategy`, so the file form is flat and the

@@ -41,8 +41,10 @@ pub struct Environment {
     pub name: String,
     pub source: String,
     pub file: EnvironmentFile,
-    pub chunking: Chunking,
-    pub embedding_model: &'static EmbeddingModel,
+    /// None for a managed knowledge base (Bedrock chunks).
+    pub chunking: Option<Chunking>,
+    /// None for a managed knowledge base with managed embeddings (Bedrock picks the model).
+    pub embedding_model: Option<&'static EmbeddingModel>,
     pub names: Names,
     /// False when the account is the placeholder (offline plan without `--account`).
     pub account_known: bool,
@@ -55,6 +57,16 @@ pub struct Environment {
 impl Environment {
     pub fn region(&self) -> &str {
         &self.names.region
+    }
+
+    /// The embedding model's id, where the environment names one.
+    pub fn embedding_model_id(&self) -> Option<&str> {
+        self.embedding_model.map(|m| m.id.as_str())
+    }
+
+    /// The vectors' dimensions (0 where Bedrock picks the model).
+    pub fn dimensions(&self) -> i64 {
+        self.file.knowledge_base.dimensions.unwrap_or_default()
     }
 
     /// Whether any data source reads from the environment's own documents bucket.
@@ -118,8 +130,8 @@ pub fn load(source: &EnvironmentSource, target: &Target) -> crate::Result<Enviro
         name: source.name.clone(),
         source: source.display.clone(),
         file,
-        chunking: chunking.expect("no problems means chunking resolved"),
-        embedding_model: model.expect("no problems means the model is supported"),
+        chunking,
+        embedding_model: model,
         names,
         account_known: target.account.is_some(),
         prompt_template,

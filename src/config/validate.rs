@@ -3,8 +3,8 @@
 //! the key path each is about; `locate.rs` finds them in the file.
 
 use super::file::{
-    ApiAuth, BEDROCK_METADATA_KEYS, ChunkingSettings, ChunkingStrategy, EnvironmentFile, Generation, NetworkAccess,
-    OPENSEARCH_KEYS, S3_VECTORS_KEYS, SearchType, StoreKind, SyncTrigger,
+    ApiAuth, BEDROCK_METADATA_KEYS, ChunkingSettings, ChunkingStrategy, EnvironmentFile, Generation, MANAGED_KEYS,
+    NetworkAccess, OPENSEARCH_KEYS, S3_VECTORS_KEYS, SearchType, StoreKind, SyncTrigger,
 };
 use super::locate::{self, ConfigErrors, Seg};
 use super::lookup::{EnvironmentSource, environment_name_rule};
@@ -206,11 +206,13 @@ impl Validator {
         match vs.kind {
             StoreKind::Opensearch => self.opensearch(file),
             StoreKind::S3Vectors => self.s3_vectors(file),
+            StoreKind::Managed => self.managed(file),
         }
         if let Some(arn) = &vs.kms_key_arn {
             let service = match vs.kind {
                 StoreKind::Opensearch => "OpenSearch Serverless",
                 StoreKind::S3Vectors => "S3 Vectors",
+                StoreKind::Managed => "Bedrock",
             };
             match kms_key_region(arn) {
             None => self.fail(&["vector_store", "kms_key_arn"], Some(q(arn)), "expected a KMS key ARN, arn:aws:kms:REGION:ACCOUNT:key/KEY-ID; leave the key out to use an AWS owned key".into()),
@@ -223,7 +225,7 @@ impl Validator {
     /// Each key of `[vector_store]` belongs to the chosen kind, and the kind's required keys are there.
     fn store_keys(&mut self, file: &EnvironmentFile) {
         let vs = &file.vector_store;
-        let given: [(&str, bool); 11] = [
+        let given: [(&str, bool); 12] = [
             ("generation", vs.generation.is_some()),
             ("capacity", vs.capacity.is_some()),
             ("standby_replicas", vs.standby_replicas.is_some()),
@@ -234,11 +236,13 @@ impl Validator {
             ("vector_bucket", vs.vector_bucket.is_some()),
             ("distance_metric", vs.distance_metric.is_some()),
             ("non_filterable_metadata_keys", vs.non_filterable_metadata_keys.is_some()),
+            ("embedding_model_type", vs.embedding_model_type.is_some()),
             ("kind", true),
         ];
         let (takes, required): (&[&str], &[&str]) = match vs.kind {
             StoreKind::Opensearch => (OPENSEARCH_KEYS, &["standby_replicas", "network_access", "index_name"]),
             StoreKind::S3Vectors => (S3_VECTORS_KEYS, &["index_name"]),
+            StoreKind::Managed => (MANAGED_KEYS, &[]),
         };
         let kind = vs.kind.as_str();
         for (key, present) in given {
@@ -297,6 +301,18 @@ impl Validator {
                 &["vector_store", "vpc_endpoints"],
                 None,
                 "vpc_endpoints applies only with network_access = \"private\"; with \"public\" leave it out".into(),
+            );
+        }
+    }
+
+    /// A managed knowledge base searches as it sees fit (managedSearchConfiguration has no search
+    /// type, botocore's bedrock-agent-runtime model).
+    fn managed(&mut self, file: &EnvironmentFile) {
+        if let Some(t) = file.retrieval.search_type {
+            self.fail(
+                &["retrieval", "search_type"],
+                Some(q(t.as_str())),
+                "a managed knowledge base picks its own search strategy: leave search_type out".into(),
             );
         }
     }
@@ -425,18 +441,50 @@ impl Validator {
         let v = self;
         let catalog = Catalog::get();
         let kb = &file.knowledge_base;
-        let model = catalog.embedding_model(&kb.embedding_model);
+        let vs = &file.vector_store;
+        // A managed knowledge base with Bedrock's embeddings picks its model and chunking itself: it
+        // refuses a chunking strategy ("A chunking strategy cannot be specified with a managed
+        // embedding model", as reported). With its own model, ragstack sends no chunking either:
+        // whether a managed connector takes one is not documented.
+        let refuse = |v: &mut Validator, key: &str, why: &str| {
+            v.fail(&["knowledge_base", key], None, format!("not used {why}: remove it"));
+        };
+        if vs.kind == StoreKind::Managed {
+            let why = if vs.embeds_itself() {
+                "by a managed knowledge base with embedding_model_type = \"managed\" (Bedrock picks the model and chunks)"
+            } else {
+                "by a managed knowledge base (Bedrock chunks the documents itself)"
+            };
+            if kb.chunking.is_some() {
+                refuse(v, "chunking", why);
+            }
+            if vs.embeds_itself() {
+                for (key, given) in
+                    [("embedding_model", kb.embedding_model.is_some()), ("dimensions", kb.dimensions.is_some())]
+                {
+                    if given {
+                        refuse(v, key, why);
+                    }
+                }
+                return (None, None);
+            }
+        }
+        let Some(model_id) = &kb.embedding_model else {
+            v.fail(&["knowledge_base"], None, "needs `embedding_model`".into());
+            return (None, None);
+        };
+        let model = catalog.embedding_model(model_id);
         match model {
             None => v.fail(
                 &["knowledge_base", "embedding_model"],
-                Some(q(&kb.embedding_model)),
+                Some(q(model_id)),
                 format!("not a supported embedding model; allowed: {}", catalog.embedding_model_ids().join(", ")),
             ),
             Some(m) => {
                 if !target.skip_region_check && !m.offered_in(&target.region) {
                     v.fail(
                     &["knowledge_base", "embedding_model"],
-                    Some(q(&kb.embedding_model)),
+                    Some(q(model_id)),
                     format!(
                         "not offered in {} according to ragstack's region table ({}); offered in: {}. \
                          Choose another model or region, or pass --skip-region-check if AWS has launched it there since",
@@ -446,18 +494,29 @@ impl Validator {
                     ),
                 );
                 }
-                if !m.dimensions.iter().any(|d| i64::from(*d) == kb.dimensions) {
-                    let allowed: Vec<String> = m.dimensions.iter().map(u32::to_string).collect();
-                    v.fail(
-                        &["knowledge_base", "dimensions"],
-                        Some(kb.dimensions.to_string()),
-                        format!("not offered by {}; allowed: {}", m.id, allowed.join(", ")),
-                    );
+                match kb.dimensions {
+                    Some(d) if !m.dimensions.iter().any(|x| i64::from(*x) == d) => {
+                        let allowed: Vec<String> = m.dimensions.iter().map(u32::to_string).collect();
+                        v.fail(
+                            &["knowledge_base", "dimensions"],
+                            Some(d.to_string()),
+                            format!("not offered by {}; allowed: {}", m.id, allowed.join(", ")),
+                        );
+                    }
+                    Some(_) => {}
+                    None => v.fail(&["knowledge_base"], None, "needs `dimensions`".into()),
                 }
             }
         }
+        if vs.kind == StoreKind::Managed {
+            return (model, None);
+        }
+        let Some(settings) = &kb.chunking else {
+            v.fail(&["knowledge_base"], None, "needs `[knowledge_base.chunking]`".into());
+            return (model, None);
+        };
         let max_tokens_limit = model.map_or(8192, |m| i64::from(m.max_input_tokens));
-        let chunking = v.chunking(&kb.chunking, max_tokens_limit, &kb.embedding_model);
+        let chunking = v.chunking(settings, max_tokens_limit, model_id);
         (model, chunking)
     }
 

@@ -8,7 +8,7 @@ use super::{
     Ctx, Id, Inputs, Kind, Needs, Observation, Phase, Resource, Status, Step, failed, knowledge_base, s3_bucket,
 };
 use crate::aws::{AwsError, aws};
-use crate::config::Chunking;
+use crate::config::{Chunking, StoreKind};
 use crate::error::{Error, Result};
 use crate::ingestion::{self, JobResult};
 use crate::wait;
@@ -17,14 +17,16 @@ use aws_sdk_bedrockagent::types::{
     ChunkingConfiguration, ChunkingStrategy, DataDeletionPolicy, DataSource as AwsDataSource, DataSourceConfiguration,
     DataSourceStatus, DataSourceType, FixedSizeChunkingConfiguration, HierarchicalChunkingConfiguration,
     HierarchicalChunkingLevelConfiguration, IngestionJobFilter, IngestionJobFilterAttribute,
-    IngestionJobFilterOperator, IngestionJobStatus, S3DataSourceConfiguration, SemanticChunkingConfiguration,
-    VectorIngestionConfiguration,
+    IngestionJobFilterOperator, IngestionJobStatus, ManagedKnowledgeBaseConnectorConfiguration,
+    S3DataSourceConfiguration, SemanticChunkingConfiguration, VectorIngestionConfiguration,
 };
 use serde_json::{Value, json};
 use std::sync::Arc;
 use std::time::Duration;
 
 const DELETE_DEADLINE: Duration = Duration::from_secs(10 * 60);
+/// A managed connector's creation is asynchronous; no duration is documented.
+const AVAILABLE_DEADLINE: Duration = Duration::from_secs(10 * 60);
 
 pub struct DataSource;
 
@@ -35,6 +37,8 @@ pub fn id_of(name: &str) -> Id {
 
 fn status(s: &DataSourceStatus) -> Status {
     let phase = match s {
+        // A managed knowledge base's data source is created asynchronously.
+        DataSourceStatus::Creating => Phase::Creating,
         DataSourceStatus::Deleting => Phase::Deleting,
         DataSourceStatus::DeleteUnsuccessful => Phase::Failed,
         _ => Phase::Ready,
@@ -57,7 +61,11 @@ fn resource(name: &str, declared: Option<(&crate::config::DataSource, &Inputs)>)
         "bucket": i.env.names.bucket_arn(i.env.data_source_bucket(ds)),
         "bucket_owned_by_ragstack": ds.bucket.is_none(),
         "inclusion_prefixes": ds.inclusion_prefixes,
-        "chunking": serde_json::to_value(&i.env.chunking).expect("chunking serializes"),
+        "connector": if i.env.file.vector_store.kind == StoreKind::Managed { "MANAGED_KNOWLEDGE_BASE_CONNECTOR" } else { "S3" },
+        "chunking": match &i.env.chunking {
+            Some(c) => serde_json::to_value(c).expect("chunking serializes"),
+            None => json!("Bedrock's (a managed knowledge base)"),
+        },
         "data_deletion_policy": "RETAIN",
     }))
     .output(format!("data_source.{name}"), i.known.id(&id_of(name)).unwrap_or(crate::naming::AFTER_APPLY))
@@ -216,8 +224,56 @@ fn chunking_configuration(c: &Chunking) -> ChunkingConfiguration {
     b.build().expect("strategy is set")
 }
 
+/// A managed knowledge base reads S3 through its own connector: MANAGED_KNOWLEDGE_BASE_CONNECTOR
+/// whose connectorParameters are free-form in the API model; `type` and `version` ("1") are required
+/// ("Connect a data source", Bedrock User Guide). The S3 keys (connectionConfiguration.bucketName,
+/// bucketOwnerAccountId, filterConfiguration.inclusionPrefixes) are from third-party code written
+/// against the "Amazon S3" connector page of managed knowledge bases, which was not readable here:
+/// only a real account confirms them (README, "Bedrock-managed knowledge bases").
+fn connector_parameters(ctx: &Ctx, ds: &crate::config::DataSource) -> Value {
+    let mut params = json!({
+        "type": "S3",
+        "version": "1",
+        "connectionConfiguration": {
+            "bucketName": ctx.env.data_source_bucket(ds),
+            "bucketOwnerAccountId": ctx.env.names.account,
+        },
+    });
+    if !ds.inclusion_prefixes.is_empty() {
+        params["filterConfiguration"] = json!({"inclusionPrefixes": ds.inclusion_prefixes});
+    }
+    params
+}
+
+/// The bucket (name) and inclusion prefixes a data source reads, from either shape.
+fn location(current: &AwsDataSource) -> (String, Vec<String>) {
+    let config = current.data_source_configuration();
+    if let Some(s3) = config.and_then(|c| c.s3_configuration()) {
+        let bucket = s3.bucket_arn().rsplit(':').next().unwrap_or_default().to_string();
+        return (bucket, s3.inclusion_prefixes().to_vec());
+    }
+    let params = config
+        .and_then(|c| c.managed_knowledge_base_connector_configuration())
+        .and_then(|m| m.connector_parameters())
+        .map(crate::aws::from_document)
+        .unwrap_or_default();
+    let bucket = params["connectionConfiguration"]["bucketName"].as_str().unwrap_or_default().to_string();
+    let prefixes = params["filterConfiguration"]["inclusionPrefixes"].as_array().cloned().unwrap_or_default();
+    (bucket, prefixes.iter().filter_map(|p| p.as_str().map(str::to_string)).collect())
+}
+
 fn source_configuration(ctx: &Ctx, name: &str) -> DataSourceConfiguration {
     let ds = spec(ctx, name);
+    if ctx.env.file.vector_store.kind == StoreKind::Managed {
+        let connector = ManagedKnowledgeBaseConnectorConfiguration::builder()
+            .connector_parameters(crate::aws::to_document(&connector_parameters(ctx, ds)))
+            .build();
+        return DataSourceConfiguration::builder()
+            .r#type(DataSourceType::ManagedKnowledgeBaseConnector)
+            .managed_knowledge_base_connector_configuration(connector)
+            .build()
+            .expect("type is set");
+    }
     let s3 = S3DataSourceConfiguration::builder()
         .bucket_arn(ctx.env.names.bucket_arn(ctx.env.data_source_bucket(ds)))
         .set_inclusion_prefixes((!ds.inclusion_prefixes.is_empty()).then(|| ds.inclusion_prefixes.clone()))
@@ -318,6 +374,28 @@ pub async fn delete_one(step: &Step, kb: &str, id: &str, name: &str) -> Result<(
     .await
 }
 
+/// Waits until a new data source is AVAILABLE: a managed knowledge base creates it asynchronously
+/// ("The data source status transitions from CREATING to AVAILABLE", Connect a data source); an
+/// S3 one is AVAILABLE at once.
+async fn wait_available(step: &Step, kb: &str, id: &str, name: &str) -> Result<()> {
+    wait::until(step, "the data source to become AVAILABLE", AVAILABLE_DEADLINE, || async {
+        let current = get(&step.ctx, kb, id).await.map_err(failed(&format!("read data source {name}")))?;
+        match current.as_ref().map(|d| d.status()) {
+            Some(DataSourceStatus::Available) => Ok(Some(())),
+            Some(DataSourceStatus::Failed) => Err(Error::Incomplete {
+                message: format!(
+                    "data source {name} failed: {}",
+                    current.as_ref().map(|d| d.failure_reasons().join("; ")).unwrap_or_default()
+                ),
+                help: Some("fix the cause (the bucket, the role's access to it) and deploy again".into()),
+            }),
+            None => Err(Error::Incomplete { message: format!("data source {name} disappeared"), help: None }),
+            _ => Ok(None),
+        }
+    })
+    .await
+}
+
 #[async_trait]
 impl Kind for DataSource {
     fn desired(&self, i: &Inputs) -> Result<Vec<Resource>> {
@@ -334,7 +412,7 @@ impl Kind for DataSource {
             "KnowledgeBaseId": {"Ref": super::logical_id(&knowledge_base::ID)},
             "Name": r.name,
             "DataSourceConfiguration": {"Type": "S3", "S3Configuration": s3},
-            "VectorIngestionConfiguration": {"ChunkingConfiguration": chunking_cfn(&ctx.env.chunking)},
+            "VectorIngestionConfiguration": {"ChunkingConfiguration": ctx.env.chunking.as_ref().map(chunking_cfn)},
             "DataDeletionPolicy": "RETAIN",
         });
         Ok(vec![(super::logical_id(&r.id), super::cfn("AWS::Bedrock::DataSource", properties))])
@@ -352,26 +430,18 @@ impl Kind for DataSource {
         let mut obs = Observation::present(Some(id.clone()));
         obs.status = Some(status(current.status()));
         let spec = spec(ctx, name);
-        let s3 = current.data_source_configuration().and_then(|c| c.s3_configuration());
-        obs.diff(
-            "bucket",
-            s3.map(|s| s.bucket_arn()).unwrap_or_default(),
-            ctx.env.names.bucket_arn(ctx.env.data_source_bucket(spec)),
-            false,
-        );
-        obs.diff(
-            "inclusion_prefixes",
-            s3.map(|s| s.inclusion_prefixes().to_vec()).unwrap_or_default(),
-            spec.inclusion_prefixes.clone(),
-            false,
-        );
+        let (bucket, prefixes) = location(&current);
+        obs.diff("bucket", bucket, ctx.env.data_source_bucket(spec), false);
+        obs.diff("inclusion_prefixes", prefixes, spec.inclusion_prefixes.clone(), false);
         obs.diff(
             "data_deletion_policy",
             current.data_deletion_policy().map_or("DELETE", |p| p.as_str()),
             "RETAIN",
             false,
         );
-        obs.diff("chunking", observed_chunking(&current), chunking_json(&ctx.env.chunking), true);
+        if let Some(chunking) = &ctx.env.chunking {
+            obs.diff("chunking", observed_chunking(&current), chunking_json(chunking), true);
+        }
         let jobs = ctx.clients.agent.list_ingestion_jobs().knowledge_base_id(&kb).data_source_id(&id).send().await;
         let jobs = jobs.map_err(aws).map_err(read)?;
         let summaries = jobs.ingestion_job_summaries();
@@ -390,9 +460,12 @@ impl Kind for DataSource {
             return Err(Error::Incomplete { message: "the knowledge base id is unknown".into(), help: None });
         };
         let agent = &ctx.clients.agent;
-        let ingestion = VectorIngestionConfiguration::builder()
-            .chunking_configuration(chunking_configuration(&ctx.env.chunking))
-            .build();
+        // None for a managed knowledge base: Bedrock chunks its documents itself.
+        let ingestion = ctx
+            .env
+            .chunking
+            .as_ref()
+            .map(|c| VectorIngestionConfiguration::builder().chunking_configuration(chunking_configuration(c)).build());
         if !obs.exists {
             step.progress("creating", &format!("in knowledge base {kb}"));
             let created = agent
@@ -401,7 +474,7 @@ impl Kind for DataSource {
                 .name(name)
                 .description(format!("ragstack {}: s3 documents", ctx.env.name))
                 .data_source_configuration(source_configuration(ctx, name))
-                .vector_ingestion_configuration(ingestion)
+                .set_vector_ingestion_configuration(ingestion)
                 .data_deletion_policy(DataDeletionPolicy::Retain)
                 .send()
                 .await
@@ -414,8 +487,12 @@ impl Kind for DataSource {
                 }
                 Err(e) => return Err(Error::aws(format!("create data source {name}"), e)),
             };
-            ctx.assign(&r.id, Some(id));
-            return Ok(());
+            ctx.assign(&r.id, Some(id.clone()));
+            (step.exists)();
+            return wait_available(step, &kb, &id, name).await;
+        }
+        if obs.is(Phase::Creating) {
+            wait_available(step, &kb, obs.id.as_deref().unwrap_or_default(), name).await?;
         }
         if obs.changes.is_empty() {
             return Ok(());
@@ -428,7 +505,7 @@ impl Kind for DataSource {
             .data_source_id(obs.id.clone().unwrap_or_default())
             .name(name)
             .data_source_configuration(source_configuration(ctx, name))
-            .vector_ingestion_configuration(ingestion)
+            .set_vector_ingestion_configuration(ingestion)
             .data_deletion_policy(DataDeletionPolicy::Retain)
             .send()
             .await
@@ -453,9 +530,7 @@ impl Kind for DataSource {
             let read = |e| Error::aws(format!("read data source {name}"), e);
             let current = get(ctx, &kb, &id).await.map_err(read)?;
             let mut obs = Observation::present(Some(id));
-            if let Some(s3) = current.as_ref().and_then(|d| d.data_source_configuration()).and_then(|c| c.s3_configuration()) {
-                let bucket = s3.bucket_arn().rsplit(':').next().unwrap_or_default();
-                let prefixes = s3.inclusion_prefixes();
+            if let Some((bucket, prefixes)) = current.as_ref().map(location).filter(|(b, _)| !b.is_empty()) {
                 let places: Vec<String> = if prefixes.is_empty() {
                     vec![format!("s3://{bucket}/")]
                 } else {

@@ -18,8 +18,9 @@ use async_trait::async_trait;
 use aws_sdk_bedrockagent::types::{
     BedrockEmbeddingModelConfiguration, EmbeddingModelConfiguration, KnowledgeBase as AwsKnowledgeBase,
     KnowledgeBaseConfiguration, KnowledgeBaseStatus, KnowledgeBaseStorageType, KnowledgeBaseType,
-    OpenSearchServerlessConfiguration, OpenSearchServerlessFieldMapping, S3VectorsConfiguration,
-    StorageConfiguration, VectorKnowledgeBaseConfiguration,
+    EmbeddingModelType, ManagedKnowledgeBaseConfiguration, OpenSearchServerlessConfiguration,
+    OpenSearchServerlessFieldMapping, S3VectorsConfiguration, ServerSideEncryptionConfiguration, StorageConfiguration,
+    VectorKnowledgeBaseConfiguration,
 };
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
@@ -96,9 +97,12 @@ pub async fn tags(ctx: &Ctx, arn: &str) -> std::result::Result<BTreeMap<String, 
     Ok(out.tags().map(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect()).unwrap_or_default())
 }
 
-/// What must not change, as AWS reports it: embedding model, dimensions, storage.
+/// What must not change, as AWS reports it: the type, the embedding model and its dimensions,
+/// the storage (or, for a managed knowledge base, its embeddings and key).
 fn immutable(kb: &AwsKnowledgeBase) -> Value {
-    let vector = kb.knowledge_base_configuration().and_then(|c| c.vector_knowledge_base_configuration());
+    let config = kb.knowledge_base_configuration();
+    let vector = config.and_then(|c| c.vector_knowledge_base_configuration());
+    let managed = config.and_then(|c| c.managed_knowledge_base_configuration());
     let dims = vector
         .and_then(|v| v.embedding_model_configuration())
         .and_then(|e| e.bedrock_embedding_model_configuration())
@@ -113,7 +117,10 @@ fn immutable(kb: &AwsKnowledgeBase) -> Value {
         (None, None) => String::new(),
     });
     json!({
-        "embedding_model": vector.map(|v| v.embedding_model_arn()),
+        "type": config.map(|c| c.r#type().as_str()),
+        "embedding_model": vector.map(|v| v.embedding_model_arn()).or_else(|| managed.and_then(|m| m.embedding_model_arn())),
+        "embedding_model_type": managed.and_then(|m| m.embedding_model_type()).map(|t| t.as_str()),
+        "kms_key_arn": managed.and_then(|m| m.server_side_encryption_configuration()).and_then(|e| e.kms_key_arn()),
         "dimensions": dims,
         "storage": storage.map(|s| s.r#type().as_str()),
         "collection": aoss.map(|a| a.collection_arn()),
@@ -123,50 +130,82 @@ fn immutable(kb: &AwsKnowledgeBase) -> Value {
     })
 }
 
-/// The storage type of the environment's store.
-fn storage_type(ctx: &Ctx) -> KnowledgeBaseStorageType {
+/// The storage type of the environment's store; none for a managed knowledge base.
+fn storage_type(ctx: &Ctx) -> Option<KnowledgeBaseStorageType> {
     match ctx.env.file.vector_store.kind {
-        StoreKind::Opensearch => KnowledgeBaseStorageType::OpensearchServerless,
-        StoreKind::S3Vectors => KnowledgeBaseStorageType::S3Vectors,
+        StoreKind::Opensearch => Some(KnowledgeBaseStorageType::OpensearchServerless),
+        StoreKind::S3Vectors => Some(KnowledgeBaseStorageType::S3Vectors),
+        StoreKind::Managed => None,
     }
 }
 
 /// The dimensions parameter CreateKnowledgeBase is sent: only for models that take one.
 fn dimensions_parameter(ctx: &Ctx) -> Option<i32> {
-    ctx.env.embedding_model.dimensions_configurable.then_some(ctx.env.file.knowledge_base.dimensions as i32)
+    let model = ctx.env.embedding_model?;
+    model.dimensions_configurable.then_some(ctx.env.dimensions() as i32)
+}
+
+fn embedding_model_arn(ctx: &Ctx) -> Option<String> {
+    ctx.env.embedding_model_id().map(|id| ctx.env.names.foundation_model_arn(id))
 }
 
 fn wanted(ctx: &Ctx) -> Value {
     let n = &ctx.env.names;
+    let vs = &ctx.env.file.vector_store;
+    let managed = vs.kind == StoreKind::Managed;
     let mut want = json!({
-        "embedding_model": n.foundation_model_arn(&ctx.env.embedding_model.id),
-        "dimensions": dimensions_parameter(ctx),
-        "storage": storage_type(ctx).as_str(),
+        "type": if managed { "MANAGED" } else { "VECTOR" },
+        "embedding_model": embedding_model_arn(ctx),
+        "embedding_model_type": managed.then(|| vs.embedding_model_type().as_api()),
+        "kms_key_arn": if managed { vs.kms_key_arn.clone() } else { None },
+        "dimensions": if managed { None } else { dimensions_parameter(ctx) },
+        "storage": storage_type(ctx).map(|t| t.as_str().to_string()),
         "collection": null,
         "index": null,
         "fields": null,
         "vector_index_arn": null,
     });
-    match ctx.env.file.vector_store.kind {
+    match vs.kind {
         StoreKind::Opensearch => {
             want["collection"] = json!(n.collection_arn(ctx.assigned(&aoss_collection::ID).as_deref()));
             want["index"] = json!(n.vector_index);
             want["fields"] = json!([VECTOR_FIELD, TEXT_FIELD, METADATA_FIELD]);
         }
         StoreKind::S3Vectors => want["vector_index_arn"] = json!(n.vector_index_arn()),
+        StoreKind::Managed => {}
     }
     want
 }
 
-fn configuration(ctx: &Ctx) -> (KnowledgeBaseConfiguration, StorageConfiguration) {
+/// A managed knowledge base (`kind = "managed"`): Bedrock's embeddings or the file's model, an
+/// optional key; no storage configuration ("For managed knowledge bases ... No vector store
+/// configuration is required", CreateKnowledgeBase in botocore's bedrock-agent model).
+fn managed_configuration(ctx: &Ctx) -> KnowledgeBaseConfiguration {
+    let vs = &ctx.env.file.vector_store;
+    let managed = ManagedKnowledgeBaseConfiguration::builder()
+        .embedding_model_type(EmbeddingModelType::from(vs.embedding_model_type().as_api()))
+        .set_embedding_model_arn(embedding_model_arn(ctx))
+        .set_server_side_encryption_configuration(
+            vs.kms_key_arn.as_ref().map(|k| ServerSideEncryptionConfiguration::builder().kms_key_arn(k).build()),
+        )
+        .build();
+    KnowledgeBaseConfiguration::builder()
+        .r#type(KnowledgeBaseType::Managed)
+        .managed_knowledge_base_configuration(managed)
+        .build()
+        .expect("type is set")
+}
+
+fn configuration(ctx: &Ctx) -> (KnowledgeBaseConfiguration, Option<StorageConfiguration>) {
     let n = &ctx.env.names;
+    let Some(storage_type) = storage_type(ctx) else { return (managed_configuration(ctx), None) };
     let embedding = dimensions_parameter(ctx).map(|d| {
         EmbeddingModelConfiguration::builder()
             .bedrock_embedding_model_configuration(BedrockEmbeddingModelConfiguration::builder().dimensions(d).build())
             .build()
     });
     let vector = VectorKnowledgeBaseConfiguration::builder()
-        .embedding_model_arn(n.foundation_model_arn(&ctx.env.embedding_model.id))
+        .set_embedding_model_arn(embedding_model_arn(ctx))
         .set_embedding_model_configuration(embedding)
         .build()
         .expect("model ARN is set");
@@ -175,7 +214,7 @@ fn configuration(ctx: &Ctx) -> (KnowledgeBaseConfiguration, StorageConfiguration
         .vector_knowledge_base_configuration(vector)
         .build()
         .expect("type is set");
-    let storage = StorageConfiguration::builder().r#type(storage_type(ctx));
+    let storage = StorageConfiguration::builder().r#type(storage_type);
     let storage = match ctx.env.file.vector_store.kind {
         StoreKind::Opensearch => {
             let mapping = OpenSearchServerlessFieldMapping::builder()
@@ -192,11 +231,12 @@ fn configuration(ctx: &Ctx) -> (KnowledgeBaseConfiguration, StorageConfiguration
                 .expect("collection and index are set");
             storage.opensearch_serverless_configuration(aoss)
         }
-        StoreKind::S3Vectors => {
+        // S3 Vectors (a managed knowledge base has returned above).
+        _ => {
             storage.s3_vectors_configuration(S3VectorsConfiguration::builder().index_arn(n.vector_index_arn()).build())
         }
     };
-    (kb, storage.build().expect("type is set"))
+    (kb, Some(storage.build().expect("type is set")))
 }
 
 async fn wait_active(step: &Step, id: &str) -> Result<()> {
@@ -228,7 +268,10 @@ pub async fn wait_gone(step: &Step, id: &str) -> Result<()> {
 
 /// The description ragstack writes on the knowledge base.
 fn description(ctx: &Ctx) -> String {
-    format!("ragstack {}: documents of s3 data sources, embedded with {}", ctx.env.name, ctx.env.embedding_model.id)
+    match ctx.env.embedding_model_id() {
+        Some(model) => format!("ragstack {}: documents of s3 data sources, embedded with {model}", ctx.env.name),
+        None => format!("ragstack {}: documents of s3 data sources, embedded by Bedrock", ctx.env.name),
+    }
 }
 
 #[async_trait]
@@ -243,6 +286,7 @@ impl Kind for KnowledgeBase {
             .tagged()
             .output("knowledge_base_id", id.unwrap_or(AFTER_APPLY));
         let (model, dims) = (&i.vars()["arns"]["embedding_model"], i.env.file.knowledge_base.dimensions);
+        let vs = &i.env.file.vector_store;
         let kb = match i.env.file.vector_store.kind {
             StoreKind::Opensearch => kb
                 .depends_on(&vector_index::ID, Needs::Ready)
@@ -263,11 +307,24 @@ impl Kind for KnowledgeBase {
                     "storage": "S3_VECTORS",
                     "vector_index": n.vector_index_arn(),
                 })),
+            StoreKind::Managed => kb.settings(json!({
+                "type": "MANAGED",
+                "embedding_model_type": vs.embedding_model_type().as_api(),
+                "embedding_model": model,
+                "storage": "Bedrock's own (a managed knowledge base)",
+                "kms_key_arn": vs.kms_key_arn,
+            })),
         };
         Ok(vec![kb])
     }
 
     fn cloudformation(&self, ctx: &Ctx, r: &Resource) -> Result<Vec<(String, Value)>> {
+        if ctx.env.file.vector_store.kind == StoreKind::Managed {
+            return Err(Error::usage(
+                "`ragstack export` cannot express a managed knowledge base yet (kind = \"managed\")".to_string(),
+                Some("deploy this environment directly (ragstack deploy)".into()),
+            ));
+        }
         let tags: serde_json::Map<String, Value> = ctx.env.tags().into_iter().map(|(k, v)| (k, Value::String(v))).collect();
         let properties = json!({
             "Name": r.name,
@@ -291,7 +348,8 @@ impl Kind for KnowledgeBase {
                         "FieldMapping": {"VectorField": VECTOR_FIELD, "TextField": TEXT_FIELD, "MetadataField": METADATA_FIELD}
                     }
                 }),
-                StoreKind::S3Vectors => json!({
+                // A managed knowledge base was refused above.
+                StoreKind::S3Vectors | StoreKind::Managed => json!({
                     "Type": "S3_VECTORS",
                     "S3VectorsConfiguration": {
                         "IndexArn": {"Fn::GetAtt": [super::logical_id(&s3_vector_index::ID), "IndexArn"]}
@@ -321,7 +379,18 @@ impl Kind for KnowledgeBase {
         }
         ctx.assign(&ID, Some(id));
         let (have, want) = (immutable(&kb), wanted(ctx));
-        for key in ["embedding_model", "dimensions", "storage", "collection", "index", "fields", "vector_index_arn"] {
+        for key in [
+            "type",
+            "embedding_model",
+            "embedding_model_type",
+            "kms_key_arn",
+            "dimensions",
+            "storage",
+            "collection",
+            "index",
+            "fields",
+            "vector_index_arn",
+        ] {
             obs.diff(key, have[key].clone(), want[key].clone(), true);
         }
         if kb.status() == &KnowledgeBaseStatus::Failed {
@@ -356,7 +425,7 @@ impl Kind for KnowledgeBase {
                         .description(&description)
                         .role_arn(&role_arn)
                         .knowledge_base_configuration(config.clone())
-                        .storage_configuration(storage.clone())
+                        .set_storage_configuration(storage.clone())
                         .set_tags(Some(tags.clone()))
                         .send()
                         .await

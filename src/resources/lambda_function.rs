@@ -158,11 +158,13 @@ pub fn variables(ctx: &Ctx) -> BTreeMap<String, String> {
 }
 
 /// What the query function is told about its store: an OpenSearch collection's generation (a
-/// NextGen one may be asleep), or S3_VECTORS (never asleep).
+/// NextGen one may be asleep), S3_VECTORS (never asleep) or MANAGED (searched with
+/// managedSearchConfiguration, templates/lambda/handler.py).
 fn store_variable(vs: &crate::config::VectorStore) -> &'static str {
     match vs.kind {
         crate::config::StoreKind::Opensearch => vs.generation().as_api(),
         crate::config::StoreKind::S3Vectors => "S3_VECTORS",
+        crate::config::StoreKind::Managed => "MANAGED",
     }
 }
 

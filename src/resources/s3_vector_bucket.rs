@@ -87,6 +87,8 @@ impl Kind for VectorBucket {
         if obs.foreign.is_some() {
             return Ok(obs);
         }
+        // Ours: the index kind looks in it for indexes the file no longer declares.
+        ctx.assign(&ID, Some(bucket.vector_bucket_arn().to_string()));
         let wanted = encryption(ctx);
         obs.diff("encryption", encryption_json(bucket.encryption_configuration()), encryption_json(Some(&wanted)), true);
         obs.diff_tags(ctx, &current);
@@ -126,10 +128,28 @@ impl Kind for VectorBucket {
         Ok(())
     }
 
-    /// Deletes the bucket (its index first: the index depends on it); one already gone is fine.
+    /// Deletes the bucket; one already gone is fine. The index the file declares is deleted first
+    /// (it depends on the bucket); any other index of ours in it (the file renamed it, or now
+    /// declares another kind of store) is deleted here. An index that is not ours stays, and S3
+    /// Vectors then refuses to delete the bucket (ConflictException), which is reported.
     async fn delete(&self, step: &Step, r: &Resource, _obs: &Observation) -> Result<()> {
+        let (ctx, s3v) = (&step.ctx, &step.ctx.clients.s3vectors);
+        let listed = s3v.list_indexes().vector_bucket_name(&r.name).into_paginator().items().send().collect::<Vec<_>>().await;
+        for index in listed {
+            let index = match index.map_err(aws) {
+                Ok(i) => i,
+                Err(e) if e.is_not_found() => return Ok(()),
+                Err(e) => return Err(Error::aws(format!("list the indexes of vector bucket {}", r.name), e)),
+            };
+            let current = tags(ctx, index.index_arn()).await.map_err(|e| Error::aws(format!("read vector index {}", index.index_name()), e))?;
+            if ctx.ownership(&current).is_none() {
+                step.progress("deleting", &format!("vector index {}", index.index_name()));
+                let deleted = s3v.delete_index().index_arn(index.index_arn()).send().await;
+                gone(deleted.map_err(aws), format!("delete vector index {}", index.index_name()))?;
+            }
+        }
         step.progress("deleting", &format!("vector bucket {}", r.name));
-        let deleted = step.ctx.clients.s3vectors.delete_vector_bucket().vector_bucket_name(&r.name).send().await;
+        let deleted = s3v.delete_vector_bucket().vector_bucket_name(&r.name).send().await;
         gone(deleted.map_err(aws), format!("delete vector bucket {}", r.name))
     }
 }

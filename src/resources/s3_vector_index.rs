@@ -17,6 +17,26 @@ pub const ID: Id = Id::fixed("s3_vector_index");
 
 pub struct S3VectorIndex;
 
+/// An index of this kind named `name` (the declared one, or one found in the bucket).
+fn resource(i: Option<&Inputs>, id: Id, name: &str, n: &crate::naming::Names) -> Resource {
+    let r = Resource::new(&S3VectorIndex, id, "S3 vector index", name)
+        .arn(format!("{}/index/{name}", n.vector_bucket_arn()))
+        .depends_on(&s3_vector_bucket::ID, Needs::Ready)
+        // Replaced with its bucket, but deleted on its own first: S3 Vectors refuses to delete a
+        // bucket that still has indexes (DeleteVectorBucket: ConflictException).
+        .replaced_with(&s3_vector_bucket::ID)
+        .tagged();
+    let Some(i) = i else { return r };
+    let vs = &i.env.file.vector_store;
+    r.wanted_if(vs.kind == StoreKind::S3Vectors).settings(json!({
+        "vector_bucket": n.vector_bucket,
+        "data_type": "float32",
+        "dimension": i.env.file.knowledge_base.dimensions,
+        "distance_metric": vs.distance_metric().as_str(),
+        "non_filterable_metadata_keys": vs.non_filterable_metadata_keys(),
+    }))
+}
+
 /// What cannot change, as the file asks for it: the keys sorted (S3 Vectors keeps a set).
 fn wanted(ctx: &Ctx) -> Value {
     let vs = &ctx.env.file.vector_store;
@@ -33,24 +53,33 @@ fn wanted(ctx: &Ctx) -> Value {
 #[async_trait]
 impl Kind for S3VectorIndex {
     fn desired(&self, i: &Inputs) -> Result<Vec<Resource>> {
-        let (n, vs) = (&i.env.names, &i.env.file.vector_store);
-        Ok(vec![
-            Resource::new(&S3VectorIndex, ID, "S3 vector index", &n.vector_index)
-                .arn(n.vector_index_arn())
-                .depends_on(&s3_vector_bucket::ID, Needs::Ready)
-                // Replaced with its bucket, but deleted on its own first: S3 Vectors refuses to
-                // delete a bucket that still has indexes (DeleteVectorBucket: ConflictException).
-                .replaced_with(&s3_vector_bucket::ID)
-                .wanted_if(vs.kind == StoreKind::S3Vectors)
-                .tagged()
-                .settings(json!({
-                    "vector_bucket": n.vector_bucket,
-                    "data_type": "float32",
-                    "dimension": i.env.file.knowledge_base.dimensions,
-                    "distance_metric": vs.distance_metric().as_str(),
-                    "non_filterable_metadata_keys": vs.non_filterable_metadata_keys(),
-                })),
-        ])
+        Ok(vec![resource(Some(i), ID, &i.env.names.vector_index, &i.env.names)])
+    }
+
+    /// Our indexes in our bucket that the file no longer names (a renamed index): deleted like a
+    /// setting turned off. Looked for only when the bucket is ours and exists.
+    async fn leftovers(&self, ctx: &Ctx, _declared: &[Id]) -> Result<Vec<(Resource, Observation)>> {
+        let n = &ctx.env.names;
+        if ctx.assigned(&s3_vector_bucket::ID).is_none() {
+            return Ok(Vec::new());
+        }
+        let s3v = &ctx.clients.s3vectors;
+        let listed = s3v.list_indexes().vector_bucket_name(&n.vector_bucket).into_paginator().items().send();
+        let mut found = Vec::new();
+        for index in listed.collect::<Vec<_>>().await {
+            let index = index.map_err(aws).map_err(|e| Error::aws(format!("list the indexes of vector bucket {}", n.vector_bucket), e))?;
+            // The declared index (wanted or not) is observed under its own id.
+            if index.index_name() == n.vector_index {
+                continue;
+            }
+            let current = s3_vector_bucket::tags(ctx, index.index_arn()).await;
+            let current = current.map_err(|e| Error::aws(format!("read vector index {}", index.index_name()), e))?;
+            if ctx.ownership(&current).is_none() {
+                let id = Id::new(format!("s3_vector_index.{}", index.index_name()));
+                found.push((resource(None, id, index.index_name(), n), Observation::present(Some(index.index_arn().to_string()))));
+            }
+        }
+        Ok(found)
     }
 
     fn cloudformation(&self, ctx: &Ctx, r: &Resource) -> Result<Vec<(String, Value)>> {
@@ -69,6 +98,10 @@ impl Kind for S3VectorIndex {
 
     async fn observe(&self, ctx: &Ctx, r: &Resource) -> Result<Observation> {
         let n = &ctx.env.names;
+        // Another kind of store names no index: the bucket's deletion finds ours (VectorBucket::delete).
+        if r.name.is_empty() {
+            return Ok(Observation::absent());
+        }
         let read = |e| Error::aws(format!("read vector index {}", r.name), e);
         let got = ctx.clients.s3vectors.get_index().vector_bucket_name(&n.vector_bucket).index_name(&r.name).send().await;
         let index = match got.map_err(aws) {
@@ -124,7 +157,7 @@ impl Kind for S3VectorIndex {
             .vector_bucket_name(&n.vector_bucket)
             .index_name(&r.name)
             .data_type(DataType::Float32)
-            .dimension(ctx.env.file.knowledge_base.dimensions as i32)
+            .dimension(ctx.env.dimensions() as i32)
             .distance_metric(DistanceMetric::from(vs.distance_metric().as_str()))
             .metadata_configuration(metadata)
             .set_tags(Some(ctx.tag_map()))
@@ -149,6 +182,7 @@ impl Kind for S3VectorIndex {
         let n = &step.ctx.env.names;
         let deleted =
             step.ctx.clients.s3vectors.delete_index().vector_bucket_name(&n.vector_bucket).index_name(&r.name).send().await;
+        // A leftover's bucket may already be going (VectorBucket::delete deletes our indexes too).
         gone(deleted.map_err(aws), format!("delete vector index {}", r.name))
     }
 }

@@ -41,7 +41,7 @@ pub fn variables(env: &Environment, known: &Known) -> Value {
             "collection": n.collection_arn(collection),
             "knowledge_base": n.knowledge_base_arn(kb),
             "knowledge_base_pattern": n.knowledge_base_arn_pattern(),
-            "embedding_model": n.foundation_model_arn(&env.embedding_model.id),
+            "embedding_model": env.embedding_model_id().map(|id| n.foundation_model_arn(id)),
             // The old creator.sh's stacks of this environment (`ragstack legacy`).
             "legacy_stacks": crate::naming::legacy_stack_names(&env.name)
                 .iter()
@@ -93,7 +93,8 @@ pub fn variables(env: &Environment, known: &Known) -> Value {
         },
         "index": {
             "name": n.vector_index,
-            "dimension": f.knowledge_base.dimensions,
+            // 0 where Bedrock picks the model (the index is then not wanted, only rendered).
+            "dimension": f.knowledge_base.dimensions.unwrap_or_default(),
             "vector_field": naming::VECTOR_FIELD,
             "text_field": naming::TEXT_FIELD,
             "metadata_field": naming::METADATA_FIELD,

@@ -116,6 +116,10 @@ impl Kind for VectorIndex {
 
     async fn observe(&self, ctx: &Ctx, r: &Resource) -> Result<Observation> {
         let Some(collection_id) = ctx.assigned(&aoss_collection::ID) else { return Ok(Observation::absent()) };
+        // Another kind of store names no index: it goes with its collection.
+        if r.name.is_empty() {
+            return Ok(Observation::absent());
+        }
         match get(ctx, &collection_id, &r.name).await {
             Ok(Some(current)) => Ok(compare(&current, r)),
             Ok(None) => Ok(Observation::absent()),

@@ -10,7 +10,8 @@ Configuration comes from environment variables that ragstack sets on the functio
 this source: KNOWLEDGE_BASE_ID, GENERATION_MODEL_ARN (a foundation model or inference profile
 ARN), MAX_QUESTION_CHARS (optional, default 1000), and the environment file's [retrieval]
 settings, each only when set (otherwise Bedrock's default applies): NUMBER_OF_RESULTS,
-SEARCH_TYPE, GUARDRAIL_ID with GUARDRAIL_VERSION, TEMPERATURE, MAX_TOKENS. A prompt template,
+SEARCH_TYPE, GUARDRAIL_ID with GUARDRAIL_VERSION, TEMPERATURE, MAX_TOKENS; VECTOR_STORE_GENERATION
+names the store (CLASSIC or NEXTGEN collection, S3_VECTORS, MANAGED). A prompt template,
 when configured, is prompt.txt next to this file. Only boto3 from the Lambda runtime is used.
 
 An idle environment wakes slowly: OpenSearch Serverless scales an idle collection to zero after
@@ -98,7 +99,13 @@ def knowledge_base_configuration():
     if env.get("SEARCH_TYPE"):
         search["overrideSearchType"] = env["SEARCH_TYPE"]
     if search:
-        config["retrievalConfiguration"] = {"vectorSearchConfiguration": search}
+        # A managed knowledge base takes managedSearchConfiguration (it picks the search itself,
+        # so it has no overrideSearchType) and refuses vectorSearchConfiguration ("Incompatible
+        # configuration: vectorSearchConfiguration is not supported for managed knowledge bases.
+        # Use managedSearchConfiguration instead.", reported in awslabs/mcp#4574).
+        managed = env.get("VECTOR_STORE_GENERATION") == "MANAGED"
+        key = "managedSearchConfiguration" if managed else "vectorSearchConfiguration"
+        config["retrievalConfiguration"] = {key: search}
     generation = {}
     if prompt_template():
         generation["promptTemplate"] = {"textPromptTemplate": prompt_template()}

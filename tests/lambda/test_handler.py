@@ -225,6 +225,20 @@ class RetrievalSettingsTest(unittest.TestCase):
     def tearDown(self):
         configure_environment()
 
+    def test_a_managed_knowledge_base_gets_the_managed_search_configuration(self):
+        os.environ.update({"NUMBER_OF_RESULTS": "8", "VECTOR_STORE_GENERATION": "MANAGED"})
+        config = load_handler().knowledge_base_configuration()
+        self.assertEqual(config["retrievalConfiguration"], {"managedSearchConfiguration": {"numberOfResults": 8}})
+        # botocore's model accepts it (a boto3 without managed knowledge bases would not).
+        client = boto3.client("bedrock-agent-runtime", region_name="us-east-1", aws_access_key_id="x",
+                              aws_secret_access_key="x")
+        with Stubber(client) as stub:
+            stub.add_response("retrieve_and_generate", {"sessionId": "session-3", "output": {"text": "ok"}},
+                              {"input": {"text": "q"}, "retrieveAndGenerateConfiguration": {
+                                  "type": "KNOWLEDGE_BASE", "knowledgeBaseConfiguration": config}})
+            client.retrieve_and_generate(input={"text": "q"}, retrieveAndGenerateConfiguration={
+                "type": "KNOWLEDGE_BASE", "knowledgeBaseConfiguration": config})
+
     def test_every_setting_reaches_retrieve_and_generate_and_unset_ones_are_left_to_bedrock(self):
         os.environ.update({"NUMBER_OF_RESULTS": "8", "SEARCH_TYPE": "HYBRID", "GUARDRAIL_ID": "abc123",
                            "GUARDRAIL_VERSION": "2", "TEMPERATURE": "0.2", "MAX_TOKENS": "512"})
