@@ -109,12 +109,14 @@ fn every_rendered_policy_matches_the_service_authorization_reference() {
             .replace("# trigger = \"on_change\"", "trigger = \"on_change\"")
             .replace("# schedule = \"rate(6 hours)\"", "schedule = \"rate(6 hours)\""),
     );
-    // S3 Vectors: the knowledge base's role on the vector index instead of the collection.
+    // S3 Vectors with a customer managed key: the knowledge base's role on the vector index
+    // instead of the collection, and both principals' use of the key.
     wd.env_file(
         "vectors",
         &shipped("dev")
             .replace("standby_replicas = false", "kind = \"s3_vectors\"")
-            .replace("network_access = \"public\"", ""),
+            .replace("network_access = \"public\"", "")
+            .replace("# kms_key_arn = ", "kms_key_arn = "),
     );
     // A managed knowledge base: its role embeds with no model of ours and uses no store.
     wd.env_file(
@@ -165,6 +167,10 @@ fn every_rendered_policy_matches_the_service_authorization_reference() {
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("ok: 61 policies"), "{out}");
     assert!(rendered.contains("s3vectors:QueryVectors"), "the S3 Vectors role is checked too");
+    assert!(
+        rendered.contains("CreateTheStoreWithItsKey") && rendered.contains("EncryptAndDecryptWithTheStoresKey"),
+        "and the key's"
+    );
     assert_eq!(wd.tripwire.hits(), 0, "rendering needs no AWS call");
 }
 

@@ -86,10 +86,13 @@ fn permission_policies_are_scoped_to_this_environments_resources() {
             allowed_resources(&kb)[0],
             "arn:aws:bedrock:eu-west-1::foundation-model/amazon.titan-embed-text-v2:0"
         );
-        assert_eq!(
-            allowed_resources(&kb)[1],
+        // The store: the collection, or for sandbox (S3 Vectors) its index.
+        let store = if env_name == "sandbox" {
+            format!("arn:aws:s3vectors:eu-west-1:{ACCOUNT}:bucket/ragstack-sandbox-vectors/index/ragstack-index")
+        } else {
             format!("arn:aws:aoss:eu-west-1:{ACCOUNT}:collection/a1b2c3d4e5f6g7h8i9j0")
-        );
+        };
+        assert_eq!(allowed_resources(&kb)[1], store);
         assert!(
             allowed_resources(&api).contains(&format!("arn:aws:bedrock:eu-west-1:{ACCOUNT}:knowledge-base/KB12345678"))
         );

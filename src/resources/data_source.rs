@@ -66,7 +66,7 @@ fn resource(name: &str, declared: Option<(&crate::config::DataSource, &Inputs)>)
             Some(c) => serde_json::to_value(c).expect("chunking serializes"),
             None => json!("Bedrock's (a managed knowledge base)"),
         },
-        "data_deletion_policy": "RETAIN",
+        "data_deletion_policy": deletion_policy(i.env).as_str(),
     }))
     .output(format!("data_source.{name}"), i.known.id(&id_of(name)).unwrap_or(crate::naming::AFTER_APPLY))
 }
@@ -224,6 +224,14 @@ fn chunking_configuration(c: &Chunking) -> ChunkingConfiguration {
     b.build().expect("strategy is set")
 }
 
+/// The deletion policy ragstack sets: RETAIN (a knowledge base whose data source was deleted with
+/// DELETE can stick in DELETE_UNSUCCESSFUL), except for a managed knowledge base, where "the only
+/// supported option is DELETE, which is also the default" (CreateDataSource, botocore's
+/// bedrock-agent model).
+fn deletion_policy(env: &crate::config::Environment) -> DataDeletionPolicy {
+    if env.file.vector_store.kind == StoreKind::Managed { DataDeletionPolicy::Delete } else { DataDeletionPolicy::Retain }
+}
+
 /// A managed knowledge base reads S3 through its own connector: MANAGED_KNOWLEDGE_BASE_CONNECTOR
 /// whose connectorParameters are free-form in the API model; `type` and `version` ("1") are required
 /// ("Connect a data source", Bedrock User Guide). The S3 keys (connectionConfiguration.bucketName,
@@ -345,7 +353,9 @@ pub async fn delete_one(step: &Step, kb: &str, id: &str, name: &str) -> Result<(
     let Some(current) = get(ctx, kb, id).await.map_err(failed(&format!("read data source {name}")))? else {
         return Ok(());
     };
-    if current.data_deletion_policy() != Some(&DataDeletionPolicy::Retain) {
+    // A managed knowledge base's data sources only take DELETE (`deletion_policy`).
+    let managed = current.data_source_configuration().is_some_and(|c| c.r#type() == &DataSourceType::ManagedKnowledgeBaseConnector);
+    if !managed && current.data_deletion_policy() != Some(&DataDeletionPolicy::Retain) {
         step.progress("updating", &format!("data source {name}: deletion policy RETAIN"));
         agent
             .update_data_source()
@@ -413,7 +423,7 @@ impl Kind for DataSource {
             "Name": r.name,
             "DataSourceConfiguration": {"Type": "S3", "S3Configuration": s3},
             "VectorIngestionConfiguration": {"ChunkingConfiguration": ctx.env.chunking.as_ref().map(chunking_cfn)},
-            "DataDeletionPolicy": "RETAIN",
+            "DataDeletionPolicy": deletion_policy(&ctx.env).as_str(),
         });
         Ok(vec![(super::logical_id(&r.id), super::cfn("AWS::Bedrock::DataSource", properties))])
     }
@@ -436,7 +446,7 @@ impl Kind for DataSource {
         obs.diff(
             "data_deletion_policy",
             current.data_deletion_policy().map_or("DELETE", |p| p.as_str()),
-            "RETAIN",
+            deletion_policy(&ctx.env).as_str(),
             false,
         );
         if let Some(chunking) = &ctx.env.chunking {
@@ -475,7 +485,7 @@ impl Kind for DataSource {
                 .description(format!("ragstack {}: s3 documents", ctx.env.name))
                 .data_source_configuration(source_configuration(ctx, name))
                 .set_vector_ingestion_configuration(ingestion)
-                .data_deletion_policy(DataDeletionPolicy::Retain)
+                .data_deletion_policy(deletion_policy(&ctx.env))
                 .send()
                 .await
                 .map_err(aws);
@@ -506,7 +516,7 @@ impl Kind for DataSource {
             .name(name)
             .data_source_configuration(source_configuration(ctx, name))
             .set_vector_ingestion_configuration(ingestion)
-            .data_deletion_policy(DataDeletionPolicy::Retain)
+            .data_deletion_policy(deletion_policy(&ctx.env))
             .send()
             .await
             .map_err(aws)

@@ -105,6 +105,7 @@ fn immutable(kb: &AwsKnowledgeBase) -> Value {
     let managed = config.and_then(|c| c.managed_knowledge_base_configuration());
     let dims = vector
         .and_then(|v| v.embedding_model_configuration())
+        .or_else(|| managed.and_then(|m| m.embedding_model_configuration()))
         .and_then(|e| e.bedrock_embedding_model_configuration())
         .and_then(|b| b.dimensions());
     let storage = kb.storage_configuration();
@@ -158,7 +159,7 @@ fn wanted(ctx: &Ctx) -> Value {
         "embedding_model": embedding_model_arn(ctx),
         "embedding_model_type": managed.then(|| vs.embedding_model_type().as_api()),
         "kms_key_arn": if managed { vs.kms_key_arn.clone() } else { None },
-        "dimensions": if managed { None } else { dimensions_parameter(ctx) },
+        "dimensions": dimensions_parameter(ctx),
         "storage": storage_type(ctx).map(|t| t.as_str().to_string()),
         "collection": null,
         "index": null,
@@ -185,6 +186,7 @@ fn managed_configuration(ctx: &Ctx) -> KnowledgeBaseConfiguration {
     let managed = ManagedKnowledgeBaseConfiguration::builder()
         .embedding_model_type(EmbeddingModelType::from(vs.embedding_model_type().as_api()))
         .set_embedding_model_arn(embedding_model_arn(ctx))
+        .set_embedding_model_configuration(embedding_configuration(ctx))
         .set_server_side_encryption_configuration(
             vs.kms_key_arn.as_ref().map(|k| ServerSideEncryptionConfiguration::builder().kms_key_arn(k).build()),
         )
@@ -196,17 +198,21 @@ fn managed_configuration(ctx: &Ctx) -> KnowledgeBaseConfiguration {
         .expect("type is set")
 }
 
-fn configuration(ctx: &Ctx) -> (KnowledgeBaseConfiguration, Option<StorageConfiguration>) {
-    let n = &ctx.env.names;
-    let Some(storage_type) = storage_type(ctx) else { return (managed_configuration(ctx), None) };
-    let embedding = dimensions_parameter(ctx).map(|d| {
+/// The embedding model's dimensions, for a model that takes them.
+fn embedding_configuration(ctx: &Ctx) -> Option<EmbeddingModelConfiguration> {
+    dimensions_parameter(ctx).map(|d| {
         EmbeddingModelConfiguration::builder()
             .bedrock_embedding_model_configuration(BedrockEmbeddingModelConfiguration::builder().dimensions(d).build())
             .build()
-    });
+    })
+}
+
+fn configuration(ctx: &Ctx) -> (KnowledgeBaseConfiguration, Option<StorageConfiguration>) {
+    let n = &ctx.env.names;
+    let Some(storage_type) = storage_type(ctx) else { return (managed_configuration(ctx), None) };
     let vector = VectorKnowledgeBaseConfiguration::builder()
         .set_embedding_model_arn(embedding_model_arn(ctx))
-        .set_embedding_model_configuration(embedding)
+        .set_embedding_model_configuration(embedding_configuration(ctx))
         .build()
         .expect("model ARN is set");
     let kb = KnowledgeBaseConfiguration::builder()

@@ -7,12 +7,14 @@ use super::{Ctx, Id, Inputs, Kind, Observation, Resource, Step, failed, gone, ou
 use crate::aws::{AwsError, aws};
 use crate::config::StoreKind;
 use crate::error::{Error, Result};
+use crate::wait;
 use async_trait::async_trait;
 use aws_sdk_s3vectors::types::{EncryptionConfiguration, SseType};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 
 pub const ID: Id = Id::fixed("vector_bucket");
+const EMPTY_DEADLINE: std::time::Duration = std::time::Duration::from_secs(60);
 
 pub struct VectorBucket;
 
@@ -28,6 +30,11 @@ fn encryption_json(e: Option<&EncryptionConfiguration>) -> Value {
     // A bucket created without a configuration reports SSE-S3 (AES256), S3 Vectors' default.
     let sse = e.map_or("AES256", |e| e.sse_type().as_str());
     json!({"sse_type": sse, "kms_key_arn": e.and_then(|e| e.kms_key_arn())})
+}
+
+/// Access refused, or no S3 Vectors endpoint in the region.
+pub fn unavailable(e: &AwsError) -> bool {
+    e.is("AccessDeniedException") || e.is("ConnectionFailure") || e.status == Some(403)
 }
 
 /// The tags of an S3 Vectors resource (bucket or index).
@@ -78,6 +85,10 @@ impl Kind for VectorBucket {
         let bucket = match got {
             Ok(out) => out.vector_bucket,
             Err(e) if e.is_not_found() => return Ok(Observation::absent()),
+            // Another kind of store only looks for a bucket left from an S3 Vectors past: a caller
+            // not allowed to (a deployer policy from before S3 Vectors) or a region without them
+            // has none.
+            Err(e) if r.unwanted && unavailable(&e) => return Ok(Observation::absent()),
             Err(e) => return Err(read(e)),
         };
         let Some(bucket) = bucket else { return Ok(Observation::absent()) };
@@ -141,7 +152,12 @@ impl Kind for VectorBucket {
                 Err(e) if e.is_not_found() => return Ok(()),
                 Err(e) => return Err(Error::aws(format!("list the indexes of vector bucket {}", r.name), e)),
             };
-            let current = tags(ctx, index.index_arn()).await.map_err(|e| Error::aws(format!("read vector index {}", index.index_name()), e))?;
+            // An index being deleted meanwhile (a leftover of the same run) is gone already.
+            let current = match tags(ctx, index.index_arn()).await {
+                Ok(t) => t,
+                Err(e) if e.is_not_found() => continue,
+                Err(e) => return Err(Error::aws(format!("read vector index {}", index.index_name()), e)),
+            };
             if ctx.ownership(&current).is_none() {
                 step.progress("deleting", &format!("vector index {}", index.index_name()));
                 let deleted = s3v.delete_index().index_arn(index.index_arn()).send().await;
@@ -149,7 +165,12 @@ impl Kind for VectorBucket {
             }
         }
         step.progress("deleting", &format!("vector bucket {}", r.name));
-        let deleted = s3v.delete_vector_bucket().vector_bucket_name(&r.name).send().await;
-        gone(deleted.map_err(aws), format!("delete vector bucket {}", r.name))
+        // "The specified vector bucket is not empty" while an index of ours deleted by another
+        // step of this run is still going; an index that is not ours keeps it so, and is reported.
+        let not_empty = |e: &AwsError| e.is("ConflictException");
+        let deleted = wait::retrying(step, "its indexes to be deleted", EMPTY_DEADLINE, not_empty, || async {
+            s3v.delete_vector_bucket().vector_bucket_name(&r.name).send().await.map_err(aws)
+        });
+        gone(deleted.await, format!("delete vector bucket {}", r.name))
     }
 }

@@ -108,6 +108,7 @@ impl Kind for S3VectorIndex {
             Ok(out) => out.index,
             // No such index, or no such bucket yet.
             Err(e) if e.is_not_found() => return Ok(Observation::absent()),
+            Err(e) if r.unwanted && s3_vector_bucket::unavailable(&e) => return Ok(Observation::absent()),
             Err(e) => return Err(read(e)),
         };
         let Some(index) = index else { return Ok(Observation::absent()) };

@@ -86,6 +86,10 @@ pub fn variables(env: &Environment, known: &Known) -> Value {
             "kind": f.vector_store.kind.as_str(),
             "opensearch": f.vector_store.is_opensearch(),
             "s3_vectors": f.vector_store.kind == crate::config::StoreKind::S3Vectors,
+            // A key of an S3 vector bucket or a managed knowledge base is used with the callers'
+            // own KMS permissions (the CloudFormation handlers of AWS::S3Vectors::VectorBucket
+            // and ::Index list kms:GenerateDataKey and kms:Decrypt).
+            "kms_grants": f.vector_store.kms_key_arn.as_ref().filter(|_| !f.vector_store.is_opensearch()),
             "public": f.vector_store.network_access() == crate::config::NetworkAccess::Public,
             "vpc_endpoints": f.vector_store.vpc_endpoints(),
             "kms_key_arn": f.vector_store.kms_key_arn,

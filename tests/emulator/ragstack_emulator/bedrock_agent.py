@@ -508,6 +508,10 @@ class BedrockAgent:
                 raise _validation("Member must have length less than or equal to 1 (inclusionPrefixes)")
         if body.get("dataDeletionPolicy", "DELETE") not in ("RETAIN", "DELETE"):
             raise _validation("dataDeletionPolicy must be RETAIN or DELETE")
+        # "For managed knowledge bases, the only supported option is DELETE, which is also the
+        # default" (CreateDataSource, botocore's bedrock-agent model); the wording is ours.
+        if kb.managed and body.get("dataDeletionPolicy", "DELETE") != "DELETE":
+            raise _validation("For managed knowledge bases, the only supported dataDeletionPolicy is DELETE")
         validate_chunking(body.get("vectorIngestionConfiguration"))
         delay = self.settings.delays["managed_data_source_create"] if kb.managed else 0.0
         ds = DataSource(kb, body, delay)
@@ -567,6 +571,9 @@ class BedrockAgent:
         if body.get("vectorIngestionConfiguration") != ds.body.get("vectorIngestionConfiguration"):
             raise _validation("The chunking configuration of a data source cannot be updated")
         validate_chunking(body.get("vectorIngestionConfiguration"))
+        kb = self._kb(kbs, params)
+        if kb.managed and body.get("dataDeletionPolicy", "DELETE") != "DELETE":
+            raise _validation("For managed knowledge bases, the only supported dataDeletionPolicy is DELETE")
         ds.body.update({k: body[k] for k in ("name", "description", "dataSourceConfiguration", "dataDeletionPolicy") if k in body})
         ds.updated = time.time()
         return 200, {"dataSource": ds.detail()}
