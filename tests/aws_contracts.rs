@@ -111,27 +111,9 @@ fn every_rendered_policy_matches_the_service_authorization_reference() {
     );
     // S3 Vectors with a customer managed key: the knowledge base's role on the vector index
     // instead of the collection, and both principals' use of the key.
-    wd.env_file(
-        "vectors",
-        &shipped("dev")
-            .replace("standby_replicas = false", "kind = \"s3_vectors\"")
-            .replace("network_access = \"public\"", "")
-            .replace("# kms_key_arn = ", "kms_key_arn = "),
-    );
+    wd.env_file("vectors", &common::dev_on("s3_vectors", "").replace("# kms_key_arn = ", "kms_key_arn = "));
     // A managed knowledge base: its role embeds with no model of ours and uses no store.
-    wd.env_file(
-        "managed",
-        &shipped("dev")
-            .replace("standby_replicas = false", "kind = \"managed\"")
-            .replace("network_access = \"public\"", "")
-            .replace("index_name = \"ragstack-index\"", "")
-            .replace("embedding_model = \"amazon.titan-embed-text-v2:0\"", "")
-            .replace("dimensions = 1024", "")
-            .replace(
-                "[knowledge_base.chunking]\nstrategy = \"fixed_size\"\nmax_tokens = 300\noverlap_percentage = 20",
-                "",
-            ),
-    );
+    wd.env_file("managed", &common::dev_on("managed", ""));
     let mut policies = Vec::new();
     for env in ["dev", "qa", "sandbox", "profile", "guarded", "triggered", "vectors", "managed"] {
         policies.extend(rendered_policies(&wd, env, None));

@@ -120,26 +120,9 @@ fn every_command_passes_under_the_deployer_policy_alone() {
     // And a NextGen one: its collection group and the collection in it.
     wd.env_file("nextgen", &shipped("dev").replace("# generation = \"nextgen\"", "generation = \"nextgen\""));
     // And one on S3 Vectors: its vector bucket and index.
-    wd.env_file(
-        "vectors",
-        &shipped("dev")
-            .replace("standby_replicas = false", "kind = \"s3_vectors\"")
-            .replace("network_access = \"public\"", ""),
-    );
+    wd.env_file("vectors", &common::dev_on("s3_vectors", ""));
     // And a managed knowledge base: its managed connector, no store.
-    wd.env_file(
-        "managed",
-        &shipped("dev")
-            .replace("standby_replicas = false", "kind = \"managed\"")
-            .replace("network_access = \"public\"", "")
-            .replace("index_name = \"ragstack-index\"", "")
-            .replace("embedding_model = \"amazon.titan-embed-text-v2:0\"", "")
-            .replace("dimensions = 1024", "")
-            .replace(
-                "[knowledge_base.chunking]\nstrategy = \"fixed_size\"\nmax_tokens = 300\noverlap_percentage = 20",
-                "",
-            ),
-    );
+    wd.env_file("managed", &common::dev_on("managed", ""));
     let docs = wd.path().join("docs");
     std::fs::create_dir_all(&docs).unwrap();
     std::fs::write(docs.join("hours.md"), "# Opening hours\nWe open at nine.").unwrap();

@@ -10,19 +10,14 @@ mod common;
 
 use common::emulator::Emulator;
 use common::stack::{clients, deploy, empty_inventory, inventory, rt, teardown};
-use common::{Workdir, run, shipped};
+use common::{Workdir, run};
 use serde_json::{Value, json};
 
-/// dev as a managed knowledge base: the OpenSearch keys and `[knowledge_base]` out, `kind` in,
-/// with `extra` lines in `[vector_store]` and `knowledge_base` as the `[knowledge_base]` section.
+/// dev as a managed knowledge base, with `extra` lines in `[vector_store]` and `knowledge_base` as
+/// its `[knowledge_base]` section.
 fn managed_dev(extra: &str, knowledge_base: &str) -> String {
-    let dev = shipped("dev");
-    let (head, rest) = dev.split_once("[knowledge_base]\n").unwrap();
-    let (_, tail) = rest.split_once("[[data_sources]]").unwrap();
-    let head = head
-        .replace("standby_replicas = false", &format!("kind = \"managed\"\n{extra}"))
-        .replace("network_access = \"public\"", "")
-        .replace("index_name = \"ragstack-index\"", "");
+    let dev = common::dev_on("managed", extra);
+    let (head, tail) = dev.split_once("[[data_sources]]").unwrap();
     format!("{head}{knowledge_base}\n[[data_sources]]{tail}")
 }
 

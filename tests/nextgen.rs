@@ -26,14 +26,16 @@ fn plan_json(wd: &Workdir, env: &str, extra: &[&str]) -> Value {
 #[test]
 fn the_monthly_floor_follows_the_generation_standby_replicas_and_the_price_file() {
     let wd = Workdir::new();
-    // The shipped environments: Classic, 1 OCU without standby replicas (dev, sandbox), 2 with (qa),
-    // at $0.24 per OCU-hour in us-east-1 over 730 hours.
-    for (env, ocu, month) in [("dev", 1.0, 175.2), ("sandbox", 1.0, 175.2), ("qa", 2.0, 350.4)] {
+    // The shipped environments: Classic, 1 OCU without standby replicas (dev), 2 with (qa), at
+    // $0.24 per OCU-hour in us-east-1 over 730 hours; sandbox on S3 Vectors, nothing while idle.
+    for (env, ocu, month) in [("dev", 1.0, 175.2), ("qa", 2.0, 350.4)] {
         let cost = &plan_json(&wd, env, &[])["cost"];
         assert_eq!(cost["generation"], "CLASSIC", "{env}");
         assert_eq!(cost["idle_ocu"], ocu, "{env}");
         assert_eq!(cost["monthly_floor_usd"], month, "{env}: {cost}");
     }
+    let cost = &plan_json(&wd, "sandbox", &[])["cost"];
+    assert_eq!((cost["generation"].as_str(), cost["monthly_floor_usd"].as_f64()), (Some("S3_VECTORS"), Some(0.0)));
     // NextGen with minimums of 0: nothing while idle; awake, the smallest capacity.
     wd.dev_with("zero", &[NEXTGEN, CAPACITY]);
     let cost = &plan_json(&wd, "zero", &[])["cost"];

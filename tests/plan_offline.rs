@@ -91,12 +91,13 @@ fn json_plan_has_the_same_resources_and_documents_only_on_request() {
 #[test]
 fn text_plan_shows_documents_on_request() {
     let w = Workdir::new();
+    w.dev_with("small", &[("dimensions = 1024", "dimensions = 512")]);
     let mut cmd = w.ragstack();
-    cmd.args(["plan", "sandbox", "us-west-2", "--offline", "--show-documents"]);
+    cmd.args(["plan", "small", "us-west-2", "--offline", "--show-documents"]);
     let (code, out, err) = run(cmd);
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("--- templates/opensearch/vector-index.json.hbs"), "{out}");
-    assert!(out.contains("\"dimension\": 512"), "sandbox uses 512 dimensions:\n{out}");
+    assert!(out.contains("\"dimension\": 512"), "the file's 512 dimensions:\n{out}");
     assert!(out.contains("\"engine\": \"faiss\""));
 }
 

@@ -32,6 +32,29 @@ fn encryption_json(e: Option<&EncryptionConfiguration>) -> Value {
     json!({"sse_type": sse, "kms_key_arn": e.and_then(|e| e.kms_key_arn())})
 }
 
+/// The indexes of ours (by their ownership tags) in bucket `bucket`, as (name, ARN); none when
+/// the bucket is gone. One deleted meanwhile (by another step of the same run) is left out.
+pub async fn our_indexes(ctx: &Ctx, bucket: &str) -> Result<Vec<(String, String)>> {
+    let listed = ctx.clients.s3vectors.list_indexes().vector_bucket_name(bucket).into_paginator().items().send();
+    let mut ours = Vec::new();
+    for index in listed.collect::<Vec<_>>().await {
+        let index = match index.map_err(aws) {
+            Ok(i) => i,
+            Err(e) if e.is_not_found() => return Ok(Vec::new()),
+            Err(e) => return Err(Error::aws(format!("list the indexes of vector bucket {bucket}"), e)),
+        };
+        let current = match tags(ctx, index.index_arn()).await {
+            Ok(t) => t,
+            Err(e) if e.is_not_found() => continue,
+            Err(e) => return Err(Error::aws(format!("read vector index {}", index.index_name()), e)),
+        };
+        if ctx.ownership(&current).is_none() {
+            ours.push((index.index_name().to_string(), index.index_arn().to_string()));
+        }
+    }
+    Ok(ours)
+}
+
 /// Access refused, or no S3 Vectors endpoint in the region.
 pub fn unavailable(e: &AwsError) -> bool {
     e.is("AccessDeniedException") || e.is("ConnectionFailure") || e.status == Some(403)
@@ -145,24 +168,10 @@ impl Kind for VectorBucket {
     /// Vectors then refuses to delete the bucket (ConflictException), which is reported.
     async fn delete(&self, step: &Step, r: &Resource, _obs: &Observation) -> Result<()> {
         let (ctx, s3v) = (&step.ctx, &step.ctx.clients.s3vectors);
-        let listed = s3v.list_indexes().vector_bucket_name(&r.name).into_paginator().items().send().collect::<Vec<_>>().await;
-        for index in listed {
-            let index = match index.map_err(aws) {
-                Ok(i) => i,
-                Err(e) if e.is_not_found() => return Ok(()),
-                Err(e) => return Err(Error::aws(format!("list the indexes of vector bucket {}", r.name), e)),
-            };
-            // An index being deleted meanwhile (a leftover of the same run) is gone already.
-            let current = match tags(ctx, index.index_arn()).await {
-                Ok(t) => t,
-                Err(e) if e.is_not_found() => continue,
-                Err(e) => return Err(Error::aws(format!("read vector index {}", index.index_name()), e)),
-            };
-            if ctx.ownership(&current).is_none() {
-                step.progress("deleting", &format!("vector index {}", index.index_name()));
-                let deleted = s3v.delete_index().index_arn(index.index_arn()).send().await;
-                gone(deleted.map_err(aws), format!("delete vector index {}", index.index_name()))?;
-            }
+        for (name, arn) in our_indexes(ctx, &r.name).await? {
+            step.progress("deleting", &format!("vector index {name}"));
+            let deleted = s3v.delete_index().index_arn(&arn).send().await;
+            gone(deleted.map_err(aws), format!("delete vector index {name}"))?;
         }
         step.progress("deleting", &format!("vector bucket {}", r.name));
         // "The specified vector bucket is not empty" while an index of ours deleted by another

@@ -63,20 +63,12 @@ impl Kind for S3VectorIndex {
         if ctx.assigned(&s3_vector_bucket::ID).is_none() {
             return Ok(Vec::new());
         }
-        let s3v = &ctx.clients.s3vectors;
-        let listed = s3v.list_indexes().vector_bucket_name(&n.vector_bucket).into_paginator().items().send();
         let mut found = Vec::new();
-        for index in listed.collect::<Vec<_>>().await {
-            let index = index.map_err(aws).map_err(|e| Error::aws(format!("list the indexes of vector bucket {}", n.vector_bucket), e))?;
-            // The declared index (wanted or not) is observed under its own id.
-            if index.index_name() == n.vector_index {
-                continue;
-            }
-            let current = s3_vector_bucket::tags(ctx, index.index_arn()).await;
-            let current = current.map_err(|e| Error::aws(format!("read vector index {}", index.index_name()), e))?;
-            if ctx.ownership(&current).is_none() {
-                let id = Id::new(format!("s3_vector_index.{}", index.index_name()));
-                found.push((resource(None, id, index.index_name(), n), Observation::present(Some(index.index_arn().to_string()))));
+        // The declared index (wanted or not) is observed under its own id.
+        for (name, arn) in s3_vector_bucket::our_indexes(ctx, &n.vector_bucket).await? {
+            if name != n.vector_index {
+                let id = Id::new(format!("s3_vector_index.{name}"));
+                found.push((resource(None, id, &name, n), Observation::present(Some(arn))));
             }
         }
         Ok(found)

@@ -118,6 +118,21 @@ pub fn shipped(name: &str) -> String {
         .unwrap()
 }
 
+/// dev's file on another vector store: `"s3_vectors"` (the OpenSearch keys out) or `"managed"`
+/// (also no index and no `[knowledge_base]`: Bedrock's embeddings and chunking), with `extra`
+/// lines in `[vector_store]`.
+pub fn dev_on(kind: &str, extra: &str) -> String {
+    let dev = shipped("dev")
+        .replace("standby_replicas = false", &format!("kind = \"{kind}\"\n{extra}"))
+        .replace("network_access = \"public\"\n", "");
+    if kind != "managed" {
+        return dev;
+    }
+    let (head, rest) = dev.split_once("[knowledge_base]\n").unwrap();
+    let (_, tail) = rest.split_once("[[data_sources]]").unwrap();
+    format!("{}[[data_sources]]{tail}", head.replace("index_name = \"ragstack-index\"\n", ""))
+}
+
 /// Runs and returns (exit code, stdout, stderr).
 pub fn run(mut cmd: Command) -> (i32, String, String) {
     let out = cmd.output().unwrap();
