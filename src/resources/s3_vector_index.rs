@@ -22,6 +22,8 @@ fn resource(i: Option<&Inputs>, id: Id, name: &str, n: &crate::naming::Names) ->
     let r = Resource::new(&S3VectorIndex, id, "S3 vector index", name)
         .arn(format!("{}/index/{name}", n.vector_bucket_arn()))
         .depends_on(&s3_vector_bucket::ID, Needs::Ready)
+        // Observed once the bucket is known: without one of ours there is no index to read.
+        .observed_after(&s3_vector_bucket::ID)
         // Replaced with its bucket, but deleted on its own first: S3 Vectors refuses to delete a
         // bucket that still has indexes (DeleteVectorBucket: ConflictException).
         .replaced_with(&s3_vector_bucket::ID)
@@ -90,8 +92,9 @@ impl Kind for S3VectorIndex {
 
     async fn observe(&self, ctx: &Ctx, r: &Resource) -> Result<Observation> {
         let n = &ctx.env.names;
-        // Another kind of store names no index: the bucket's deletion finds ours (VectorBucket::delete).
-        if r.name.is_empty() {
+        // Another kind of store names no index (the bucket's deletion finds ours), and without a
+        // bucket of ours there is no index of ours.
+        if r.name.is_empty() || ctx.assigned(&s3_vector_bucket::ID).is_none() {
             return Ok(Observation::absent());
         }
         let read = |e| Error::aws(format!("read vector index {}", r.name), e);
