@@ -404,7 +404,8 @@ impl Kind for Function {
                     "reserved_concurrency": f.reserved_concurrency,
                     "environment": {
                         "KNOWLEDGE_BASE_ID": i.known.id(&knowledge_base::ID).unwrap_or(AFTER_APPLY),
-                        "GENERATION_MODEL_ID": f.generation_model,
+                        // The variable as the function gets it (variables()).
+                        "GENERATION_MODEL_ARN": n.generation_model_arn(&f.generation_model),
                     },
                     "retrieval": retrieval_variables(&i.env.file.retrieval),
                     "prompt_template": i.env.file.retrieval.prompt_template.as_ref().map(|p| format!("{p}, packaged as {PROMPT_FILE}")),
