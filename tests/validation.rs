@@ -466,3 +466,28 @@ fn an_unreadable_environment_file_is_invalid_input() {
     let err = rejected(&w, &["deploy", "odd", "us-east-1"]);
     assert_mentions(&err, &["cannot read environments/odd.toml"]);
 }
+
+#[test]
+fn type_and_unknown_key_errors_of_several_sections_are_reported_at_once() {
+    let w = Workdir::new();
+    w.dev_with(
+        "several",
+        &[
+            ("prefix = \"ragstack\"", "prefix = \"ragstack\"\nflavour = 1"),
+            ("memory_mb = 512", "memory_mb = \"512\""),
+            ("retention_days = 30", "retention_days = 30\ncolour = \"blue\""),
+        ],
+    );
+    let err = rejected(&w, &["deploy", "several", "us-east-1"]);
+    assert_mentions(
+        &err,
+        &[
+            "(3 problems)",
+            "flavour: unknown field `flavour`",
+            "lambda.memory_mb: invalid type: string \"512\", expected an integer",
+            "logs.colour: unknown field `colour`, expected `retention_days`",
+        ],
+    );
+    // serde's type names are not the file's words.
+    assert!(!err.contains("i64"), "{err}");
+}

@@ -62,24 +62,117 @@ pub enum Seg {
 }
 
 /// The error of a file that does not parse (or does not fit the file format), located.
-pub fn parse_error(source: &EnvironmentSource, e: &toml::de::Error) -> ConfigErrors {
+/// A problem serde found, located in the original text (`text` has the same offsets).
+fn parse_problem(source: &EnvironmentSource, text: &str, e: &toml::de::Error) -> Problem {
     let (line, column, source_line) = match e.span() {
         Some(span) => position(&source.text, span.start),
         None => (None, None, None),
     };
-    let key = key_from_toml_error(&source.text, e.span()).unwrap_or_else(|| "(file)".into());
-    ConfigErrors {
+    let key = key_from_toml_error(text, e.span()).unwrap_or_else(|| "(file)".into());
+    Problem {
         file: source.display.clone(),
-        problems: vec![Problem {
-            file: source.display.clone(),
-            line,
-            column,
-            key,
-            value: None,
-            message: e.message().trim().to_string(),
-            source_line,
-        }],
+        line,
+        column,
+        key,
+        value: None,
+        message: plain_types(e.message().trim()),
+        source_line,
     }
+}
+
+/// serde's type names in the words of the file: "expected i64" is "expected an integer".
+fn plain_types(message: &str) -> String {
+    [
+        ("expected i64", "expected an integer"),
+        ("expected u32", "expected a whole number"),
+        ("expected u64", "expected a whole number"),
+        ("expected f64", "expected a number"),
+        ("expected a boolean", "expected true or false"),
+    ]
+    .iter()
+    .fold(message.to_string(), |m, (from, to)| m.replace(from, to))
+}
+
+/// Every problem serde finds in a file that parses as TOML, not only the first. Each section (the
+/// keys before the first header, and each `[header]`) is read on its own, the others blanked
+/// (offsets kept); within it, after each problem the offending lines are blanked too and the
+/// section read again. A "missing field" then is a consequence of the blanking, or a problem
+/// another section's reading reports: it ends that section's search unless it is the first.
+/// A syntax error is reported alone, since nothing after it can be read reliably.
+pub fn parse_errors<T: serde::de::DeserializeOwned>(
+    source: &EnvironmentSource,
+    first: &toml::de::Error,
+) -> ConfigErrors {
+    let mut problems = vec![parse_problem(source, &source.text, first)];
+    if toml::de::DeTable::parse(&source.text).is_err() {
+        return ConfigErrors { file: source.display.clone(), problems };
+    }
+    let sections = sections(&source.text);
+    for (n, own) in sections.iter().enumerate() {
+        let mut text = source.text.clone();
+        for (_, range) in sections.iter().enumerate().filter(|(m, _)| *m != n) {
+            blank_range(&mut text, range.clone());
+        }
+        let mut blanked: Vec<String> = Vec::new();
+        for _ in 0..20 {
+            let e = match toml::from_str::<T>(&text) {
+                Ok(_) => break,
+                Err(e) => e,
+            };
+            let Some(span) = e.span() else { break };
+            let next = parse_problem(source, &text, &e);
+            // A missing field of this section that was not blanked here is its problem; any
+            // other is a consequence of the blanking.
+            let missing = e.message().contains("missing field");
+            // (The keys before the first header are the root, whose missing sections are the
+            // blanked others.)
+            let ours =
+                n > 0 && own.contains(&span.start) && !blanked.iter().any(|k| e.message().contains(&format!("`{k}`")));
+            if missing && !ours {
+                break;
+            }
+            if !problems.iter().any(|p| p.line == next.line && p.message == next.message) {
+                problems.push(next.clone());
+            }
+            if missing {
+                break;
+            }
+            blanked.push(next.key.rsplit('.').next().unwrap_or_default().to_string());
+            blank(&mut text, span);
+        }
+    }
+    problems.sort_by_key(|p| p.line);
+    ConfigErrors { file: source.display.clone(), problems }
+}
+
+/// The byte ranges of a file's sections: the lines before the first header, then each header
+/// with the lines up to the next one.
+fn sections(text: &str) -> Vec<std::ops::Range<usize>> {
+    let mut starts = vec![0];
+    let mut offset = 0;
+    for line in text.split_inclusive('\n') {
+        if offset > 0 && line.trim_start().starts_with('[') {
+            starts.push(offset);
+        }
+        offset += line.len();
+    }
+    starts.iter().enumerate().map(|(i, s)| *s..starts.get(i + 1).copied().unwrap_or(text.len())).collect()
+}
+
+fn blank_range(text: &mut String, range: std::ops::Range<usize>) {
+    let spaces: String = text[range.clone()].chars().map(|c| if c == '\n' { '\n' } else { ' ' }).collect();
+    text.replace_range(range, &spaces);
+}
+
+/// Replaces the lines `span` touches with spaces; a table header takes its keys with it.
+fn blank(text: &mut String, span: std::ops::Range<usize>) {
+    let start = text[..span.start.min(text.len())].rfind('\n').map_or(0, |i| i + 1);
+    let mut end = text[span.end.min(text.len())..].find('\n').map_or(text.len(), |i| span.end + i);
+    if text[start..].trim_start().starts_with('[') {
+        // Up to the next header.
+        end = text[end..].find("\n[").map_or(text.len(), |i| end + i);
+    }
+    blank_range(text, start..end);
 }
 
 /// A validation problem at `path`, located in the file.

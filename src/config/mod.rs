@@ -111,7 +111,8 @@ pub struct Target {
 /// Parses and validates `source` for `target`; every problem is reported, none is fatal early
 /// except a file that cannot be parsed at all.
 pub fn load(source: &EnvironmentSource, target: &Target) -> crate::Result<Environment> {
-    let file: EnvironmentFile = toml::from_str(&source.text).map_err(|e| locate::parse_error(source, &e))?;
+    let file: EnvironmentFile =
+        toml::from_str(&source.text).map_err(|e| locate::parse_errors::<EnvironmentFile>(source, &e))?;
     let mut v = validate::Validator::new();
     v.prefix_and_tags(&file);
     v.vector_store(&file, target);
