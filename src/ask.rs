@@ -99,6 +99,24 @@ pub async fn run(ctx: &Ctx, args: &AskArgs) -> Result<u8> {
             help: Some(format!("deploy it first: ragstack deploy {} {}", ctx.env.name, ctx.env.region())),
         })?,
     };
+    // With an endpoint override (the local emulator), the API's URL is AWS's, which that endpoint
+    // does not serve: asking it would leave the machine and fail. The local stand-in serves it.
+    if args.url.is_none()
+        && let Some(endpoint) =
+            ["AWS_ENDPOINT_URL_API_GATEWAY", "AWS_ENDPOINT_URL"].iter().find_map(|v| std::env::var(v).ok())
+    {
+        return Err(Error::Incomplete {
+            message: format!(
+                "ragstack talks to {endpoint} (AWS_ENDPOINT_URL), which does not serve the API at {page}: \
+                 nothing was asked"
+            ),
+            help: Some(format!(
+                "serve the function locally and pass the URL it prints: scripts/serve-local ragstack-{0}-query {0} \
+                 (scripts/try-local does it for you), then ragstack ask {0} --url URL \"...\"",
+                ctx.env.name
+            )),
+        });
+    }
     let key = match ctx.env.file.api.auth {
         crate::config::ApiAuth::ApiKey => Some(api_key::value(ctx).await?.ok_or_else(|| Error::Incomplete {
             message: format!("environment {} requires an API key, and it has none yet", ctx.env.name),

@@ -52,6 +52,17 @@ fn the_real_page_and_function_answer_locally() {
     BufReader::new(server.stdout.take().unwrap()).read_line(&mut first).unwrap();
     let url = first.trim().strip_prefix("serving ").unwrap_or_else(|| panic!("{first}")).to_string();
 
+    // Without --url, ask would go to the API's AWS URL, which the emulator does not serve: it
+    // says so and sends nothing.
+    let mut ask = wd.ragstack_on(&emu);
+    ask.args(["ask", "dev", "When do you open?"]);
+    let (code, _, err) = run(ask);
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("does not serve the API") && err.contains("scripts/serve-local ragstack-dev-query dev"),
+        "{err}"
+    );
+
     let page = get(&url);
     assert!(page.starts_with("HTTP/1.0 200") && page.contains("<html"), "the chat page: {page}");
     let mut ask = wd.ragstack_on(&emu);
