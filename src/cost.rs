@@ -55,35 +55,39 @@ fn cents(v: f64) -> f64 {
 
 pub fn floor(env: &Environment) -> Floor {
     let vs = &env.file.vector_store;
-    if vs.kind == StoreKind::S3Vectors {
-        // No compute to keep running: storage, writes and queries are billed as used.
-        return Floor {
-            generation: "S3_VECTORS",
-            idle_ocu: 0.0,
-            active_ocu: 0.0,
-            ocu_hour_usd: None,
-            monthly_floor_usd: Some(0.0),
-            active_hour_usd: Some(0.0),
-            basis: "S3 Vectors: no compute while idle; the vectors stored (per GB-month), writes and queries are \
-                    billed as used, not counted here"
-                .into(),
-            source: prices().sources.get("s3_vectors").cloned().unwrap_or_default(),
-        };
-    }
-    if vs.kind == StoreKind::Managed {
+    // Stores without compute of ours: nothing billed by the hour.
+    let no_compute = |generation, month: Option<f64>, basis: &str, source: String| Floor {
+        generation,
+        idle_ocu: 0.0,
+        active_ocu: 0.0,
+        ocu_hour_usd: None,
+        monthly_floor_usd: month,
+        active_hour_usd: month,
+        basis: basis.into(),
+        source,
+    };
+    match vs.kind {
+        // Storage, writes and queries are billed as used.
+        StoreKind::S3Vectors => {
+            return no_compute(
+                "S3_VECTORS",
+                Some(0.0),
+                "S3 Vectors: no compute while idle; the vectors stored (per GB-month), writes and queries are \
+                 billed as used, not counted here",
+                prices().sources.get("s3_vectors").cloned().unwrap_or_default(),
+            );
+        }
         // Bedrock keeps the vectors; what it bills for them while idle was not found.
-        return Floor {
-            generation: "MANAGED",
-            idle_ocu: 0.0,
-            active_ocu: 0.0,
-            ocu_hour_usd: None,
-            monthly_floor_usd: None,
-            active_hour_usd: None,
-            basis: "a Bedrock-managed knowledge base: ragstack runs no vector store of its own; Bedrock's price for \
-                    managed storage and search was not found, so the floor is unknown"
-                .into(),
-            source: String::new(),
-        };
+        StoreKind::Managed => {
+            return no_compute(
+                "MANAGED",
+                None,
+                "a Bedrock-managed knowledge base: ragstack runs no vector store of its own; Bedrock's price for \
+                 managed storage and search was not found, so the floor is unknown",
+                String::new(),
+            );
+        }
+        StoreKind::Opensearch => {}
     }
     let (idle_ocu, active_ocu, basis) = match vs.generation() {
         Generation::Classic => {

@@ -44,6 +44,14 @@ pub enum Concerns {
 }
 
 impl Concerns {
+    /// Whether the event concerns data source `name`.
+    pub fn includes(&self, name: &str) -> bool {
+        match self {
+            Concerns::All => true,
+            Concerns::Some(names) => names.contains(name),
+        }
+    }
+
     pub fn covered_by(&self, ingested: &BTreeSet<String>, all: &BTreeSet<String>) -> bool {
         match self {
             Concerns::All => all.is_subset(ingested),

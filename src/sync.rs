@@ -72,14 +72,6 @@ async fn take_failed_events(
     Ok(Some((url, taken)))
 }
 
-/// Whether a failed event concerns data source `name`.
-fn concerns(t: &failed_events::Taken, name: &str) -> bool {
-    match &t.concerns {
-        failed_events::Concerns::All => true,
-        failed_events::Concerns::Some(names) => names.contains(name),
-    }
-}
-
 /// The file types Bedrock knowledge bases ingest from S3.
 pub const INGESTED_EXTENSIONS: &[&str] = &["txt", "md", "html", "htm", "doc", "docx", "csv", "xls", "xlsx", "pdf"];
 
@@ -159,7 +151,7 @@ pub async fn run(ctx: Arc<Ctx>, args: &SyncArgs) -> Result<u8> {
     for (name, id) in &sources {
         let step = ingestion::step(&ctx, name);
         // A job already running may have started before the change an event failed to ingest.
-        let missed = failures.as_ref().is_some_and(|(_, taken)| taken.iter().any(|t| concerns(t, name)));
+        let missed = failures.as_ref().is_some_and(|(_, taken)| taken.iter().any(|t| t.concerns.includes(name)));
         let job = ingestion::start(&step, &kb, id, !changed && !missed).await?;
         if args.no_wait {
             step.progress("started", &format!("job {job}"));
