@@ -491,3 +491,33 @@ fn type_and_unknown_key_errors_of_several_sections_are_reported_at_once() {
     // serde's type names are not the file's words.
     assert!(!err.contains("i64"), "{err}");
 }
+
+#[test]
+fn range_and_enum_errors_are_reported_with_type_errors() {
+    let w = Workdir::new();
+    w.dev_with(
+        "mixed",
+        &[
+            ("memory_mb = 512", "memory_mb = \"512\""),
+            ("dimensions = 1024", "dimensions = 1000"),
+            ("retention_days = 30", "retention_days = 31"),
+        ],
+    );
+    let err = rejected(&w, &["deploy", "mixed", "us-east-1"]);
+    assert_mentions(
+        &err,
+        &[
+            "(3 problems)",
+            "lambda.memory_mb: invalid type: string \"512\", expected an integer",
+            "knowledge_base.dimensions = 1000: not offered by amazon.titan-embed-text-v2:0; allowed: 1024, 512, 256",
+            "logs.retention_days = 31",
+        ],
+    );
+    // In order of the file's lines.
+    let first = err.find("knowledge_base.dimensions").unwrap();
+    assert!(
+        first < err.find("lambda.memory_mb").unwrap()
+            && err.find("lambda.memory_mb").unwrap() < err.find("logs.retention").unwrap(),
+        "{err}"
+    );
+}

@@ -145,6 +145,64 @@ pub fn parse_errors<T: serde::de::DeserializeOwned>(
     ConfigErrors { file: source.display.clone(), problems }
 }
 
+/// `text` as a TOML table with every key of `problems` replaced by its value in `stand_in` (a
+/// file that is valid, so a required key stays present) or removed when `stand_in` has none; None
+/// when `text` is not TOML.
+pub fn with_stand_ins(text: &str, problems: &[Problem], stand_in: &str) -> Option<toml::Table> {
+    let mut table: toml::Table = toml::from_str(text).ok()?;
+    let stand_in: toml::Table = toml::from_str(stand_in).ok()?;
+    for p in problems {
+        let path = segments(&p.key);
+        let value = lookup(&stand_in, &path).cloned();
+        replace(&mut table, &path, value);
+    }
+    Some(table)
+}
+
+/// `data_sources[1].name` as Key, Index, Key.
+fn segments(key: &str) -> Vec<Seg> {
+    let mut out = Vec::new();
+    for part in key.split('.') {
+        let mut pieces = part.split('[');
+        out.push(Seg::Key(pieces.next().unwrap_or_default().to_string()));
+        out.extend(pieces.filter_map(|i| i.trim_end_matches(']').parse().ok()).map(Seg::Index));
+    }
+    out
+}
+
+fn lookup<'a>(table: &'a toml::Table, path: &[Seg]) -> Option<&'a toml::Value> {
+    let (Seg::Key(first), rest) = path.split_first()? else { return None };
+    let mut value = table.get(first)?;
+    for seg in rest {
+        value = match seg {
+            Seg::Key(k) => value.get(k.as_str())?,
+            // A stand-in's first array element stands in for any index.
+            Seg::Index(i) => value.get(*i).or_else(|| value.get(0))?,
+        };
+    }
+    Some(value)
+}
+
+fn replace(table: &mut toml::Table, path: &[Seg], value: Option<toml::Value>) {
+    let Some((Seg::Key(last), parents)) = path.split_last() else { return };
+    let mut here = table;
+    let mut parents = parents.iter().peekable();
+    while let Some(seg) = parents.next() {
+        let Seg::Key(k) = seg else { return };
+        let mut next = here.get_mut(k.as_str());
+        if let Some(Seg::Index(i)) = parents.peek() {
+            next = next.and_then(|v| v.get_mut(*i));
+            parents.next();
+        }
+        let Some(toml::Value::Table(t)) = next else { return };
+        here = t;
+    }
+    match value {
+        Some(v) => here.insert(last.clone(), v),
+        None => here.remove(last),
+    };
+}
+
 /// The byte ranges of a file's sections: the lines before the first header, then each header
 /// with the lines up to the next one.
 fn sections(text: &str) -> Vec<std::ops::Range<usize>> {

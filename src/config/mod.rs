@@ -111,8 +111,32 @@ pub struct Target {
 /// Parses and validates `source` for `target`; every problem is reported, none is fatal early
 /// except a file that cannot be parsed at all.
 pub fn load(source: &EnvironmentSource, target: &Target) -> crate::Result<Environment> {
-    let file: EnvironmentFile =
-        toml::from_str(&source.text).map_err(|e| locate::parse_errors::<EnvironmentFile>(source, &e))?;
+    let file: EnvironmentFile = match toml::from_str(&source.text) {
+        Ok(file) => file,
+        Err(e) => return Err(parse_and_range_errors(source, target, &e).into()),
+    };
+    validated(source, target, file).map_err(Into::into)
+}
+
+/// The type and unknown-key problems serde finds, with the range and enum problems of the
+/// sections serde could read: the file is validated too with each refused key replaced by the
+/// built-in dev file's value (or removed), and what that finds in a section without a parse
+/// problem is added (in a section with one, a finding may be a consequence of the stand-in).
+fn parse_and_range_errors(source: &EnvironmentSource, target: &Target, first: &toml::de::Error) -> ConfigErrors {
+    let mut errors = locate::parse_errors::<EnvironmentFile>(source, first);
+    let stand_in = lookup::BUILT_IN.iter().find(|(n, _)| *n == "dev").map_or("", |(_, text)| *text);
+    let Some(table) = locate::with_stand_ins(&source.text, &errors.problems, stand_in) else { return errors };
+    let Ok(file) = toml::Value::Table(table).try_into::<EnvironmentFile>() else { return errors };
+    let section = |key: &str| key.split(['.', '[']).next().unwrap_or_default().to_string();
+    let refused: std::collections::BTreeSet<String> = errors.problems.iter().map(|p| section(&p.key)).collect();
+    if let Err(more) = validated(source, target, file) {
+        errors.problems.extend(more.problems.into_iter().filter(|p| !refused.contains(&section(&p.key))));
+        errors.problems.sort_by_key(|p| p.line);
+    }
+    errors
+}
+
+fn validated(source: &EnvironmentSource, target: &Target, file: EnvironmentFile) -> Result<Environment, ConfigErrors> {
     let mut v = validate::Validator::new();
     v.prefix_and_tags(&file);
     v.vector_store(&file, target);
@@ -125,7 +149,7 @@ pub fn load(source: &EnvironmentSource, target: &Target) -> crate::Result<Enviro
     let prompt_template = v.retrieval(&file, source);
     let names = v.names(&file, source, target);
     if !v.is_clean() {
-        return Err(v.into_errors(source).into());
+        return Err(v.into_errors(source));
     }
     Ok(Environment {
         name: source.name.clone(),
