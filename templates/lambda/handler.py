@@ -271,6 +271,11 @@ def query(event):
         # have access to the model with the specified model ID."), not an AccessDeniedException.
         if code == "ValidationException" and "have access to the model" in detail.replace("do not", "don't"):
             code = "AccessDeniedException"
+        # Bedrock keeps a session for a limited time and then refuses its id: ValidationException
+        # "Session with Id ... is not valid. Please check and try again." (aws/aws-sdk#763). The
+        # page asks the question again without it.
+        if code == "ValidationException" and session_id and "Session with Id" in detail:
+            return error(400, "session_expired", "The conversation has expired; ask again without its sessionId.")
         status, ours, message = BEDROCK_ERRORS.get(code, (502, "bedrock_error", "Bedrock could not answer"))
         # A model past its end of life: ResourceNotFoundException "This model version has reached
         # the end of its life." (Bedrock User Guide, "Model lifecycle"); a Legacy model the account

@@ -119,6 +119,20 @@ class HandlerTest(unittest.TestCase):
         self.assertEqual(json.loads(body)["citations"], [])
         self.stub.assert_no_pending_responses()
 
+    def test_an_expired_session_is_its_own_error_so_the_page_can_ask_again_without_it(self):
+        # Bedrock's answer to a session id it no longer knows (aws/aws-sdk#763).
+        self.stub.add_client_error("retrieve_and_generate", service_error_code="ValidationException",
+                                   service_message="Session with Id session-1 is not valid. Please check and try again.",
+                                   http_status_code=400, expected_params=self.expect_request("And in euros?", "session-1"))
+        status, _, body = self.call(post({"question": "And in euros?", "sessionId": "session-1"}))
+        self.assertEqual((status, json.loads(body)["error"]["code"]), (400, "session_expired"), body)
+        # Without a session, the same words are an ordinary rejection.
+        self.stub.add_client_error("retrieve_and_generate", service_error_code="ValidationException",
+                                   service_message="Session with Id x is not valid.", http_status_code=400)
+        status, _, body = self.call(post({"question": "And in euros?"}))
+        self.assertEqual((status, json.loads(body)["error"]["code"]), (400, "rejected"), body)
+        self.stub.assert_no_pending_responses()
+
     def test_bad_requests_get_clear_json_errors_and_never_reach_bedrock(self):
         cases = [
             (post("not json", raw=True), 400, "invalid_json"),

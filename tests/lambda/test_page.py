@@ -2,13 +2,13 @@
 handler behind a local stand-in for API Gateway: the page lives at /dev/rag like a stage path,
 POST /dev/rag/query becomes an AWS_PROXY event, and Bedrock is botocore's Stubber.
 
-What is checked is the DOM (the question, the answer, its sources, a readable error), not pixels;
-a screenshot is written to target/page-test.png for a person to look at, and one of the
-waking-up state to TMPDIR/ragstack-page-test/waking-up.png.
+What is checked is the DOM (the conversation, the answers, their sources, readable errors, that a
+hostile answer stays text) and the computed colours of each theme, not pixels. Screenshots for a
+person to look at go to target/: page-test.png, page-light.png and page-dark.png (the last two,
+a conversation about the sample corpus in each theme, are the ones in docs/), and waking-up.png.
 """
 import http.server
 import os
-import pathlib
 import shutil
 import tempfile
 import threading
@@ -87,6 +87,41 @@ class StandInForApiGateway(http.server.BaseHTTPRequestHandler):
         self._invoke("POST")
 
 
+def shot_path(name):
+    path = ROOT / "target" / name
+    path.parent.mkdir(exist_ok=True)
+    return path
+
+
+# Answers about the sample corpus (tests/acceptance/corpus), as Bedrock gives them.
+def corpus_reference(name, text):
+    return {"content": {"text": text},
+            "location": {"type": "S3", "s3Location": {"uri": f"s3://ragstack-dev-documents/documents/{name}"}}}
+
+
+SATURDAY = {
+    "sessionId": "session-7",
+    "output": {"text": "On Saturdays the museum is open **10:00 to 18:00**.\n\n- Last admission is 45 minutes "
+                       "before closing.\n- On public holidays it keeps its Sunday hours."},
+    "citations": [{"retrievedReferences": [corpus_reference(
+        "opening-hours.md", "Saturday and Sunday: 10:00 to 18:00. Last admission is 45 minutes before closing.")]}],
+}
+TICKETS = {
+    "sessionId": "session-7",
+    "output": {"text": "An adult ticket costs `14 euros`; children under 12 enter free with an adult."},
+    "citations": [{"retrievedReferences": [corpus_reference(
+        "tickets.md", "An adult ticket costs 14 euros; children under 12 enter free with an adult.")]}],
+}
+
+
+def expected(question, session=None):
+    params = {"input": {"text": question}, "retrieveAndGenerateConfiguration": {
+        "type": "KNOWLEDGE_BASE", "knowledgeBaseConfiguration": {"knowledgeBaseId": KB, "modelArn": MODEL}}}
+    if session:
+        params["sessionId"] = session
+    return params
+
+
 class PageTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
@@ -124,6 +159,135 @@ class PageTest(unittest.TestCase):
         d = self.driver
         d.find_element(By.ID, "question").send_keys(question)
         d.find_element(By.ID, "send").click()
+
+    def type_and_press_enter(self, question):
+        from selenium.webdriver.common.by import By
+        from selenium.webdriver.common.keys import Keys
+
+        self.driver.find_element(By.ID, "question").send_keys(question + Keys.ENTER)
+
+    def theme(self, scheme):
+        """Emulates the system's colour scheme (Chrome DevTools Protocol's Emulation.setEmulatedMedia)."""
+        self.driver.execute_cdp_cmd("Emulation.setEmulatedMedia",
+                                    {"features": [{"name": "prefers-color-scheme", "value": scheme}]})
+
+    def colours(self, css):
+        return self.driver.execute_script(
+            "const s = getComputedStyle(document.querySelector(arguments[0]));"
+            "return [s.backgroundColor, s.color];", css)
+
+    def test_a_conversation_about_the_sample_corpus_in_both_themes(self):
+        from selenium.webdriver.common.by import By
+        from selenium.webdriver.common.keys import Keys
+
+        self.stub.add_response("retrieve_and_generate", SATURDAY,
+                               expected("When does the Tidewater Lighthouse Museum open on Saturdays?"))
+        # The follow-up carries the session Bedrock gave the first answer.
+        self.stub.add_response("retrieve_and_generate", TICKETS, expected("And what does a ticket cost?", "session-7"))
+        self.theme("light")
+        self.driver.get(self.url)
+        box = self.driver.find_element(By.ID, "question")
+        self.assertEqual(self.driver.switch_to.active_element, box, "the question box has the focus")
+        self.assertEqual(self.driver.find_element(By.CSS_SELECTOR, "label[for=question]").get_attribute("textContent"),
+                         "Your question")
+        # Shift+Enter adds a line and sends nothing.
+        box.send_keys("first line" + Keys.SHIFT + Keys.ENTER + Keys.SHIFT + "second line")
+        self.assertEqual(box.get_attribute("value"), "first line\nsecond line")
+        self.assertEqual(self.driver.find_elements(By.CSS_SELECTOR, ".turn"), [])
+        box.clear()
+
+        # Enter sends.
+        self.type_and_press_enter("When does the Tidewater Lighthouse Museum open on Saturdays?")
+        first = self.wait_for(".turn", "10:00 to 18:00")
+        self.assertEqual(first.find_element(By.CSS_SELECTOR, ".answer strong").text, "10:00 to 18:00")
+        self.assertEqual([li.text for li in first.find_elements(By.CSS_SELECTOR, ".answer ul li")],
+                         ["Last admission is 45 minutes before closing.", "On public holidays it keeps its Sunday hours."])
+        self.assertEqual(first.find_element(By.CSS_SELECTOR, ".sources .name").text, "opening-hours.md")
+        self.assertEqual(box.get_attribute("value"), "", "the box is emptied when a question is sent")
+        self.type_and_press_enter("And what does a ticket cost?")
+        self.wait_for(".turn", "children under 12")
+        self.stub.assert_no_pending_responses()
+
+        # Oldest at the top, the input below the conversation, the newest answer in view.
+        turns = self.driver.find_elements(By.CSS_SELECTOR, "#conversation .turn")
+        self.assertEqual([t.find_element(By.CSS_SELECTOR, ".question").text for t in turns],
+                         ["When does the Tidewater Lighthouse Museum open on Saturdays?", "And what does a ticket cost?"])
+        self.assertEqual(turns[1].find_element(By.CSS_SELECTOR, ".answer code").text, "14 euros")
+        self.assertLess(turns[0].rect["y"], turns[1].rect["y"])
+        footer = self.driver.find_element(By.TAG_NAME, "footer").rect
+        height = self.driver.execute_script("return window.innerHeight")
+        self.assertAlmostEqual(footer["y"] + footer["height"], height, delta=2, msg="the input is pinned to the bottom")
+        log = self.driver.find_element(By.ID, "conversation")
+        self.assertEqual((log.get_attribute("role"), log.get_attribute("aria-live")), ("log", "polite"))
+        self.driver.save_screenshot(str(shot_path("page-light.png")))
+        light = self.colours("body")
+
+        self.theme("dark")
+        dark = self.colours("body")
+        self.assertNotEqual(light, dark)
+        self.assertEqual(light, ["rgb(255, 255, 255)", "rgb(29, 29, 31)"])
+        self.assertEqual(dark, ["rgb(19, 20, 22)", "rgb(232, 234, 237)"])
+        self.driver.save_screenshot(str(shot_path("page-dark.png")))
+        self.theme("light")
+
+        # New conversation: the turns go, and the next question starts a session of its own.
+        self.driver.find_element(By.ID, "new").click()
+        self.assertEqual(self.driver.find_elements(By.CSS_SELECTOR, ".turn"), [])
+        self.assertEqual(self.driver.switch_to.active_element, box)
+        self.stub.add_response("retrieve_and_generate", SATURDAY, expected("And on Sundays?"))
+        self.type_and_press_enter("And on Sundays?")
+        self.wait_for(".turn", "10:00 to 18:00")
+        self.stub.assert_no_pending_responses()
+
+    def test_markdown_is_rendered_but_a_hostile_answer_stays_text(self):
+        from selenium.webdriver.common.by import By
+
+        hostile = ("<img src=x onerror=\"window.pwned=1\"> <script>window.pwned=2</script>\n\n"
+                   "[click me](javascript:window.pwned=3) and [docs](https://example.com/a?b=1)\n\n"
+                   "```\n<b>not bold</b>\n```\n\n1. one\n2. **two** and *three* and snake_case_name\n\n"
+                   "### Heading <i>x</i>")
+        self.stub.add_response("retrieve_and_generate", {"sessionId": "s-h", "output": {"text": hostile}, "citations": [
+            {"retrievedReferences": [{"content": {"text": "<img src=y onerror=\"window.pwned=4\">"},
+                                      "location": {"type": "S3", "s3Location": {
+                                          "uri": "s3://b/<img src=z onerror=window.pwned=5>.md"}}}]}]})
+        self.driver.get(self.url)
+        self.ask("Anything?")
+        turn = self.wait_for(".turn", "click me")
+        answer = turn.find_element(By.CSS_SELECTOR, ".answer")
+        self.assertIsNone(self.driver.execute_script("return window.pwned"))
+        for tag in ("img", "script", "b", "i"):
+            self.assertEqual(turn.find_elements(By.TAG_NAME, tag), [], f"no <{tag}> from the model's text")
+        self.assertIn('<img src=x onerror="window.pwned=1">', answer.text)
+        # The javascript: link is text; the https one a link that opens apart from the page.
+        links = answer.find_elements(By.TAG_NAME, "a")
+        self.assertEqual([(a.text, a.get_attribute("href")) for a in links], [("docs", "https://example.com/a?b=1")])
+        self.assertEqual(links[0].get_attribute("rel"), "noopener noreferrer")
+        self.assertIn("[click me](javascript:window.pwned=3)", answer.text)
+        self.assertEqual(answer.find_element(By.CSS_SELECTOR, "pre code").text, "<b>not bold</b>")
+        self.assertEqual([li.text for li in answer.find_elements(By.CSS_SELECTOR, "ol li")],
+                         ["one", "two and three and snake_case_name"])
+        self.assertEqual(answer.find_element(By.CSS_SELECTOR, "ol li strong").text, "two")
+        self.assertEqual(answer.find_element(By.CSS_SELECTOR, "ol li em").text, "three")
+        self.assertEqual(answer.find_element(By.CSS_SELECTOR, "h5").text, "Heading <i>x</i>")
+        self.assertIn('<img src=y onerror="window.pwned=4">', turn.find_element(By.CSS_SELECTOR, ".excerpt").text)
+        self.assertEqual(turn.find_element(By.CSS_SELECTOR, ".sources .name").text, "<img src=z onerror=window.pwned=5>.md")
+
+    def test_an_expired_session_is_asked_again_on_its_own_and_says_so(self):
+        from selenium.webdriver.common.by import By
+
+        self.stub.add_response("retrieve_and_generate", {"sessionId": "old", "output": {"text": "Open at ten."},
+                                                         "citations": []})
+        self.stub.add_client_error("retrieve_and_generate", service_error_code="ValidationException",
+                                   service_message="Session with Id old is not valid. Please check and try again.",
+                                   http_status_code=400, expected_params=expected("And on Sundays?", "old"))
+        self.stub.add_response("retrieve_and_generate", SATURDAY, expected("And on Sundays?"))
+        self.driver.get(self.url)
+        self.ask("When do you open?")
+        self.wait_for(".turn", "Open at ten.")
+        self.ask("And on Sundays?")
+        turn = self.wait_for(".turn", "10:00 to 18:00")
+        self.assertIn("earlier conversation had expired", turn.find_element(By.CSS_SELECTOR, ".note").text)
+        self.stub.assert_no_pending_responses()
 
     def wait_for(self, css, text=None, timeout=10):
         from selenium.webdriver.common.by import By
@@ -163,6 +327,10 @@ class PageTest(unittest.TestCase):
         self.assertEqual(turn.find_element(By.CSS_SELECTOR, ".question").text, "How long do refunds take?")
         self.assertEqual(turn.find_element(By.CSS_SELECTOR, ".answer").text, "Refunds take five days.")
         self.assertEqual(turn.find_element(By.CSS_SELECTOR, ".sources summary").text, "Sources (1)")
+        # A source is its file name, with the full URI in a details line and on hover.
+        self.assertEqual(turn.find_element(By.CSS_SELECTOR, ".sources .name").text, "refunds.md")
+        self.assertEqual(turn.find_element(By.CSS_SELECTOR, ".sources .name").get_attribute("title"),
+                         "s3://docs/documents/refunds.md")
         self.assertEqual(turn.find_element(By.CSS_SELECTOR, ".sources .uri").text, "s3://docs/documents/refunds.md")
         self.assertEqual(turn.find_element(By.CSS_SELECTOR, ".sources .excerpt").text, "Refunds are paid within 5 days.")
         # The page found its query endpoint under the stage path.
@@ -180,9 +348,7 @@ class PageTest(unittest.TestCase):
         error = self.wait_for(".answer.error", "try again")
         self.assertIn("Bedrock is busy", error.text)
         self.stub.assert_no_pending_responses()
-        shot = ROOT / "target" / "page-test.png"
-        shot.parent.mkdir(exist_ok=True)
-        self.driver.save_screenshot(str(shot))
+        self.driver.save_screenshot(str(shot_path("page-test.png")))
 
     def test_with_an_api_key_required_the_page_asks_for_it_once_says_when_it_is_wrong_and_keeps_it(self):
         from selenium.webdriver.common.by import By
@@ -237,9 +403,7 @@ class PageTest(unittest.TestCase):
         self.assertNotIn("Endpoint request timed out", page)
         self.assertNotIn("504", page)
         self.assertEqual(self.driver.find_element(By.CSS_SELECTOR, ".turn .question").text, "When do you open?")
-        shots = pathlib.Path(tempfile.gettempdir()) / "ragstack-page-test"
-        shots.mkdir(exist_ok=True)
-        self.driver.save_screenshot(str(shots / "waking-up.png"))
+        self.driver.save_screenshot(str(shot_path("waking-up.png")))
         StandInForApiGateway.hold.set()
         turn = self.wait_for(".turn", "We open at nine.")
         self.assertEqual(turn.find_element(By.CSS_SELECTOR, ".answer").get_attribute("class"), "answer")
