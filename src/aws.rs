@@ -28,6 +28,8 @@ pub struct Clients {
     pub aoss: aws_sdk_opensearchserverless::Client,
     pub bedrock: aws_sdk_bedrock::Client,
     pub agent: aws_sdk_bedrockagent::Client,
+    /// Retrieve and RetrieveAndGenerate (`ragstack eval`).
+    pub runtime: aws_sdk_bedrockagentruntime::Client,
     pub lambda: aws_sdk_lambda::Client,
     pub apigateway: aws_sdk_apigateway::Client,
     pub logs: aws_sdk_cloudwatchlogs::Client,
@@ -61,6 +63,7 @@ impl Clients {
             aoss: aws_sdk_opensearchserverless::Client::new(&config),
             bedrock: aws_sdk_bedrock::Client::new(&config),
             agent: aws_sdk_bedrockagent::Client::new(&config),
+            runtime: aws_sdk_bedrockagentruntime::Client::new(&config),
             lambda: aws_sdk_lambda::Client::new(&config),
             apigateway: aws_sdk_apigateway::Client::new(&config),
             logs: aws_sdk_cloudwatchlogs::Client::new(&config),

@@ -41,6 +41,7 @@ Examples:
   ragstack deploy dev us-east-1                    create or update dev, then sync documents
   ragstack status dev                              what exists and whether it is healthy
   ragstack ask dev \"What are the opening hours?\"    ask the deployed API, print the answer
+  ragstack eval dev --questions questions.toml     recall@k and MRR of the knowledge base
   ragstack teardown dev --yes                      delete everything dev owns, nothing else
   ragstack export dev us-east-1 -o dev.yaml        dev as a CloudFormation template
   ragstack legacy list dev                         the stacks the old creator.sh left for dev
@@ -105,6 +106,9 @@ pub enum Command {
     Teardown(TeardownArgs),
     /// Ask the deployed stack a question through its API and print the answer and its sources
     Ask(AskArgs),
+    /// Measure how well the knowledge base finds what answers a question set: recall@k, MRR,
+    /// phrases, latency (and with --generate, the answers and their tokens)
+    Eval(crate::eval::EvalArgs),
     /// Print the environment as one CloudFormation template (and write the functions' packages)
     Export(ExportArgs),
     /// The CloudFormation stacks the old creator.sh left: list them, or tear them down
@@ -163,6 +167,7 @@ impl Command {
             }
             Command::Status(s) => &s.target,
             Command::Ask(a) => &a.target,
+            Command::Eval(e) => &e.target,
             Command::Teardown(t) => &t.target,
             Command::Sync(s) => &s.target,
             Command::Deploy(d) => &d.target,
@@ -267,7 +272,7 @@ async fn connect(cli: &Cli, check: impl FnOnce(&Environment) -> Result<()>) -> R
         models::check(&clients, &env, &report).await?;
     }
     // Teardown must work whatever happened to the models since the deploy; ask and logs only read.
-    if !matches!(cli.command, Command::Teardown(_) | Command::Ask(_) | Command::Logs(_)) {
+    if !matches!(cli.command, Command::Teardown(_) | Command::Ask(_) | Command::Logs(_) | Command::Eval(_)) {
         preflight::check_embedding_model(&clients, &env, &report).await?;
         preflight::check_model_access(&clients, &env, &report).await?;
     }
@@ -376,6 +381,7 @@ pub async fn run(mut cli: Cli) -> Result<u8> {
         Command::Status(s) => status::run(connect(&cli, |_| Ok(())).await?, s.show_api_key).await,
         Command::Ask(a) => ask::run(&*connect(&cli, |_| a.checked_question().map(drop)).await?, a).await,
         Command::Logs(l) => crate::logs::run(&*connect(&cli, |_| Ok(())).await?, l).await,
+        Command::Eval(e) => crate::eval::run(&*connect(&cli, |env| e.load(env).map(drop)).await?, e).await,
         Command::Sync(args) => sync::run(connect(&cli, |env| sync::validate(env, args)).await?, args).await,
         Command::Teardown(t) => teardown::run(connect(&cli, |_| Ok(())).await?, t.keep_documents, cli.global.yes).await,
     }

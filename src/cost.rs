@@ -18,6 +18,7 @@ use std::sync::OnceLock;
 struct Prices {
     sources: BTreeMap<String, String>,
     opensearch_serverless: OpenSearchPrices,
+    generation_per_million_tokens: BTreeMap<String, [f64; 2]>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -47,6 +48,14 @@ pub struct Floor {
     pub active_hour_usd: Option<f64>,
     pub basis: String,
     pub source: String,
+}
+
+/// USD for `input` and `output` tokens of the generation model `model` (a model id or an inference
+/// profile id), when its price is known.
+pub fn generation_usd(model: &str, input: f64, output: f64) -> Option<f64> {
+    let base = ["us.", "eu.", "apac.", "global."].iter().find_map(|p| model.strip_prefix(p)).unwrap_or(model);
+    let [per_input, per_output] = prices().generation_per_million_tokens.get(base)?;
+    Some((input * per_input + output * per_output) / 1_000_000.0)
 }
 
 fn cents(v: f64) -> f64 {

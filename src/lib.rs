@@ -22,6 +22,7 @@ pub mod deployed_through;
 pub mod deployer_policy;
 pub mod engine;
 pub mod error;
+pub mod eval;
 pub mod export;
 pub mod failed_events;
 pub mod ingestion;

@@ -126,6 +126,8 @@ fn every_command_passes_under_the_deployer_policy_alone() {
     let docs = wd.path().join("docs");
     std::fs::create_dir_all(&docs).unwrap();
     std::fs::write(docs.join("hours.md"), "# Opening hours\nWe open at nine.").unwrap();
+    std::fs::write(wd.path().join("q.toml"), "[[case]]\nquestion = \"When do you open?\"\nsources = [\"hours.md\"]\n")
+        .unwrap();
     old_stacks(&c);
     let url = stand_in();
     // Each environment under a role that holds only its own policies.
@@ -150,6 +152,9 @@ fn every_command_passes_under_the_deployer_policy_alone() {
         ok(&wd, &emu, &["logs", env, "--since", "1h"]);
         ok(&wd, &emu, &["plan", env, "--detailed-exitcode"]);
         ok(&wd, &emu, &["ask", env, "When do you open?", "--url", &url]);
+        // Retrieve, RetrieveAndGenerate and the model straight from the caller (not the function).
+        let out = ok(&wd, &emu, &["eval", env, "--questions", "q.toml", "--generate"]);
+        assert!(out.contains("total: recall@5 1.00"), "{env}: {out}");
         if env != "triggered" && env != "managed" {
             // export refuses sync triggers and managed knowledge bases (exit 2, README "Deploying
             // through CloudFormation").

@@ -28,6 +28,21 @@ pub struct EnvironmentFile {
     /// Optional: without it, ingestion runs only on `ragstack sync` (and deploy).
     #[serde(default)]
     pub sync: SyncTriggers,
+    /// Optional: the question set `ragstack eval` uses without `--questions`, and its thresholds.
+    #[serde(default)]
+    pub eval: Eval,
+}
+
+/// `[eval]`: what `ragstack eval ENV` measures by default.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Eval {
+    /// A question set (TOML or JSON Lines), relative to the environment file.
+    pub questions: Option<String>,
+    /// eval exits 1 below this mean recall@k (0 to 1).
+    pub min_recall: Option<f64>,
+    /// eval exits 1 below this mean reciprocal rank (0 to 1).
+    pub min_mrr: Option<f64>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]

@@ -6,6 +6,7 @@
 mod file;
 mod locate;
 mod lookup;
+pub mod questions;
 mod schedule;
 mod validate;
 
@@ -50,6 +51,8 @@ pub struct Environment {
     pub account_known: bool,
     /// The text of `retrieval.prompt_template`, read and checked.
     pub prompt_template: Option<String>,
+    /// `eval.questions`, resolved against the environment file's directory and checked.
+    pub eval_questions: Option<std::path::PathBuf>,
     /// What validation allowed but the user should know (shown before the command runs).
     pub warnings: Vec<String>,
 }
@@ -147,6 +150,7 @@ fn validated(source: &EnvironmentSource, target: &Target, file: EnvironmentFile)
     v.logs(&file);
     v.sync(&file);
     let prompt_template = v.retrieval(&file, source);
+    let eval_questions = v.eval(&file, source);
     let names = v.names(&file, source, target);
     if !v.is_clean() {
         return Err(v.into_errors(source));
@@ -160,6 +164,7 @@ fn validated(source: &EnvironmentSource, target: &Target, file: EnvironmentFile)
         names,
         account_known: target.account.is_some(),
         prompt_template,
+        eval_questions,
         warnings: v.warnings,
     })
 }

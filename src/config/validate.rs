@@ -776,6 +776,35 @@ impl Validator {
         Some(text)
     }
 
+    /// `[eval]`: thresholds between 0 and 1, and a question set that reads and checks.
+    pub fn eval(&mut self, file: &EnvironmentFile, source: &EnvironmentSource) -> Option<std::path::PathBuf> {
+        let e = &file.eval;
+        for (key, value) in [("min_recall", e.min_recall), ("min_mrr", e.min_mrr)] {
+            if let Some(x) = value.filter(|x| !(0.0..=1.0).contains(x)) {
+                self.fail(&["eval", key], Some(x.to_string()), "a fraction from 0 to 1".into());
+            }
+        }
+        let path = e.questions.as_ref()?;
+        let key = ["eval", "questions"];
+        let Some(dir) = &source.dir else {
+            self.fail(
+                &key,
+                Some(q(path)),
+                "a built-in environment cannot name a file: copy it into environments/".into(),
+            );
+            return None;
+        };
+        let full = dir.join(path);
+        match super::questions::load(&full, false) {
+            Ok(_) => Some(full),
+            Err(err) => {
+                let message = format!("{err} (the path is relative to the environment file)");
+                self.fail(&key, Some(q(path)), message);
+                None
+            }
+        }
+    }
+
     pub fn logs(&mut self, file: &EnvironmentFile) {
         let days = file.logs.retention_days;
         if !LOG_RETENTION_DAYS.contains(&days) {
