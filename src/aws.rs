@@ -20,6 +20,7 @@ const MAX_BACKOFF: Duration = Duration::from_secs(20);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 const READ_TIMEOUT: Duration = Duration::from_secs(30);
 
+#[derive(Clone)]
 pub struct Clients {
     pub region: String,
     pub s3: aws_sdk_s3::Client,

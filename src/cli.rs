@@ -282,7 +282,14 @@ async fn connect(cli: &Cli, check: impl FnOnce(&Environment) -> Result<()>) -> R
         preflight::check_concurrency(&clients, &env, &report).await?;
     }
     let known = Known::deployer(Some(me.deployer_arn.clone()));
-    let ctx = Arc::new(Ctx { env, templates, clients, known: Mutex::new(known), report });
+    let ctx = Arc::new(Ctx { env, templates, clients, known: Mutex::new(known), report: Arc::new(report) });
+    // The knowledge base generation that serves, and one beside it during a blue/green change
+    // (ask and logs go through the function and its log group, whichever generation it serves).
+    let ctx = if matches!(cli.command, Command::Ask(_) | Command::Logs(_)) {
+        ctx
+    } else {
+        crate::blue_green::at_serving_generation(ctx).await?
+    };
     // What a CloudFormation stack manages is changed through the stack only.
     let command = match cli.command {
         Command::Deploy(_) => Some("deploy"),
@@ -337,7 +344,7 @@ pub async fn run(mut cli: Cli) -> Result<u8> {
             let clients = Clients::connect(env.region(), cli.global.profile.as_deref()).await;
             let known = export::placeholders(&env);
             let report = Reporter::new(cli.global.json);
-            let ctx = Ctx { env, templates, clients, known: Mutex::new(known), report };
+            let ctx = Ctx { env, templates, clients, known: Mutex::new(known), report: Arc::new(report) };
             export::run(&ctx, e)
         }
         Command::Completions(c) => crate::shell::completions(c, <Cli as clap::CommandFactory>::command()),
@@ -371,9 +378,14 @@ pub async fn run(mut cli: Cli) -> Result<u8> {
             let ctx = connect(&cli, |_| Ok(())).await?;
             let observed = engine::observe(&ctx, &ctx.known().deployer_arn.unwrap_or_default()).await?;
             if cli.global.json {
-                println!("{}", serde_json::to_string_pretty(&engine::plan_json(&observed)).expect("JSON serializes"));
+                let mut v = engine::plan_json(&observed);
+                v["blue_green"] = crate::blue_green::plan_note(&ctx, &observed).into();
+                println!("{}", serde_json::to_string_pretty(&v).expect("JSON serializes"));
             } else {
                 print!("{}", engine::plan_text(&observed));
+                if let Some(note) = crate::blue_green::plan_note(&ctx, &observed) {
+                    println!("\n{note}");
+                }
             }
             Ok(if p.detailed_exitcode && observed.has_changes() { 3 } else { 0 })
         }

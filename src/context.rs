@@ -91,10 +91,27 @@ pub struct Ctx {
     pub templates: Templates,
     pub clients: Clients,
     pub known: Mutex<Known>,
-    pub report: Reporter,
+    /// Shared with the contexts `with_environment` makes, so progress has one clock.
+    pub report: Arc<Reporter>,
 }
 
 impl Ctx {
+    /// The same run for `env` (another knowledge base generation of the environment), with the
+    /// ids known so far except those `forget` names.
+    pub fn with_environment(&self, env: Environment, forget: &[Id]) -> Arc<Ctx> {
+        let mut known = self.known();
+        for id in forget {
+            known.ids.remove(id);
+        }
+        Arc::new(Ctx {
+            env,
+            templates: self.templates.clone(),
+            clients: self.clients.clone(),
+            known: Mutex::new(known),
+            report: self.report.clone(),
+        })
+    }
+
     pub fn known(&self) -> Known {
         self.known.lock().expect("known lock").clone()
     }

@@ -2,6 +2,7 @@
 //! without `--allow-replace`), apply, sync, and print the outputs. A deploy with nothing to do
 //! makes no mutating call and says so.
 
+use crate::blue_green;
 use crate::context::TargetArgs;
 use crate::engine::{self, Action, Applied};
 use crate::error::Result;
@@ -26,10 +27,18 @@ pub struct DeployArgs {
     /// Do not run ingestion after the resources are in place
     #[arg(long)]
     pub no_sync: bool,
+    /// Replace the knowledge base without downtime: build the new one (index, knowledge base, data
+    /// sources) beside the serving one, ingest it, check it against [eval] questions, switch the
+    /// query function to it, then delete the old one
+    #[arg(long, conflicts_with_all = ["allow_replace", "no_sync", "abandon"])]
+    pub blue_green: bool,
+    /// Delete the new knowledge base of a blue/green change in flight (the old one keeps serving)
+    #[arg(long, conflicts_with = "allow_replace")]
+    pub abandon: bool,
 }
 
 pub async fn run(ctx: Arc<Ctx>, args: &DeployArgs) -> Result<u8> {
-    let report = &ctx.report;
+    let report = ctx.report.clone();
     let deployer = ctx.known().deployer_arn.unwrap_or_default();
     report.event(
         json!({"event": "start", "command": "deploy", "environment": ctx.env.name, "region": ctx.env.region(),
@@ -41,7 +50,33 @@ pub async fn run(ctx: Arc<Ctx>, args: &DeployArgs) -> Result<u8> {
             ctx.env.names.account
         )),
     );
+    let mut ctx = ctx;
+    if args.abandon {
+        let Some(o) = blue_green::in_flight(&ctx.env) else {
+            report.note("no blue/green change in flight: nothing to abandon");
+            return Ok(0);
+        };
+        let number = o.number;
+        blue_green::abandon(&ctx, &deployer).await?;
+        report.finish();
+        println!("\nAbandoned generation {number}: generation {} keeps serving.", ctx.env.names.generation);
+        return Ok(0);
+    }
+    // A change a previous deploy began: resumed (in flight) or finished (switched).
+    if let Some(o) = blue_green::in_flight(&ctx.env) {
+        report.note(&format!("blue/green: resuming generation {} (a change in flight)", o.number));
+        let number = o.number;
+        return switch(&ctx, number, &deployer).await;
+    }
+    if let Some(o) = blue_green::retiring(&ctx.env) {
+        let number = o.number;
+        ctx = blue_green::retire(&ctx, number, &deployer).await?;
+    }
     let plan = engine::observe(&ctx, &deployer).await?;
+    if args.blue_green && blue_green::replaces_generation(&plan)? {
+        engine::check(&plan, true, args.allow_delete)?;
+        return switch(&ctx, blue_green::next_generation(&ctx.env), &deployer).await;
+    }
     engine::check(&plan, args.allow_replace, args.allow_delete)?;
     let sync = !args.no_sync;
     if !plan.has_changes() || (!sync && plan.items.iter().all(|i| i.action == Action::NoOp)) {
@@ -63,6 +98,45 @@ pub async fn run(ctx: Arc<Ctx>, args: &DeployArgs) -> Result<u8> {
     summary(&ctx, &plan, Some(&applied))?;
     let ingestion_failed = applied.ingestion.iter().any(|j| !j.succeeded());
     Ok(if ingestion_failed { 1 } else { 0 })
+}
+
+/// A blue/green change to generation `new`, and its summary.
+async fn switch(ctx: &Arc<Ctx>, new: u32, deployer: &str) -> Result<u8> {
+    let old = ctx.env.names.generation;
+    let switched = match blue_green::replace(ctx, new, deployer).await? {
+        Ok(s) => s,
+        Err(code) => return Ok(code),
+    };
+    let ctx = &switched.ctx;
+    let report = &ctx.report;
+    report.finish();
+    let outputs = engine::outputs(ctx, |_| true)?;
+    let secs = report.elapsed().as_secs_f64();
+    let cost = crate::cost::floor(&ctx.env);
+    if report.mode() == Mode::Json {
+        report.event(
+            json!({"event": "summary", "result": "switched", "environment": ctx.env.name, "region": ctx.env.region(),
+                   "generation": new, "retired_generation": old, "outputs": outputs, "cost": cost,
+                   "ingestion": switched.ingestion, "total_s": (secs * 1000.0).round() / 1000.0}),
+            None,
+        );
+        return Ok(0);
+    }
+    println!(
+        "\nDeployed {} in {} in {secs:.1}s: blue/green switch to generation {new} ({}); generation {old} deleted.",
+        ctx.env.name,
+        ctx.env.region(),
+        ctx.env.names.knowledge_base
+    );
+    for job in &switched.ingestion {
+        println!("  ingestion {}", job.line());
+    }
+    println!("\noutputs:");
+    for (k, v) in &outputs {
+        println!("  {k:<24} {v}");
+    }
+    println!("\n{}", cost.line(ctx.env.region()));
+    Ok(if switched.ingestion.iter().any(|j| !j.succeeded()) { 1 } else { 0 })
 }
 
 fn summary(ctx: &Ctx, plan: &engine::Plan, applied: Option<&Applied>) -> Result<()> {

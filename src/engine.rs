@@ -159,11 +159,27 @@ fn observe_rounds(resources: &[Resource]) -> Vec<Vec<Id>> {
 /// Reads every resource of the environment, round by round (see `observe_rounds`), and says what
 /// deploy would do with each.
 pub async fn observe(ctx: &Arc<Ctx>, deployer: &str) -> Result<Plan> {
+    observe_where(ctx, deployer, |_| true, true).await
+}
+
+/// Only the resources of the knowledge base's generation and those that grant it
+/// (`Resource::generational`), without leftovers: what a blue/green change builds first.
+pub async fn observe_generation(ctx: &Arc<Ctx>, deployer: &str) -> Result<Plan> {
+    observe_where(ctx, deployer, |r| r.generational && !r.unwanted, false).await
+}
+
+async fn observe_where(
+    ctx: &Arc<Ctx>,
+    deployer: &str,
+    keep: impl Fn(&Resource) -> bool,
+    leftovers: bool,
+) -> Result<Plan> {
     let mut observed: HashMap<Id, Observation> = HashMap::new();
-    for round in observe_rounds(&desired(ctx)?) {
+    let kept = |all: Vec<Resource>| all.into_iter().filter(|r| keep(r)).collect::<Vec<_>>();
+    for round in observe_rounds(&kept(desired(ctx)?)) {
         // Render once per round: ids found by the previous round change documents and ARNs.
         let mut set = JoinSet::new();
-        for r in desired(ctx)?.into_iter().filter(|r| round.contains(&r.id)) {
+        for r in kept(desired(ctx)?).into_iter().filter(|r| round.contains(&r.id)) {
             let ctx = ctx.clone();
             set.spawn(async move {
                 let obs = r.kind.observe(&ctx, &r).await;
@@ -189,7 +205,7 @@ pub async fn observe(ctx: &Arc<Ctx>, deployer: &str) -> Result<Plan> {
     // What ragstack owns in the environment but the file no longer declares (a data source
     // removed or renamed): deleted like a setting turned off (README, "How deploy works").
     let declared_ids: Vec<Id> = items.iter().map(|i| i.id.clone()).collect();
-    for kind in resources::KINDS {
+    for kind in resources::KINDS.iter().filter(|_| leftovers) {
         for (mut r, obs) in kind.leftovers(ctx, &declared_ids).await? {
             r.unwanted = true;
             items.push(Item::new(r, obs));
@@ -438,8 +454,10 @@ pub fn check(p: &Plan, allow_replace: bool, allow_delete: bool) -> Result<()> {
                 "deploy would replace {}: these settings cannot change in place; nothing was changed",
                 replaced.join(", ")
             ),
-            help: "review with `ragstack plan`, then deploy with --allow-replace: the replaced resources are deleted \
-                   and recreated, and their documents are re-ingested from the data sources"
+            help: "review with `ragstack plan`, then deploy with --blue-green (a knowledge base change: the new one \
+                   is built and ingested beside the serving one, then switched to, without downtime) or --allow-replace \
+                   (the replaced resources are deleted and recreated, and questions fail until their documents are \
+                   re-ingested)"
                 .into(),
         });
     }

@@ -55,8 +55,9 @@ pub struct EvalArgs {
     /// Exit 1 when the mean reciprocal rank is below Y (0-1) [default: eval.min_mrr]
     #[arg(long, value_name = "Y", value_parser = fraction)]
     pub min_mrr: Option<f64>,
-    /// Evaluate this knowledge base (its id) instead of the environment's
-    #[arg(long, value_name = "ID", value_parser = knowledge_base_id)]
+    /// Evaluate this knowledge base instead of the serving one: its id, or during a blue/green
+    /// change `old` or `new` (the generation being replaced, or the one replacing it)
+    #[arg(long, value_name = "ID|old|new", value_parser = knowledge_base_id)]
     pub kb: Option<String>,
 }
 
@@ -70,10 +71,11 @@ fn fraction(s: &str) -> std::result::Result<f64, String> {
 /// KnowledgeBaseId: up to 10 letters and digits (botocore's bedrock-agent-runtime model); Bedrock
 /// assigns exactly 10.
 fn knowledge_base_id(s: &str) -> std::result::Result<String, String> {
-    if s.len() == 10 && s.chars().all(|c| c.is_ascii_alphanumeric()) {
+    if s == "old" || s == "new" || s.len() == 10 && s.chars().all(|c| c.is_ascii_alphanumeric()) {
         Ok(s.to_string())
     } else {
-        Err("a knowledge base id is 10 letters and digits, e.g. ABCDEFGHIJ (ragstack status shows it)".into())
+        Err("old, new, or a knowledge base id: 10 letters and digits, e.g. ABCDEFGHIJ (ragstack status shows it)"
+            .into())
     }
 }
 
@@ -362,8 +364,21 @@ fn row(n: usize, r: &CaseResult) -> String {
 
 /// The knowledge base to evaluate: `--kb`, else the environment's (exit 1 when it has none).
 async fn target_knowledge_base(ctx: &Ctx, args: &EvalArgs) -> Result<String> {
-    if let Some(id) = &args.kb {
-        return Ok(id.clone());
+    // During a blue/green change, `old` and `new` name its two generations.
+    let other = ctx.env.other_generation.as_ref();
+    let serving = ctx.env.names.generation;
+    match args.kb.as_deref() {
+        Some("old") | Some("new") if other.is_none() => {
+            ctx.report.note("no blue/green change under way: evaluating the serving knowledge base");
+        }
+        Some("new") if other.is_some_and(|o| o.number > serving) => {
+            return Ok(other.map(|o| o.knowledge_base_id.clone()).unwrap_or_default());
+        }
+        Some("old") if other.is_some_and(|o| o.number < serving) => {
+            return Ok(other.map(|o| o.knowledge_base_id.clone()).unwrap_or_default());
+        }
+        Some("old") | Some("new") | None => {}
+        Some(id) => return Ok(id.to_string()),
     }
     let name = &ctx.env.names.knowledge_base;
     let found =
@@ -374,10 +389,26 @@ async fn target_knowledge_base(ctx: &Ctx, args: &EvalArgs) -> Result<String> {
     })
 }
 
+/// The results per question, as `ragstack eval` (without `--generate`) would report them.
+fn default_k(ctx: &Ctx, k: Option<u32>) -> u32 {
+    k.or(ctx.env.file.retrieval.number_of_results.map(|n| n as u32)).unwrap_or(DEFAULT_K)
+}
+
+/// The totals of question set `set` on knowledge base `kb`, printing nothing (a blue/green
+/// change compares its generations with them).
+pub async fn measure(ctx: &Ctx, kb: &str, set: &QuestionSet) -> Result<Totals> {
+    let k = default_k(ctx, None);
+    let mut results = Vec::with_capacity(set.cases.len());
+    for case in &set.cases {
+        results.push(run_case(ctx, kb, k, case, false).await?);
+    }
+    Ok(totals(ctx, &results, false))
+}
+
 pub async fn run(ctx: &Ctx, args: &EvalArgs) -> Result<u8> {
     let set = args.load(&ctx.env)?;
     let kb = target_knowledge_base(ctx, args).await?;
-    let k = args.k.or(ctx.env.file.retrieval.number_of_results.map(|n| n as u32)).unwrap_or(DEFAULT_K);
+    let k = default_k(ctx, args.k);
     let json_out = ctx.report.mode() == Mode::Json;
     let total = set.cases.len();
     if !json_out {

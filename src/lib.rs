@@ -12,6 +12,7 @@
 
 pub mod ask;
 pub mod aws;
+pub mod blue_green;
 pub mod catalog;
 pub mod cli;
 pub mod config;

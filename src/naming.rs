@@ -75,6 +75,30 @@ pub struct Names {
     pub rest_api: String,
     pub api_key: String,
     pub usage_plan: String,
+    /// The knowledge base's blue/green generation (README, "Changing the knowledge base without
+    /// downtime"): 1 for the names above as ragstack always derived them; a later one's knowledge
+    /// base and vector index carry `-gN`.
+    pub generation: u32,
+    #[serde(skip)]
+    first_knowledge_base: String,
+    #[serde(skip)]
+    first_vector_index: String,
+}
+
+/// The suffix of generation `g`'s knowledge base and index names: none for the first.
+fn generation_suffix(g: u32) -> String {
+    if g <= 1 { String::new() } else { format!("-g{g}") }
+}
+
+/// The generation whose knowledge base (or index) of first name `first` is called `name`: 1 for
+/// `first` itself, N for `first-gN` (N of 2 or more); None for any other name.
+pub fn generation_of(name: &str, first: &str) -> Option<u32> {
+    if name == first {
+        return Some(1);
+    }
+    let n = name.strip_prefix(first)?.strip_prefix("-g")?;
+    let g: u32 = n.parse().ok().filter(|g| *g >= 2)?;
+    (n == g.to_string()).then_some(g)
 }
 
 /// A derived name that AWS would reject.
@@ -130,8 +154,31 @@ impl Names {
             sync_function,
             api_key: format!("{stem}-key"),
             usage_plan: stem.clone(),
+            first_knowledge_base: stem.clone(),
+            first_vector_index: vector_index.to_string(),
             rest_api: stem,
+            generation: 1,
         }
+    }
+
+    /// The same names for generation `g` of the knowledge base: its name and its index's carry
+    /// the generation's suffix; everything else is shared by the generations.
+    pub fn at_generation(&self, g: u32) -> Names {
+        let mut n = self.clone();
+        n.generation = g.max(1);
+        n.knowledge_base = format!("{}{}", self.first_knowledge_base, generation_suffix(g));
+        n.vector_index = format!("{}{}", self.first_vector_index, generation_suffix(g));
+        n
+    }
+
+    /// The generation a knowledge base named `name` belongs to, if it is one of this environment's.
+    pub fn knowledge_base_generation(&self, name: &str) -> Option<u32> {
+        generation_of(name, &self.first_knowledge_base)
+    }
+
+    /// The generation a vector index named `name` belongs to, if it is one of this environment's.
+    pub fn vector_index_generation(&self, name: &str) -> Option<u32> {
+        generation_of(name, &self.first_vector_index)
     }
 
     /// Every rule AWS enforces on these names; empty when all are acceptable.
@@ -534,6 +581,26 @@ mod tests {
 
     fn names(prefix: &str, env: &str, region: &str) -> Names {
         Names::derive(prefix, env, region, "123456789012", "ragstack-index", None)
+    }
+
+    #[test]
+    fn generations_name_their_knowledge_base_and_index_only() {
+        let n = names("ragstack", "dev", "us-east-1");
+        let g3 = n.at_generation(3);
+        assert_eq!((g3.knowledge_base.as_str(), g3.vector_index.as_str()), ("ragstack-dev-g3", "ragstack-index-g3"));
+        assert_eq!(
+            (g3.collection.as_str(), g3.knowledge_base_role.as_str()),
+            (n.collection.as_str(), n.knowledge_base_role.as_str())
+        );
+        assert_eq!(g3.at_generation(1).knowledge_base, "ragstack-dev");
+        for (name, g) in [("ragstack-dev", Some(1)), ("ragstack-dev-g2", Some(2)), ("ragstack-dev-g12", Some(12))] {
+            assert_eq!(n.knowledge_base_generation(name), g, "{name}");
+        }
+        // No generation of dev's. (Environment `dev-g2`'s first knowledge base is also called
+        // ragstack-dev-g2: its ownership tags tell them apart.)
+        for name in ["ragstack-dev-g1", "ragstack-dev-g02", "ragstack-dev-gx", "ragstack-devel", "ragstack-dev-g"] {
+            assert_eq!(n.knowledge_base_generation(name), None, "{name}");
+        }
     }
 
     #[test]

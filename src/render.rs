@@ -38,6 +38,7 @@ pub const ASSETS: &[(&str, &str)] = &[
     ("sync/handler.py", include_str!("../templates/sync/handler.py")),
 ];
 
+#[derive(Clone)]
 pub struct Templates {
     registry: Handlebars<'static>,
     /// Where each template came from, for error messages.

@@ -35,6 +35,15 @@ pub async fn run(ctx: Arc<Ctx>, show_api_key: bool) -> Result<u8> {
         i.resource.kind.inspect(&ctx, &i.resource, &mut i.observation).await?;
     }
     let (resources, ingestion, mut healthy) = states(&plan);
+    // Two knowledge base generations at once: a blue/green change to finish (or abandon).
+    let change = crate::blue_green::under_way(&ctx.env);
+    healthy &= change.is_none();
+    let generation = json!({
+        "serving": ctx.env.names.generation,
+        "knowledge_base_name": ctx.env.names.knowledge_base,
+        "other": ctx.env.other_generation,
+        "change": change,
+    });
     // A model that turned Legacy or reached its end of life since the deploy shows here.
     let models = crate::models::states(&ctx.clients, &ctx.env).await;
     healthy &= models.iter().all(|m| m.lifecycle != Some(crate::catalog::Lifecycle::Eol));
@@ -52,7 +61,7 @@ pub async fn run(ctx: Arc<Ctx>, show_api_key: bool) -> Result<u8> {
     if ctx.report.mode() == Mode::Json {
         let v = json!({"environment": ctx.env.name, "region": ctx.env.region(), "healthy": healthy, "deployed": deployed,
                        "deployed_through": through, "resources": resources, "outputs": outputs, "ingestion": ingestion,
-                       "models": models});
+                       "models": models, "knowledge_base_generation": generation});
         println!("{}", serde_json::to_string_pretty(&v).expect("JSON serializes"));
     } else {
         let found = Found {
@@ -168,6 +177,13 @@ fn print_text(ctx: &Ctx, found: &Found) {
         Some(_) => println!("deployed by ragstack\n"),
         None => println!(),
     }
+    if ctx.env.names.generation > 1 || ctx.env.other_generation.is_some() {
+        println!("knowledge base generation {} ({})", ctx.env.names.generation, ctx.env.names.knowledge_base);
+        if let Some(words) = crate::blue_green::under_way(&ctx.env) {
+            println!("{words}");
+        }
+        println!();
+    }
     for r in resources {
         let status = r["aws_status"].as_str().map(|s| format!(" ({s})")).unwrap_or_default();
         println!("  {:<28} {}{status}", r["id"].as_str().unwrap_or_default(), r["state"].as_str().unwrap_or_default());
@@ -233,6 +249,9 @@ fn print_text(ctx: &Ctx, found: &Found) {
                 }
                 if drift {
                     fixes.push(format!("`ragstack plan {env} {region}` shows what deploy would fix"));
+                }
+                if crate::blue_green::under_way(&ctx.env).is_some() {
+                    fixes.push(format!("`ragstack deploy {env} {region}` finishes the blue/green change above"));
                 }
                 if fixes.is_empty() {
                     fixes.push(format!("a model above needs changing, then `ragstack deploy {env} {region}`"));

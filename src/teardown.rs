@@ -108,6 +108,12 @@ pub async fn discover(ctx: &Arc<Ctx>, keep_documents: bool) -> Result<Vec<Target
             targets.push(Target::new(resource, observation, Fate::Delete, None));
         }
     }
+    // The other knowledge base generation of a blue/green change: every generation goes.
+    if let Some(other) = &ctx.env.other_generation {
+        for (resource, observation) in crate::blue_green::resources_of(ctx, other.number).await?.1 {
+            targets.push(Target::new(resource, observation, Fate::Delete, None));
+        }
+    }
     let deleted: Vec<Id> = targets.iter().filter(|t| t.fate == Fate::Delete).map(|t| t.id.clone()).collect();
     for t in targets.iter_mut().filter(|t| t.fate == Fate::Delete) {
         if let Some(parent) = t.parent().filter(|p| deleted.contains(p)).cloned() {

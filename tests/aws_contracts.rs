@@ -134,7 +134,7 @@ fn every_rendered_policy_matches_the_service_authorization_reference() {
     assert!(
         grants.contains(&(
             "\"bedrock:StartIngestionJob\"".into(),
-            json!(format!("arn:aws:bedrock:us-east-1:{ACCOUNT}:knowledge-base/<known after apply>"))
+            json!([format!("arn:aws:bedrock:us-east-1:{ACCOUNT}:knowledge-base/<known after apply>")])
         )),
         "{grants:?}"
     );

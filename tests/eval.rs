@@ -127,7 +127,7 @@ fn bad_question_sets_and_flags_are_refused_before_any_aws_call() {
         (&[], "no question set: pass --questions FILE"),
         (&["--questions", "bad.jsonl", "--min-recall", "1.5"], "a fraction from 0 to 1"),
         (&["--questions", "bad.jsonl", "-k", "0"], "0 is not in 1..=100"),
-        (&["--questions", "bad.jsonl", "--kb", "kb-1"], "a knowledge base id is 10 letters and digits"),
+        (&["--questions", "bad.jsonl", "--kb", "kb-1"], "a knowledge base id: 10 letters and digits"),
     ];
     for (args, message) in cases {
         let mut cmd = wd.ragstack();

@@ -43,6 +43,9 @@ pub struct Eval {
     pub min_recall: Option<f64>,
     /// eval exits 1 below this mean reciprocal rank (0 to 1).
     pub min_mrr: Option<f64>,
+    /// A blue/green change switches only when the new generation's recall and MRR are at most
+    /// this much below the old one's (0 to 1) [default: 0, not worse at all].
+    pub max_drop: Option<f64>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]

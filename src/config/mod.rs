@@ -55,9 +55,29 @@ pub struct Environment {
     pub eval_questions: Option<std::path::PathBuf>,
     /// What validation allowed but the user should know (shown before the command runs).
     pub warnings: Vec<String>,
+    /// The knowledge base's other live generation during a blue/green change (the old one still
+    /// serving, or the new one not yet switched to), as AWS has it: its grants stay in the shared
+    /// roles and policies until it is gone. None otherwise (and offline).
+    pub other_generation: Option<OtherGeneration>,
+}
+
+/// A knowledge base generation beside the one the environment is rendered for.
+#[derive(Debug, Clone, Serialize)]
+pub struct OtherGeneration {
+    pub number: u32,
+    pub knowledge_base_id: String,
+    /// Its embedding model's ARN (its role must keep invoking it), when it has one.
+    pub embedding_model_arn: Option<String>,
+    /// Its vector index's name (in the shared collection or vector bucket).
+    pub vector_index: String,
 }
 
 impl Environment {
+    /// The environment rendered for knowledge base generation `g`, with `other` live beside it.
+    pub fn at_generation(&self, g: u32, other: Option<OtherGeneration>) -> Environment {
+        Environment { names: self.names.at_generation(g), other_generation: other, ..self.clone() }
+    }
+
     pub fn region(&self) -> &str {
         &self.names.region
     }
@@ -166,6 +186,7 @@ fn validated(source: &EnvironmentSource, target: &Target, file: EnvironmentFile)
         prompt_template,
         eval_questions,
         warnings: v.warnings,
+        other_generation: None,
     })
 }
 

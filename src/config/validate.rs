@@ -779,7 +779,7 @@ impl Validator {
     /// `[eval]`: thresholds between 0 and 1, and a question set that reads and checks.
     pub fn eval(&mut self, file: &EnvironmentFile, source: &EnvironmentSource) -> Option<std::path::PathBuf> {
         let e = &file.eval;
-        for (key, value) in [("min_recall", e.min_recall), ("min_mrr", e.min_mrr)] {
+        for (key, value) in [("min_recall", e.min_recall), ("min_mrr", e.min_mrr), ("max_drop", e.max_drop)] {
             if let Some(x) = value.filter(|x| !(0.0..=1.0).contains(x)) {
                 self.fail(&["eval", key], Some(x.to_string()), "a fraction from 0 to 1".into());
             }

@@ -130,6 +130,7 @@ impl Kind for Policy {
                 }))
                 .document(i.document("opensearch/network-policy.json")?),
             Resource::new(&Policy, DATA_ACCESS, "OpenSearch Serverless data access policy", &n.access_policy)
+                .generational()
                 .depends_on(&iam_role::KNOWLEDGE_BASE_ROLE, Needs::Arn)
                 .settings(json!({
                     "principals": [i.vars()["arns"]["knowledge_base_role"], i.vars()["deployer"]],

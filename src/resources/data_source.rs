@@ -50,6 +50,7 @@ fn status(s: &DataSourceStatus) -> Status {
 /// inputs), or found in the knowledge base without being declared (None: teardown deletes it).
 fn resource(name: &str, declared: Option<(&crate::config::DataSource, &Inputs)>) -> Resource {
     let mut r = Resource::new(&DataSource, id_of(name), "Bedrock data source (S3)", name)
+        .generational()
         .depends_on(&knowledge_base::ID, Needs::Ready)
         .contained_in(&knowledge_base::ID)
         .observed_after(&knowledge_base::ID);

@@ -72,21 +72,24 @@ impl Kind for Role {
             "knowledge-base-access",
             "knowledge-base",
         )?
-        .observed_after(&aoss_collection::ID);
+        .observed_after(&aoss_collection::ID)
+        .generational();
         if i.env.uses_documents_bucket() {
             kb_role = kb_role.depends_on(&s3_bucket::ID, Needs::Arn);
         }
         let kb_role = kb_role.depends_on(&aoss_collection::ID, Needs::Arn);
         let api_role = role(i, API_ROLE, &n.api_role, "lambda.amazonaws.com", "query-function-access", "api")?
             .depends_on(&knowledge_base::ID, Needs::Arn)
-            .observed_after(&knowledge_base::ID);
+            .observed_after(&knowledge_base::ID)
+            .generational();
         // With `[sync]` triggers: the trigger function's (start ingestion, record its re-checks)
         // and EventBridge Scheduler's (invoke the trigger function).
         let wanted = i.env.syncs_automatically();
         let sync_role = role(i, SYNC_ROLE, &n.sync_role, "lambda.amazonaws.com", "sync-trigger-access", "sync")?
             .wanted_if(wanted)
             .depends_on(&knowledge_base::ID, Needs::Arn)
-            .observed_after(&knowledge_base::ID);
+            .observed_after(&knowledge_base::ID)
+            .generational();
         let scheduler_role = role(
             i,
             SCHEDULER_ROLE,

@@ -84,6 +84,55 @@ pub async fn find(ctx: &Ctx, name: &str) -> std::result::Result<Option<(String, 
     }
 }
 
+/// A knowledge base generation of this environment (README, "Changing the knowledge base without
+/// downtime"): the knowledge bases named for it whose tags say they are its own.
+#[derive(Debug, Clone)]
+pub struct Generation {
+    pub number: u32,
+    pub id: String,
+    pub status: Status,
+}
+
+/// Every generation of the environment's knowledge base, in order.
+pub async fn generations(ctx: &Ctx) -> Result<Vec<Generation>> {
+    let read = |e| Error::aws("list knowledge bases", e);
+    let mut found = Vec::new();
+    let mut token = None;
+    loop {
+        let out = ctx.clients.agent.list_knowledge_bases().set_next_token(token).max_results(100).send().await;
+        let out = out.map_err(aws).map_err(read)?;
+        for kb in out.knowledge_base_summaries() {
+            if let Some(number) = ctx.env.names.knowledge_base_generation(kb.name()) {
+                found.push(Generation { number, id: kb.knowledge_base_id().to_string(), status: status(kb.status()) });
+            }
+        }
+        match out.next_token() {
+            Some(t) => token = Some(t.to_string()),
+            None => break,
+        }
+    }
+    // Only ours: another environment's first knowledge base may carry a name like ours (dev-g2).
+    if found.len() > 1 {
+        let mut owned = Vec::new();
+        for g in found {
+            let arn = ctx.env.names.knowledge_base_arn(Some(&g.id));
+            let current = tags(ctx, &arn).await.map_err(|e| Error::aws(format!("read tags of {arn}"), e))?;
+            if ctx.ownership(&current).is_none() {
+                owned.push(g);
+            }
+        }
+        found = owned;
+    }
+    found.sort_by_key(|g| g.number);
+    Ok(found)
+}
+
+/// The embedding model ARN of knowledge base `id`, as Bedrock has it.
+pub async fn embedding_model(ctx: &Ctx, id: &str) -> Result<Option<String>> {
+    let kb = get(ctx, id).await.map_err(|e| Error::aws(format!("read knowledge base {id}"), e))?;
+    Ok(kb.and_then(|k| immutable(&k)["embedding_model"].as_str().map(str::to_string)))
+}
+
 async fn get(ctx: &Ctx, id: &str) -> std::result::Result<Option<AwsKnowledgeBase>, AwsError> {
     match ctx.clients.agent.get_knowledge_base().knowledge_base_id(id).send().await.map_err(aws) {
         Ok(out) => Ok(out.knowledge_base),
@@ -287,6 +336,7 @@ impl Kind for KnowledgeBase {
         let n = &i.env.names;
         let id = i.known.id(&ID);
         let kb = Resource::new(&KnowledgeBase, ID, "Bedrock knowledge base", &n.knowledge_base)
+            .generational()
             .arn(n.knowledge_base_arn(id))
             .depends_on(&iam_role::KNOWLEDGE_BASE_ROLE, Needs::Ready)
             .tagged()

@@ -282,6 +282,21 @@ pub struct Grant<'a> {
 }
 
 /// The source ARN statement `sid` of the function's resource policy allows, or null.
+/// The knowledge base the query function serves from (its KNOWLEDGE_BASE_ID), when it exists.
+pub async fn serving_knowledge_base(ctx: &Ctx) -> Result<Option<String>> {
+    let name = &ctx.env.names.function;
+    match ctx.clients.lambda.get_function_configuration().function_name(name).send().await.map_err(aws) {
+        Ok(out) => Ok(out
+            .environment()
+            .and_then(|e| e.variables())
+            .and_then(|v| v.get("KNOWLEDGE_BASE_ID"))
+            .cloned()
+            .filter(|id| !id.contains(' '))),
+        Err(e) if e.is_not_found() => Ok(None),
+        Err(e) => Err(Error::aws(format!("read function {name}"), e)),
+    }
+}
+
 pub async fn permission_source(ctx: &Ctx, function: &str, sid: &str) -> Result<serde_json::Value> {
     let policy = match ctx.clients.lambda.get_policy().function_name(function).send().await.map_err(aws) {
         Ok(out) => serde_json::from_str::<serde_json::Value>(out.policy().unwrap_or("{}")).unwrap_or_default(),

@@ -177,6 +177,11 @@ pub struct Resource {
     /// Holds the user's documents: `teardown --keep-documents` keeps it.
     #[serde(skip)]
     pub holds_documents: bool,
+    /// Part of the knowledge base's generation, or granting it (the knowledge base, its index and
+    /// data sources, the roles and data access policy that name them): a blue/green change builds
+    /// these for the new generation before anything serves from it (`blue_green`).
+    #[serde(skip)]
+    pub generational: bool,
     /// The environment does not want it (a setting that turns it off): deploy deletes it when it
     /// exists, and plan and status leave it out when it does not.
     #[serde(skip)]
@@ -204,6 +209,7 @@ impl Resource {
             before: Vec::new(),
             tagged: false,
             holds_documents: false,
+            generational: false,
             unwanted: false,
             settings: Map::new(),
             documents: Vec::new(),
@@ -249,6 +255,12 @@ impl Resource {
     /// Wanted only when `wanted` (e.g. an API key only with `auth = "api_key"`).
     pub fn wanted_if(mut self, wanted: bool) -> Self {
         self.unwanted = !wanted;
+        self
+    }
+
+    /// Part of the knowledge base's blue/green generation, or granting it.
+    pub fn generational(mut self) -> Self {
+        self.generational = true;
         self
     }
 

@@ -20,6 +20,7 @@ pub struct S3VectorIndex;
 /// An index of this kind named `name` (the declared one, or one found in the bucket).
 fn resource(i: Option<&Inputs>, id: Id, name: &str, n: &crate::naming::Names) -> Resource {
     let r = Resource::new(&S3VectorIndex, id, "S3 vector index", name)
+        .generational()
         .arn(format!("{}/index/{name}", n.vector_bucket_arn()))
         .depends_on(&s3_vector_bucket::ID, Needs::Ready)
         // Observed once the bucket is known: without one of ours there is no index to read.
@@ -68,7 +69,9 @@ impl Kind for S3VectorIndex {
         let mut found = Vec::new();
         // The declared index (wanted or not) is observed under its own id.
         for (name, arn) in s3_vector_bucket::our_indexes(ctx, &n.vector_bucket).await? {
-            if name != n.vector_index {
+            // The other live generation's index is its own until blue_green retires it.
+            let other = ctx.env.other_generation.as_ref().is_some_and(|o| o.vector_index == name);
+            if name != n.vector_index && !other {
                 let id = Id::new(format!("s3_vector_index.{name}"));
                 found.push((resource(None, id, &name, n), Observation::present(Some(arn))));
             }

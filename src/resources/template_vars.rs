@@ -28,58 +28,78 @@ pub fn variables(env: &Environment, known: &Known) -> Value {
     deployer_objects.extend(source_objects.iter().filter(|o| !o.starts_with(&own_objects)).cloned());
     let generation_inference_profiles: Vec<String> =
         n.inference_profile_arn(&f.lambda.generation_model).into_iter().collect();
+    // During a blue/green change both generations' knowledge bases, embedding models and indexes
+    // are granted, so neither loses access while the other is built or retired.
+    let other = env.other_generation.as_ref();
+    let mut knowledge_bases = vec![n.knowledge_base_arn(kb)];
+    let mut embedding_models: Vec<String> =
+        env.embedding_model_id().map(|id| n.foundation_model_arn(id)).into_iter().collect();
+    let mut index_names = vec![n.vector_index.clone()];
+    if let Some(o) = other {
+        knowledge_bases.push(n.knowledge_base_arn(Some(&o.knowledge_base_id)));
+        embedding_models.extend(o.embedding_model_arn.clone().filter(|m| !embedding_models.contains(m)));
+        index_names.push(o.vector_index.clone());
+    }
+    let vector_indexes: Vec<String> =
+        index_names.iter().map(|i| format!("{}/index/{i}", n.vector_bucket_arn())).collect();
+    let aoss_indexes: Vec<String> = index_names.iter().map(|i| format!("index/{}/{i}", n.collection)).collect();
+    let arns = json!({
+        "documents_bucket": n.bucket_arn(&n.documents_bucket),
+        "knowledge_base_role": n.role_arn(&n.knowledge_base_role),
+        "api_role": n.role_arn(&n.api_role),
+        "collection": n.collection_arn(collection),
+        "knowledge_base": n.knowledge_base_arn(kb),
+        "knowledge_base_pattern": n.knowledge_base_arn_pattern(),
+        "embedding_model": env.embedding_model_id().map(|id| n.foundation_model_arn(id)),
+        "knowledge_bases": knowledge_bases,
+        "embedding_models": embedding_models,
+        "vector_indexes": vector_indexes,
+        "aoss_indexes": aoss_indexes,
+        // The old creator.sh's stacks of this environment (`ragstack legacy`).
+        "legacy_stacks": crate::naming::legacy_stack_names(&env.name)
+            .iter()
+            .map(|s| format!("arn:{}:cloudformation:{}:{}:stack/{s}/*", n.partition, n.region, n.account))
+            .collect::<Vec<_>>(),
+        // Preflight reads the lifecycle of the model a profile routes to, in this region.
+        "generation_base_model": n.foundation_model_arn(
+            crate::naming::inference_profile_base(&f.lambda.generation_model).unwrap_or(&f.lambda.generation_model)
+        ),
+        "generation_models": n.generation_model_arns(&f.lambda.generation_model),
+        "function": n.function_arn(),
+        "log_group": n.log_group_arn(),
+        "sync_function": n.sync_function_arn(),
+        "sync_log_group": n.log_group_arn_of(&n.sync_log_group),
+        "sync_role": n.role_arn(&n.sync_role),
+        "scheduler_role": n.role_arn(&n.scheduler_role),
+        "sync_rule": n.sync_rule_arn(),
+        "sync_schedule": n.schedule_arn(&n.sync_schedule),
+        "recheck_schedules": n.schedule_arn(&format!("{}*", n.recheck_schedule_prefix)),
+        "sync_failures_queue": n.queue_arn(&n.sync_failures_queue),
+        "vector_bucket": n.vector_bucket_arn(),
+        "vector_index": n.vector_index_arn(),
+        "rest_api": n.rest_api_arn(api),
+        "execute_api": n.execute_api_arn(api),
+        "execute_api_all": n.execute_api_all_arn(api),
+        "guardrail": f.retrieval.guardrail_id.as_ref().map(|g| n.guardrail_arn(g)),
+        "source_buckets": source_buckets,
+        "source_objects": source_objects,
+        // For the deployer's policy (`plan --deployer-policy`): ids AWS assigns on creation are
+        // not known in advance, so those grants name this account and region's resources.
+        "collection_pattern": format!("arn:{}:aoss:{}:{}:collection/*", n.partition, n.region, n.account),
+        "deployer_buckets": deployer_buckets,
+        "deployer_objects": deployer_objects,
+        "generation_inference_profiles": generation_inference_profiles,
+        // This region's API Gateway ARNs are this prefix and the resource's path (`/restapis`,
+        // `/apikeys/ID`...): the deployer's policy grants each method on its paths.
+        "apigateway": format!("arn:{}:apigateway:{}::", n.partition, n.region),
+    });
     json!({
         "environment": env.name,
         "region": n.region,
         "account": n.account,
         "partition": n.partition,
         "names": n,
-        "arns": {
-            "documents_bucket": n.bucket_arn(&n.documents_bucket),
-            "knowledge_base_role": n.role_arn(&n.knowledge_base_role),
-            "api_role": n.role_arn(&n.api_role),
-            "collection": n.collection_arn(collection),
-            "knowledge_base": n.knowledge_base_arn(kb),
-            "knowledge_base_pattern": n.knowledge_base_arn_pattern(),
-            "embedding_model": env.embedding_model_id().map(|id| n.foundation_model_arn(id)),
-            // The old creator.sh's stacks of this environment (`ragstack legacy`).
-            "legacy_stacks": crate::naming::legacy_stack_names(&env.name)
-                .iter()
-                .map(|s| format!("arn:{}:cloudformation:{}:{}:stack/{s}/*", n.partition, n.region, n.account))
-                .collect::<Vec<_>>(),
-            // Preflight reads the lifecycle of the model a profile routes to, in this region.
-            "generation_base_model": n.foundation_model_arn(
-                crate::naming::inference_profile_base(&f.lambda.generation_model).unwrap_or(&f.lambda.generation_model)
-            ),
-            "generation_models": n.generation_model_arns(&f.lambda.generation_model),
-            "function": n.function_arn(),
-            "log_group": n.log_group_arn(),
-            "sync_function": n.sync_function_arn(),
-            "sync_log_group": n.log_group_arn_of(&n.sync_log_group),
-            "sync_role": n.role_arn(&n.sync_role),
-            "scheduler_role": n.role_arn(&n.scheduler_role),
-            "sync_rule": n.sync_rule_arn(),
-            "sync_schedule": n.schedule_arn(&n.sync_schedule),
-            "recheck_schedules": n.schedule_arn(&format!("{}*", n.recheck_schedule_prefix)),
-            "sync_failures_queue": n.queue_arn(&n.sync_failures_queue),
-            "vector_bucket": n.vector_bucket_arn(),
-            "vector_index": n.vector_index_arn(),
-            "rest_api": n.rest_api_arn(api),
-            "execute_api": n.execute_api_arn(api),
-            "execute_api_all": n.execute_api_all_arn(api),
-            "guardrail": f.retrieval.guardrail_id.as_ref().map(|g| n.guardrail_arn(g)),
-            "source_buckets": source_buckets,
-            "source_objects": source_objects,
-            // For the deployer's policy (`plan --deployer-policy`): ids AWS assigns on creation are
-            // not known in advance, so those grants name this account and region's resources.
-            "collection_pattern": format!("arn:{}:aoss:{}:{}:collection/*", n.partition, n.region, n.account),
-            "deployer_buckets": deployer_buckets,
-            "deployer_objects": deployer_objects,
-            "generation_inference_profiles": generation_inference_profiles,
-            // This region's API Gateway ARNs are this prefix and the resource's path (`/restapis`,
-            // `/apikeys/ID`...): the deployer's policy grants each method on its paths.
-            "apigateway": format!("arn:{}:apigateway:{}::", n.partition, n.region),
-        },
+        "arns": arns,
         "deployer": known.deployer_arn.as_deref().unwrap_or(DEPLOYER_PLACEHOLDER),
         "data_sources": data_sources,
         "vector_store": {

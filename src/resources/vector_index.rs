@@ -85,6 +85,7 @@ impl Kind for VectorIndex {
         let n = &i.env.names;
         Ok(vec![
             Resource::new(&VectorIndex, ID, "OpenSearch Serverless vector index", &n.vector_index)
+                .generational()
                 .depends_on(&aoss_collection::ID, Needs::Ready)
                 .depends_on(&aoss_policy::DATA_ACCESS, Needs::Ready)
                 .contained_in(&aoss_collection::ID)
