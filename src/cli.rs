@@ -69,7 +69,8 @@ pub struct GlobalArgs {
     #[arg(long, global = true)]
     pub json: bool,
 
-    /// Answer yes to confirmations (teardown, replacing resources)
+    /// Answer yes to confirmations (teardown, legacy teardown); replacing resources takes deploy's
+    /// --allow-replace or --blue-green instead
     #[arg(long, short = 'y', global = true)]
     pub yes: bool,
 

@@ -91,7 +91,7 @@ pub async fn run(ctx: Arc<Ctx>, args: &DeployArgs) -> Result<u8> {
             plan.count(Action::Update),
             plan.count(Action::Replace),
             plan.count(Action::Delete),
-            plan.count(Action::NoOp)
+            plan.unchanged()
         )),
     );
     let applied = engine::apply(&ctx, &plan, sync).await?;
@@ -174,7 +174,7 @@ fn summary(ctx: &Ctx, plan: &engine::Plan, applied: Option<&Applied>) -> Result<
                 plan.count(Action::Update),
                 plan.count(Action::Replace),
                 plan.count(Action::Delete),
-                plan.count(Action::NoOp) + plan.count(Action::Wait),
+                plan.unchanged(),
             );
             for job in &a.ingestion {
                 println!("  ingestion {}", job.line());

@@ -97,6 +97,12 @@ impl Plan {
         self.items.iter().filter(|i| i.action == action).count()
     }
 
+    /// What deploy leaves as it is: no change, or only waiting until it is ready (plan's and
+    /// deploy's "unchanged" alike).
+    pub fn unchanged(&self) -> usize {
+        self.count(Action::NoOp) + self.count(Action::Wait)
+    }
+
     pub fn has_changes(&self) -> bool {
         self.items.iter().any(|i| i.action != Action::NoOp) || self.needs_sync()
     }
@@ -331,7 +337,7 @@ pub fn plan_text(p: &Plan) -> String {
         p.count(Action::Create),
         p.count(Action::Update),
         p.count(Action::Replace),
-        p.count(Action::NoOp) + p.count(Action::Wait),
+        p.unchanged(),
         if p.count(Action::Foreign) > 0 {
             format!(", {} not ragstack's", p.count(Action::Foreign))
         } else {
@@ -353,7 +359,7 @@ pub fn plan_json(p: &Plan) -> Value {
         "update": p.count(Action::Update),
         "replace": p.count(Action::Replace),
         "delete": p.count(Action::Delete),
-        "unchanged": p.count(Action::NoOp) + p.count(Action::Wait),
+        "unchanged": p.unchanged(),
         "foreign": p.count(Action::Foreign),
     });
     v
