@@ -18,7 +18,7 @@ use crate::engine::{self, Action, Plan};
 use crate::error::{Error, Result};
 use crate::eval;
 use crate::ingestion::JobResult;
-use crate::resources::{self, Ctx, Id, Observation, Resource, Step, knowledge_base, lambda_function};
+use crate::resources::{self, Ctx, Id, Observation, Phase, Resource, Step, knowledge_base, lambda_function};
 use std::sync::Arc;
 
 /// What exists of the environment's generations.
@@ -53,13 +53,16 @@ pub async fn discover(ctx: &Ctx) -> Result<Generations> {
     Ok(Generations { all, serving })
 }
 
-/// The facts of generation `number` (knowledge base `id`) that the other generation's grants need.
-async fn facts(ctx: &Ctx, number: u32, id: &str) -> Result<OtherGeneration> {
+/// The facts of generation `number` (knowledge base `id`) that the other generation's grants
+/// need, read from its knowledge base: the file may name another model or index by now.
+async fn facts(ctx: &Ctx, number: u32, id: &str, deleting: bool) -> Result<OtherGeneration> {
+    let made = knowledge_base::made_of(ctx, id).await?;
     Ok(OtherGeneration {
         number,
         knowledge_base_id: id.to_string(),
-        embedding_model_arn: knowledge_base::embedding_model(ctx, id).await?,
-        vector_index: ctx.env.names.at_generation(number).vector_index,
+        embedding_model_arn: made.embedding_model,
+        vector_index: made.index.unwrap_or_else(|| ctx.env.names.at_generation(number).vector_index),
+        deleting,
     })
 }
 
@@ -69,7 +72,7 @@ pub async fn at_serving_generation(ctx: Arc<Ctx>) -> Result<Arc<Ctx>> {
     let gens = discover(&ctx).await?;
     let Some(serving) = gens.serving else { return Ok(ctx) };
     let other = match gens.other() {
-        Some(g) => Some(facts(&ctx, g.number, &g.id).await?),
+        Some(g) => Some(facts(&ctx, g.number, &g.id, g.abandoned || g.status.phase == Phase::Deleting).await?),
         None => None,
     };
     if serving == 1 && other.is_none() {
@@ -79,27 +82,64 @@ pub async fn at_serving_generation(ctx: Arc<Ctx>) -> Result<Arc<Ctx>> {
     Ok(ctx.with_environment(env, &[]))
 }
 
-/// A change in flight: the newer generation not yet serving.
+/// A change in flight: the newer generation not yet serving (and not being deleted: an abandoned
+/// one is never resumed).
 pub fn in_flight(env: &Environment) -> Option<&OtherGeneration> {
-    env.other_generation.as_ref().filter(|o| o.number > env.names.generation)
+    env.other_generation.as_ref().filter(|o| o.number > env.names.generation && !o.deleting)
 }
 
-/// A change switched but not finished: the older generation still there.
+/// A generation to delete: the older one of a change switched but not finished, or one whose
+/// deletion (retire, abandon) was interrupted.
 pub fn retiring(env: &Environment) -> Option<&OtherGeneration> {
-    env.other_generation.as_ref().filter(|o| o.number < env.names.generation)
+    env.other_generation.as_ref().filter(|o| o.number < env.names.generation || o.deleting)
 }
 
 /// Whether deploy would replace part of the knowledge base's generation, and only that: what a
-/// blue/green change can do. Err names what else would be replaced (the collection, the bucket).
+/// blue/green change can do. Err names what else would change under it: a store both generations
+/// stand on (what the generation's resources depend on) replaced, created or deleted (another
+/// collection, vector bucket or kind of store), or the managed knowledge base's key, whose grant
+/// the serving generation would lose.
 pub fn replaces_generation(plan: &Plan) -> Result<bool> {
     let replaced: Vec<_> = plan.items.iter().filter(|i| i.action == Action::Replace).collect();
-    let shared: Vec<String> =
-        replaced.iter().filter(|i| !i.resource.generational).map(|i| format!("{} {}", i.kind, i.name)).collect();
+    let mut under: Vec<Id> = Vec::new();
+    let mut next: Vec<Id> = plan
+        .items
+        .iter()
+        .filter(|i| i.resource.generational)
+        .flat_map(|i| i.resource.depends_on.iter().map(|d| d.on.clone()))
+        .collect();
+    while let Some(id) = next.pop() {
+        if under.contains(&id) {
+            continue;
+        }
+        if let Some(i) = plan.items.iter().find(|i| i.id == id && !i.resource.generational) {
+            next.extend(i.resource.depends_on.iter().map(|d| d.on.clone()));
+        }
+        under.push(id);
+    }
+    let mut shared: Vec<String> = plan
+        .items
+        .iter()
+        .filter(|i| !i.resource.generational)
+        // A deletion too: the store another kind replaces is no longer depended on, but the
+        // serving generation still stands on it (other settings turned off wait for the next deploy).
+        .filter(|i| {
+            matches!(i.action, Action::Replace | Action::Delete)
+                || (under.contains(&i.id) && i.action == Action::Create)
+        })
+        .map(|i| format!("{} {} ({})", i.kind, i.name, action_word(i.action)))
+        .collect();
+    shared.extend(
+        replaced
+            .iter()
+            .filter(|i| i.resource.generational && i.observation.changed("kms_key_arn"))
+            .map(|i| format!("the key of {} {}", i.kind, i.name)),
+    );
     if !shared.is_empty() {
         return Err(Error::Refused {
             message: format!(
                 "a blue/green change builds a new knowledge base, index and data sources beside the old ones, but this \
-                 change also replaces {}, which both generations share; nothing was changed",
+                 change also changes what the serving generation stands on: {}; nothing was changed",
                 shared.join(", ")
             ),
             help: "deploy with --allow-replace instead (questions fail until the documents are re-ingested), or \
@@ -108,6 +148,14 @@ pub fn replaces_generation(plan: &Plan) -> Result<bool> {
         });
     }
     Ok(!replaced.is_empty())
+}
+
+fn action_word(a: Action) -> &'static str {
+    match a {
+        Action::Create => "created",
+        Action::Delete => "deleted",
+        _ => "replaced",
+    }
 }
 
 /// The ids of the generation's own resources in `ctx`'s desired state (forgotten when another
@@ -127,10 +175,38 @@ pub struct Switched {
     pub ingestion: Vec<JobResult>,
 }
 
+/// A refusal after something changed is no longer "nothing changed": exit 1, with its words.
+fn changed_since(e: Error) -> Error {
+    match e {
+        Error::Refused { message, help } => Error::Incomplete {
+            message: message.replace("; nothing was changed", "; the new generation was built and is kept"),
+            help: Some(help),
+        },
+        other => other,
+    }
+}
+
+/// Ingests every data source of `ctx`'s generation (what changed since its last job), one after
+/// another, as `ragstack sync` does.
+pub async fn ingest_all(ctx: &Arc<Ctx>) -> Result<Vec<JobResult>> {
+    let mut jobs = Vec::new();
+    for r in
+        resources::desired(&ctx.env, &ctx.templates, &ctx.known())?.iter().filter(|r| r.kind.ingests() && !r.unwanted)
+    {
+        jobs.push(r.kind.ingest(ctx, r).await?);
+    }
+    Ok(jobs)
+}
+
 /// Builds (or resumes) generation `new` beside the serving one, ingests it, checks it against
 /// `[eval]`, switches to it and retires the old one. `Ok(Err(code))`: it stopped with the old
 /// generation still serving (a worse answer set, a failed ingestion).
-pub async fn replace(ctx: &Arc<Ctx>, new: u32, deployer: &str) -> Result<std::result::Result<Switched, u8>> {
+pub async fn replace(
+    ctx: &Arc<Ctx>,
+    new: u32,
+    deployer: &str,
+    allow_delete: bool,
+) -> Result<std::result::Result<Switched, u8>> {
     let report = &ctx.report;
     let old = ctx.env.names.generation;
     // Every shared id (the collection's, the bucket's) known, as the new generation needs them.
@@ -140,7 +216,7 @@ pub async fn replace(ctx: &Arc<Ctx>, new: u32, deployer: &str) -> Result<std::re
         .map_err(|e| Error::aws("find the serving knowledge base", e))?
         .map(|(id, _)| id)
         .ok_or_else(|| Error::Incomplete { message: "the serving knowledge base disappeared".into(), help: None })?;
-    let serving = facts(ctx, old, &old_id).await?;
+    let serving = facts(ctx, old, &old_id, false).await?;
     let forget = generational_ids(ctx)?;
     let next = ctx.with_environment(ctx.env.at_generation(new, Some(serving.clone())), &forget);
 
@@ -151,23 +227,43 @@ pub async fn replace(ctx: &Arc<Ctx>, new: u32, deployer: &str) -> Result<std::re
     ));
     let plan = engine::observe_generation(&next, deployer).await?;
     // Nothing of it serves yet: replacing part of it is what the change is for.
-    engine::check(&plan, true, true)?;
+    engine::check(&plan, true, allow_delete)?;
     let applied = engine::apply(&next, &plan, true).await?;
+    // Every data source ingested now, also those a run before this one ingested (it may have
+    // been killed, or its job may have failed): the gate below sees this run's jobs only.
+    let ingested: Vec<String> = applied.ingestion.iter().map(|j| j.data_source.clone()).collect();
     let mut ingestion = applied.ingestion;
-    let failed: Vec<String> = ingestion.iter().filter(|j| !j.succeeded()).map(JobResult::line).collect();
-    if !failed.is_empty() {
-        report.note(&format!(
-            "blue/green: the new generation's ingestion did not complete cleanly; generation {old} keeps serving:\n  {}",
-            failed.join("\n  ")
-        ));
+    for r in resources::desired(&next.env, &next.templates, &next.known())?.iter() {
+        if r.kind.ingests() && !r.unwanted && !ingested.contains(&r.name) {
+            ingestion.push(r.kind.ingest(&next, r).await?);
+        }
+    }
+    let incomplete: Vec<String> = ingestion.iter().filter(|j| j.status != "COMPLETE").map(JobResult::line).collect();
+    if !incomplete.is_empty() {
+        eprintln!(
+            "error: the new generation's ingestion did not complete; generation {old} keeps serving:\n  {}",
+            incomplete.join("\n  ")
+        );
+        eprintln!("help: fix the cause (the job's failure reasons above), then deploy again: it resumes");
         return Ok(Err(1));
+    }
+    for j in ingestion.iter().filter(|j| j.failed > 0) {
+        report.note(&format!(
+            "blue/green: {} documents failed to ingest into generation {new}: {}",
+            j.failed,
+            j.line()
+        ));
     }
     let new_id = next.assigned(&knowledge_base::ID).unwrap_or_default();
     report.note(&format!("blue/green: generation {new} ({new_id}) is ACTIVE and ingested"));
 
     // 2. At least as good as the old one on the environment's question set.
     if let Some(path) = &ctx.env.eval_questions {
-        let set = crate::config::questions::load(path, false)?;
+        // Checked before the first AWS call with --blue-green; a resumed change reads it here.
+        let set = crate::config::questions::load(path, false).map_err(|e| Error::Incomplete {
+            message: format!("{e}; generation {old} keeps serving"),
+            help: Some("fix the question set, then deploy again: it resumes".into()),
+        })?;
         let (was, now) = (eval::measure(ctx, &old_id, &set).await?, eval::measure(&next, &new_id, &set).await?);
         let tolerance = ctx.env.file.eval.max_drop.unwrap_or(0.0);
         let figures =
@@ -205,23 +301,21 @@ pub async fn replace(ctx: &Arc<Ctx>, new: u32, deployer: &str) -> Result<std::re
     // 3. The switch: everything at the new generation, both still granted.
     report.note(&format!("blue/green: switching the query function to generation {new} ({new_id})"));
     let plan = engine::observe(&next, deployer).await?;
-    engine::check(&plan, false, true)?;
+    engine::check(&plan, false, allow_delete).map_err(changed_since)?;
     engine::apply(&next, &plan, false).await?;
-    // What changed in the documents while the new generation was built.
-    for r in resources::desired(&next.env, &next.templates, &next.known())?.iter().filter(|r| r.kind.ingests()) {
-        ingestion.push(r.kind.ingest(&next, r).await?);
-    }
+    // What changed in the documents between the ingestion above and the switch.
+    ingestion.extend(ingest_all(&next).await?);
 
     // 4. The old generation goes, then its grants.
-    let done = retire(&next, old, deployer).await?;
+    let done = retire(&next, &serving, deployer).await?;
     Ok(Ok(Switched { ctx: done, ingestion }))
 }
 
 /// Deletes generation `old` (its knowledge base with its data sources, then its index) beside
 /// the serving generation of `ctx`, then removes its grants from the shared roles and policies.
 /// Returns the serving generation's context with nothing beside it.
-pub async fn retire(ctx: &Arc<Ctx>, old: u32, deployer: &str) -> Result<Arc<Ctx>> {
-    ctx.report.note(&format!("blue/green: deleting generation {old}"));
+pub async fn retire(ctx: &Arc<Ctx>, old: &OtherGeneration, deployer: &str) -> Result<Arc<Ctx>> {
+    ctx.report.note(&format!("blue/green: deleting generation {} ({})", old.number, old.knowledge_base_id));
     // Every shared id (the collection's, the vector bucket's) known, as finding its index needs them.
     engine::observe(ctx, deployer).await?;
     let (theirs, own) = resources_of(ctx, old).await?;
@@ -240,11 +334,15 @@ pub async fn retire(ctx: &Arc<Ctx>, old: u32, deployer: &str) -> Result<Arc<Ctx>
     Ok(alone)
 }
 
-/// Generation `number`'s own resources (those named for it: its knowledge base and index), in
-/// dependency order, with their ids marked `.gN` so they stand beside the serving ones.
-pub async fn resources_of(ctx: &Arc<Ctx>, number: u32) -> Result<(Arc<Ctx>, Vec<(Resource, Observation)>)> {
+/// Generation `other`'s own resources (those named for it: its knowledge base and index, by the
+/// names AWS has), in dependency order, with their ids marked `.gN` so they stand beside the
+/// serving ones; and the context they were observed in.
+pub async fn resources_of(ctx: &Arc<Ctx>, other: &OtherGeneration) -> Result<(Arc<Ctx>, Vec<(Resource, Observation)>)> {
+    let number = other.number;
     let forget = generational_ids(ctx)?;
-    let theirs = ctx.with_environment(ctx.env.at_generation(number, None), &forget);
+    let mut env = ctx.env.at_generation(number, None);
+    env.names.vector_index = other.vector_index.clone();
+    let theirs = ctx.with_environment(env, &forget);
     let ours = resources::desired(&ctx.env, &ctx.templates, &ctx.known())?;
     let named_for_it: Vec<Resource> = resources::desired(&theirs.env, &theirs.templates, &theirs.known())?
         .into_iter()
@@ -273,8 +371,12 @@ pub async fn resources_of(ctx: &Arc<Ctx>, number: u32) -> Result<(Arc<Ctx>, Vec<
 
 /// Abandons a change in flight: deletes the newer generation that does not serve.
 pub async fn abandon(ctx: &Arc<Ctx>, deployer: &str) -> Result<Arc<Ctx>> {
-    match in_flight(&ctx.env) {
-        Some(o) => retire(ctx, o.number, deployer).await,
+    match in_flight(&ctx.env).cloned() {
+        Some(o) => {
+            // First the mark: interrupted from here on, the next deploy finishes the deletion.
+            knowledge_base::mark_abandoned(ctx, &o.knowledge_base_id).await?;
+            retire(ctx, &o, deployer).await
+        }
         None => Ok(ctx.clone()),
     }
 }

@@ -388,9 +388,11 @@ pub async fn run(mut cli: Cli) -> Result<u8> {
                     println!("\n{note}");
                 }
             }
-            Ok(if p.detailed_exitcode && observed.has_changes() { 3 } else { 0 })
+            // A blue/green change under way is work the next deploy does.
+            let pending = observed.has_changes() || crate::blue_green::under_way(&ctx.env).is_some();
+            Ok(if p.detailed_exitcode && pending { 3 } else { 0 })
         }
-        Command::Deploy(d) => deploy::run(connect(&cli, |_| Ok(())).await?, d).await,
+        Command::Deploy(d) => deploy::run(connect(&cli, |env| deploy::validate(env, d)).await?, d).await,
         Command::Status(s) => status::run(connect(&cli, |_| Ok(())).await?, s.show_api_key).await,
         Command::Ask(a) => ask::run(&*connect(&cli, |_| a.checked_question().map(drop)).await?, a).await,
         Command::Logs(l) => crate::logs::run(&*connect(&cli, |_| Ok(())).await?, l).await,

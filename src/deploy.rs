@@ -5,7 +5,7 @@
 use crate::blue_green;
 use crate::context::TargetArgs;
 use crate::engine::{self, Action, Applied};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::output::Mode;
 use crate::resources::Ctx;
 use clap::Args;
@@ -37,6 +37,14 @@ pub struct DeployArgs {
     pub abandon: bool,
 }
 
+/// What must hold before any AWS call: a blue/green change's question set reads and checks.
+pub fn validate(env: &crate::config::Environment, args: &DeployArgs) -> Result<()> {
+    match (&env.eval_questions, args.blue_green) {
+        (Some(path), true) => crate::config::questions::load(path, false).map(drop),
+        _ => Ok(()),
+    }
+}
+
 pub async fn run(ctx: Arc<Ctx>, args: &DeployArgs) -> Result<u8> {
     let report = ctx.report.clone();
     let deployer = ctx.known().deployer_arn.unwrap_or_default();
@@ -51,6 +59,16 @@ pub async fn run(ctx: Arc<Ctx>, args: &DeployArgs) -> Result<u8> {
         )),
     );
     let mut ctx = ctx;
+    // An abandoned generation whose deletion was interrupted: finished first, whatever the file
+    // asks for now (deleting it is what was asked).
+    if let Some(o) = blue_green::retiring(&ctx.env).filter(|o| o.deleting).cloned() {
+        ctx = blue_green::retire(&ctx, &o, &deployer).await?;
+        if args.abandon {
+            report.finish();
+            println!("\nAbandoned generation {}: generation {} keeps serving.", o.number, ctx.env.names.generation);
+            return Ok(0);
+        }
+    }
     if args.abandon {
         let Some(o) = blue_green::in_flight(&ctx.env) else {
             report.note("no blue/green change in flight: nothing to abandon");
@@ -64,20 +82,37 @@ pub async fn run(ctx: Arc<Ctx>, args: &DeployArgs) -> Result<u8> {
     }
     // A change a previous deploy began: resumed (in flight) or finished (switched).
     if let Some(o) = blue_green::in_flight(&ctx.env) {
+        if args.no_sync {
+            return Err(Error::usage(
+                format!(
+                    "a blue/green change is in flight (generation {}): it cannot switch without ingesting",
+                    o.number
+                ),
+                Some("deploy without --no-sync to finish it, or with --abandon to delete the new generation".into()),
+            ));
+        }
         report.note(&format!("blue/green: resuming generation {} (a change in flight)", o.number));
         let number = o.number;
-        return switch(&ctx, number, &deployer).await;
+        return switch(&ctx, number, &deployer, args.allow_delete).await;
     }
-    if let Some(o) = blue_green::retiring(&ctx.env) {
-        let number = o.number;
-        ctx = blue_green::retire(&ctx, number, &deployer).await?;
+    let retire_first = blue_green::retiring(&ctx.env).cloned();
+    let mut plan = engine::observe(&ctx, &deployer).await?;
+    let blue_green = args.blue_green && blue_green::replaces_generation(&plan)?;
+    // Refused before anything changes, the retirement below included.
+    engine::check(&plan, args.allow_replace || blue_green, args.allow_delete)?;
+    if let Some(o) = retire_first {
+        // Documents changed while the switched change was interrupted reach the serving one.
+        if !args.no_sync {
+            for job in blue_green::ingest_all(&ctx).await? {
+                report.note(&format!("ingestion {}", job.line()));
+            }
+        }
+        ctx = blue_green::retire(&ctx, &o, &deployer).await?;
+        plan = engine::observe(&ctx, &deployer).await?;
     }
-    let plan = engine::observe(&ctx, &deployer).await?;
-    if args.blue_green && blue_green::replaces_generation(&plan)? {
-        engine::check(&plan, true, args.allow_delete)?;
-        return switch(&ctx, blue_green::next_generation(&ctx.env), &deployer).await;
+    if blue_green {
+        return switch(&ctx, blue_green::next_generation(&ctx.env), &deployer, args.allow_delete).await;
     }
-    engine::check(&plan, args.allow_replace, args.allow_delete)?;
     let sync = !args.no_sync;
     if !plan.has_changes() || (!sync && plan.items.iter().all(|i| i.action == Action::NoOp)) {
         summary(&ctx, &plan, None)?;
@@ -101,9 +136,9 @@ pub async fn run(ctx: Arc<Ctx>, args: &DeployArgs) -> Result<u8> {
 }
 
 /// A blue/green change to generation `new`, and its summary.
-async fn switch(ctx: &Arc<Ctx>, new: u32, deployer: &str) -> Result<u8> {
+async fn switch(ctx: &Arc<Ctx>, new: u32, deployer: &str, allow_delete: bool) -> Result<u8> {
     let old = ctx.env.names.generation;
-    let switched = match blue_green::replace(ctx, new, deployer).await? {
+    let switched = match blue_green::replace(ctx, new, deployer, allow_delete).await? {
         Ok(s) => s,
         Err(code) => return Ok(code),
     };
@@ -113,6 +148,7 @@ async fn switch(ctx: &Arc<Ctx>, new: u32, deployer: &str) -> Result<u8> {
     let outputs = engine::outputs(ctx, |_| true)?;
     let secs = report.elapsed().as_secs_f64();
     let cost = crate::cost::floor(&ctx.env);
+    let code = if switched.ingestion.iter().any(|j| !j.succeeded()) { 1 } else { 0 };
     if report.mode() == Mode::Json {
         report.event(
             json!({"event": "summary", "result": "switched", "environment": ctx.env.name, "region": ctx.env.region(),
@@ -120,7 +156,7 @@ async fn switch(ctx: &Arc<Ctx>, new: u32, deployer: &str) -> Result<u8> {
                    "ingestion": switched.ingestion, "total_s": (secs * 1000.0).round() / 1000.0}),
             None,
         );
-        return Ok(0);
+        return Ok(code);
     }
     println!(
         "\nDeployed {} in {} in {secs:.1}s: blue/green switch to generation {new} ({}); generation {old} deleted.",
@@ -136,7 +172,7 @@ async fn switch(ctx: &Arc<Ctx>, new: u32, deployer: &str) -> Result<u8> {
         println!("  {k:<24} {v}");
     }
     println!("\n{}", cost.line(ctx.env.region()));
-    Ok(if switched.ingestion.iter().any(|j| !j.succeeded()) { 1 } else { 0 })
+    Ok(code)
 }
 
 fn summary(ctx: &Ctx, plan: &engine::Plan, applied: Option<&Applied>) -> Result<()> {

@@ -124,8 +124,14 @@ struct CaseResult {
 }
 
 /// Whether the document at `uri` (`s3://bucket/key`) is the expected `source`: the same URI or
-/// key, under it when it ends with `/`, or the same file name when it has no `/`.
+/// key, under it when it ends with `/`, or the same file name when it has no `/`. A URI that
+/// comes percent-encoded (`Refund%20policy.pdf`) matches the key as written too.
 pub fn is_source(uri: &str, source: &str) -> bool {
+    let decoded = percent_encoding::percent_decode_str(uri).decode_utf8_lossy();
+    matches_source(uri, source) || (decoded != uri && matches_source(&decoded, source))
+}
+
+fn matches_source(uri: &str, source: &str) -> bool {
     let key = uri.strip_prefix("s3://").and_then(|rest| rest.split_once('/')).map_or(uri, |(_, key)| key);
     let whole = if source.starts_with("s3://") { uri } else { key };
     if source.ends_with('/') {
@@ -521,6 +527,8 @@ mod tests {
         ] {
             assert!(is_source(uri, yes), "{yes}");
         }
+        assert!(is_source("s3://b/manuals/Refund%20policy.pdf", "manuals/Refund policy.pdf"));
+        assert!(is_source("s3://b/manuals/Refund%20policy.pdf", "Refund policy.pdf"));
         for no in ["hours/opening-hours.md", "documents/hour", "opening-hours", "s3://other/documents/", "tickets.md"] {
             assert!(!is_source(uri, no), "{no}");
         }

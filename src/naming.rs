@@ -14,6 +14,9 @@ pub const DEPLOYER_PLACEHOLDER: &str = "<deploying principal, from sts:GetCaller
 /// Ownership tag keys; every taggable resource carries both.
 pub const TAG_ENVIRONMENT: &str = "ragstack:environment";
 pub const TAG_MANAGED: &str = "ragstack:managed";
+/// On a knowledge base generation that `deploy --abandon` is deleting: never resumed, even when
+/// the deletion was interrupted.
+pub const TAG_ABANDONED: &str = "ragstack:abandoned";
 
 /// Field names Bedrock writes into the vector index (the console's defaults).
 pub const VECTOR_FIELD: &str = "bedrock-knowledge-base-default-vector";

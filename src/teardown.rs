@@ -110,7 +110,7 @@ pub async fn discover(ctx: &Arc<Ctx>, keep_documents: bool) -> Result<Vec<Target
     }
     // The other knowledge base generation of a blue/green change: every generation goes.
     if let Some(other) = &ctx.env.other_generation {
-        for (resource, observation) in crate::blue_green::resources_of(ctx, other.number).await?.1 {
+        for (resource, observation) in crate::blue_green::resources_of(ctx, other).await?.1 {
             targets.push(Target::new(resource, observation, Fate::Delete, None));
         }
     }

@@ -270,12 +270,94 @@ fn an_s3_vectors_dimension_change_is_blue_green_in_the_same_vector_bucket() {
 #[test]
 fn blue_green_refuses_a_change_that_replaces_what_both_generations_share() {
     let (emu, wd) = deployed();
-    // A NextGen collection replaces the Classic one, which the old generation's index lives in.
-    wd.dev_with("dev", &[("# generation = \"nextgen\"", "generation = \"nextgen\""), CHUNKING]);
-    emu.clear_calls();
-    let (code, _, err) = deploy(&wd, &emu, "dev", &["--blue-green"]);
-    assert_eq!(code, 2, "{err}");
-    assert!(err.contains("also replaces OpenSearch Serverless collection ragstack-dev"), "{err}");
-    assert!(err.contains("--allow-replace"), "{err}");
-    assert!(emu.mutating_calls().is_empty(), "{:?}", emu.mutating_calls());
+    for (file, shared) in [
+        // A NextGen collection replaces the Classic one, which the old generation's index lives in.
+        (
+            common::shipped("dev").replacen("# generation = \"nextgen\"", "generation = \"nextgen\"", 1),
+            "OpenSearch Serverless collection ragstack-dev (replaced)",
+        ),
+        // Another kind of store: the collection the serving generation reads would go.
+        (common::dev_on("s3_vectors", ""), "OpenSearch Serverless collection ragstack-dev (deleted)"),
+    ] {
+        wd.env_file("dev", &file.replacen(CHUNKING.0, CHUNKING.1, 1));
+        emu.clear_calls();
+        let (code, _, err) = deploy(&wd, &emu, "dev", &["--blue-green"]);
+        assert_eq!(code, 2, "{err}");
+        assert!(err.contains("what the serving generation stands on:") && err.contains(shared), "{err}");
+        assert!(err.contains("--allow-replace"), "{err}");
+        assert!(emu.mutating_calls().is_empty(), "{:?}", emu.mutating_calls());
+    }
+}
+
+/// The data access policy's index resources, as OpenSearch Serverless has them.
+fn granted_indexes(emu: &Emulator) -> Vec<String> {
+    let c = clients(emu);
+    rt().block_on(async {
+        let out = c
+            .aoss
+            .get_access_policy()
+            .name("ragstack-dev-access")
+            .r#type(aws_sdk_opensearchserverless::types::AccessPolicyType::Data)
+            .send()
+            .await
+            .unwrap();
+        let policy = out.access_policy_detail().unwrap().policy().unwrap();
+        let v = ragstack::aws::from_document(policy);
+        let mut found: Vec<String> = v[0]["Rules"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| r["ResourceType"] == "index")
+            .flat_map(|r| r["Resource"].as_array().unwrap().iter().map(|x| x.as_str().unwrap().to_string()))
+            .collect();
+        found.sort();
+        found
+    })
+}
+
+#[test]
+fn a_renamed_index_keeps_the_serving_generation_granted_its_real_index() {
+    let (emu, wd) = deployed();
+    wd.dev_with("dev", &[("index_name = \"ragstack-index\"", "index_name = \"docs-index\"")]);
+    killed_at(&wd, &emu, &["sync.documents", "waiting"]);
+    // Mid-change: the old knowledge base's index as it has it, and the new one.
+    assert_eq!(granted_indexes(&emu), ["index/ragstack-dev/docs-index-g2", "index/ragstack-dev/ragstack-index"]);
+    let (code, out, err) = deploy(&wd, &emu, "dev", &[]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(
+        out.contains("vector_index.g1") && out.contains("deleted"),
+        "the old index is deleted by its own name: {out}"
+    );
+    assert_eq!(granted_indexes(&emu), ["index/ragstack-dev/docs-index-g2"]);
+    converged_on(&wd, &emu, "ragstack-dev-g2");
+}
+
+#[test]
+fn an_interrupted_abandon_is_finished_and_never_resumed() {
+    let (emu, wd) = deployed();
+    let first = rt().block_on(serving(&clients(&emu))).unwrap();
+    wd.dev_with("dev", &[CHUNKING]);
+    killed_at(&wd, &emu, &["sync.documents", "waiting"]);
+    // --abandon killed as it begins deleting the new generation.
+    let mut child = wd
+        .process_on(&emu)
+        .args(["deploy", "dev", "--abandon"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    for line in BufReader::new(child.stdout.take().unwrap()).lines() {
+        if line.unwrap().contains("knowledge_base.g2") {
+            child.kill().unwrap();
+            break;
+        }
+    }
+    child.wait().unwrap();
+    // The next plain deploy finishes the deletion instead of resuming the change, then refuses
+    // the change the file still asks for, as without blue/green.
+    let (code, out, err) = deploy(&wd, &emu, "dev", &[]);
+    assert_eq!(code, 2, "{out}\n{err}");
+    assert!(err.contains("--blue-green"), "{err}");
+    assert_eq!(knowledge_bases(&emu), ["ragstack-dev"]);
+    assert_eq!(rt().block_on(serving(&clients(&emu))).unwrap(), first);
 }

@@ -68,8 +68,11 @@ pub struct OtherGeneration {
     pub knowledge_base_id: String,
     /// Its embedding model's ARN (its role must keep invoking it), when it has one.
     pub embedding_model_arn: Option<String>,
-    /// Its vector index's name (in the shared collection or vector bucket).
+    /// Its vector index's name (in the shared collection or vector bucket), as its knowledge base
+    /// has it.
     pub vector_index: String,
+    /// Its knowledge base is being deleted (an abandoned or retired generation not yet gone).
+    pub deleting: bool,
 }
 
 impl Environment {

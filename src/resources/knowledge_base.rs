@@ -91,6 +91,8 @@ pub struct Generation {
     pub number: u32,
     pub id: String,
     pub status: Status,
+    /// Tagged by `deploy --abandon` before its deletion began.
+    pub abandoned: bool,
 }
 
 /// Every generation of the environment's knowledge base, in order.
@@ -103,7 +105,8 @@ pub async fn generations(ctx: &Ctx) -> Result<Vec<Generation>> {
         let out = out.map_err(aws).map_err(read)?;
         for kb in out.knowledge_base_summaries() {
             if let Some(number) = ctx.env.names.knowledge_base_generation(kb.name()) {
-                found.push(Generation { number, id: kb.knowledge_base_id().to_string(), status: status(kb.status()) });
+                let (id, status) = (kb.knowledge_base_id().to_string(), status(kb.status()));
+                found.push(Generation { number, id, status, abandoned: false });
             }
         }
         match out.next_token() {
@@ -112,13 +115,13 @@ pub async fn generations(ctx: &Ctx) -> Result<Vec<Generation>> {
         }
     }
     // Only ours: another environment's first knowledge base may carry a name like ours (dev-g2).
-    if found.len() > 1 {
+    if found.len() > 1 || found.iter().any(|g| g.number > 1) {
         let mut owned = Vec::new();
         for g in found {
             let arn = ctx.env.names.knowledge_base_arn(Some(&g.id));
             let current = tags(ctx, &arn).await.map_err(|e| Error::aws(format!("read tags of {arn}"), e))?;
             if ctx.ownership(&current).is_none() {
-                owned.push(g);
+                owned.push(Generation { abandoned: current.contains_key(crate::naming::TAG_ABANDONED), ..g });
             }
         }
         found = owned;
@@ -127,10 +130,36 @@ pub async fn generations(ctx: &Ctx) -> Result<Vec<Generation>> {
     Ok(found)
 }
 
-/// The embedding model ARN of knowledge base `id`, as Bedrock has it.
-pub async fn embedding_model(ctx: &Ctx, id: &str) -> Result<Option<String>> {
+/// What knowledge base `id` is made of, as Bedrock has it (not as the file now says): its
+/// embedding model ARN, its vector index's name (in a collection or an S3 vector bucket) and
+/// store type. A blue/green change keeps granting these while the knowledge base serves.
+#[derive(Debug, Clone, Default)]
+pub struct Made {
+    pub embedding_model: Option<String>,
+    pub index: Option<String>,
+    pub storage: Option<String>,
+    pub kms_key_arn: Option<String>,
+}
+
+/// Marks knowledge base `id` as abandoned (`naming::TAG_ABANDONED`) before it is deleted.
+pub async fn mark_abandoned(ctx: &Ctx, id: &str) -> Result<()> {
+    let arn = ctx.env.names.knowledge_base_arn(Some(id));
+    let tags = std::collections::HashMap::from([(crate::naming::TAG_ABANDONED.to_string(), "true".to_string())]);
+    let tagged = ctx.clients.agent.tag_resource().resource_arn(&arn).set_tags(Some(tags)).send().await;
+    tagged.map(drop).map_err(aws).map_err(|e| Error::aws(format!("tag knowledge base {id} as abandoned"), e))
+}
+
+pub async fn made_of(ctx: &Ctx, id: &str) -> Result<Made> {
     let kb = get(ctx, id).await.map_err(|e| Error::aws(format!("read knowledge base {id}"), e))?;
-    Ok(kb.and_then(|k| immutable(&k)["embedding_model"].as_str().map(str::to_string)))
+    let Some(v) = kb.as_ref().map(immutable) else { return Ok(Made::default()) };
+    let text = |k: &str| v[k].as_str().filter(|s| !s.is_empty()).map(str::to_string);
+    let s3_index = text("vector_index_arn").and_then(|a| a.rsplit_once("/index/").map(|(_, name)| name.to_string()));
+    Ok(Made {
+        embedding_model: text("embedding_model"),
+        index: text("index").or(s3_index),
+        storage: text("storage").or_else(|| text("type")),
+        kms_key_arn: text("kms_key_arn"),
+    })
 }
 
 async fn get(ctx: &Ctx, id: &str) -> std::result::Result<Option<AwsKnowledgeBase>, AwsError> {

@@ -245,7 +245,7 @@ class PageTest(unittest.TestCase):
         hostile = ("<img src=x onerror=\"window.pwned=1\"> <script>window.pwned=2</script>\n\n"
                    "[click me](javascript:window.pwned=3) and [docs](https://example.com/a?b=1)\n\n"
                    "```\n<b>not bold</b>\n```\n\n1. one\n2. **two** and *three* and snake_case_name\n\n"
-                   "### Heading <i>x</i>")
+                   "### Heading <i>x</i>\n\n    # an indented comment\n>   # quoted too\nlast line")
         self.stub.add_response("retrieve_and_generate", {"sessionId": "s-h", "output": {"text": hostile}, "citations": [
             {"retrievedReferences": [{"content": {"text": "<img src=y onerror=\"window.pwned=4\">"},
                                       "location": {"type": "S3", "s3Location": {
@@ -269,6 +269,9 @@ class PageTest(unittest.TestCase):
         self.assertEqual(answer.find_element(By.CSS_SELECTOR, "ol li strong").text, "two")
         self.assertEqual(answer.find_element(By.CSS_SELECTOR, "ol li em").text, "three")
         self.assertEqual(answer.find_element(By.CSS_SELECTOR, "h5").text, "Heading <i>x</i>")
+        # An indented "#" line is text, not a heading, and the renderer moves past it.
+        self.assertIn("# an indented comment", answer.text)
+        self.assertIn("last line", answer.text)
         self.assertIn('<img src=y onerror="window.pwned=4">', turn.find_element(By.CSS_SELECTOR, ".excerpt").text)
         self.assertEqual(turn.find_element(By.CSS_SELECTOR, ".sources .name").text, "<img src=z onerror=window.pwned=5>.md")
 
