@@ -144,3 +144,23 @@ fn bad_question_sets_and_flags_are_refused_before_any_aws_call() {
     }
     assert_eq!(wd.tripwire.hits(), 0, "no AWS call for bad input");
 }
+
+#[test]
+fn a_missing_question_set_stops_only_the_commands_that_read_it() {
+    let wd = Workdir::new();
+    wd.env_file("dev", &(common::shipped("dev") + "\n[eval]\nquestions = \"gone.toml\"\n"));
+    // Plans, status, teardown: the file is fine.
+    let mut cmd = wd.ragstack();
+    cmd.args(["plan", "dev", "us-east-1", "--offline"]);
+    let (code, _, err) = run(cmd);
+    assert_eq!(code, 0, "{err}");
+    // eval and a blue/green deploy read it, before any AWS call.
+    for args in [&["eval", "dev", "us-east-1"][..], &["deploy", "dev", "us-east-1", "--blue-green"]] {
+        let mut cmd = wd.ragstack();
+        cmd.args(args);
+        let (code, _, err) = run(cmd);
+        assert_eq!(code, 2, "{args:?}: {err}");
+        assert!(err.contains("cannot read the question set") && err.contains("gone.toml"), "{err}");
+    }
+    assert_eq!(wd.tripwire.hits(), 0);
+}
