@@ -1,4 +1,4 @@
-//! Blue/green replacement of the knowledge base (README, "Changing the knowledge base without
+//! Blue/green replacement of the knowledge base (docs/costs-and-vector-stores.md, "Changing the knowledge base without
 //! downtime"; docs/ARCHITECTURE.md, "Blue/green"). A change the knowledge base cannot take in
 //! place (embedding model, dimensions, chunking, index) builds a new generation beside the one
 //! that serves: its index (`-gN`), knowledge base (`-gN`) and data sources, with the shared roles

@@ -209,7 +209,7 @@ async fn observe_where(
         .collect();
     cascade_replacements(&mut items);
     // What ragstack owns in the environment but the file no longer declares (a data source
-    // removed or renamed): deleted like a setting turned off (README, "How deploy works").
+    // removed or renamed): deleted like a setting turned off (docs/deploying.md, "How deploy works").
     let declared_ids: Vec<Id> = items.iter().map(|i| i.id.clone()).collect();
     for kind in resources::KINDS.iter().filter(|_| leftovers) {
         for (mut r, obs) in kind.leftovers(ctx, &declared_ids).await? {

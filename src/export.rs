@@ -239,7 +239,7 @@ pub fn run(ctx: &Ctx, args: &ExportArgs) -> Result<u8> {
     };
     eprintln!(
         "ragstack export: {} resources; upload {} to an S3 bucket in the stack's region under the same name{}, and \
-         pass that bucket as parameter {PARAMETER_CODE_BUCKET}{deployer} (README, \"Deploying through CloudFormation\")",
+         pass that bucket as parameter {PARAMETER_CODE_BUCKET}{deployer} (docs/teardown-and-migration.md, \"Deploying through CloudFormation\")",
         template["Resources"].as_object().map_or(0, Map::len),
         names.join(" and "),
         if names.len() == 1 { "" } else { "s" },

@@ -27,7 +27,7 @@ pub const METADATA_FIELD: &str = "AMAZON_BEDROCK_METADATA";
 const INFERENCE_PROFILE_PREFIXES: &[&str] = &["us", "eu", "apac", "jp", "au", "ca", "us-gov", "global"];
 
 /// The stack names of the old app's two generations for an environment, each in the order it
-/// created them (README, "Migrating from creator.sh").
+/// created them (docs/teardown-and-migration.md, "Migrating from creator.sh").
 pub const LEGACY_STACKS: [&[&str]; 2] = [
     &["LlmsWithServerlessRag{ENV}Stack", "ApiGwLlmsLambda{ENV}Stack", "AppRunnerHosting{ENV}Stack"],
     &[
@@ -78,7 +78,7 @@ pub struct Names {
     pub rest_api: String,
     pub api_key: String,
     pub usage_plan: String,
-    /// The knowledge base's blue/green generation (README, "Changing the knowledge base without
+    /// The knowledge base's blue/green generation (docs/costs-and-vector-stores.md, "Changing the knowledge base without
     /// downtime"): 1 for the names above as ragstack always derived them; a later one's knowledge
     /// base and vector index carry `-gN`.
     pub generation: u32,

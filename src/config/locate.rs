@@ -27,7 +27,7 @@ pub struct ConfigErrors {
 impl ConfigErrors {
     pub fn help(&self) -> String {
         "fix the environment file and run the command again; nothing was sent to AWS. \
-         Every key is described in README.md, section \"Environment files\""
+         Every key is described in docs/environment-files.md"
             .into()
     }
 }

@@ -116,7 +116,7 @@ pub fn load(path: &Path, generate: bool) -> Result<QuestionSet> {
 fn help() -> Option<String> {
     Some(
         "a case is question = \"...\", sources = [\"key\", \"prefix/\", \"file.md\"], optional phrases = [\"...\"] \
-         and filter = {equals = {key = \"...\", value = ...}}; README.md, section \"Measuring answers\""
+         and filter = {equals = {key = \"...\", value = ...}}; docs/deploying.md, section \"Measuring answers\""
             .into(),
     )
 }

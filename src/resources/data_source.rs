@@ -238,7 +238,7 @@ fn deletion_policy(env: &crate::config::Environment) -> DataDeletionPolicy {
 /// ("Connect a data source", Bedrock User Guide). The S3 keys (connectionConfiguration.bucketName,
 /// bucketOwnerAccountId, filterConfiguration.inclusionPrefixes) are from third-party code written
 /// against the "Amazon S3" connector page of managed knowledge bases, which was not readable here:
-/// only a real account confirms them (README, "Bedrock-managed knowledge bases").
+/// only a real account confirms them (docs/costs-and-vector-stores.md, "Bedrock-managed knowledge bases").
 fn connector_parameters(ctx: &Ctx, ds: &crate::config::DataSource) -> Value {
     let mut params = json!({
         "type": "S3",

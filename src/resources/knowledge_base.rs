@@ -84,7 +84,7 @@ pub async fn find(ctx: &Ctx, name: &str) -> std::result::Result<Option<(String, 
     }
 }
 
-/// A knowledge base generation of this environment (README, "Changing the knowledge base without
+/// A knowledge base generation of this environment (docs/costs-and-vector-stores.md, "Changing the knowledge base without
 /// downtime"): the knowledge bases named for it whose tags say they are its own.
 #[derive(Debug, Clone)]
 pub struct Generation {
