@@ -11,7 +11,7 @@
 //! tests use a fraction of a second), before exit 1 with a help line.
 
 use crate::context::TargetArgs;
-use crate::error::{Error, Result};
+use crate::error::{Error, ExitStatus, Result};
 use crate::output::Mode;
 use crate::resources::{Ctx, api_key, rest_api};
 use clap::Args;
@@ -89,7 +89,7 @@ fn waking_up(status: u16, answer: &Value) -> bool {
     status == 504 || (status == 503 && answer["error"]["code"] == "waking_up")
 }
 
-pub async fn run(ctx: &Ctx, args: &AskArgs) -> Result<u8> {
+pub async fn run(ctx: &Ctx, args: &AskArgs) -> Result<ExitStatus> {
     let question = args.checked_question()?;
     let wait = retry_wait()?;
     let page = match &args.url {
@@ -142,7 +142,7 @@ pub async fn run(ctx: &Ctx, args: &AskArgs) -> Result<u8> {
         let answer: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
         if status == 200 && answer["answer"].is_string() {
             show(ctx, &url, &answer, args);
-            return Ok(0);
+            return Ok(ExitStatus::Success);
         }
         if waking_up(status, &answer) && attempt < ATTEMPTS {
             // stderr in every mode: stdout carries only the answer (or its JSON).

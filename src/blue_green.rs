@@ -15,7 +15,7 @@
 
 use crate::config::{Environment, OtherGeneration};
 use crate::engine::{self, Action, Plan};
-use crate::error::{Error, Result};
+use crate::error::{Error, ExitStatus, Result};
 use crate::eval;
 use crate::ingestion::JobResult;
 use crate::resources::{self, Ctx, Id, Observation, Phase, Resource, Step, knowledge_base, lambda_function};
@@ -206,7 +206,7 @@ pub async fn replace(
     new: u32,
     deployer: &str,
     allow_delete: bool,
-) -> Result<std::result::Result<Switched, u8>> {
+) -> Result<std::result::Result<Switched, ExitStatus>> {
     let report = &ctx.report;
     let old = ctx.env.names.generation;
     // Every shared id (the collection's, the bucket's) known, as the new generation needs them.
@@ -245,7 +245,7 @@ pub async fn replace(
             incomplete.join("\n  ")
         );
         eprintln!("help: fix the cause (the job's failure reasons above), then deploy again: it resumes");
-        return Ok(Err(1));
+        return Ok(Err(ExitStatus::Failed));
     }
     for j in ingestion.iter().filter(|j| j.failed > 0) {
         report.note(&format!(
@@ -294,7 +294,7 @@ pub async fn replace(
                  and deploy again, or deploy --abandon to delete it",
                 ctx.env.name
             );
-            return Ok(Err(1));
+            return Ok(Err(ExitStatus::Failed));
         }
     }
 

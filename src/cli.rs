@@ -7,7 +7,7 @@ use crate::context::Known;
 use crate::context::{Ctx, TargetArgs};
 use crate::deploy::DeployArgs;
 use crate::deployer_policy::PolicyFormat;
-use crate::error::{Error, Result};
+use crate::error::{Error, ExitStatus, Result};
 use crate::export::ExportArgs;
 use crate::legacy::LegacyArgs;
 use crate::models::ModelsArgs;
@@ -306,7 +306,7 @@ async fn connect(cli: &Cli, check: impl FnOnce(&Environment) -> Result<()>) -> R
 
 /// `plan --deployer-policy`: the IAM policy whoever runs ragstack needs for the environment. The
 /// account is all it needs to know (from --account, or GetCallerIdentity, which needs no permission).
-async fn deployer_policy(cli: &Cli, account: Option<String>, format: Option<PolicyFormat>) -> Result<u8> {
+async fn deployer_policy(cli: &Cli, account: Option<String>, format: Option<PolicyFormat>) -> Result<ExitStatus> {
     let account = match account {
         Some(a) => a,
         None => {
@@ -324,11 +324,11 @@ async fn deployer_policy(cli: &Cli, account: Option<String>, format: Option<Poli
     let policy =
         templates.render_json("iam/deployer-policy.json", &template_vars::variables(&env, &Known::default()))?;
     crate::deployer_policy::print(&env, &policy, format.unwrap_or(PolicyFormat::Json))?;
-    Ok(0)
+    Ok(ExitStatus::Success)
 }
 
 /// Runs the command; returns the process exit code on success paths.
-pub async fn run(mut cli: Cli) -> Result<u8> {
+pub async fn run(mut cli: Cli) -> Result<ExitStatus> {
     if let Command::Ask(a) = &mut cli.command {
         a.normalize();
     }
@@ -368,7 +368,7 @@ pub async fn run(mut cli: Cli) -> Result<u8> {
             } else {
                 print!("{}", plan::to_text(&desired, p.show_documents));
             }
-            Ok(0)
+            Ok(ExitStatus::Success)
         }
         Command::Plan(p) if p.deployer_policy => deployer_policy(&cli, p.account.clone(), p.format).await,
         Command::Plan(p) if p.account.is_some() => Err(Error::usage(
@@ -390,7 +390,7 @@ pub async fn run(mut cli: Cli) -> Result<u8> {
             }
             // A blue/green change under way is work the next deploy does.
             let pending = observed.has_changes() || crate::blue_green::under_way(&ctx.env).is_some();
-            Ok(if p.detailed_exitcode && pending { 3 } else { 0 })
+            Ok(if p.detailed_exitcode && pending { ExitStatus::ChangesPending } else { ExitStatus::Success })
         }
         Command::Deploy(d) => deploy::run(connect(&cli, |env| deploy::validate(env, d)).await?, d).await,
         Command::Status(s) => status::run(connect(&cli, |_| Ok(())).await?, s.show_api_key).await,

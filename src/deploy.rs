@@ -5,7 +5,7 @@
 use crate::blue_green;
 use crate::context::TargetArgs;
 use crate::engine::{self, Action, Applied};
-use crate::error::{Error, Result};
+use crate::error::{Error, ExitStatus, Result};
 use crate::output::Mode;
 use crate::resources::Ctx;
 use clap::Args;
@@ -45,7 +45,7 @@ pub fn validate(env: &crate::config::Environment, args: &DeployArgs) -> Result<(
     }
 }
 
-pub async fn run(ctx: Arc<Ctx>, args: &DeployArgs) -> Result<u8> {
+pub async fn run(ctx: Arc<Ctx>, args: &DeployArgs) -> Result<ExitStatus> {
     let report = ctx.report.clone();
     let deployer = ctx.known().deployer_arn.unwrap_or_default();
     report.event(
@@ -66,19 +66,19 @@ pub async fn run(ctx: Arc<Ctx>, args: &DeployArgs) -> Result<u8> {
         if args.abandon {
             report.finish();
             println!("\nAbandoned generation {}: generation {} keeps serving.", o.number, ctx.env.names.generation);
-            return Ok(0);
+            return Ok(ExitStatus::Success);
         }
     }
     if args.abandon {
         let Some(o) = blue_green::in_flight(&ctx.env) else {
             report.note("no blue/green change in flight: nothing to abandon");
-            return Ok(0);
+            return Ok(ExitStatus::Success);
         };
         let number = o.number;
         blue_green::abandon(&ctx, &deployer).await?;
         report.finish();
         println!("\nAbandoned generation {number}: generation {} keeps serving.", ctx.env.names.generation);
-        return Ok(0);
+        return Ok(ExitStatus::Success);
     }
     // A change a previous deploy began: resumed (in flight) or finished (switched).
     if let Some(o) = blue_green::in_flight(&ctx.env) {
@@ -116,7 +116,7 @@ pub async fn run(ctx: Arc<Ctx>, args: &DeployArgs) -> Result<u8> {
     let sync = !args.no_sync;
     if !plan.has_changes() || (!sync && plan.items.iter().all(|i| i.action == Action::NoOp)) {
         summary(&ctx, &plan, None)?;
-        return Ok(0);
+        return Ok(ExitStatus::Success);
     }
     report.event(
         json!({"event": "plan", "summary": engine::plan_json(&plan)["summary"].clone()}),
@@ -132,11 +132,11 @@ pub async fn run(ctx: Arc<Ctx>, args: &DeployArgs) -> Result<u8> {
     let applied = engine::apply(&ctx, &plan, sync).await?;
     summary(&ctx, &plan, Some(&applied))?;
     let ingestion_failed = applied.ingestion.iter().any(|j| !j.succeeded());
-    Ok(if ingestion_failed { 1 } else { 0 })
+    Ok(ExitStatus::failed_if(ingestion_failed))
 }
 
 /// A blue/green change to generation `new`, and its summary.
-async fn switch(ctx: &Arc<Ctx>, new: u32, deployer: &str, allow_delete: bool) -> Result<u8> {
+async fn switch(ctx: &Arc<Ctx>, new: u32, deployer: &str, allow_delete: bool) -> Result<ExitStatus> {
     let old = ctx.env.names.generation;
     let switched = match blue_green::replace(ctx, new, deployer, allow_delete).await? {
         Ok(s) => s,
@@ -148,7 +148,7 @@ async fn switch(ctx: &Arc<Ctx>, new: u32, deployer: &str, allow_delete: bool) ->
     let outputs = engine::outputs(ctx, |_| true)?;
     let secs = report.elapsed().as_secs_f64();
     let cost = crate::cost::floor(&ctx.env);
-    let code = if switched.ingestion.iter().any(|j| !j.succeeded()) { 1 } else { 0 };
+    let code = ExitStatus::failed_if(switched.ingestion.iter().any(|j| !j.succeeded()));
     if report.mode() == Mode::Json {
         report.event(
             json!({"event": "summary", "result": "switched", "environment": ctx.env.name, "region": ctx.env.region(),

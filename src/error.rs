@@ -6,6 +6,36 @@
 
 use crate::config::ConfigErrors;
 
+/// How a command that ran ends (an `Error` ends it otherwise): the README's exit codes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ExitStatus {
+    /// 0: done.
+    Success,
+    /// 1: AWS failed something or work is left undone (reported as it happened).
+    Failed,
+    /// 2: a refused or unconfirmed change; nothing was changed.
+    Refused,
+    /// 3: `plan --detailed-exitcode` with changes pending.
+    ChangesPending,
+}
+
+impl ExitStatus {
+    pub fn code(self) -> u8 {
+        match self {
+            ExitStatus::Success => 0,
+            ExitStatus::Failed => 1,
+            ExitStatus::Refused => 2,
+            ExitStatus::ChangesPending => 3,
+        }
+    }
+
+    /// Failed when `failed`, else Success.
+    pub fn failed_if(failed: bool) -> ExitStatus {
+        if failed { ExitStatus::Failed } else { ExitStatus::Success }
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// One or more problems in an environment file, each located in the file.
@@ -84,17 +114,23 @@ impl Error {
         Error::Usage { message: message.into(), help: help.into() }
     }
 
-    pub fn exit_code(&self) -> u8 {
+    /// How the command ends: bad input and refusals changed nothing (2), the rest failed (1).
+    pub fn status(&self) -> ExitStatus {
         match self {
             // Io is only ever a local file (environment, template) read before any AWS call.
-            Error::Config(_) | Error::Usage { .. } | Error::Template { .. } | Error::Io { .. } => 2,
-            Error::Refused { .. } => 2,
-            Error::Aws { .. } | Error::Incomplete { .. } => 1,
+            Error::Config(_) | Error::Usage { .. } | Error::Template { .. } | Error::Io { .. } => ExitStatus::Refused,
+            Error::Refused { .. } => ExitStatus::Refused,
+            Error::Aws { .. } | Error::Incomplete { .. } => ExitStatus::Failed,
             // Only refusals, before anything changed: as refused as a refusal before the run.
             Error::Unfinished { failures, changed, .. } => {
-                if !changed && failures.iter().all(|(_, e)| e.exit_code() == 2) { 2 } else { 1 }
+                let refused = failures.iter().all(|(_, e)| e.status() == ExitStatus::Refused);
+                if !changed && refused { ExitStatus::Refused } else { ExitStatus::Failed }
             }
         }
+    }
+
+    pub fn exit_code(&self) -> u8 {
+        self.status().code()
     }
 
     /// What the user can do about it, printed after the error.

@@ -13,7 +13,7 @@
 use crate::aws::{aws, to_document};
 use crate::config::questions::{self, Case, QuestionSet};
 use crate::context::TargetArgs;
-use crate::error::{Error, Result};
+use crate::error::{Error, ExitStatus, Result};
 use crate::output::Mode;
 use crate::resources::{Ctx, knowledge_base};
 use aws_sdk_bedrockagentruntime::types::{
@@ -411,7 +411,7 @@ pub async fn measure(ctx: &Ctx, kb: &str, set: &QuestionSet) -> Result<Totals> {
     Ok(totals(ctx, &results, false))
 }
 
-pub async fn run(ctx: &Ctx, args: &EvalArgs) -> Result<u8> {
+pub async fn run(ctx: &Ctx, args: &EvalArgs) -> Result<ExitStatus> {
     let set = args.load(&ctx.env)?;
     let kb = target_knowledge_base(ctx, args).await?;
     let k = default_k(ctx, args.k);
@@ -494,11 +494,11 @@ pub async fn run(ctx: &Ctx, args: &EvalArgs) -> Result<u8> {
         }
     }
     if shortfalls.is_empty() {
-        Ok(0)
+        Ok(ExitStatus::Success)
     } else {
         eprintln!("error: {}", shortfalls.join("; "));
         eprintln!("help: `ragstack eval --json` shows every retrieved passage's source and score, case by case");
-        Ok(1)
+        Ok(ExitStatus::Failed)
     }
 }
 

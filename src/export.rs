@@ -11,7 +11,7 @@
 //! read from the `CodeBucket` parameter, under keys named after their hash.
 
 use crate::context::TargetArgs;
-use crate::error::{Error, Result};
+use crate::error::{Error, ExitStatus, Result};
 use crate::resources::{self, Ctx, Id, Known, Resource, aoss_collection, api_key, data_source, knowledge_base};
 use crate::resources::{lambda_function, rest_api, usage_plan};
 use clap::{Args, ValueEnum};
@@ -214,7 +214,7 @@ pub fn render(template: &Value, format: Format) -> String {
 
 /// Writes the template (to `output`, or stdout) and the packages (next to it, or in the current
 /// directory); says on stderr what to upload where.
-pub fn run(ctx: &Ctx, args: &ExportArgs) -> Result<u8> {
+pub fn run(ctx: &Ctx, args: &ExportArgs) -> Result<ExitStatus> {
     let (template, packages) = template(ctx)?;
     let text = render(&template, args.format);
     let dir = match &args.output {
@@ -244,5 +244,5 @@ pub fn run(ctx: &Ctx, args: &ExportArgs) -> Result<u8> {
         names.join(" and "),
         if names.len() == 1 { "" } else { "s" },
     );
-    Ok(0)
+    Ok(ExitStatus::Success)
 }

@@ -13,7 +13,7 @@
 //! every `DELETE_FAILED` event.
 
 use crate::aws::{AwsError, Clients, aws};
-use crate::error::{Error, Result};
+use crate::error::{Error, ExitStatus, Result};
 use crate::naming::LEGACY_STACKS;
 use crate::output::{Mode, Reporter};
 use crate::{preflight, teardown, wait};
@@ -139,7 +139,7 @@ fn check_env(env: &str) -> Result<()> {
     ))
 }
 
-pub async fn run(clients: Clients, action: &LegacyAction, json: bool, yes: bool) -> Result<u8> {
+pub async fn run(clients: Clients, action: &LegacyAction, json: bool, yes: bool) -> Result<ExitStatus> {
     let env = &action.target().env;
     check_env(env)?;
     let report = Arc::new(Reporter::new(json));
@@ -149,13 +149,13 @@ pub async fn run(clients: Clients, action: &LegacyAction, json: bool, yes: bool)
     match action {
         LegacyAction::List(_) => {
             show(&report, env, &region, &account, &stacks, &near);
-            Ok(0)
+            Ok(ExitStatus::Success)
         }
         LegacyAction::Teardown(args) => {
             show(&report, env, &region, &account, &stacks, &near);
             let doomed: Vec<Stack> = stacks.iter().filter(|s| s.left_because.is_none()).cloned().collect();
             if doomed.is_empty() {
-                return Ok(if stacks.iter().any(Stack::held_back) { 1 } else { 0 });
+                return Ok(ExitStatus::failed_if(stacks.iter().any(Stack::held_back)));
             }
             let protected: Vec<&str> =
                 doomed.iter().filter(|s| s.termination_protection).map(|s| s.name.as_str()).collect();
@@ -171,7 +171,7 @@ pub async fn run(clients: Clients, action: &LegacyAction, json: bool, yes: bool)
             let outcomes = delete_in_order(&clients, &report, doomed).await;
             summarize(&report, env, &region, &stacks, &outcomes);
             let all_gone = outcomes.iter().all(|o| o.deleted) && !stacks.iter().any(Stack::held_back);
-            Ok(if all_gone { 0 } else { 1 })
+            Ok(ExitStatus::failed_if(!all_gone))
         }
     }
 }

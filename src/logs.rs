@@ -6,7 +6,7 @@
 
 use crate::aws::aws;
 use crate::context::TargetArgs;
-use crate::error::{Error, Result};
+use crate::error::{Error, ExitStatus, Result};
 use crate::output::Mode;
 use crate::resources::Ctx;
 use clap::{Args, ValueEnum};
@@ -73,7 +73,7 @@ fn millis(t: SystemTime) -> i64 {
     t.duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
 }
 
-pub async fn run(ctx: &Ctx, args: &LogsArgs) -> Result<u8> {
+pub async fn run(ctx: &Ctx, args: &LogsArgs) -> Result<ExitStatus> {
     let n = &ctx.env.names;
     let group = match args.function {
         Function::Query => n.log_group.clone(),
@@ -113,11 +113,11 @@ pub async fn run(ctx: &Ctx, args: &LogsArgs) -> Result<u8> {
             }
         }
         if !args.follow {
-            return Ok(0);
+            return Ok(ExitStatus::Success);
         }
         tokio::select! {
             _ = tokio::time::sleep(FOLLOW_EVERY) => {}
-            _ = tokio::signal::ctrl_c() => return Ok(0),
+            _ = tokio::signal::ctrl_c() => return Ok(ExitStatus::Success),
         }
     }
 }

@@ -11,7 +11,7 @@
 use crate::aws::{AwsError, Clients, aws};
 use crate::catalog::{Catalog, Lifecycle};
 use crate::config::Environment;
-use crate::error::{Error, Result};
+use crate::error::{Error, ExitStatus, Result};
 use crate::naming;
 use crate::output::{Mode, Reporter};
 use aws_sdk_bedrock::types::{FoundationModelLifecycleStatus, InferenceType, ModelModality};
@@ -395,7 +395,7 @@ pub struct ModelsArgs {
 
 /// `ragstack models [REGION]`: the embedding models ragstack supports and the text models, with
 /// lifecycle, whether this account may use each, the output limit, and the id for the file.
-pub async fn run(clients: &Clients, region: &str, args: &ModelsArgs, report: &Reporter) -> Result<u8> {
+pub async fn run(clients: &Clients, region: &str, args: &ModelsArgs, report: &Reporter) -> Result<ExitStatus> {
     let profiles = listed_profiles(clients).await;
     let mut rows = Vec::new();
     for embedding in [true, false] {
@@ -451,7 +451,7 @@ pub async fn run(clients: &Clients, region: &str, args: &ModelsArgs, report: &Re
     if report.mode() == Mode::Json {
         let v = json!({"region": region, "models": entries});
         println!("{}", serde_json::to_string_pretty(&v).expect("JSON serializes"));
-        return Ok(0);
+        return Ok(ExitStatus::Success);
     }
     println!("Bedrock models for a knowledge base in {region} (lifecycle from Bedrock, today {})", today());
     let head = ("KIND", "PUT IN THE FILE", "LIFECYCLE", "ACCESS", "MAX OUTPUT");
@@ -486,7 +486,7 @@ pub async fn run(clients: &Clients, region: &str, args: &ModelsArgs, report: &Re
         "\nPut a model in the environment file: knowledge_base.embedding_model or lambda.generation_model. \
          \"no: request\" models need access in the Bedrock console (Model access)."
     );
-    Ok(0)
+    Ok(ExitStatus::Success)
 }
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 //! SHELL`, clap_complete) and a man page per command (`ragstack manpages DIR`, clap_mangen), both
 //! generated from the same clap definition as the parser, so they cannot drift from the flags.
 
-use crate::error::{Error, Result};
+use crate::error::{Error, ExitStatus, Result};
 use clap::Args;
 use std::path::PathBuf;
 
@@ -21,13 +21,13 @@ pub struct ManpagesArgs {
 }
 
 /// Prints the completion script for `shell` on stdout; `cmd` is the parser's definition.
-pub fn completions(args: &CompletionsArgs, mut cmd: clap::Command) -> Result<u8> {
+pub fn completions(args: &CompletionsArgs, mut cmd: clap::Command) -> Result<ExitStatus> {
     clap_complete::generate(args.shell, &mut cmd, "ragstack", &mut std::io::stdout());
-    Ok(0)
+    Ok(ExitStatus::Success)
 }
 
 /// Writes the man pages of `cmd` into `dir` (created when missing) and lists them.
-pub fn manpages(args: &ManpagesArgs, cmd: clap::Command) -> Result<u8> {
+pub fn manpages(args: &ManpagesArgs, cmd: clap::Command) -> Result<ExitStatus> {
     let failed =
         |e: std::io::Error| Error::usage(format!("cannot write man pages into {}: {e}", args.dir.display()), None);
     std::fs::create_dir_all(&args.dir).map_err(failed)?;
@@ -39,5 +39,5 @@ pub fn manpages(args: &ManpagesArgs, cmd: clap::Command) -> Result<u8> {
         .collect();
     pages.sort();
     println!("{} man pages in {}: {}", pages.len(), args.dir.display(), pages.join(", "));
-    Ok(0)
+    Ok(ExitStatus::Success)
 }

@@ -5,7 +5,7 @@
 
 use crate::context::TargetArgs;
 use crate::engine::{self, Action};
-use crate::error::{Error, Result};
+use crate::error::{Error, ExitStatus, Result};
 use crate::output::Mode;
 use crate::resources::{Ctx, api_key};
 use clap::Args;
@@ -22,7 +22,7 @@ pub struct StatusArgs {
     pub show_api_key: bool,
 }
 
-pub async fn run(ctx: Arc<Ctx>, show_api_key: bool) -> Result<u8> {
+pub async fn run(ctx: Arc<Ctx>, show_api_key: bool) -> Result<ExitStatus> {
     if show_api_key && ctx.env.file.api.auth != crate::config::ApiAuth::ApiKey {
         return Err(Error::usage(
             format!("{}: api.auth is \"none\": the environment has no API key to show", ctx.env.source),
@@ -75,7 +75,7 @@ pub async fn run(ctx: Arc<Ctx>, show_api_key: bool) -> Result<u8> {
         };
         print_text(&ctx, &found);
     }
-    Ok(if healthy { 0 } else { 1 })
+    Ok(ExitStatus::failed_if(!healthy))
 }
 
 /// Each model's lifecycle as text lines: what turned Legacy or EOL since the deploy shows.

@@ -6,7 +6,7 @@
 
 use crate::aws::aws;
 use crate::context::TargetArgs;
-use crate::error::{Error, Result};
+use crate::error::{Error, ExitStatus, Result};
 use crate::failed_events;
 use crate::ingestion::{self, JobResult};
 use crate::output::Mode;
@@ -103,7 +103,7 @@ pub fn validate(ctx_env: &crate::config::Environment, args: &SyncArgs) -> Result
     Ok(())
 }
 
-pub async fn run(ctx: Arc<Ctx>, args: &SyncArgs) -> Result<u8> {
+pub async fn run(ctx: Arc<Ctx>, args: &SyncArgs) -> Result<ExitStatus> {
     let report = &ctx.report;
     let kb_name = &ctx.env.names.knowledge_base;
     let not_deployed = || Error::Incomplete {
@@ -195,7 +195,7 @@ pub async fn run(ctx: Arc<Ctx>, args: &SyncArgs) -> Result<u8> {
             println!("failed trigger events: {} cleared, their documents ingested{left}", failed_events["cleared"]);
         }
     }
-    Ok(if ok { 0 } else { 1 })
+    Ok(ExitStatus::failed_if(!ok))
 }
 
 fn files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {

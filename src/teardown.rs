@@ -15,7 +15,7 @@
 
 use crate::context::TargetArgs;
 use crate::engine;
-use crate::error::{Error, Result};
+use crate::error::{Error, ExitStatus, Result};
 use crate::output::Mode;
 use crate::resources::{Ctx, Id, KINDS, Needs, Observation, Resource, Step};
 use clap::Args;
@@ -143,7 +143,7 @@ enum Done {
     Failed,
 }
 
-pub async fn run(ctx: Arc<Ctx>, keep_documents: bool, yes: bool) -> Result<u8> {
+pub async fn run(ctx: Arc<Ctx>, keep_documents: bool, yes: bool) -> Result<ExitStatus> {
     let report = &ctx.report;
     let env = ctx.env.name.clone();
     report.event(
@@ -160,7 +160,7 @@ pub async fn run(ctx: Arc<Ctx>, keep_documents: bool, yes: bool) -> Result<u8> {
     show_plan(&ctx, &targets);
     if doomed == 0 {
         summary(&ctx, &targets, &[], &HashMap::new());
-        return Ok(0);
+        return Ok(ExitStatus::Success);
     }
     if !yes {
         confirm("teardown", &env, doomed, "resources")?;
@@ -172,7 +172,7 @@ pub async fn run(ctx: Arc<Ctx>, keep_documents: bool, yes: bool) -> Result<u8> {
     let after = discover(&ctx, keep_documents).await?;
     let left: Vec<Target> = after.into_iter().filter(Target::goes).collect();
     summary(&ctx, &targets, &left, &errors);
-    Ok(if left.is_empty() { 0 } else { 1 })
+    Ok(ExitStatus::failed_if(!left.is_empty()))
 }
 
 fn show_plan(ctx: &Ctx, targets: &[Target]) {

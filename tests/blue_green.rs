@@ -22,16 +22,7 @@ const MODEL: (&str, &str) =
 
 /// dev deployed and the sample corpus ingested.
 fn deployed() -> (Emulator, Workdir) {
-    let emu = Emulator::start(&[]);
-    let wd = Workdir::new();
-    wd.dev_with("dev", &[]);
-    assert_eq!(deploy(&wd, &emu, "dev", &["--no-sync"]).0, 0);
-    let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/acceptance/corpus");
-    let mut sync = wd.ragstack_on(&emu);
-    sync.args(["sync", "dev", "--upload"]).arg(&corpus);
-    let (code, out, err) = run(sync);
-    assert_eq!(code, 0, "{out}\n{err}");
-    (emu, wd)
+    common::stack::dev_with_corpus()
 }
 
 fn ragstack(wd: &Workdir, emu: &Emulator, args: &[&str]) -> (i32, String, String) {

@@ -5,10 +5,8 @@
 mod common;
 
 use common::emulator::Emulator;
-use common::stack::deploy;
 use common::{Workdir, run};
 use serde_json::Value;
-use std::path::Path;
 
 /// Three cases on the sample corpus (tests/acceptance/corpus), with what the emulator's ranking
 /// gives, worked out by hand from the documents' words (stop words such as "how" and "to" aside):
@@ -36,14 +34,7 @@ sources = ["tickets.md", "history.md"]
 "#;
 
 fn deployed_with_corpus() -> (Emulator, Workdir) {
-    let emu = Emulator::start(&[]);
-    let wd = Workdir::new();
-    assert_eq!(deploy(&wd, &emu, "dev", &["--no-sync"]).0, 0);
-    let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/acceptance/corpus");
-    let mut sync = wd.ragstack_on(&emu);
-    sync.args(["sync", "dev", "--upload"]).arg(&corpus);
-    let (code, out, err) = run(sync);
-    assert_eq!(code, 0, "{out}\n{err}");
+    let (emu, wd) = common::stack::dev_with_corpus();
     std::fs::write(wd.path().join("questions.toml"), QUESTIONS).unwrap();
     (emu, wd)
 }

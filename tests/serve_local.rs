@@ -5,9 +5,7 @@
 
 mod common;
 
-use common::emulator::Emulator;
-use common::stack::deploy;
-use common::{Workdir, run};
+use common::run;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -26,15 +24,7 @@ fn get(url: &str) -> String {
 
 #[test]
 fn the_real_page_and_function_answer_locally() {
-    let emu = Emulator::start(&[]);
-    let wd = Workdir::new();
-    assert_eq!(deploy(&wd, &emu, "dev", &["--no-sync"]).0, 0);
-    let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/acceptance/corpus");
-    let mut sync = wd.ragstack_on(&emu);
-    sync.args(["sync", "dev", "--upload"]).arg(&corpus);
-    let (code, out, err) = run(sync);
-    assert_eq!(code, 0, "{out}\n{err}");
-
+    let (emu, wd) = common::stack::dev_with_corpus();
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let mut server = Command::new(root.join("scripts/serve-local"))
         .args(["ragstack-dev-query", "dev"])

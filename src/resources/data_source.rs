@@ -79,25 +79,13 @@ fn spec<'a>(ctx: &'a Ctx, name: &str) -> &'a crate::config::DataSource {
 /// All data sources of a knowledge base: (name, id).
 pub async fn list(ctx: &Ctx, kb: &str) -> std::result::Result<Vec<(String, String)>, AwsError> {
     let mut found = Vec::new();
-    let mut token = None;
-    loop {
-        let out = ctx
-            .clients
-            .agent
-            .list_data_sources()
-            .knowledge_base_id(kb)
-            .set_next_token(token)
-            .max_results(100)
-            .send()
-            .await
-            .map_err(aws)?;
+    let mut pages = ctx.clients.agent.list_data_sources().knowledge_base_id(kb).max_results(100).into_paginator().send();
+    while let Some(page) = pages.next().await {
+        let out = page.map_err(aws)?;
         found
             .extend(out.data_source_summaries().iter().map(|d| (d.name().to_string(), d.data_source_id().to_string())));
-        match out.next_token() {
-            Some(t) => token = Some(t.to_string()),
-            None => return Ok(found),
-        }
     }
+    Ok(found)
 }
 
 async fn get(ctx: &Ctx, kb: &str, id: &str) -> std::result::Result<Option<AwsDataSource>, AwsError> {

@@ -63,25 +63,13 @@ fn not_yet_propagated(e: &AwsError) -> bool {
 
 /// The id of the knowledge base named `name`, with its status.
 pub async fn find(ctx: &Ctx, name: &str) -> std::result::Result<Option<(String, Status)>, AwsError> {
-    let mut token = None;
-    loop {
-        let out = ctx
-            .clients
-            .agent
-            .list_knowledge_bases()
-            .set_next_token(token)
-            .max_results(100)
-            .send()
-            .await
-            .map_err(aws)?;
-        if let Some(kb) = out.knowledge_base_summaries().iter().find(|k| k.name() == name) {
+    let mut pages = ctx.clients.agent.list_knowledge_bases().max_results(100).into_paginator().send();
+    while let Some(page) = pages.next().await {
+        if let Some(kb) = page.map_err(aws)?.knowledge_base_summaries().iter().find(|k| k.name() == name) {
             return Ok(Some((kb.knowledge_base_id().to_string(), status(kb.status()))));
         }
-        match out.next_token() {
-            Some(t) => token = Some(t.to_string()),
-            None => return Ok(None),
-        }
     }
+    Ok(None)
 }
 
 /// A knowledge base generation of this environment (docs/costs-and-vector-stores.md, "Changing the knowledge base without
@@ -99,19 +87,13 @@ pub struct Generation {
 pub async fn generations(ctx: &Ctx) -> Result<Vec<Generation>> {
     let read = |e| Error::aws("list knowledge bases", e);
     let mut found = Vec::new();
-    let mut token = None;
-    loop {
-        let out = ctx.clients.agent.list_knowledge_bases().set_next_token(token).max_results(100).send().await;
-        let out = out.map_err(aws).map_err(read)?;
-        for kb in out.knowledge_base_summaries() {
+    let mut pages = ctx.clients.agent.list_knowledge_bases().max_results(100).into_paginator().send();
+    while let Some(page) = pages.next().await {
+        for kb in page.map_err(aws).map_err(read)?.knowledge_base_summaries() {
             if let Some(number) = ctx.env.names.knowledge_base_generation(kb.name()) {
                 let (id, status) = (kb.knowledge_base_id().to_string(), status(kb.status()));
                 found.push(Generation { number, id, status, abandoned: false });
             }
-        }
-        match out.next_token() {
-            Some(t) => token = Some(t.to_string()),
-            None => break,
         }
     }
     // Only ours: another environment's first knowledge base may carry a name like ours (dev-g2).

@@ -24,25 +24,13 @@ pub struct LogGroup;
 
 /// The group named exactly `name` (DescribeLogGroups matches a prefix).
 async fn find(ctx: &Ctx, name: &str) -> std::result::Result<Option<AwsLogGroup>, AwsError> {
-    let mut token = None;
-    loop {
-        let out = ctx
-            .clients
-            .logs
-            .describe_log_groups()
-            .log_group_name_prefix(name)
-            .set_next_token(token)
-            .send()
-            .await
-            .map_err(aws)?;
-        if let Some(g) = out.log_groups().iter().find(|g| g.log_group_name() == Some(name)) {
+    let mut pages = ctx.clients.logs.describe_log_groups().log_group_name_prefix(name).into_paginator().send();
+    while let Some(page) = pages.next().await {
+        if let Some(g) = page.map_err(aws)?.log_groups().iter().find(|g| g.log_group_name() == Some(name)) {
             return Ok(Some(g.clone()));
         }
-        match out.next_token() {
-            Some(t) => token = Some(t.to_string()),
-            None => return Ok(None),
-        }
     }
+    Ok(None)
 }
 
 async fn tags(ctx: &Ctx, arn: &str) -> std::result::Result<BTreeMap<String, String>, AwsError> {

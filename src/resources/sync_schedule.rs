@@ -46,15 +46,10 @@ pub async fn delete_rechecks(step: &Step) -> Result<()> {
     let ctx = &step.ctx;
     let prefix = &ctx.env.names.recheck_schedule_prefix;
     let mut names = Vec::new();
-    let mut token = None;
-    loop {
-        let out = ctx.clients.scheduler.list_schedules().name_prefix(prefix).set_next_token(token).send().await;
-        let out = out.map_err(aws).map_err(failed(&format!("list the schedules named {prefix}*")))?;
+    let mut pages = ctx.clients.scheduler.list_schedules().name_prefix(prefix).into_paginator().send();
+    while let Some(page) = pages.next().await {
+        let out = page.map_err(aws).map_err(failed(&format!("list the schedules named {prefix}*")))?;
         names.extend(out.schedules().iter().filter_map(|s| s.name()).map(str::to_string));
-        match out.next_token() {
-            Some(t) => token = Some(t.to_string()),
-            None => break,
-        }
     }
     for name in names {
         step.progress("deleting", &format!("pending re-check {name}"));

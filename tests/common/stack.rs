@@ -29,6 +29,22 @@ pub fn refused(wd: &Workdir, emu: &Emulator, args: &[&str]) -> String {
     err
 }
 
+/// A fresh emulator with dev deployed (in a work directory with dev's shipped file) and the sample
+/// corpus (tests/acceptance/corpus) uploaded and ingested.
+#[allow(dead_code)]
+pub fn dev_with_corpus() -> (Emulator, Workdir) {
+    let emu = Emulator::start(&[]);
+    let wd = Workdir::new();
+    wd.dev_with("dev", &[]);
+    assert_eq!(deploy(&wd, &emu, "dev", &["--no-sync"]).0, 0);
+    let corpus = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/acceptance/corpus");
+    let mut sync = wd.ragstack_on(&emu);
+    sync.args(["sync", "dev", "--upload"]).arg(&corpus);
+    let (code, out, err) = run(sync);
+    assert_eq!(code, 0, "{out}\n{err}");
+    (emu, wd)
+}
+
 pub fn deploy(wd: &Workdir, emu: &Emulator, env: &str, extra: &[&str]) -> (i32, String, String) {
     let mut c = wd.ragstack_on(emu);
     c.args(["deploy", env]).args(extra);
