@@ -343,7 +343,7 @@ pub async fn run(mut cli: Cli) -> Result<ExitStatus> {
             // placeholder one.
             let (env, templates) = prepare(&cli, Some(export::ACCOUNT.to_string())).await?;
             let clients = Clients::connect(env.region(), cli.global.profile.as_deref()).await;
-            let known = export::placeholders(&env);
+            let known = export::placeholders(&env, &templates)?;
             let report = Reporter::new(cli.global.json);
             let ctx = Ctx { env, templates, clients, known: Mutex::new(known), report: Arc::new(report) };
             export::run(&ctx, e)

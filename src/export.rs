@@ -12,8 +12,7 @@
 
 use crate::context::TargetArgs;
 use crate::error::{Error, ExitStatus, Result};
-use crate::resources::{self, Ctx, Id, Known, Resource, aoss_collection, api_key, data_source, knowledge_base};
-use crate::resources::{lambda_function, rest_api, usage_plan};
+use crate::resources::{self, Ctx, Id, Known, Resource, lambda_function};
 use clap::{Args, ValueEnum};
 use serde_json::{Map, Value, json};
 use std::path::{Path, PathBuf};
@@ -47,19 +46,16 @@ fn placeholder(logical: &str, attribute: &str) -> String {
     format!("cfnref-{logical}-{attribute}-")
 }
 
-/// The ids AWS assigns, as placeholders; `Ref` gives the id for each of these types except the
-/// data source (`KnowledgeBaseId|DataSourceId`: its attribute `DataSourceId`), per the
-/// CloudFormation resource reference of each type.
-pub fn placeholders(ctx_env: &crate::config::Environment) -> Known {
+/// The ids AWS assigns, as placeholders: each kind declares which of its resources get one and
+/// the CloudFormation attribute that gives it (`Resource::id_assigned_by_aws`).
+pub fn placeholders(env: &crate::config::Environment, templates: &crate::render::Templates) -> Result<Known> {
     let mut known = Known::deployer(Some(placeholder(PARAMETER_DEPLOYER, "")));
-    for id in [aoss_collection::ID, knowledge_base::ID, rest_api::ID, api_key::ID, usage_plan::ID] {
-        known = known.with(id.clone(), placeholder(&resources::logical_id(&id), ""));
+    for r in resources::desired(env, templates, &Known::default())? {
+        if let Some(attribute) = r.aws_assigns_id {
+            known = known.with(r.id.clone(), placeholder(&resources::logical_id(&r.id), attribute));
+        }
     }
-    for ds in &ctx_env.file.data_sources {
-        let id = data_source::id_of(&ds.name);
-        known = known.with(id.clone(), placeholder(&resources::logical_id(&id), "DataSourceId"));
-    }
-    known
+    Ok(known)
 }
 
 /// A function's deployment package: its S3 key and bytes.

@@ -119,7 +119,9 @@ impl Kind for Collection {
         let id = i.known.id(&ID);
         let vs = &i.env.file.vector_store;
         let nextgen = vs.generation() == Generation::Nextgen;
+        // Ref gives the id (AWS::OpenSearchServerless::Collection's return values).
         let mut r = Resource::new(&Collection, ID, "OpenSearch Serverless collection", &n.collection)
+            .id_assigned_by_aws("")
             .arn(n.collection_arn(id))
             .depends_on(&aoss_policy::ENCRYPTION, Needs::Ready)
             .depends_on(&aoss_policy::NETWORK, Needs::Ready)

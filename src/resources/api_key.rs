@@ -72,7 +72,9 @@ impl Kind for ApiKey {
     fn desired(&self, i: &Inputs) -> Result<Vec<Resource>> {
         let n = &i.env.names;
         Ok(vec![
+            // Ref gives the id (AWS::ApiGateway::ApiKey's return values).
             Resource::new(&ApiKey, ID, "API Gateway API key", &n.api_key)
+                .id_assigned_by_aws("")
                 .arn(n.api_key_arn(i.known.id(&ID)))
                 .wanted_if(i.env.file.api.auth == ApiAuth::ApiKey)
                 .tagged()

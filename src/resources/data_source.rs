@@ -49,7 +49,10 @@ fn status(s: &DataSourceStatus) -> Status {
 /// The resource of a data source: declared by the environment file (with its entry and the
 /// inputs), or found in the knowledge base without being declared (None: teardown deletes it).
 fn resource(name: &str, declared: Option<(&crate::config::DataSource, &Inputs)>) -> Resource {
+    // Ref is `KnowledgeBaseId|DataSourceId`; the attribute DataSourceId is the id alone
+    // (AWS::Bedrock::DataSource's return values).
     let mut r = Resource::new(&DataSource, id_of(name), "Bedrock data source (S3)", name)
+        .id_assigned_by_aws("DataSourceId")
         .generational()
         .depends_on(&knowledge_base::ID, Needs::Ready)
         .contained_in(&knowledge_base::ID)

@@ -346,7 +346,9 @@ impl Kind for KnowledgeBase {
     fn desired(&self, i: &Inputs) -> Result<Vec<Resource>> {
         let n = &i.env.names;
         let id = i.known.id(&ID);
+        // Ref gives the id (AWS::Bedrock::KnowledgeBase's return values).
         let kb = Resource::new(&KnowledgeBase, ID, "Bedrock knowledge base", &n.knowledge_base)
+            .id_assigned_by_aws("")
             .generational()
             .arn(n.knowledge_base_arn(id))
             .depends_on(&iam_role::KNOWLEDGE_BASE_ROLE, Needs::Ready)

@@ -177,6 +177,10 @@ pub struct Resource {
     /// Holds the user's documents: `teardown --keep-documents` keeps it.
     #[serde(skip)]
     pub holds_documents: bool,
+    /// AWS assigns its id (a collection's, a knowledge base's): the CloudFormation attribute
+    /// that gives it (empty: `Ref` does), for `export`'s placeholders.
+    #[serde(skip)]
+    pub aws_assigns_id: Option<&'static str>,
     /// Part of the knowledge base's generation, or granting it (the knowledge base, its index and
     /// data sources, the roles and data access policy that name them): a blue/green change builds
     /// these for the new generation before anything serves from it (`blue_green`).
@@ -210,6 +214,7 @@ impl Resource {
             tagged: false,
             holds_documents: false,
             generational: false,
+            aws_assigns_id: None,
             unwanted: false,
             settings: Map::new(),
             documents: Vec::new(),
@@ -255,6 +260,12 @@ impl Resource {
     /// Wanted only when `wanted` (e.g. an API key only with `auth = "api_key"`).
     pub fn wanted_if(mut self, wanted: bool) -> Self {
         self.unwanted = !wanted;
+        self
+    }
+
+    /// AWS assigns its id, given in CloudFormation by `attribute` (empty: by `Ref`).
+    pub fn id_assigned_by_aws(mut self, attribute: &'static str) -> Self {
+        self.aws_assigns_id = Some(attribute);
         self
     }
 

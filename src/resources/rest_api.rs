@@ -232,7 +232,9 @@ impl Kind for RestApi {
     fn desired(&self, i: &Inputs) -> Result<Vec<Resource>> {
         let n = &i.env.names;
         let id = i.known.id(&ID);
+        // Ref gives the id (AWS::ApiGateway::RestApi's return values).
         let api = Resource::new(&RestApi, ID, "API Gateway REST API", &n.rest_api)
+            .id_assigned_by_aws("")
                 .arn(n.rest_api_arn(id))
                 .depends_on(&lambda_function::ID, Needs::Arn)
                 .tagged()

@@ -72,7 +72,9 @@ impl Kind for UsagePlan {
     fn desired(&self, i: &Inputs) -> Result<Vec<Resource>> {
         let (n, api) = (&i.env.names, &i.env.file.api);
         Ok(vec![
+            // Ref gives the id (AWS::ApiGateway::UsagePlan's return values).
             Resource::new(&UsagePlan, ID, "API Gateway usage plan", &n.usage_plan)
+                .id_assigned_by_aws("")
                 .arn(n.usage_plan_arn(i.known.id(&ID)))
                 .wanted_if(api.auth == ApiAuth::ApiKey)
                 .depends_on(&api_stage::ID, Needs::Ready)
