@@ -352,3 +352,42 @@ fn an_interrupted_abandon_is_finished_and_never_resumed() {
     assert_eq!(knowledge_bases(&emu), ["ragstack-dev"]);
     assert_eq!(rt().block_on(serving(&clients(&emu))).unwrap(), first);
 }
+
+#[test]
+fn the_sync_trigger_is_switched_with_the_query_function() {
+    let emu = Emulator::start(&[]);
+    let wd = Workdir::new();
+    let file = common::shipped("dev").replace("# trigger = \"on_change\"", "trigger = \"on_change\"");
+    wd.env_file("dev", &file);
+    assert_eq!(deploy(&wd, &emu, "dev", &[]).0, 0);
+    wd.env_file("dev", &file.replacen(CHUNKING.0, CHUNKING.1, 1));
+    let (code, out, err) = deploy(&wd, &emu, "dev", &["--blue-green"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    let c = clients(&emu);
+    let (query, trigger) = rt().block_on(async {
+        let trigger = c.lambda.get_function_configuration().function_name("ragstack-dev-sync").send().await.unwrap();
+        let trigger = trigger.environment().unwrap().variables().unwrap().get("KNOWLEDGE_BASE_ID").cloned();
+        (serving(&c).await, trigger)
+    });
+    assert_eq!(query, trigger, "both functions serve generation 2");
+    converged_on(&wd, &emu, "ragstack-dev-g2");
+}
+
+#[test]
+fn a_managed_knowledge_base_changes_its_embedding_model_blue_green() {
+    let emu = Emulator::start(&[]);
+    let wd = Workdir::new();
+    let managed = common::dev_on("managed", "");
+    wd.env_file("dev", &managed);
+    assert_eq!(deploy(&wd, &emu, "dev", &[]).0, 0);
+    // Bedrock's embeddings to the file's model: the knowledge base is replaced, no store is shared.
+    let (head, tail) = managed.split_once("[[data_sources]]").unwrap();
+    let custom = format!(
+        "{}[knowledge_base]\nembedding_model = \"amazon.titan-embed-text-v2:0\"\ndimensions = 1024\n\n[[data_sources]]{tail}",
+        head.replace("kind = \"managed\"", "kind = \"managed\"\nembedding_model_type = \"custom\"")
+    );
+    wd.env_file("dev", &custom);
+    let (code, out, err) = deploy(&wd, &emu, "dev", &["--blue-green"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    converged_on(&wd, &emu, "ragstack-dev-g2");
+}
