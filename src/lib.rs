@@ -36,6 +36,7 @@ pub mod plan;
 pub mod preflight;
 pub mod render;
 pub mod resources;
+pub mod session;
 pub mod shell;
 pub mod status;
 pub mod sync;

@@ -59,8 +59,10 @@ fn a_dry_run_checks_the_corpus_and_the_questions_expected_citation() {
         run(&["dev", "us-east-1", "--account", "123456789012", "--blue-green", "--dry-run"], bin.path());
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.contains("eval the question set, blue/green chunking change, ask again, re-deploy"), "{out}");
-    let (code, _, err) =
-        run(&["dev", "us-east-1", "--account", "123456789012", "--blue-green", "--via-export", "--dry-run"], bin.path());
+    let (code, _, err) = run(
+        &["dev", "us-east-1", "--account", "123456789012", "--blue-green", "--via-export", "--dry-run"],
+        bin.path(),
+    );
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("--blue-green and --via-export are exclusive"), "{err}");
 }
