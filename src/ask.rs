@@ -14,6 +14,7 @@ use crate::context::TargetArgs;
 use crate::error::{Error, ExitStatus, Result};
 use crate::output::Mode;
 use crate::resources::{Ctx, api_key, rest_api};
+use crate::session::{self, Preflight, Settings};
 use clap::Args;
 use serde_json::{Value, json};
 use std::time::Duration;
@@ -89,7 +90,12 @@ fn waking_up(status: u16, answer: &Value) -> bool {
     status == 504 || (status == 503 && answer["error"]["code"] == "waking_up")
 }
 
-pub async fn run(ctx: &Ctx, args: &AskArgs) -> Result<ExitStatus> {
+pub async fn run(s: &Settings, args: &AskArgs) -> Result<ExitStatus> {
+    let ctx = session::connect(s, &args.target, Preflight::THROUGH_THE_API, |_| args.checked_question().map(drop));
+    ask(&*ctx.await?, args).await
+}
+
+async fn ask(ctx: &Ctx, args: &AskArgs) -> Result<ExitStatus> {
     let question = args.checked_question()?;
     let wait = retry_wait()?;
     let page = match &args.url {

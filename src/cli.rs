@@ -157,31 +157,15 @@ pub async fn run(mut cli: Cli) -> Result<ExitStatus> {
             models::run(&Clients::connect(&region, profile).await, &region, m, &Reporter::new(s.json)).await
         }
         Command::Plan(p) => plan::run(&s, p).await,
-        Command::Deploy(d) => {
-            deploy::run(session::connect(&s, &d.target, Preflight::DEPLOY, |env| deploy::validate(env, d)).await?, d)
-                .await
-        }
-        Command::Status(st) => {
-            status::run(session::connect(&s, &st.target, Preflight::USE, |_| Ok(())).await?, st.show_api_key).await
-        }
-        Command::Ask(a) => {
-            let ctx = session::connect(&s, &a.target, Preflight::THROUGH_THE_API, |_| a.checked_question().map(drop));
-            ask::run(&*ctx.await?, a).await
-        }
-        Command::Logs(l) => {
-            crate::logs::run(&*session::connect(&s, &l.target, Preflight::THROUGH_THE_API, |_| Ok(())).await?, l).await
-        }
+        Command::Deploy(d) => deploy::run(&s, d).await,
+        Command::Status(st) => status::run(&s, st).await,
+        Command::Ask(a) => ask::run(&s, a).await,
+        Command::Logs(l) => crate::logs::run(&s, l).await,
         Command::Eval(e) => {
-            crate::eval::run(&*session::connect(&s, &e.target, Preflight::EVAL, |env| e.load(env).map(drop)).await?, e)
-                .await
+            let ctx = session::connect(&s, &e.target, Preflight::EVAL, |env| e.load(env).map(drop)).await?;
+            crate::eval::run(&ctx, e).await
         }
-        Command::Sync(args) => {
-            sync::run(session::connect(&s, &args.target, Preflight::USE, |env| sync::validate(env, args)).await?, args)
-                .await
-        }
-        Command::Teardown(t) => {
-            let ctx = session::connect(&s, &t.target, Preflight::TEARDOWN, |_| Ok(())).await?;
-            teardown::run(ctx, t.keep_documents, s.yes).await
-        }
+        Command::Sync(args) => sync::run(&s, args).await,
+        Command::Teardown(t) => teardown::run(&s, t).await,
     }
 }

@@ -8,6 +8,7 @@ use crate::engine::{self, Action, Applied};
 use crate::error::{Error, ExitStatus, Result};
 use crate::output::Mode;
 use crate::resources::Ctx;
+use crate::session::{self, Preflight, Settings};
 use clap::Args;
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -45,7 +46,11 @@ pub fn validate(env: &crate::config::Environment, args: &DeployArgs) -> Result<(
     }
 }
 
-pub async fn run(ctx: Arc<Ctx>, args: &DeployArgs) -> Result<ExitStatus> {
+pub async fn run(s: &Settings, args: &DeployArgs) -> Result<ExitStatus> {
+    deploy(session::connect(s, &args.target, Preflight::DEPLOY, |env| validate(env, args)).await?, args).await
+}
+
+async fn deploy(ctx: Arc<Ctx>, args: &DeployArgs) -> Result<ExitStatus> {
     let report = ctx.report.clone();
     let deployer = ctx.known().deployer_arn.unwrap_or_default();
     report.event(

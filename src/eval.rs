@@ -411,6 +411,8 @@ pub async fn measure(ctx: &Ctx, kb: &str, set: &QuestionSet) -> Result<Totals> {
     Ok(totals(ctx, &results, false))
 }
 
+/// The command, on a connected context (`cli` connects it: blue/green, which `session` uses,
+/// measures with this module, so it cannot use `session` itself).
 pub async fn run(ctx: &Ctx, args: &EvalArgs) -> Result<ExitStatus> {
     let set = args.load(&ctx.env)?;
     let kb = target_knowledge_base(ctx, args).await?;

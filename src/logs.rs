@@ -9,6 +9,7 @@ use crate::context::TargetArgs;
 use crate::error::{Error, ExitStatus, Result};
 use crate::output::Mode;
 use crate::resources::Ctx;
+use crate::session::{self, Preflight, Settings};
 use clap::{Args, ValueEnum};
 use serde_json::json;
 use std::collections::HashSet;
@@ -73,7 +74,11 @@ fn millis(t: SystemTime) -> i64 {
     t.duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
 }
 
-pub async fn run(ctx: &Ctx, args: &LogsArgs) -> Result<ExitStatus> {
+pub async fn run(s: &Settings, args: &LogsArgs) -> Result<ExitStatus> {
+    logs(&*session::connect(s, &args.target, Preflight::THROUGH_THE_API, |_| Ok(())).await?, args).await
+}
+
+async fn logs(ctx: &Ctx, args: &LogsArgs) -> Result<ExitStatus> {
     let n = &ctx.env.names;
     let group = match args.function {
         Function::Query => n.log_group.clone(),

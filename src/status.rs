@@ -8,10 +8,10 @@ use crate::engine::{self, Action};
 use crate::error::{Error, ExitStatus, Result};
 use crate::output::Mode;
 use crate::resources::{Ctx, api_key};
+use crate::session::{self, Preflight, Settings};
 use clap::Args;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
 #[derive(Debug, Args)]
 pub struct StatusArgs {
@@ -22,7 +22,9 @@ pub struct StatusArgs {
     pub show_api_key: bool,
 }
 
-pub async fn run(ctx: Arc<Ctx>, show_api_key: bool) -> Result<ExitStatus> {
+pub async fn run(s: &Settings, args: &StatusArgs) -> Result<ExitStatus> {
+    let ctx = session::connect(s, &args.target, Preflight::USE, |_| Ok(())).await?;
+    let show_api_key = args.show_api_key;
     if show_api_key && ctx.env.file.api.auth != crate::config::ApiAuth::ApiKey {
         return Err(Error::usage(
             format!("{}: api.auth is \"none\": the environment has no API key to show", ctx.env.source),

@@ -11,6 +11,7 @@ use crate::failed_events;
 use crate::ingestion::{self, JobResult};
 use crate::output::Mode;
 use crate::resources::{Ctx, data_source, knowledge_base, sqs_queue};
+use crate::session::{self, Preflight, Settings};
 use clap::Args;
 use md5::{Digest, Md5};
 use serde_json::json;
@@ -103,7 +104,11 @@ pub fn validate(ctx_env: &crate::config::Environment, args: &SyncArgs) -> Result
     Ok(())
 }
 
-pub async fn run(ctx: Arc<Ctx>, args: &SyncArgs) -> Result<ExitStatus> {
+pub async fn run(s: &Settings, args: &SyncArgs) -> Result<ExitStatus> {
+    sync(session::connect(s, &args.target, Preflight::USE, |env| validate(env, args)).await?, args).await
+}
+
+async fn sync(ctx: Arc<Ctx>, args: &SyncArgs) -> Result<ExitStatus> {
     let report = &ctx.report;
     let kb_name = &ctx.env.names.knowledge_base;
     let not_deployed = || Error::Incomplete {

@@ -18,6 +18,7 @@ use crate::engine;
 use crate::error::{Error, ExitStatus, Result};
 use crate::output::Mode;
 use crate::resources::{Ctx, Id, KINDS, Needs, Observation, Resource, Step};
+use crate::session::{self, Preflight, Settings};
 use clap::Args;
 use serde::Serialize;
 use serde_json::json;
@@ -143,7 +144,12 @@ enum Done {
     Failed,
 }
 
-pub async fn run(ctx: Arc<Ctx>, keep_documents: bool, yes: bool) -> Result<ExitStatus> {
+pub async fn run(s: &Settings, args: &TeardownArgs) -> Result<ExitStatus> {
+    let ctx = session::connect(s, &args.target, Preflight::TEARDOWN, |_| Ok(())).await?;
+    teardown(ctx, args.keep_documents, s.yes).await
+}
+
+async fn teardown(ctx: Arc<Ctx>, keep_documents: bool, yes: bool) -> Result<ExitStatus> {
     let report = &ctx.report;
     let env = ctx.env.name.clone();
     report.event(
