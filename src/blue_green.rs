@@ -38,7 +38,7 @@ impl Generations {
 
 /// The environment's generations and the serving one: one ListKnowledgeBases call, and with more
 /// than one generation their tags and the query function's configuration.
-pub async fn discover(ctx: &Ctx) -> Result<Generations> {
+async fn discover(ctx: &Ctx) -> Result<Generations> {
     let all = knowledge_base::generations(ctx).await?;
     let serving = match all.as_slice() {
         [] => None,
@@ -186,21 +186,23 @@ fn changed_since(e: Error) -> Error {
     }
 }
 
-/// Ingests every data source of `ctx`'s generation (what changed since its last job), one after
-/// another, as `ragstack sync` does.
-pub async fn ingest_all(ctx: &Arc<Ctx>) -> Result<Vec<JobResult>> {
+/// Ingests every data source of `ctx`'s generation but those named in `skip` (what changed since
+/// its last job), one after another, as `ragstack sync` does.
+pub async fn ingest_all(ctx: &Arc<Ctx>, skip: &[String]) -> Result<Vec<JobResult>> {
     let mut jobs = Vec::new();
-    for r in
-        resources::desired(&ctx.env, &ctx.templates, &ctx.known())?.iter().filter(|r| r.kind.ingests() && !r.unwanted)
-    {
-        jobs.push(r.kind.ingest(ctx, r).await?);
+    for r in resources::desired(&ctx.env, &ctx.templates, &ctx.known())?.iter() {
+        if r.kind.ingests() && !r.unwanted && !skip.contains(&r.name) {
+            jobs.push(r.kind.ingest(ctx, r).await?);
+        }
     }
     Ok(jobs)
 }
 
 /// Builds (or resumes) generation `new` beside the serving one, ingests it, checks it against
-/// `[eval]`, switches to it and retires the old one. `Ok(Err(code))`: it stopped with the old
-/// generation still serving (a worse answer set, a failed ingestion).
+/// `[eval]`, switches to it and retires the old one. `ctx` has been observed (`engine::observe`):
+/// the new generation needs its shared ids (the collection's, the bucket's) and the serving
+/// knowledge base's. `Ok(Err(code))`: it stopped with the old generation still serving (a worse
+/// answer set, a failed ingestion).
 pub async fn replace(
     ctx: &Arc<Ctx>,
     new: u32,
@@ -209,12 +211,8 @@ pub async fn replace(
 ) -> Result<std::result::Result<Switched, ExitStatus>> {
     let report = &ctx.report;
     let old = ctx.env.names.generation;
-    // Every shared id (the collection's, the bucket's) known, as the new generation needs them.
-    engine::observe(ctx, deployer).await?;
-    let old_id = knowledge_base::find(ctx, &ctx.env.names.knowledge_base)
-        .await
-        .map_err(|e| Error::aws("find the serving knowledge base", e))?
-        .map(|(id, _)| id)
+    let old_id = ctx
+        .assigned(&knowledge_base::ID)
         .ok_or_else(|| Error::Incomplete { message: "the serving knowledge base disappeared".into(), help: None })?;
     let serving = facts(ctx, old, &old_id, false).await?;
     let forget = generational_ids(ctx)?;
@@ -233,11 +231,7 @@ pub async fn replace(
     // been killed, or its job may have failed): the gate below sees this run's jobs only.
     let ingested: Vec<String> = applied.ingestion.iter().map(|j| j.data_source.clone()).collect();
     let mut ingestion = applied.ingestion;
-    for r in resources::desired(&next.env, &next.templates, &next.known())?.iter() {
-        if r.kind.ingests() && !r.unwanted && !ingested.contains(&r.name) {
-            ingestion.push(r.kind.ingest(&next, r).await?);
-        }
-    }
+    ingestion.extend(ingest_all(&next, &ingested).await?);
     let incomplete: Vec<String> = ingestion.iter().filter(|j| j.status != "COMPLETE").map(JobResult::line).collect();
     if !incomplete.is_empty() {
         eprintln!(
@@ -304,10 +298,10 @@ pub async fn replace(
     engine::check(&plan, false, allow_delete).map_err(changed_since)?;
     engine::apply(&next, &plan, false).await?;
     // What changed in the documents between the ingestion above and the switch.
-    ingestion.extend(ingest_all(&next).await?);
+    ingestion.extend(ingest_all(&next, &[]).await?);
 
-    // 4. The old generation goes, then its grants.
-    let done = retire(&next, &serving, deployer).await?;
+    // 4. The old generation goes, then its grants (`next` was observed for the switch).
+    let done = retire_observed(&next, &serving, deployer).await?;
     Ok(Ok(Switched { ctx: done, ingestion }))
 }
 
@@ -315,9 +309,14 @@ pub async fn replace(
 /// the serving generation of `ctx`, then removes its grants from the shared roles and policies.
 /// Returns the serving generation's context with nothing beside it.
 pub async fn retire(ctx: &Arc<Ctx>, old: &OtherGeneration, deployer: &str) -> Result<Arc<Ctx>> {
-    ctx.report.note(&format!("blue/green: deleting generation {} ({})", old.number, old.knowledge_base_id));
     // Every shared id (the collection's, the vector bucket's) known, as finding its index needs them.
     engine::observe(ctx, deployer).await?;
+    retire_observed(ctx, old, deployer).await
+}
+
+/// `retire` on a context already observed.
+pub async fn retire_observed(ctx: &Arc<Ctx>, old: &OtherGeneration, deployer: &str) -> Result<Arc<Ctx>> {
+    ctx.report.note(&format!("blue/green: deleting generation {} ({})", old.number, old.knowledge_base_id));
     let (theirs, own) = resources_of(ctx, old).await?;
     for (r, obs) in own.into_iter().rev() {
         // Their context: a deletion forgets the id it deleted, which the serving one still needs.
@@ -326,9 +325,8 @@ pub async fn retire(ctx: &Arc<Ctx>, old: &OtherGeneration, deployer: &str) -> Re
         ctx.report.resource(r.id.as_str(), "done", "deleted");
     }
     let alone = ctx.with_environment(ctx.env.at_generation(ctx.env.names.generation, None), &[]);
-    let plan = engine::observe_generation(&alone, deployer).await?;
+    let mut plan = engine::observe_generation(&alone, deployer).await?;
     // Only the grants: a replacement the file asks for is the next deploy's to refuse or make.
-    let mut plan = plan;
     plan.items.retain(|i| i.action != Action::Replace);
     engine::apply(&alone, &plan, false).await?;
     Ok(alone)
@@ -369,16 +367,14 @@ pub async fn resources_of(ctx: &Arc<Ctx>, other: &OtherGeneration) -> Result<(Ar
     Ok((theirs, out))
 }
 
-/// Abandons a change in flight: deletes the newer generation that does not serve.
-pub async fn abandon(ctx: &Arc<Ctx>, deployer: &str) -> Result<Arc<Ctx>> {
-    match in_flight(&ctx.env).cloned() {
-        Some(o) => {
-            // First the mark: interrupted from here on, the next deploy finishes the deletion.
-            knowledge_base::mark_abandoned(ctx, &o.knowledge_base_id).await?;
-            retire(ctx, &o, deployer).await
-        }
-        None => Ok(ctx.clone()),
+/// Abandons generation `o` (a change in flight, or one whose abandon was interrupted): marks it,
+/// then deletes it; the serving generation stays.
+pub async fn abandon(ctx: &Arc<Ctx>, o: &OtherGeneration, deployer: &str) -> Result<Arc<Ctx>> {
+    if !o.deleting {
+        // First the mark: interrupted from here on, the next deploy finishes the deletion.
+        knowledge_base::mark_abandoned(ctx, &o.knowledge_base_id).await?;
     }
+    retire(ctx, o, deployer).await
 }
 
 /// The generation a new blue/green change builds.

@@ -64,26 +64,21 @@ async fn deploy(ctx: Arc<Ctx>, args: &DeployArgs) -> Result<ExitStatus> {
         )),
     );
     let mut ctx = ctx;
-    // An abandoned generation whose deletion was interrupted: finished first, whatever the file
-    // asks for now (deleting it is what was asked).
-    if let Some(o) = blue_green::retiring(&ctx.env).filter(|o| o.deleting).cloned() {
-        ctx = blue_green::retire(&ctx, &o, &deployer).await?;
-        if args.abandon {
-            report.finish();
-            println!("\nAbandoned generation {}: generation {} keeps serving.", o.number, ctx.env.names.generation);
-            return Ok(ExitStatus::Success);
-        }
-    }
-    if args.abandon {
-        let Some(o) = blue_green::in_flight(&ctx.env) else {
+    // An abandoned generation whose deletion was interrupted is finished first, whatever the file
+    // asks for now (deleting it is what was asked); --abandon abandons the change in flight.
+    let interrupted = blue_green::retiring(&ctx.env).filter(|o| o.deleting).cloned();
+    if args.abandon || interrupted.is_some() {
+        let Some(o) = interrupted.or_else(|| blue_green::in_flight(&ctx.env).cloned()) else {
             report.note("no blue/green change in flight: nothing to abandon");
             return Ok(ExitStatus::Success);
         };
-        let number = o.number;
-        blue_green::abandon(&ctx, &deployer).await?;
-        report.finish();
-        println!("\nAbandoned generation {number}: generation {} keeps serving.", ctx.env.names.generation);
-        return Ok(ExitStatus::Success);
+        let serving = ctx.env.names.generation;
+        ctx = blue_green::abandon(&ctx, &o, &deployer).await?;
+        if args.abandon {
+            report.finish();
+            println!("\nAbandoned generation {}: generation {serving} keeps serving.", o.number);
+            return Ok(ExitStatus::Success);
+        }
     }
     // A change a previous deploy began: resumed (in flight) or finished (switched).
     if let Some(o) = blue_green::in_flight(&ctx.env) {
@@ -98,6 +93,7 @@ async fn deploy(ctx: Arc<Ctx>, args: &DeployArgs) -> Result<ExitStatus> {
         }
         report.note(&format!("blue/green: resuming generation {} (a change in flight)", o.number));
         let number = o.number;
+        engine::observe(&ctx, &deployer).await?;
         return switch(&ctx, number, &deployer, args.allow_delete).await;
     }
     let retire_first = blue_green::retiring(&ctx.env).cloned();
@@ -108,11 +104,12 @@ async fn deploy(ctx: Arc<Ctx>, args: &DeployArgs) -> Result<ExitStatus> {
     if let Some(o) = retire_first {
         // Documents changed while the switched change was interrupted reach the serving one.
         if !args.no_sync {
-            for job in blue_green::ingest_all(&ctx).await? {
+            for job in blue_green::ingest_all(&ctx, &[]).await? {
                 report.note(&format!("ingestion {}", job.line()));
             }
         }
-        ctx = blue_green::retire(&ctx, &o, &deployer).await?;
+        // `ctx` was observed for the plan above.
+        ctx = blue_green::retire_observed(&ctx, &o, &deployer).await?;
         plan = engine::observe(&ctx, &deployer).await?;
     }
     if blue_green {

@@ -10,9 +10,7 @@ mod common;
 use common::emulator::Emulator;
 use common::stack::{Clients, clients, deploy, inventory, rt};
 use common::{Workdir, run};
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::Stdio;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -187,27 +185,7 @@ fn a_worse_new_generation_is_refused_the_old_one_keeps_serving_and_abandon_delet
 
 /// Runs `deploy dev --blue-green` until a progress line has the words of `point`, then SIGKILLs it.
 fn killed_at(wd: &Workdir, emu: &Emulator, point: &[&str]) {
-    let mut child = wd
-        .process_on(emu)
-        .args(["deploy", "dev", "--blue-green"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut seen = Vec::new();
-    for line in BufReader::new(child.stdout.take().unwrap()).lines() {
-        let line = line.unwrap();
-        let words: Vec<&str> = line.split_whitespace().collect();
-        let hit = words.windows(point.len()).any(|w| w == point);
-        seen.push(line);
-        if hit {
-            child.kill().unwrap();
-            child.wait().unwrap();
-            return;
-        }
-    }
-    let status = child.wait().unwrap();
-    panic!("deploy ended ({status}) before {point:?}: {seen:#?}");
+    common::stack::killed_at(wd, emu, &["deploy", "dev", "--blue-green"], point);
 }
 
 #[test]
@@ -330,20 +308,7 @@ fn an_interrupted_abandon_is_finished_and_never_resumed() {
     wd.dev_with("dev", &[CHUNKING]);
     killed_at(&wd, &emu, &["sync.documents", "waiting"]);
     // --abandon killed as it begins deleting the new generation.
-    let mut child = wd
-        .process_on(&emu)
-        .args(["deploy", "dev", "--abandon"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    for line in BufReader::new(child.stdout.take().unwrap()).lines() {
-        if line.unwrap().contains("knowledge_base.g2") {
-            child.kill().unwrap();
-            break;
-        }
-    }
-    child.wait().unwrap();
+    common::stack::killed_at(&wd, &emu, &["deploy", "dev", "--abandon"], &["knowledge_base.g2"]);
     // The next plain deploy finishes the deletion instead of resuming the change, then refuses
     // the change the file still asks for, as without blue/green.
     let (code, out, err) = deploy(&wd, &emu, "dev", &[]);

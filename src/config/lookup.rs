@@ -38,6 +38,11 @@ pub fn environment_name_rule(name: &str) -> Option<String> {
     })
 }
 
+/// The text of the built-in environment `name`, if there is one.
+pub fn built_in(name: &str) -> Option<&'static str> {
+    BUILT_IN.iter().find(|(n, _)| *n == name).map(|(_, text)| *text)
+}
+
 /// Finds `ENV`'s file: `dir` (from `--environments`) first, then `./environments`, then built in.
 pub fn find(env: &str, dir: Option<&Path>) -> crate::Result<EnvironmentSource> {
     if let Some(rule) = environment_name_rule(env) {
@@ -64,11 +69,11 @@ pub fn find(env: &str, dir: Option<&Path>) -> crate::Result<EnvironmentSource> {
             }
         }
     }
-    if let Some((_, text)) = BUILT_IN.iter().find(|(name, _)| *name == env) {
+    if let Some(text) = built_in(env) {
         return Ok(EnvironmentSource {
             name: env.into(),
             display: format!("environments/{env}.toml (built in)"),
-            text: (*text).into(),
+            text: text.into(),
             dir: None,
         });
     }

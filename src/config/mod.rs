@@ -150,7 +150,7 @@ pub fn load(source: &EnvironmentSource, target: &Target) -> crate::Result<Enviro
 /// problem is added (in a section with one, a finding may be a consequence of the stand-in).
 fn parse_and_range_errors(source: &EnvironmentSource, target: &Target, first: &toml::de::Error) -> ConfigErrors {
     let mut errors = locate::parse_errors::<EnvironmentFile>(source, first);
-    let stand_in = lookup::BUILT_IN.iter().find(|(n, _)| *n == "dev").map_or("", |(_, text)| *text);
+    let stand_in = lookup::built_in("dev").unwrap_or_default();
     let Some(table) = locate::with_stand_ins(&source.text, &errors.problems, stand_in) else { return errors };
     let Ok(file) = toml::Value::Table(table).try_into::<EnvironmentFile>() else { return errors };
     let section = |key: &str| key.split(['.', '[']).next().unwrap_or_default().to_string();

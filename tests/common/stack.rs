@@ -217,14 +217,19 @@ pub fn killed_deploy(point: (&str, &str)) -> (Emulator, Workdir) {
 
 /// Runs deploy until a progress line shows resource `id` in `state`, then SIGKILLs it.
 pub fn deploy_killed_at(wd: &Workdir, emu: &Emulator, (id, state): (&str, &str)) {
+    killed_at(wd, emu, &["deploy", "dev"], &[id, state]);
+}
+
+/// Runs `ragstack ARGS` until a progress line has the words of `point` in a row, then SIGKILLs it.
+pub fn killed_at(wd: &Workdir, emu: &Emulator, args: &[&str], point: &[&str]) {
     let mut cmd = wd.process_on(emu);
-    let mut child = cmd.args(["deploy", "dev"]).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
+    let mut child = cmd.args(args).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
     let lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let mut seen = Vec::new();
     for line in lines {
         let line = line.unwrap();
         let words: Vec<&str> = line.split_whitespace().collect();
-        let hit = words.windows(2).any(|w| w == [id, state]);
+        let hit = words.windows(point.len()).any(|w| w == point);
         seen.push(line);
         if hit {
             child.kill().unwrap(); // SIGKILL on Unix
@@ -233,7 +238,7 @@ pub fn deploy_killed_at(wd: &Workdir, emu: &Emulator, (id, state): (&str, &str))
         }
     }
     let status = child.wait().unwrap();
-    panic!("deploy ended ({status}) before {id} {state}: {seen:#?}");
+    panic!("{args:?} ended ({status}) before {point:?}: {seen:#?}");
 }
 
 pub fn empty_inventory() -> Value {
