@@ -18,6 +18,7 @@ use crate::engine::{self, Action, Plan};
 use crate::error::{Error, ExitStatus, Result};
 use crate::eval;
 use crate::ingestion::JobResult;
+use crate::resources::ids;
 use crate::resources::{self, Ctx, Id, Observation, Phase, Resource, Step, knowledge_base, lambda_function};
 use std::sync::Arc;
 
@@ -212,7 +213,7 @@ pub async fn replace(
     let report = &ctx.report;
     let old = ctx.env.names.generation;
     let old_id = ctx
-        .assigned(&knowledge_base::ID)
+        .assigned(&ids::KNOWLEDGE_BASE)
         .ok_or_else(|| Error::Incomplete { message: "the serving knowledge base disappeared".into(), help: None })?;
     let serving = facts(ctx, old, &old_id, false).await?;
     let forget = generational_ids(ctx)?;
@@ -248,7 +249,7 @@ pub async fn replace(
             j.line()
         ));
     }
-    let new_id = next.assigned(&knowledge_base::ID).unwrap_or_default();
+    let new_id = next.assigned(&ids::KNOWLEDGE_BASE).unwrap_or_default();
     report.note(&format!("blue/green: generation {new} ({new_id}) is ACTIVE and ingested"));
 
     // 2. At least as good as the old one on the environment's question set.

@@ -12,6 +12,7 @@
 
 use crate::context::TargetArgs;
 use crate::error::{Error, ExitStatus, Result};
+use crate::resources::ids;
 use crate::resources::{self, Ctx, Id, Known, Resource, lambda_function};
 use clap::{Args, ValueEnum};
 use serde_json::{Map, Value, json};
@@ -83,7 +84,7 @@ pub fn template(ctx: &Ctx) -> Result<(Value, Vec<Package>)> {
             let logical = resources::logical_id(&Id::new(name.clone()));
             outputs.insert(logical, json!({"Description": name, "Value": rewrite.value(Value::String(value.clone()))}));
         }
-        if r.id == lambda_function::ID || r.id == lambda_function::SYNC_ID {
+        if r.id == ids::FUNCTION || r.id == ids::SYNC_FUNCTION {
             packages.push(lambda_function::exported_package(ctx, r));
         }
     }

@@ -41,6 +41,7 @@ pub mod shell;
 pub mod status;
 pub mod sync;
 pub mod teardown;
+pub mod template_vars;
 pub mod wait;
 
 pub use error::{Error, Result};

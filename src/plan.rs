@@ -9,8 +9,9 @@ use crate::context::{Known, TargetArgs};
 use crate::deployer_policy::PolicyFormat;
 use crate::error::{Error, ExitStatus, Result};
 use crate::render::Templates;
-use crate::resources::{self, Needs, Resource, template_vars};
+use crate::resources::{self, Needs, Resource};
 use crate::session::{self, Preflight, Settings};
+use crate::template_vars;
 use crate::{aws::Clients, engine, models, naming, preflight};
 use clap::Args;
 use serde::Serialize;
@@ -186,8 +187,10 @@ async fn deployer_policy(s: &Settings, p: &PlanArgs) -> Result<ExitStatus> {
         }
     };
     let (env, templates) = session::prepare(s, &p.target, Some(account)).await?;
-    let policy =
-        templates.render_json("iam/deployer-policy.json", &template_vars::variables(&env, &Known::default()))?;
+    let policy = templates.render_json(
+        "iam/deployer-policy.json",
+        &template_vars::variables(&env, &Known::default(), &template_vars::Assigned::default()),
+    )?;
     crate::deployer_policy::print(&env, &policy, p.format.unwrap_or(PolicyFormat::Json))?;
     Ok(ExitStatus::Success)
 }

@@ -10,6 +10,7 @@ use crate::error::{Error, ExitStatus, Result};
 use crate::failed_events;
 use crate::ingestion::{self, JobResult};
 use crate::output::Mode;
+use crate::resources::ids;
 use crate::resources::{Ctx, data_source, knowledge_base, sqs_queue};
 use crate::session::{self, Preflight, Settings};
 use clap::Args;
@@ -121,7 +122,7 @@ async fn sync(ctx: Arc<Ctx>, args: &SyncArgs) -> Result<ExitStatus> {
     if let Some(why) = ctx.ownership(&knowledge_base::tags(&ctx, &arn).await.map_err(read)?) {
         return Err(Error::Incomplete { message: format!("knowledge base {kb_name}: {why}"), help: None });
     }
-    ctx.assign(&knowledge_base::ID, Some(kb.clone()));
+    ctx.assign(&ids::KNOWLEDGE_BASE, Some(kb.clone()));
     let existing: BTreeMap<String, String> =
         data_source::list(&ctx, &kb).await.map_err(|e| Error::aws("list data sources", e))?.into_iter().collect();
     let mut sources = Vec::new();

@@ -5,8 +5,7 @@
 use ragstack::config::{self, Environment, Target};
 use ragstack::context::Known;
 use ragstack::render::{TEMPLATES, Templates};
-use ragstack::resources::template_vars::variables;
-use ragstack::resources::{aoss_collection, knowledge_base, rest_api};
+use ragstack::resources::{ids, variables};
 use serde_json::Value;
 use std::path::Path;
 
@@ -23,9 +22,9 @@ fn environment(name: &str, region: &str, file_text: Option<String>) -> Environme
 
 fn known() -> Known {
     Known::deployer(Some(format!("arn:aws:iam::{ACCOUNT}:role/Admin")))
-        .with(aoss_collection::ID, "a1b2c3d4e5f6g7h8i9j0")
-        .with(knowledge_base::ID, "KB12345678")
-        .with(rest_api::ID, "abc123defg")
+        .with(ids::COLLECTION, "a1b2c3d4e5f6g7h8i9j0")
+        .with(ids::KNOWLEDGE_BASE, "KB12345678")
+        .with(ids::REST_API, "abc123defg")
 }
 
 fn render(env: &Environment, template: &str) -> Value {

@@ -1,7 +1,7 @@
 //! Problems located in the environment file: the line, column and dotted key of each, with the
 //! line's text, for the parse error of a file that is not TOML and for every validation problem.
 
-use super::lookup::EnvironmentSource;
+use super::source::EnvironmentSource;
 use serde::Serialize;
 use std::fmt;
 

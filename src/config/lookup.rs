@@ -2,6 +2,7 @@
 //! `./environments/ENV.toml`, then the environments built into the binary (`environments/*.toml`
 //! of this repository).
 
+use super::source::EnvironmentSource;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
@@ -11,17 +12,6 @@ pub const BUILT_IN: &[(&str, &str)] = &[
     ("qa", include_str!("../../environments/qa.toml")),
     ("sandbox", include_str!("../../environments/sandbox.toml")),
 ];
-
-/// An environment file's text and where it came from.
-#[derive(Debug, Clone)]
-pub struct EnvironmentSource {
-    pub name: String,
-    /// What messages call the file: its path, or `environments/dev.toml (built in)`.
-    pub display: String,
-    pub text: String,
-    /// The directory of the file, where the files it names are (None when built in).
-    pub dir: Option<PathBuf>,
-}
 
 /// Environment names become part of AWS names: lowercase letters, digits and single hyphens.
 pub fn environment_name_rule(name: &str) -> Option<String> {

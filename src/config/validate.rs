@@ -2,13 +2,14 @@
 //! with the allowed values in the message. Problems are collected (all of a file's at once) with
 //! the key path each is about; `locate.rs` finds them in the file.
 
+use super::environment::{Chunking, LAMBDA_RUNTIMES, MAX_DATA_SOURCES, Target};
 use super::file::{
     ApiAuth, BEDROCK_METADATA_KEYS, ChunkingSettings, ChunkingStrategy, EnvironmentFile, Generation, MANAGED_KEYS,
     NetworkAccess, OPENSEARCH_KEYS, S3_VECTORS_KEYS, SearchType, StoreKind, SyncTrigger,
 };
 use super::locate::{self, ConfigErrors, Seg};
-use super::lookup::{EnvironmentSource, environment_name_rule};
-use super::{Chunking, LAMBDA_RUNTIMES, MAX_DATA_SOURCES, Target};
+use super::lookup::environment_name_rule;
+use super::source::EnvironmentSource;
 use crate::catalog::{Catalog, EmbeddingModel};
 use crate::naming::{self, Names};
 use std::collections::BTreeSet;

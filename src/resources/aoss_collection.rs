@@ -5,8 +5,9 @@
 //! its own, only `collectionGroupName` (botocore opensearchserverless). Standby replicas, the type
 //! and the group cannot be changed after creation: a change is a replace, which loses the index.
 
+use super::ids;
 use super::{
-    Ctx, Id, Inputs, Kind, Needs, Observation, Phase, Resource, Status, Step, aoss_collection_group, aoss_policy,
+    Ctx, Inputs, Kind, Needs, Observation, Phase, Resource, Status, Step,
     failed, gone, ours,
 };
 use crate::config::Generation;
@@ -22,7 +23,6 @@ use std::time::Duration;
 const CREATE_DEADLINE: Duration = Duration::from_secs(30 * 60);
 const DELETE_DEADLINE: Duration = Duration::from_secs(20 * 60);
 
-pub const ID: Id = Id::fixed("collection");
 
 pub struct Collection;
 
@@ -116,15 +116,15 @@ pub async fn wait_gone(step: &Step, name: &str) -> Result<()> {
 impl Kind for Collection {
     fn desired(&self, i: &Inputs) -> Result<Vec<Resource>> {
         let n = &i.env.names;
-        let id = i.known.id(&ID);
+        let id = i.known.id(&ids::COLLECTION);
         let vs = &i.env.file.vector_store;
         let nextgen = vs.generation() == Generation::Nextgen;
         // Ref gives the id (AWS::OpenSearchServerless::Collection's return values).
-        let mut r = Resource::new(&Collection, ID, "OpenSearch Serverless collection", &n.collection)
+        let mut r = Resource::new(&Collection, ids::COLLECTION, "OpenSearch Serverless collection", &n.collection)
             .id_assigned_by_aws("")
             .arn(n.collection_arn(id))
-            .depends_on(&aoss_policy::ENCRYPTION, Needs::Ready)
-            .depends_on(&aoss_policy::NETWORK, Needs::Ready)
+            .depends_on(&ids::ENCRYPTION_POLICY, Needs::Ready)
+            .depends_on(&ids::NETWORK_POLICY, Needs::Ready)
             .wanted_if(vs.is_opensearch())
             .tagged()
             .settings(json!({
@@ -137,7 +137,7 @@ impl Kind for Collection {
             .output("collection_endpoint", n.collection_endpoint(id, nextgen));
         if nextgen {
             // A collection cannot move to another group: a new group means a new collection.
-            r = r.depends_on(&aoss_collection_group::ID, Needs::Ready).replaced_with(&aoss_collection_group::ID);
+            r = r.depends_on(&ids::COLLECTION_GROUP, Needs::Ready).replaced_with(&ids::COLLECTION_GROUP);
         }
         Ok(vec![r])
     }
@@ -172,7 +172,7 @@ impl Kind for Collection {
             return Ok(obs);
         }
         if let Some(id) = c.id() {
-            ctx.assign(&ID, Some(id.to_string()));
+            ctx.assign(&ids::COLLECTION, Some(id.to_string()));
         }
         obs.diff("type", c.r#type().map(|t| t.as_str()).unwrap_or_default(), "VECTORSEARCH", true);
         // A NextGen collection's standby replicas are its group's (which diffs them): whether AWS
@@ -221,7 +221,7 @@ impl Kind for Collection {
             match created {
                 Ok(out) => {
                     let id = out.create_collection_detail().and_then(|d| d.id()).map(str::to_string);
-                    ctx.assign(&ID, id);
+                    ctx.assign(&ids::COLLECTION, id);
                 }
                 // A concurrent deploy won the race: adopt its collection if it is ours.
                 Err(e) if e.is_conflict() => {
@@ -256,7 +256,7 @@ impl Kind for Collection {
             step.ctx.clients.aoss.delete_collection().id(&id).send().await.map_err(aws)
         });
         gone(deleted.await, format!("delete collection {name}"))?;
-        step.ctx.assign(&ID, None);
+        step.ctx.assign(&ids::COLLECTION, None);
         wait_gone(step, &name).await
     }
 }

@@ -9,7 +9,8 @@
 //! update sends all four. A group that still holds a collection cannot be deleted ("You can only
 //! delete empty collection groups that contain no collections", DeleteCollectionGroup).
 
-use super::{Ctx, Id, Inputs, Kind, Observation, Resource, Step, aoss_collection, failed, gone, ours};
+use super::ids;
+use super::{Ctx, Inputs, Kind, Observation, Resource, Step, aoss_collection, failed, gone, ours};
 use crate::aws::{AwsError, aws};
 use crate::config::{Capacity, Generation};
 use crate::error::{Error, Result};
@@ -22,7 +23,6 @@ use std::time::Duration;
 /// A group is deleted once the collection in it is gone, which takes minutes.
 const DELETE_DEADLINE: Duration = Duration::from_secs(20 * 60);
 
-pub const ID: Id = Id::fixed("collection_group");
 
 pub struct CollectionGroup;
 
@@ -74,8 +74,8 @@ impl Kind for CollectionGroup {
         let vs = &i.env.file.vector_store;
         let c = vs.capacity.unwrap_or(Capacity::DEFAULT);
         Ok(vec![
-            Resource::new(&CollectionGroup, ID, "OpenSearch Serverless collection group", &n.collection_group)
-                .arn(n.collection_group_arn(i.known.id(&ID)))
+            Resource::new(&CollectionGroup, ids::COLLECTION_GROUP, "OpenSearch Serverless collection group", &n.collection_group)
+                .arn(n.collection_group_arn(i.known.id(&ids::COLLECTION_GROUP)))
                 .tagged()
                 .wanted_if(vs.is_opensearch() && vs.generation() == Generation::Nextgen)
                 .settings(json!({
@@ -121,7 +121,7 @@ impl Kind for CollectionGroup {
             obs.foreign = Some(why);
             return Ok(obs);
         }
-        ctx.assign(&ID, g.id().map(str::to_string));
+        ctx.assign(&ids::COLLECTION_GROUP, g.id().map(str::to_string));
         obs.diff("generation", g.generation().map(|x| x.as_str()).unwrap_or("CLASSIC"), "NEXTGEN", true);
         obs.diff(
             "standby_replicas",
@@ -164,7 +164,7 @@ impl Kind for CollectionGroup {
                 .await
                 .map_err(aws);
             match created {
-                Ok(out) => ctx.assign(&ID, out.create_collection_group_detail().and_then(|d| d.id()).map(str::to_string)),
+                Ok(out) => ctx.assign(&ids::COLLECTION_GROUP, out.create_collection_group_detail().and_then(|d| d.id()).map(str::to_string)),
                 // A concurrent deploy won the race: adopt its group if it is ours.
                 Err(e) if e.is_conflict() => {
                     ours(self.observe(ctx, r).await?, &format!("collection group {}", r.name))?;
@@ -201,7 +201,7 @@ impl Kind for CollectionGroup {
             step.ctx.clients.aoss.delete_collection_group().id(&id).send().await.map_err(aws)
         });
         gone(deleted.await, format!("delete collection group {}", r.name))?;
-        step.ctx.assign(&ID, None);
+        step.ctx.assign(&ids::COLLECTION_GROUP, None);
         Ok(())
     }
 }

@@ -7,7 +7,8 @@
 //! Security and access policies are two API families with the same lifecycle; the three calls
 //! that differ (get, create, update) are chosen by `Family`, the rest is shared.
 
-use super::{Ctx, Id, Inputs, Kind, Needs, Observation, Resource, Step, failed, gone, iam_role, ours};
+use super::ids;
+use super::{Ctx, Inputs, Kind, Needs, Observation, Resource, Step, failed, gone, ours};
 use crate::aws::{AwsError, aws, from_document};
 use crate::error::Result;
 use async_trait::async_trait;
@@ -20,16 +21,13 @@ enum Family {
     Access,
 }
 
-pub const ENCRYPTION: Id = Id::fixed("encryption_policy");
-pub const NETWORK: Id = Id::fixed("network_policy");
-pub const DATA_ACCESS: Id = Id::fixed("data_access_policy");
 
 pub struct Policy;
 
 fn family(r: &Resource) -> Family {
     match &r.id {
-        id if *id == ENCRYPTION => Family::Security(SecurityPolicyType::Encryption),
-        id if *id == NETWORK => Family::Security(SecurityPolicyType::Network),
+        id if *id == ids::ENCRYPTION_POLICY => Family::Security(SecurityPolicyType::Encryption),
+        id if *id == ids::NETWORK_POLICY => Family::Security(SecurityPolicyType::Network),
         _ => Family::Access,
     }
 }
@@ -116,22 +114,22 @@ impl Kind for Policy {
     fn desired(&self, i: &Inputs) -> Result<Vec<Resource>> {
         let (n, vs) = (&i.env.names, &i.env.file.vector_store);
         let policies = vec![
-            Resource::new(&Policy, ENCRYPTION, "OpenSearch Serverless encryption policy", &n.encryption_policy)
+            Resource::new(&Policy, ids::ENCRYPTION_POLICY, "OpenSearch Serverless encryption policy", &n.encryption_policy)
                 .settings(json!({
                     "collection": n.collection,
                     "key": vs.kms_key_arn.clone().unwrap_or_else(|| "AWS owned key".into()),
                 }))
                 .document(i.document("opensearch/encryption-policy.json")?),
-            Resource::new(&Policy, NETWORK, "OpenSearch Serverless network policy", &n.network_policy)
+            Resource::new(&Policy, ids::NETWORK_POLICY, "OpenSearch Serverless network policy", &n.network_policy)
                 .settings(json!({
                     "collection": n.collection,
                     "access": vs.network_access(),
                     "vpc_endpoints": vs.vpc_endpoints(),
                 }))
                 .document(i.document("opensearch/network-policy.json")?),
-            Resource::new(&Policy, DATA_ACCESS, "OpenSearch Serverless data access policy", &n.access_policy)
+            Resource::new(&Policy, ids::DATA_ACCESS_POLICY, "OpenSearch Serverless data access policy", &n.access_policy)
                 .generational()
-                .depends_on(&iam_role::KNOWLEDGE_BASE_ROLE, Needs::Arn)
+                .depends_on(&ids::KNOWLEDGE_BASE_ROLE, Needs::Arn)
                 .settings(json!({
                     "principals": [i.vars()["arns"]["knowledge_base_role"], i.vars()["deployer"]],
                 }))

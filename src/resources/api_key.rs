@@ -4,8 +4,9 @@
 //! key is the one of this name carrying the environment's ownership tags. The usage plan binds
 //! it to the stage with the quota (usage_plan.rs).
 
+use super::ids;
 use super::rest_api::{patch, tag};
-use super::{Ctx, Id, Inputs, Kind, Observation, Resource, Step, failed, gone, none_owned, owned};
+use super::{Ctx, Inputs, Kind, Observation, Resource, Step, failed, gone, none_owned, owned};
 use crate::aws::{AwsError, aws};
 use crate::config::ApiAuth;
 use crate::error::{Error, Result};
@@ -14,7 +15,6 @@ use aws_sdk_apigateway::types::{ApiKey as AwsApiKey, Op};
 use serde_json::json;
 use std::collections::BTreeMap;
 
-pub const ID: Id = Id::fixed("api_key");
 
 pub struct ApiKey;
 
@@ -53,7 +53,7 @@ fn tags_of(key: &AwsApiKey) -> BTreeMap<String, String> {
 pub async fn value(ctx: &Ctx) -> Result<Option<String>> {
     let name = &ctx.env.names.api_key;
     let read = |e| Error::aws(format!("read API key {name}"), e);
-    let id = match ctx.assigned(&ID) {
+    let id = match ctx.assigned(&ids::API_KEY) {
         Some(id) => id,
         None => {
             let keys = find(ctx, name).await.map_err(read)?;
@@ -73,9 +73,9 @@ impl Kind for ApiKey {
         let n = &i.env.names;
         Ok(vec![
             // Ref gives the id (AWS::ApiGateway::ApiKey's return values).
-            Resource::new(&ApiKey, ID, "API Gateway API key", &n.api_key)
+            Resource::new(&ApiKey, ids::API_KEY, "API Gateway API key", &n.api_key)
                 .id_assigned_by_aws("")
-                .arn(n.api_key_arn(i.known.id(&ID)))
+                .arn(n.api_key_arn(i.known.id(&ids::API_KEY)))
                 .wanted_if(i.env.file.api.auth == ApiAuth::ApiKey)
                 .tagged()
                 .settings(json!({
@@ -101,7 +101,7 @@ impl Kind for ApiKey {
         let Some(key) = owned(ctx, &all, tags_of) else {
             return Ok(none_owned(ctx, &all, tags_of, AwsApiKey::id));
         };
-        ctx.assign(&ID, key.id().map(str::to_string));
+        ctx.assign(&ids::API_KEY, key.id().map(str::to_string));
         let mut obs = Observation::present(key.id().map(str::to_string));
         obs.diff("enabled", key.enabled(), true, false);
         obs.diff_tags(ctx, &tags_of(key));
@@ -126,7 +126,7 @@ impl Kind for ApiKey {
                     .map_err(aws)
                     .map_err(failed(&format!("create API key {}", r.name)))?;
                 let id = created.id().unwrap_or_default().to_string();
-                ctx.assign(&ID, Some(id.clone()));
+                ctx.assign(&ids::API_KEY, Some(id.clone()));
                 (step.exists)();
                 return Ok(());
             }

@@ -3,8 +3,9 @@
 //! routes it deployed into the deployment's description, and creates a new deployment only when
 //! that fingerprint changes, so an unchanged API is never redeployed.
 
+use super::ids;
 use super::rest_api::{self, patch};
-use super::{Ctx, Id, Inputs, Kind, Needs, Observation, Resource, Step, failed, gone, ours};
+use super::{Ctx, Inputs, Kind, Needs, Observation, Resource, Step, failed, gone, ours};
 use crate::aws::aws;
 use crate::error::{Error, Result};
 use async_trait::async_trait;
@@ -13,7 +14,6 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 
-pub const ID: Id = Id::fixed("api_stage");
 
 pub struct Stage;
 
@@ -34,7 +34,7 @@ pub fn deployment_description(ctx: &Ctx) -> Result<String> {
 }
 
 fn api_id(ctx: &Ctx) -> Option<String> {
-    ctx.assigned(&rest_api::ID)
+    ctx.assigned(&ids::REST_API)
 }
 
 #[async_trait]
@@ -42,21 +42,21 @@ impl Kind for Stage {
     fn desired(&self, i: &Inputs) -> Result<Vec<Resource>> {
         let (n, api) = (&i.env.names, &i.env.file.api);
         Ok(vec![
-            Resource::new(&Stage, ID, "API Gateway deployment and stage", &api.stage_name)
-                .depends_on(&rest_api::ID, Needs::Ready)
-                .contained_in(&rest_api::ID)
-                .observed_after(&rest_api::ID)
+            Resource::new(&Stage, ids::API_STAGE, "API Gateway deployment and stage", &api.stage_name)
+                .depends_on(&ids::REST_API, Needs::Ready)
+                .contained_in(&ids::REST_API)
+                .observed_after(&ids::REST_API)
                 .tagged()
                 .settings(json!({
                     "throttling_rate_limit": api.throttling_rate_limit,
                     "throttling_burst_limit": api.throttling_burst_limit,
                 }))
-                .output("api_url", n.invoke_url(i.known.id(&rest_api::ID), &api.stage_name)),
+                .output("api_url", n.invoke_url(i.known.id(&ids::REST_API), &api.stage_name)),
         ])
     }
 
     fn cloudformation(&self, ctx: &Ctx, r: &Resource) -> Result<Vec<(String, serde_json::Value)>> {
-        let (api, deployment) = (super::logical_id(&rest_api::ID), rest_api::deployment_logical_id(&ctx.env));
+        let (api, deployment) = (super::logical_id(&ids::REST_API), rest_api::deployment_logical_id(&ctx.env));
         let a = &ctx.env.file.api;
         let properties = json!({
             "StageName": r.name,

@@ -7,7 +7,8 @@
 //! `EventBridgeConfiguration` and puts back the topic, queue and Lambda configurations it found.
 //! It lives in the bucket: deleting the bucket deletes it.
 
-use super::{Ctx, Id, Inputs, Kind, Needs, Observation, Resource, Step, failed, s3_bucket};
+use super::ids;
+use super::{Ctx, Inputs, Kind, Needs, Observation, Resource, Step, failed};
 use crate::aws::aws;
 use crate::error::{Error, Result};
 use async_trait::async_trait;
@@ -15,7 +16,6 @@ use aws_sdk_s3::operation::get_bucket_notification_configuration::GetBucketNotif
 use aws_sdk_s3::types::{EventBridgeConfiguration, NotificationConfiguration};
 use serde_json::json;
 
-pub const ID: Id = Id::fixed("bucket_notifications");
 
 pub struct BucketNotifications;
 
@@ -46,10 +46,10 @@ impl Kind for BucketNotifications {
         }
         let n = &i.env.names;
         Ok(vec![
-            Resource::new(&BucketNotifications, ID, "S3 EventBridge notifications", &n.documents_bucket)
+            Resource::new(&BucketNotifications, ids::BUCKET_NOTIFICATIONS, "S3 EventBridge notifications", &n.documents_bucket)
                 .wanted_if(i.env.syncs_on_change())
-                .depends_on(&s3_bucket::ID, Needs::Ready)
-                .contained_in(&s3_bucket::ID)
+                .depends_on(&ids::DOCUMENTS_BUCKET, Needs::Ready)
+                .contained_in(&ids::DOCUMENTS_BUCKET)
                 .settings(json!({
                     "bucket": n.documents_bucket,
                     "destination": "the account's default EventBridge bus (all object events)",

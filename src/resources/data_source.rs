@@ -4,8 +4,9 @@
 //! DELETE can leave a data source stuck in DELETE_UNSUCCESSFUL, blocking the knowledge base's
 //! deletion.
 
+use super::ids;
 use super::{
-    Ctx, Id, Inputs, Kind, Needs, Observation, Phase, Resource, Status, Step, failed, knowledge_base, s3_bucket,
+    Ctx, Id, Inputs, Kind, Needs, Observation, Phase, Resource, Status, Step, failed,
 };
 use crate::aws::{AwsError, aws};
 use crate::config::{Chunking, StoreKind};
@@ -54,12 +55,12 @@ fn resource(name: &str, declared: Option<(&crate::config::DataSource, &Inputs)>)
     let mut r = Resource::new(&DataSource, id_of(name), "Bedrock data source (S3)", name)
         .id_assigned_by_aws("DataSourceId")
         .generational()
-        .depends_on(&knowledge_base::ID, Needs::Ready)
-        .contained_in(&knowledge_base::ID)
-        .observed_after(&knowledge_base::ID);
+        .depends_on(&ids::KNOWLEDGE_BASE, Needs::Ready)
+        .contained_in(&ids::KNOWLEDGE_BASE)
+        .observed_after(&ids::KNOWLEDGE_BASE);
     let Some((ds, i)) = declared else { return r };
     if ds.bucket.is_none() {
-        r = r.depends_on(&s3_bucket::ID, Needs::Ready);
+        r = r.depends_on(&ids::DOCUMENTS_BUCKET, Needs::Ready);
     }
     r.settings(json!({
         "bucket": i.env.names.bucket_arn(i.env.data_source_bucket(ds)),
@@ -411,7 +412,7 @@ impl Kind for DataSource {
             s3["InclusionPrefixes"] = json!(ds.inclusion_prefixes);
         }
         let properties = json!({
-            "KnowledgeBaseId": {"Ref": super::logical_id(&knowledge_base::ID)},
+            "KnowledgeBaseId": {"Ref": super::logical_id(&ids::KNOWLEDGE_BASE)},
             "Name": r.name,
             "DataSourceConfiguration": {"Type": "S3", "S3Configuration": s3},
             "VectorIngestionConfiguration": {"ChunkingConfiguration": ctx.env.chunking.as_ref().map(chunking_cfn)},
@@ -422,7 +423,7 @@ impl Kind for DataSource {
 
     async fn observe(&self, ctx: &Ctx, r: &Resource) -> Result<Observation> {
         let name = r.name.as_str();
-        let Some(kb) = ctx.assigned(&knowledge_base::ID) else { return Ok(Observation::absent()) };
+        let Some(kb) = ctx.assigned(&ids::KNOWLEDGE_BASE) else { return Ok(Observation::absent()) };
         let read = |e| Error::aws(format!("read data source {name}"), e);
         let Some((_, id)) = list(ctx, &kb).await.map_err(read)?.into_iter().find(|(n, _)| n == name) else {
             return Ok(Observation::absent());
@@ -458,7 +459,7 @@ impl Kind for DataSource {
     async fn apply(&self, step: &Step, r: &Resource, obs: &Observation) -> Result<()> {
         let ctx = &step.ctx;
         let name = r.name.as_str();
-        let Some(kb) = ctx.assigned(&knowledge_base::ID) else {
+        let Some(kb) = ctx.assigned(&ids::KNOWLEDGE_BASE) else {
             return Err(Error::Incomplete { message: "the knowledge base id is unknown".into(), help: None });
         };
         let agent = &ctx.clients.agent;
@@ -517,13 +518,13 @@ impl Kind for DataSource {
     }
 
     async fn delete(&self, step: &Step, r: &Resource, obs: &Observation) -> Result<()> {
-        let (Some(kb), Some(id)) = (step.ctx.assigned(&knowledge_base::ID), obs.id.clone()) else { return Ok(()) };
+        let (Some(kb), Some(id)) = (step.ctx.assigned(&ids::KNOWLEDGE_BASE), obs.id.clone()) else { return Ok(()) };
         delete_one(step, &kb, &id, &r.name).await
     }
 
     /// Data sources the environment file no longer names still live in the knowledge base.
     async fn leftovers(&self, ctx: &Ctx, declared: &[Id]) -> Result<Vec<(Resource, Observation)>> {
-        let Some(kb) = ctx.assigned(&knowledge_base::ID) else { return Ok(Vec::new()) };
+        let Some(kb) = ctx.assigned(&ids::KNOWLEDGE_BASE) else { return Ok(Vec::new()) };
         let listed =
             list(ctx, &kb).await.map_err(|e| Error::aws(format!("list the data sources of knowledge base {kb}"), e))?;
         let mut found = Vec::new();
@@ -552,7 +553,7 @@ impl Kind for DataSource {
     /// Whether documents changed after the last completed job started: the newest object
     /// version or delete marker under the prefix against the job's start.
     async fn inspect(&self, ctx: &Ctx, r: &Resource, obs: &mut Observation) -> Result<()> {
-        let (Some(kb), Some(id)) = (ctx.assigned(&knowledge_base::ID), obs.id.clone()) else { return Ok(()) };
+        let (Some(kb), Some(id)) = (ctx.assigned(&ids::KNOWLEDGE_BASE), obs.id.clone()) else { return Ok(()) };
         let Some(ds) = ctx.env.file.data_sources.iter().find(|d| d.name == r.name) else { return Ok(()) };
         let read = |e| Error::aws(format!("read the ingestion jobs of data source {}", r.name), e);
         let completed = ctx
@@ -606,7 +607,7 @@ impl Kind for DataSource {
     }
 
     async fn ingest(&self, ctx: &Arc<Ctx>, r: &Resource) -> Result<JobResult> {
-        let (Some(kb), Some(id)) = (ctx.assigned(&knowledge_base::ID), ctx.assigned(&r.id)) else {
+        let (Some(kb), Some(id)) = (ctx.assigned(&ids::KNOWLEDGE_BASE), ctx.assigned(&r.id)) else {
             return Err(Error::Incomplete {
                 message: format!("data source {}: not created yet, so nothing to ingest", r.name),
                 help: Some("run deploy again: it creates what is missing and ingests".into()),

@@ -2,9 +2,9 @@
 //! IAM is eventually consistent: a new role is not assumable for some seconds, which the services
 //! that assume it (Bedrock, Lambda) report as a validation error their modules retry on.
 
+use super::ids;
 use super::{
-    Ctx, Id, Inputs, Kind, Needs, Observation, Resource, Step, aoss_collection, failed, gone, knowledge_base, ours,
-    s3_bucket,
+    Ctx, Id, Inputs, Kind, Needs, Observation, Resource, Step, failed, gone, ours,
 };
 use crate::aws::{aws, parse_policy};
 use crate::error::{Error, Result};
@@ -13,10 +13,6 @@ use aws_sdk_iam::types::Tag;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 
-pub const KNOWLEDGE_BASE_ROLE: Id = Id::fixed("knowledge_base_role");
-pub const API_ROLE: Id = Id::fixed("api_role");
-pub const SYNC_ROLE: Id = Id::fixed("sync_role");
-pub const SCHEDULER_ROLE: Id = Id::fixed("scheduler_role");
 
 pub struct Role;
 
@@ -66,33 +62,33 @@ impl Kind for Role {
         let n = &i.env.names;
         let mut kb_role = role(
             i,
-            KNOWLEDGE_BASE_ROLE,
+            ids::KNOWLEDGE_BASE_ROLE,
             &n.knowledge_base_role,
             "bedrock.amazonaws.com (this account's knowledge bases in this region)",
             "knowledge-base-access",
             "knowledge-base",
         )?
-        .observed_after(&aoss_collection::ID)
+        .observed_after(&ids::COLLECTION)
         .generational();
         if i.env.uses_documents_bucket() {
-            kb_role = kb_role.depends_on(&s3_bucket::ID, Needs::Arn);
+            kb_role = kb_role.depends_on(&ids::DOCUMENTS_BUCKET, Needs::Arn);
         }
-        let kb_role = kb_role.depends_on(&aoss_collection::ID, Needs::Arn);
-        let api_role = role(i, API_ROLE, &n.api_role, "lambda.amazonaws.com", "query-function-access", "api")?
-            .depends_on(&knowledge_base::ID, Needs::Arn)
-            .observed_after(&knowledge_base::ID)
+        let kb_role = kb_role.depends_on(&ids::COLLECTION, Needs::Arn);
+        let api_role = role(i, ids::API_ROLE, &n.api_role, "lambda.amazonaws.com", "query-function-access", "api")?
+            .depends_on(&ids::KNOWLEDGE_BASE, Needs::Arn)
+            .observed_after(&ids::KNOWLEDGE_BASE)
             .generational();
         // With `[sync]` triggers: the trigger function's (start ingestion, record its re-checks)
         // and EventBridge Scheduler's (invoke the trigger function).
         let wanted = i.env.syncs_automatically();
-        let sync_role = role(i, SYNC_ROLE, &n.sync_role, "lambda.amazonaws.com", "sync-trigger-access", "sync")?
+        let sync_role = role(i, ids::SYNC_ROLE, &n.sync_role, "lambda.amazonaws.com", "sync-trigger-access", "sync")?
             .wanted_if(wanted)
-            .depends_on(&knowledge_base::ID, Needs::Arn)
-            .observed_after(&knowledge_base::ID)
+            .depends_on(&ids::KNOWLEDGE_BASE, Needs::Arn)
+            .observed_after(&ids::KNOWLEDGE_BASE)
             .generational();
         let scheduler_role = role(
             i,
-            SCHEDULER_ROLE,
+            ids::SCHEDULER_ROLE,
             &n.scheduler_role,
             "scheduler.amazonaws.com (this account's schedules)",
             "invoke-sync-trigger",

@@ -5,9 +5,9 @@
 //! (`[vector_store] kind`), declared by the index's ARN (S3VectorsConfiguration takes either
 //! indexArn alone or vectorBucketArn with indexName: the oneOf of the CloudFormation schema).
 
+use super::ids;
 use super::{
-    Ctx, Id, Inputs, Kind, Needs, Observation, Phase, Resource, Status, Step, aoss_collection, data_source, failed,
-    iam_role, ours, s3_vector_index, vector_index,
+    Ctx, Inputs, Kind, Needs, Observation, Phase, Resource, Status, Step, data_source, failed, ours,
 };
 use crate::config::StoreKind;
 use crate::aws::{AwsError, aws};
@@ -31,7 +31,6 @@ use std::time::Duration;
 const PROPAGATION_DEADLINE: Duration = Duration::from_secs(5 * 60);
 const READY_DEADLINE: Duration = Duration::from_secs(15 * 60);
 
-pub const ID: Id = Id::fixed("knowledge_base");
 
 pub struct KnowledgeBase;
 
@@ -228,7 +227,7 @@ fn wanted(ctx: &Ctx) -> Value {
     });
     match vs.kind {
         StoreKind::Opensearch => {
-            want["collection"] = json!(n.collection_arn(ctx.assigned(&aoss_collection::ID).as_deref()));
+            want["collection"] = json!(n.collection_arn(ctx.assigned(&ids::COLLECTION).as_deref()));
             want["index"] = json!(n.vector_index);
             want["fields"] = json!([VECTOR_FIELD, TEXT_FIELD, METADATA_FIELD]);
         }
@@ -290,7 +289,7 @@ fn configuration(ctx: &Ctx) -> (KnowledgeBaseConfiguration, Option<StorageConfig
                 .build()
                 .expect("fields are set");
             let aoss = OpenSearchServerlessConfiguration::builder()
-                .collection_arn(n.collection_arn(ctx.assigned(&aoss_collection::ID).as_deref()))
+                .collection_arn(n.collection_arn(ctx.assigned(&ids::COLLECTION).as_deref()))
                 .vector_index_name(&n.vector_index)
                 .field_mapping(mapping)
                 .build()
@@ -345,22 +344,22 @@ impl Kind for KnowledgeBase {
     /// Its data lives in the index: a new index means a new knowledge base.
     fn desired(&self, i: &Inputs) -> Result<Vec<Resource>> {
         let n = &i.env.names;
-        let id = i.known.id(&ID);
+        let id = i.known.id(&ids::KNOWLEDGE_BASE);
         // Ref gives the id (AWS::Bedrock::KnowledgeBase's return values).
-        let kb = Resource::new(&KnowledgeBase, ID, "Bedrock knowledge base", &n.knowledge_base)
+        let kb = Resource::new(&KnowledgeBase, ids::KNOWLEDGE_BASE, "Bedrock knowledge base", &n.knowledge_base)
             .id_assigned_by_aws("")
             .generational()
             .arn(n.knowledge_base_arn(id))
-            .depends_on(&iam_role::KNOWLEDGE_BASE_ROLE, Needs::Ready)
+            .depends_on(&ids::KNOWLEDGE_BASE_ROLE, Needs::Ready)
             .tagged()
             .output("knowledge_base_id", id.unwrap_or(AFTER_APPLY));
         let (model, dims) = (&i.vars()["arns"]["embedding_model"], i.env.file.knowledge_base.dimensions);
         let vs = &i.env.file.vector_store;
         let kb = match i.env.file.vector_store.kind {
             StoreKind::Opensearch => kb
-                .depends_on(&vector_index::ID, Needs::Ready)
-                .replaced_with(&vector_index::ID)
-                .observed_after(&aoss_collection::ID)
+                .depends_on(&ids::VECTOR_INDEX, Needs::Ready)
+                .replaced_with(&ids::VECTOR_INDEX)
+                .observed_after(&ids::COLLECTION)
                 .settings(json!({
                     "embedding_model": model,
                     "dimensions": dims,
@@ -368,8 +367,8 @@ impl Kind for KnowledgeBase {
                     "field_mapping": {"vector": VECTOR_FIELD, "text": TEXT_FIELD, "metadata": METADATA_FIELD},
                 })),
             StoreKind::S3Vectors => kb
-                .depends_on(&s3_vector_index::ID, Needs::Ready)
-                .replaced_with(&s3_vector_index::ID)
+                .depends_on(&ids::S3_VECTOR_INDEX, Needs::Ready)
+                .replaced_with(&ids::S3_VECTOR_INDEX)
                 .settings(json!({
                     "embedding_model": model,
                     "dimensions": dims,
@@ -398,7 +397,7 @@ impl Kind for KnowledgeBase {
         let properties = json!({
             "Name": r.name,
             "Description": description(ctx),
-            "RoleArn": {"Fn::GetAtt": [super::logical_id(&iam_role::KNOWLEDGE_BASE_ROLE), "Arn"]},
+            "RoleArn": {"Fn::GetAtt": [super::logical_id(&ids::KNOWLEDGE_BASE_ROLE), "Arn"]},
             "KnowledgeBaseConfiguration": {
                 "Type": "VECTOR",
                 "VectorKnowledgeBaseConfiguration": {
@@ -412,7 +411,7 @@ impl Kind for KnowledgeBase {
                 StoreKind::Opensearch => json!({
                     "Type": "OPENSEARCH_SERVERLESS",
                     "OpensearchServerlessConfiguration": {
-                        "CollectionArn": {"Fn::GetAtt": [super::logical_id(&aoss_collection::ID), "Arn"]},
+                        "CollectionArn": {"Fn::GetAtt": [super::logical_id(&ids::COLLECTION), "Arn"]},
                         "VectorIndexName": ctx.env.names.vector_index,
                         "FieldMapping": {"VectorField": VECTOR_FIELD, "TextField": TEXT_FIELD, "MetadataField": METADATA_FIELD}
                     }
@@ -421,7 +420,7 @@ impl Kind for KnowledgeBase {
                 StoreKind::S3Vectors | StoreKind::Managed => json!({
                     "Type": "S3_VECTORS",
                     "S3VectorsConfiguration": {
-                        "IndexArn": {"Fn::GetAtt": [super::logical_id(&s3_vector_index::ID), "IndexArn"]}
+                        "IndexArn": {"Fn::GetAtt": [super::logical_id(&ids::S3_VECTOR_INDEX), "IndexArn"]}
                     }
                 }),
             },
@@ -446,7 +445,7 @@ impl Kind for KnowledgeBase {
             obs.foreign = Some(why);
             return Ok(obs);
         }
-        ctx.assign(&ID, Some(id));
+        ctx.assign(&ids::KNOWLEDGE_BASE, Some(id));
         let (have, want) = (immutable(&kb), wanted(ctx));
         for key in [
             "type",
@@ -510,7 +509,7 @@ impl Kind for KnowledgeBase {
                 }
                 Err(e) => return Err(Error::aws(format!("create knowledge base {}", r.name), e)),
             };
-            ctx.assign(&ID, Some(id.clone()));
+            ctx.assign(&ids::KNOWLEDGE_BASE, Some(id.clone()));
             (step.exists)();
             return wait_active(step, &id).await;
         }
@@ -568,7 +567,7 @@ impl Kind for KnowledgeBase {
             Err(e) if e.is_not_found() => return Ok(()),
             Err(e) => return Err(Error::aws(format!("delete knowledge base {id}"), e)),
         }
-        ctx.assign(&ID, None);
+        ctx.assign(&ids::KNOWLEDGE_BASE, None);
         wait_gone(step, &id).await
     }
 }

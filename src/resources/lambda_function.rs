@@ -6,9 +6,9 @@
 //! time: each step waits for LastUpdateStatus=Successful before the next. A new role is not
 //! assumable for some seconds (InvalidParameterValueException), which CreateFunction retries.
 
+use super::ids;
 use super::{
-    Ctx, Id, Inputs, Kind, Needs, Observation, Phase, Resource, Status, Step, data_source, failed, gone, iam_role,
-    knowledge_base, ours, sqs_queue, sync_schedule,
+    Ctx, Inputs, Kind, Needs, Observation, Phase, Resource, Status, Step, data_source, failed, gone, ours, sync_schedule,
 };
 use crate::aws::{AwsError, aws};
 use crate::config::{Architecture as Arch, Retrieval};
@@ -28,8 +28,6 @@ use std::time::Duration;
 
 const ROLE_PROPAGATION_DEADLINE: Duration = Duration::from_secs(3 * 60);
 const READY_DEADLINE: Duration = Duration::from_secs(10 * 60);
-pub const ID: Id = Id::fixed("function");
-pub const SYNC_ID: Id = Id::fixed("sync_function");
 
 pub struct Function;
 
@@ -66,7 +64,7 @@ const ASYNC_RETRIES: i32 = 2;
 
 fn spec(ctx: &Ctx, r: &Resource) -> Spec {
     let (n, f) = (&ctx.env.names, &ctx.env.file.lambda);
-    if r.id == SYNC_ID {
+    if r.id == ids::SYNC_FUNCTION {
         return Spec {
             role: n.role_arn(&n.sync_role),
             files: vec![("handler.py", ctx.templates.asset("sync/handler.py").to_string())],
@@ -111,7 +109,7 @@ fn zip(files: &[(&str, String)]) -> Vec<u8> {
 
 /// The query function's deployment package.
 pub fn package(ctx: &Ctx) -> Vec<u8> {
-    let query = Resource::new(&Function, ID, "Lambda function", &ctx.env.names.function);
+    let query = Resource::new(&Function, ids::FUNCTION, "Lambda function", &ctx.env.names.function);
     zip(&spec(ctx, &query).files)
 }
 
@@ -145,7 +143,7 @@ pub fn variables(ctx: &Ctx) -> BTreeMap<String, String> {
     let n = &ctx.env.names;
     let model = n.generation_model_arn(&ctx.env.file.lambda.generation_model);
     let mut vars = BTreeMap::from([
-        ("KNOWLEDGE_BASE_ID".to_string(), ctx.assigned(&knowledge_base::ID).unwrap_or_else(|| AFTER_APPLY.into())),
+        ("KNOWLEDGE_BASE_ID".to_string(), ctx.assigned(&ids::KNOWLEDGE_BASE).unwrap_or_else(|| AFTER_APPLY.into())),
         ("GENERATION_MODEL_ARN".to_string(), model),
         // A NextGen store may be asleep: only then is a slow answer a wake-up worth retrying.
         ("VECTOR_STORE_GENERATION".to_string(), store_variable(&ctx.env.file.vector_store).to_string()),
@@ -179,7 +177,7 @@ pub fn sync_variables(ctx: &Ctx) -> BTreeMap<String, String> {
     let n = &ctx.env.names;
     let known = ctx.known();
     BTreeMap::from([
-        ("KNOWLEDGE_BASE_ID".to_string(), known.id(&knowledge_base::ID).unwrap_or(AFTER_APPLY).to_string()),
+        ("KNOWLEDGE_BASE_ID".to_string(), known.id(&ids::KNOWLEDGE_BASE).unwrap_or(AFTER_APPLY).to_string()),
         ("DATA_SOURCES".to_string(), sync_data_sources(&ctx.env, &known).to_string()),
         ("SCHEDULER_ROLE_ARN".to_string(), n.role_arn(&n.scheduler_role)),
         ("RECHECK_SCHEDULE_PREFIX".to_string(), n.recheck_schedule_prefix.clone()),
@@ -372,13 +370,13 @@ async fn wait_ready(step: &Step, name: &str) -> Result<()> {
 /// The sync trigger, wanted with `sync.trigger = "on_change"` or a `sync.schedule`.
 fn sync_function(i: &Inputs) -> Resource {
     let (n, f) = (&i.env.names, &i.env.file.lambda);
-    let mut r = Resource::new(&Function, SYNC_ID, "Lambda function", &n.sync_function)
+    let mut r = Resource::new(&Function, ids::SYNC_FUNCTION, "Lambda function", &n.sync_function)
         .arn(n.sync_function_arn())
         .wanted_if(i.env.syncs_automatically())
-        .depends_on(&iam_role::SYNC_ROLE, Needs::Ready)
-        .depends_on(&sqs_queue::ID, Needs::Ready)
-        .depends_on(&knowledge_base::ID, Needs::Arn)
-        .observed_after(&knowledge_base::ID);
+        .depends_on(&ids::SYNC_ROLE, Needs::Ready)
+        .depends_on(&ids::SYNC_FAILURES, Needs::Ready)
+        .depends_on(&ids::KNOWLEDGE_BASE, Needs::Arn)
+        .observed_after(&ids::KNOWLEDGE_BASE);
     for ds in &i.env.file.data_sources {
         let id = data_source::id_of(&ds.name);
         r = r.depends_on(&id, Needs::Arn).observed_after(&id);
@@ -403,11 +401,11 @@ impl Kind for Function {
     fn desired(&self, i: &Inputs) -> Result<Vec<Resource>> {
         let (n, f) = (&i.env.names, &i.env.file.lambda);
         Ok(vec![
-            Resource::new(&Function, ID, "Lambda function", &n.function)
+            Resource::new(&Function, ids::FUNCTION, "Lambda function", &n.function)
                 .arn(n.function_arn())
-                .depends_on(&iam_role::API_ROLE, Needs::Ready)
-                .depends_on(&knowledge_base::ID, Needs::Arn)
-                .observed_after(&knowledge_base::ID)
+                .depends_on(&ids::API_ROLE, Needs::Ready)
+                .depends_on(&ids::KNOWLEDGE_BASE, Needs::Arn)
+                .observed_after(&ids::KNOWLEDGE_BASE)
                 .tagged()
                 .settings(json!({
                     "runtime": f.runtime,
@@ -418,7 +416,7 @@ impl Kind for Function {
                     "code": "templates/lambda/handler.py and templates/lambda/index.html, zipped in memory",
                     "reserved_concurrency": f.reserved_concurrency,
                     "environment": {
-                        "KNOWLEDGE_BASE_ID": i.known.id(&knowledge_base::ID).unwrap_or(AFTER_APPLY),
+                        "KNOWLEDGE_BASE_ID": i.known.id(&ids::KNOWLEDGE_BASE).unwrap_or(AFTER_APPLY),
                         // The variable as the function gets it (variables()).
                         "GENERATION_MODEL_ARN": n.generation_model_arn(&f.generation_model),
                     },
@@ -435,7 +433,7 @@ impl Kind for Function {
     fn cloudformation(&self, ctx: &Ctx, r: &Resource) -> Result<Vec<(String, serde_json::Value)>> {
         let s = spec(ctx, r);
         let f = &ctx.env.file.lambda;
-        let role = if r.id == SYNC_ID { &iam_role::SYNC_ROLE } else { &iam_role::API_ROLE };
+        let role = if r.id == ids::SYNC_FUNCTION { &ids::SYNC_ROLE } else { &ids::API_ROLE };
         let mut properties = json!({
             "FunctionName": r.name,
             "Description": s.description,
@@ -580,7 +578,7 @@ impl Kind for Function {
     /// The sync trigger's last job: the newest job of any data source whose description says the
     /// trigger started it (templates/sync/handler.py).
     async fn inspect(&self, ctx: &Ctx, r: &Resource, obs: &mut Observation) -> Result<()> {
-        let Some(kb) = ctx.assigned(&knowledge_base::ID).filter(|_| r.id == SYNC_ID) else { return Ok(()) };
+        let Some(kb) = ctx.assigned(&ids::KNOWLEDGE_BASE).filter(|_| r.id == ids::SYNC_FUNCTION) else { return Ok(()) };
         let mut last: Option<(String, aws_sdk_bedrockagent::types::IngestionJobSummary)> = None;
         for ds in &ctx.env.file.data_sources {
             let Some(id) = ctx.assigned(&data_source::id_of(&ds.name)) else { continue };
@@ -626,7 +624,7 @@ impl Kind for Function {
         step.progress("deleting", &format!("function {name}"));
         let deleted = step.ctx.clients.lambda.delete_function().function_name(name).send().await;
         gone(deleted.map_err(aws), format!("delete function {name}"))?;
-        if r.id == SYNC_ID {
+        if r.id == ids::SYNC_FUNCTION {
             sync_schedule::delete_rechecks(step).await?;
         }
         Ok(())

@@ -8,7 +8,8 @@
 //! an untagged group of exactly this name is adopted (tagged), since only the function writes
 //! there, unless the function itself is not ragstack's.
 
-use super::{Ctx, Id, Inputs, Kind, Observation, Resource, Step, failed, gone, lambda_function, ours};
+use super::ids;
+use super::{Ctx, Id, Inputs, Kind, Observation, Resource, Step, failed, gone, ours};
 use crate::aws::{AwsError, aws};
 use crate::error::{Error, Result};
 use crate::naming::{TAG_ENVIRONMENT, TAG_MANAGED};
@@ -17,8 +18,6 @@ use aws_sdk_cloudwatchlogs::types::LogGroup as AwsLogGroup;
 use serde_json::json;
 use std::collections::BTreeMap;
 
-pub const ID: Id = Id::fixed("log_group");
-pub const SYNC_ID: Id = Id::fixed("sync_log_group");
 
 pub struct LogGroup;
 
@@ -77,8 +76,8 @@ impl Kind for LogGroup {
                 }))
         };
         Ok(vec![
-            group(ID, &n.log_group, &n.function, &lambda_function::ID),
-            group(SYNC_ID, &n.sync_log_group, &n.sync_function, &lambda_function::SYNC_ID)
+            group(ids::LOG_GROUP, &n.log_group, &n.function, &ids::FUNCTION),
+            group(ids::SYNC_LOG_GROUP, &n.sync_log_group, &n.sync_function, &ids::SYNC_FUNCTION)
                 .wanted_if(i.env.syncs_automatically()),
         ])
     }

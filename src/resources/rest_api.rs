@@ -11,8 +11,10 @@
 //! take effect only with a new deployment (developer guide: "you need to deploy the API for the
 //! changes to take effect"): they are part of the fingerprint the stage deploys.
 
+use super::ids;
+use crate::template_vars;
 use super::{
-    Ctx, Id, Inputs, Kind, Needs, Observation, Resource, Step, failed, gone, lambda_function, none_owned, owned, template_vars,
+    Ctx, Id, Inputs, Kind, Needs, Observation, Resource, Step, failed, gone, lambda_function, none_owned, owned,
 };
 use crate::aws::aws;
 use crate::error::{Error, Result};
@@ -25,7 +27,6 @@ use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-pub const ID: Id = Id::fixed("rest_api");
 
 pub struct RestApi;
 
@@ -64,7 +65,7 @@ pub fn deployment_logical_id(env: &Environment) -> String {
     let routes: Vec<String> = ROUTES.iter().map(|&r| format!("{} {} {}", r.0, r.1, key_required(env, r))).collect();
     let frozen = json!([routes, env.names.integration_uri(), env.file.api.allowed_source_cidrs]);
     let hash = sha2::Sha256::digest(frozen.to_string().as_bytes());
-    format!("{}Deployment{}", super::logical_id(&ID), hash.iter().take(4).map(|b| format!("{b:02x}")).collect::<String>())
+    format!("{}Deployment{}", super::logical_id(&ids::REST_API), hash.iter().take(4).map(|b| format!("{b:02x}")).collect::<String>())
 }
 
 /// The resource policy the API should have (with its id known), or null when it is public.
@@ -72,7 +73,10 @@ pub fn desired_policy(ctx: &Ctx) -> Result<Value> {
     if ctx.env.file.api.allowed_source_cidrs.is_empty() {
         return Ok(Value::Null);
     }
-    ctx.templates.render_json(POLICY_TEMPLATE, &template_vars::variables(&ctx.env, &ctx.known()))
+    // Rendered again with the API's own id, which AWS assigns during this run.
+    let known = ctx.known();
+    let ids = template_vars::Assigned { rest_api: known.id(&ids::REST_API), ..Default::default() };
+    ctx.templates.render_json(POLICY_TEMPLATE, &template_vars::variables(&ctx.env, &known, &ids))
 }
 
 const POLICY_TEMPLATE: &str = "apigateway/rest-api-policy.json";
@@ -194,7 +198,7 @@ async fn create(step: &Step, r: &Resource) -> Result<String> {
             break;
         }
     }
-    ctx.assign(&ID, Some(keeper.clone()));
+    ctx.assign(&ids::REST_API, Some(keeper.clone()));
     Ok(keeper)
 }
 
@@ -231,12 +235,12 @@ async fn ensure_path(
 impl Kind for RestApi {
     fn desired(&self, i: &Inputs) -> Result<Vec<Resource>> {
         let n = &i.env.names;
-        let id = i.known.id(&ID);
+        let id = i.known.id(&ids::REST_API);
         // Ref gives the id (AWS::ApiGateway::RestApi's return values).
-        let api = Resource::new(&RestApi, ID, "API Gateway REST API", &n.rest_api)
+        let api = Resource::new(&RestApi, ids::REST_API, "API Gateway REST API", &n.rest_api)
             .id_assigned_by_aws("")
                 .arn(n.rest_api_arn(id))
-                .depends_on(&lambda_function::ID, Needs::Arn)
+                .depends_on(&ids::FUNCTION, Needs::Arn)
                 .tagged()
                 .settings(json!({
                     "endpoint": "REGIONAL",
@@ -269,7 +273,7 @@ impl Kind for RestApi {
             // API Gateway reads `execute-api:/...` as this API (API Gateway Developer Guide,
             // "Create and attach an API Gateway resource policy to an API").
             let n = &ctx.env.names;
-            let own = format!("arn:{}:execute-api:{}:{}:{}/", n.partition, n.region, n.account, ctx.known().id(&ID).unwrap_or_default());
+            let own = format!("arn:{}:execute-api:{}:{}:{}/", n.partition, n.region, n.account, ctx.known().id(&ids::REST_API).unwrap_or_default());
             properties["Policy"] = serde_json::from_str(&r.rendered(0).to_string().replace(&own, "execute-api:/"))
                 .expect("a policy with an ARN replaced is still JSON");
         }
@@ -299,10 +303,10 @@ impl Kind for RestApi {
             out.push((name, super::cfn("AWS::ApiGateway::Method", m)));
         }
         let permission = json!({
-            "FunctionName": {"Ref": super::logical_id(&lambda_function::ID)},
+            "FunctionName": {"Ref": super::logical_id(&ids::FUNCTION)},
             "Action": "lambda:InvokeFunction",
             "Principal": "apigateway.amazonaws.com",
-            "SourceArn": ctx.env.names.execute_api_arn(ctx.known().id(&ID)),
+            "SourceArn": ctx.env.names.execute_api_arn(ctx.known().id(&ids::REST_API)),
         });
         out.push((format!("{api}InvokePermission"), super::cfn("AWS::Lambda::Permission", permission)));
         let mut deployment = super::cfn("AWS::ApiGateway::Deployment", json!({"RestApiId": {"Ref": api}}));
@@ -318,7 +322,7 @@ impl Kind for RestApi {
             return Ok(none_owned(ctx, &all, tags_of, AwsRestApi::id));
         };
         let id = api.id().unwrap_or_default().to_string();
-        ctx.assign(&ID, Some(id.clone()));
+        ctx.assign(&ids::REST_API, Some(id.clone()));
         let mut obs = Observation::present(Some(id.clone()));
         let endpoint: Vec<&str> =
             api.endpoint_configuration().map(|c| c.types().iter().map(|t| t.as_str()).collect()).unwrap_or_default();

@@ -5,7 +5,8 @@
 //! is never seen untagged, even when a run is killed right after: a bucket of this name without
 //! ragstack's tags is somebody else's, and neither deploy nor teardown touches it.
 
-use super::{Ctx, Id, Inputs, Kind, Observation, Resource, Step, failed, gone, ours};
+use super::ids;
+use super::{Ctx, Inputs, Kind, Observation, Resource, Step, failed, gone, ours};
 use crate::aws::{aws, parse_policy};
 use crate::error::{Error, Result};
 use async_trait::async_trait;
@@ -19,7 +20,6 @@ use std::collections::BTreeMap;
 
 const ENCRYPTION: &str = "AES256 with bucket key";
 
-pub const ID: Id = Id::fixed("documents_bucket");
 
 pub struct Bucket;
 
@@ -44,7 +44,7 @@ impl Kind for Bucket {
         }
         let n = &i.env.names;
         Ok(vec![
-            Resource::new(&Bucket, ID, "S3 bucket", &n.documents_bucket)
+            Resource::new(&Bucket, ids::DOCUMENTS_BUCKET, "S3 bucket", &n.documents_bucket)
                 .arn(n.bucket_arn(&n.documents_bucket))
                 .tagged()
                 .holding_documents()

@@ -3,7 +3,8 @@
 //! adopted when its tags say it is ours. Its encryption is set at creation only (the CloudFormation
 //! schema of AWS::S3Vectors::VectorBucket marks it create-only): a change is a replace.
 
-use super::{Ctx, Id, Inputs, Kind, Observation, Resource, Step, failed, gone, ours};
+use super::ids;
+use super::{Ctx, Inputs, Kind, Observation, Resource, Step, failed, gone, ours};
 use crate::aws::{AwsError, aws};
 use crate::config::StoreKind;
 use crate::error::{Error, Result};
@@ -13,7 +14,6 @@ use aws_sdk_s3vectors::types::{EncryptionConfiguration, SseType};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 
-pub const ID: Id = Id::fixed("vector_bucket");
 const EMPTY_DEADLINE: std::time::Duration = std::time::Duration::from_secs(60);
 
 pub struct VectorBucket;
@@ -78,7 +78,7 @@ impl Kind for VectorBucket {
     fn desired(&self, i: &Inputs) -> Result<Vec<Resource>> {
         let (n, vs) = (&i.env.names, &i.env.file.vector_store);
         Ok(vec![
-            Resource::new(&VectorBucket, ID, "S3 vector bucket", &n.vector_bucket)
+            Resource::new(&VectorBucket, ids::VECTOR_BUCKET, "S3 vector bucket", &n.vector_bucket)
                 .arn(n.vector_bucket_arn())
                 .wanted_if(vs.kind == StoreKind::S3Vectors)
                 .tagged()
@@ -122,7 +122,7 @@ impl Kind for VectorBucket {
             return Ok(obs);
         }
         // Ours: the index kind looks in it for indexes the file no longer declares.
-        ctx.assign(&ID, Some(bucket.vector_bucket_arn().to_string()));
+        ctx.assign(&ids::VECTOR_BUCKET, Some(bucket.vector_bucket_arn().to_string()));
         let wanted = encryption(ctx);
         obs.diff("encryption", encryption_json(bucket.encryption_configuration()), encryption_json(Some(&wanted)), true);
         obs.diff_tags(ctx, &current);

@@ -5,6 +5,7 @@
 //! the keys `AMAZON_BEDROCK_TEXT` and `AMAZON_BEDROCK_METADATA`, which must be non-filterable (the
 //! 2 KB limit on filterable metadata, `config::BEDROCK_METADATA_KEYS`).
 
+use super::ids;
 use super::{Ctx, Id, Inputs, Kind, Needs, Observation, Resource, Step, gone, ours, s3_vector_bucket};
 use crate::aws::aws;
 use crate::config::StoreKind;
@@ -13,7 +14,6 @@ use async_trait::async_trait;
 use aws_sdk_s3vectors::types::{DataType, DistanceMetric, MetadataConfiguration};
 use serde_json::{Value, json};
 
-pub const ID: Id = Id::fixed("s3_vector_index");
 
 pub struct S3VectorIndex;
 
@@ -22,12 +22,12 @@ fn resource(i: Option<&Inputs>, id: Id, name: &str, n: &crate::naming::Names) ->
     let r = Resource::new(&S3VectorIndex, id, "S3 vector index", name)
         .generational()
         .arn(format!("{}/index/{name}", n.vector_bucket_arn()))
-        .depends_on(&s3_vector_bucket::ID, Needs::Ready)
+        .depends_on(&ids::VECTOR_BUCKET, Needs::Ready)
         // Observed once the bucket is known: without one of ours there is no index to read.
-        .observed_after(&s3_vector_bucket::ID)
+        .observed_after(&ids::VECTOR_BUCKET)
         // Replaced with its bucket, but deleted on its own first: S3 Vectors refuses to delete a
         // bucket that still has indexes (DeleteVectorBucket: ConflictException).
-        .replaced_with(&s3_vector_bucket::ID)
+        .replaced_with(&ids::VECTOR_BUCKET)
         .tagged();
     let Some(i) = i else { return r };
     let vs = &i.env.file.vector_store;
@@ -56,14 +56,14 @@ fn wanted(ctx: &Ctx) -> Value {
 #[async_trait]
 impl Kind for S3VectorIndex {
     fn desired(&self, i: &Inputs) -> Result<Vec<Resource>> {
-        Ok(vec![resource(Some(i), ID, &i.env.names.vector_index, &i.env.names)])
+        Ok(vec![resource(Some(i), ids::S3_VECTOR_INDEX, &i.env.names.vector_index, &i.env.names)])
     }
 
     /// Our indexes in our bucket that the file no longer names (a renamed index): deleted like a
     /// setting turned off. Looked for only when the bucket is ours and exists.
     async fn leftovers(&self, ctx: &Ctx, _declared: &[Id]) -> Result<Vec<(Resource, Observation)>> {
         let n = &ctx.env.names;
-        if ctx.assigned(&s3_vector_bucket::ID).is_none() {
+        if ctx.assigned(&ids::VECTOR_BUCKET).is_none() {
             return Ok(Vec::new());
         }
         let mut found = Vec::new();
@@ -82,7 +82,7 @@ impl Kind for S3VectorIndex {
     fn cloudformation(&self, ctx: &Ctx, r: &Resource) -> Result<Vec<(String, Value)>> {
         let vs = &ctx.env.file.vector_store;
         let properties = json!({
-            "VectorBucketArn": {"Fn::GetAtt": [super::logical_id(&s3_vector_bucket::ID), "VectorBucketArn"]},
+            "VectorBucketArn": {"Fn::GetAtt": [super::logical_id(&ids::VECTOR_BUCKET), "VectorBucketArn"]},
             "IndexName": r.name,
             "DataType": "float32",
             "Dimension": ctx.env.file.knowledge_base.dimensions,
@@ -97,7 +97,7 @@ impl Kind for S3VectorIndex {
         let n = &ctx.env.names;
         // Another kind of store names no index (the bucket's deletion finds ours), and without a
         // bucket of ours there is no index of ours.
-        if r.name.is_empty() || ctx.assigned(&s3_vector_bucket::ID).is_none() {
+        if r.name.is_empty() || ctx.assigned(&ids::VECTOR_BUCKET).is_none() {
             return Ok(Observation::absent());
         }
         let read = |e| Error::aws(format!("read vector index {}", r.name), e);

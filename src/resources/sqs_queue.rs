@@ -6,7 +6,8 @@
 //! counts them. Encrypted with SQS-managed keys (SSE-SQS) and kept 14 days, SQS's longest
 //! retention, so a failure on a Friday evening is still there after a long weekend.
 
-use super::{Ctx, Id, Inputs, Kind, Observation, Resource, Step, failed, gone, ours};
+use super::ids;
+use super::{Ctx, Inputs, Kind, Observation, Resource, Step, failed, gone, ours};
 use crate::aws::{AwsError, aws};
 use crate::error::{Error, Result};
 use crate::wait;
@@ -16,7 +17,6 @@ use serde_json::json;
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
-pub const ID: Id = Id::fixed("sync_failures");
 
 /// 14 days, the most SQS keeps a message (MessageRetentionPeriod: 60 to 1,209,600 seconds, "SetQueueAttributes").
 pub const RETENTION_SECONDS: u32 = 1_209_600;
@@ -57,10 +57,10 @@ impl Kind for Queue {
     fn desired(&self, i: &Inputs) -> Result<Vec<Resource>> {
         let n = &i.env.names;
         Ok(vec![
-            Resource::new(&Queue, ID, "SQS queue", &n.sync_failures_queue)
+            Resource::new(&Queue, ids::SYNC_FAILURES, "SQS queue", &n.sync_failures_queue)
                 .arn(n.queue_arn(&n.sync_failures_queue))
                 .wanted_if(i.env.syncs_automatically())
-                .before(&super::lambda_function::SYNC_ID)
+                .before(&ids::SYNC_FUNCTION)
                 .tagged()
                 .settings(json!({
                     "holds": "the sync trigger's failed events, until `ragstack sync` ingests what they concern",

@@ -4,7 +4,8 @@
 //! trigger as its one target and the function's permission for this rule to invoke it.
 //! EventBridge delivers to Lambda asynchronously: one invocation per matching event.
 
-use super::{Ctx, Id, Inputs, Kind, Needs, Observation, Resource, Step, failed, gone, lambda_function, ours};
+use super::ids;
+use super::{Ctx, Inputs, Kind, Needs, Observation, Resource, Step, failed, gone, lambda_function, ours};
 use crate::aws::{AwsError, aws};
 use crate::error::{Error, Result};
 use async_trait::async_trait;
@@ -12,7 +13,6 @@ use aws_sdk_eventbridge::types::{RuleState, Tag, Target};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 
-pub const ID: Id = Id::fixed("sync_rule");
 /// The rule's one target, and the function's permission statement for it.
 const TARGET_ID: &str = "sync-trigger";
 const PERMISSION_SID: &str = "ragstack-documents-changed";
@@ -42,10 +42,10 @@ impl Kind for Rule {
         }
         let n = &i.env.names;
         Ok(vec![
-            Resource::new(&Rule, ID, "EventBridge rule", &n.sync_rule)
+            Resource::new(&Rule, ids::SYNC_RULE, "EventBridge rule", &n.sync_rule)
                 .arn(n.sync_rule_arn())
                 .wanted_if(i.env.syncs_on_change())
-                .depends_on(&lambda_function::SYNC_ID, Needs::Ready)
+                .depends_on(&ids::SYNC_FUNCTION, Needs::Ready)
                 .tagged()
                 .settings(json!({
                     "event_bus": "default",

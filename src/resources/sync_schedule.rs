@@ -7,14 +7,14 @@
 //! module also deletes the trigger's one-time re-check schedules (`delete_rechecks`), which the
 //! function creates itself (templates/sync/handler.py).
 
-use super::{Ctx, Id, Inputs, Kind, Needs, Observation, Resource, Step, failed, gone, iam_role, lambda_function};
+use super::ids;
+use super::{Ctx, Inputs, Kind, Needs, Observation, Resource, Step, failed, gone};
 use crate::aws::aws;
 use crate::error::{Error, Result};
 use async_trait::async_trait;
 use aws_sdk_scheduler::types::{FlexibleTimeWindow, FlexibleTimeWindowMode, ScheduleState, Target};
 use serde_json::json;
 
-pub const ID: Id = Id::fixed("sync_schedule");
 /// What the trigger function receives from this schedule.
 const INPUT: &str = r#"{"ragstack":"schedule"}"#;
 const TIMEZONE: &str = "UTC";
@@ -65,11 +65,11 @@ impl Kind for Schedule {
         let n = &i.env.names;
         let expression = i.env.file.sync.schedule.clone();
         Ok(vec![
-            Resource::new(&Schedule, ID, "EventBridge Scheduler schedule", &n.sync_schedule)
+            Resource::new(&Schedule, ids::SYNC_SCHEDULE, "EventBridge Scheduler schedule", &n.sync_schedule)
                 .arn(n.schedule_arn(&n.sync_schedule))
                 .wanted_if(expression.is_some())
-                .depends_on(&lambda_function::SYNC_ID, Needs::Arn)
-                .depends_on(&iam_role::SCHEDULER_ROLE, Needs::Ready)
+                .depends_on(&ids::SYNC_FUNCTION, Needs::Arn)
+                .depends_on(&ids::SCHEDULER_ROLE, Needs::Ready)
                 .settings(json!({
                     "expression": expression,
                     "timezone": TIMEZONE,

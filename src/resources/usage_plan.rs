@@ -7,8 +7,9 @@
 //! plan that still has API stages fails ("Cannot delete Usage Plan ... because there are API
 //! Stages associated with it", reported in aws/aws-sdk-js#3841): the stages are removed first.
 
-use super::rest_api::{self, patch, tag};
-use super::{Ctx, Id, Inputs, Kind, Needs, Observation, Resource, Step, api_key, api_stage, failed, gone, none_owned, owned};
+use super::ids;
+use super::rest_api::{patch, tag};
+use super::{Ctx, Inputs, Kind, Needs, Observation, Resource, Step, failed, gone, none_owned, owned};
 use crate::aws::{AwsError, aws};
 use crate::config::ApiAuth;
 use crate::error::{Error, Result};
@@ -19,7 +20,6 @@ use aws_sdk_apigateway::types::{
 use serde_json::json;
 use std::collections::BTreeMap;
 
-pub const ID: Id = Id::fixed("usage_plan");
 
 pub struct UsagePlan;
 
@@ -73,14 +73,14 @@ impl Kind for UsagePlan {
         let (n, api) = (&i.env.names, &i.env.file.api);
         Ok(vec![
             // Ref gives the id (AWS::ApiGateway::UsagePlan's return values).
-            Resource::new(&UsagePlan, ID, "API Gateway usage plan", &n.usage_plan)
+            Resource::new(&UsagePlan, ids::USAGE_PLAN, "API Gateway usage plan", &n.usage_plan)
                 .id_assigned_by_aws("")
-                .arn(n.usage_plan_arn(i.known.id(&ID)))
+                .arn(n.usage_plan_arn(i.known.id(&ids::USAGE_PLAN)))
                 .wanted_if(api.auth == ApiAuth::ApiKey)
-                .depends_on(&api_stage::ID, Needs::Ready)
-                .depends_on(&api_key::ID, Needs::Arn)
-                .observed_after(&rest_api::ID)
-                .observed_after(&api_key::ID)
+                .depends_on(&ids::API_STAGE, Needs::Ready)
+                .depends_on(&ids::API_KEY, Needs::Arn)
+                .observed_after(&ids::REST_API)
+                .observed_after(&ids::API_KEY)
                 .tagged()
                 .settings(json!({
                     "stage": api.stage_name,
@@ -99,14 +99,14 @@ impl Kind for UsagePlan {
         let mut properties = json!({
             "UsagePlanName": r.name,
             "Description": format!("ragstack {}: the API key's daily quota", ctx.env.name),
-            "ApiStages": [{"ApiId": {"Ref": super::logical_id(&rest_api::ID)}, "Stage": {"Ref": super::logical_id(&api_stage::ID)}}],
+            "ApiStages": [{"ApiId": {"Ref": super::logical_id(&ids::REST_API)}, "Stage": {"Ref": super::logical_id(&ids::API_STAGE)}}],
             "Throttle": {"RateLimit": a.throttling_rate_limit, "BurstLimit": a.throttling_burst_limit},
             "Tags": super::cfn_tags(ctx),
         });
         if let Some(limit) = a.daily_quota {
             properties["Quota"] = json!({"Limit": limit, "Period": "DAY"});
         }
-        let key = json!({"KeyId": {"Ref": super::logical_id(&api_key::ID)}, "KeyType": "API_KEY", "UsagePlanId": {"Ref": plan}});
+        let key = json!({"KeyId": {"Ref": super::logical_id(&ids::API_KEY)}, "KeyType": "API_KEY", "UsagePlanId": {"Ref": plan}});
         Ok(vec![
             (plan.clone(), super::cfn("AWS::ApiGateway::UsagePlan", properties)),
             (format!("{plan}Key"), super::cfn("AWS::ApiGateway::UsagePlanKey", key)),
@@ -120,7 +120,7 @@ impl Kind for UsagePlan {
             return Ok(none_owned(ctx, &all, tags_of, AwsUsagePlan::id));
         };
         let id = plan.id().unwrap_or_default().to_string();
-        ctx.assign(&ID, Some(id.clone()));
+        ctx.assign(&ids::USAGE_PLAN, Some(id.clone()));
         let mut obs = Observation::present(Some(id.clone()));
         let api = &ctx.env.file.api;
         let q = plan.quota();
@@ -130,11 +130,11 @@ impl Kind for UsagePlan {
         obs.diff("throttling_burst_limit", t.map(|t| t.burst_limit()), api.throttling_burst_limit, false);
         let stages: Vec<String> =
             plan.api_stages().iter().map(|s| stage_of(s.api_id().unwrap_or_default(), s.stage().unwrap_or_default())).collect();
-        let wanted: Vec<String> = ctx.assigned(&rest_api::ID).map(|a| stage_of(&a, &api.stage_name)).into_iter().collect();
+        let wanted: Vec<String> = ctx.assigned(&ids::REST_API).map(|a| stage_of(&a, &api.stage_name)).into_iter().collect();
         obs.diff("stages", json!(stages), json!(wanted), false);
         let keys = ctx.clients.apigateway.get_usage_plan_keys().usage_plan_id(&id).limit(500).send().await;
         let keys: Vec<String> = keys.map_err(aws).map_err(read)?.items().iter().filter_map(|k| k.id().map(str::to_string)).collect();
-        let key = ctx.assigned(&api_key::ID);
+        let key = ctx.assigned(&ids::API_KEY);
         obs.diff("api_key", json!(keys), json!(key.iter().collect::<Vec<_>>()), false);
         if let Some(key) = &key
             && let Some(used) = used_today(ctx, &id, key).await
@@ -149,10 +149,10 @@ impl Kind for UsagePlan {
         let ctx = &step.ctx;
         let apigw = &ctx.clients.apigateway;
         let api = &ctx.env.file.api;
-        let Some(api_id) = ctx.assigned(&rest_api::ID) else {
+        let Some(api_id) = ctx.assigned(&ids::REST_API) else {
             return Err(Error::Incomplete { message: "the REST API does not exist yet".into(), help: None });
         };
-        let key = ctx.assigned(&api_key::ID);
+        let key = ctx.assigned(&ids::API_KEY);
         let (id, current_keys): (String, Vec<String>) = match (obs.exists, obs.id.clone()) {
             (true, Some(id)) => {
                 let keys = obs.changes.iter().find(|c| c.field == "api_key").map(|c| c.from.clone());
@@ -178,7 +178,7 @@ impl Kind for UsagePlan {
                     .map_err(aws)
                     .map_err(failed(&format!("create usage plan {}", r.name)))?;
                 let id = created.id().unwrap_or_default().to_string();
-                ctx.assign(&ID, Some(id.clone()));
+                ctx.assign(&ids::USAGE_PLAN, Some(id.clone()));
                 (id, Vec::new())
             }
         };

@@ -4,7 +4,8 @@
 //! for up to about a minute: those calls are retried until the policy has propagated. The mapping
 //! of an existing field cannot change in OpenSearch: a different mapping is a replace.
 
-use super::{Ctx, Id, Inputs, Kind, Needs, Observation, Resource, Step, aoss_collection, aoss_policy, failed};
+use super::ids;
+use super::{Ctx, Id, Inputs, Kind, Needs, Observation, Resource, Step, failed};
 use crate::aws::{AwsError, aws, from_document, to_document};
 use crate::error::{Error, Result};
 use crate::naming::{METADATA_FIELD, TEXT_FIELD, VECTOR_FIELD};
@@ -15,7 +16,6 @@ use std::time::Duration;
 
 const PROPAGATION_DEADLINE: Duration = Duration::from_secs(5 * 60);
 
-pub const ID: Id = Id::fixed("vector_index");
 
 pub struct VectorIndex;
 
@@ -84,12 +84,12 @@ impl Kind for VectorIndex {
     fn desired(&self, i: &Inputs) -> Result<Vec<Resource>> {
         let n = &i.env.names;
         Ok(vec![
-            Resource::new(&VectorIndex, ID, "OpenSearch Serverless vector index", &n.vector_index)
+            Resource::new(&VectorIndex, ids::VECTOR_INDEX, "OpenSearch Serverless vector index", &n.vector_index)
                 .generational()
-                .depends_on(&aoss_collection::ID, Needs::Ready)
-                .depends_on(&aoss_policy::DATA_ACCESS, Needs::Ready)
-                .contained_in(&aoss_collection::ID)
-                .observed_after(&aoss_collection::ID)
+                .depends_on(&ids::COLLECTION, Needs::Ready)
+                .depends_on(&ids::DATA_ACCESS_POLICY, Needs::Ready)
+                .contained_in(&ids::COLLECTION)
+                .observed_after(&ids::COLLECTION)
                 .wanted_if(i.env.file.vector_store.is_opensearch())
                 .settings(json!({
                     "dimension": i.env.file.knowledge_base.dimensions,
@@ -107,7 +107,7 @@ impl Kind for VectorIndex {
     fn cloudformation(&self, _ctx: &Ctx, r: &Resource) -> Result<Vec<(String, Value)>> {
         let doc = pascal_keys(&r.rendered(0), false);
         let properties = json!({
-            "CollectionEndpoint": {"Fn::GetAtt": [super::logical_id(&aoss_collection::ID), "CollectionEndpoint"]},
+            "CollectionEndpoint": {"Fn::GetAtt": [super::logical_id(&ids::COLLECTION), "CollectionEndpoint"]},
             "IndexName": r.name,
             "Settings": doc["Settings"],
             "Mappings": doc["Mappings"],
@@ -116,7 +116,7 @@ impl Kind for VectorIndex {
     }
 
     async fn observe(&self, ctx: &Ctx, r: &Resource) -> Result<Observation> {
-        let Some(collection_id) = ctx.assigned(&aoss_collection::ID) else { return Ok(Observation::absent()) };
+        let Some(collection_id) = ctx.assigned(&ids::COLLECTION) else { return Ok(Observation::absent()) };
         // Another kind of store names no index: it goes with its collection.
         if r.name.is_empty() {
             return Ok(Observation::absent());
@@ -137,7 +137,7 @@ impl Kind for VectorIndex {
 
     async fn apply(&self, step: &Step, r: &Resource, obs: &Observation) -> Result<()> {
         let ctx = &step.ctx;
-        let Some(collection_id) = ctx.assigned(&aoss_collection::ID) else {
+        let Some(collection_id) = ctx.assigned(&ids::COLLECTION) else {
             return Err(Error::Incomplete { message: "the collection id is unknown".into(), help: None });
         };
         let mut exists = obs.exists;
@@ -187,7 +187,7 @@ impl Kind for VectorIndex {
 
     async fn delete(&self, step: &Step, r: &Resource, _obs: &Observation) -> Result<()> {
         let ctx = &step.ctx;
-        let Some(collection_id) = ctx.assigned(&aoss_collection::ID) else { return Ok(()) };
+        let Some(collection_id) = ctx.assigned(&ids::COLLECTION) else { return Ok(()) };
         let name = &r.name;
         step.progress("deleting", &format!("index {name}"));
         let deleted =

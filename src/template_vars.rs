@@ -1,17 +1,23 @@
 //! The variables every template sees (`templates/`): names, ARNs (with the ids AWS assigned so
-//! far), the environment's settings. Built here, next to the resources whose documents they
-//! render, because they name those resources.
+//! far), the environment's settings.
 
-use super::{aoss_collection, knowledge_base, rest_api};
 use crate::config::Environment;
 use crate::context::Known;
 use crate::naming::{self, AFTER_APPLY, DEPLOYER_PLACEHOLDER};
 use serde_json::{Value, json};
 
+/// The ids AWS assigned that the templates name, where known (`resources` looks them up by the
+/// kinds' ids).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Assigned<'a> {
+    pub collection: Option<&'a str>,
+    pub knowledge_base: Option<&'a str>,
+    pub rest_api: Option<&'a str>,
+}
+
 /// The variables every template sees.
-pub fn variables(env: &Environment, known: &Known) -> Value {
-    let (collection, kb, api) =
-        (known.id(&aoss_collection::ID), known.id(&knowledge_base::ID), known.id(&rest_api::ID));
+pub fn variables(env: &Environment, known: &Known, ids: &Assigned) -> Value {
+    let (collection, kb, api) = (ids.collection, ids.knowledge_base, ids.rest_api);
     let n = &env.names;
     let f = &env.file;
     let (source_buckets, source_objects, data_sources) = data_source_vars(env);
