@@ -1,23 +1,22 @@
 //! The command line: parsing (clap derive) and dispatch to the commands.
 
-use crate::ask::AskArgs;
-use crate::aws::Clients;
-use crate::context::Ctx;
-use crate::deploy::DeployArgs;
+use crate::commands::ask::{self, AskArgs};
+use crate::commands::completions::{self, CompletionsArgs};
+use crate::commands::deploy::{self, DeployArgs};
+use crate::commands::eval::{self, EvalArgs};
+use crate::commands::export::{self, ExportArgs};
+use crate::commands::legacy::{self, LegacyArgs};
+use crate::commands::logs::{self, LogsArgs};
+use crate::commands::manpages::{self, ManpagesArgs};
+use crate::commands::models::{self, ModelsArgs};
+use crate::commands::plan::{self, PlanArgs};
+use crate::commands::status::{self, StatusArgs};
+use crate::commands::sync::{self, SyncArgs};
+use crate::commands::teardown::{self, TeardownArgs};
 use crate::error::{ExitStatus, Result};
-use crate::export::ExportArgs;
-use crate::legacy::LegacyArgs;
-use crate::models::ModelsArgs;
-use crate::output::Reporter;
-use crate::plan::PlanArgs;
-use crate::session::{self, Preflight, Settings};
-use crate::status::StatusArgs;
-use crate::sync::SyncArgs;
-use crate::teardown::TeardownArgs;
-use crate::{ask, deploy, export, legacy, models, plan, status, sync, teardown};
+use crate::session::Settings;
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
 
 const ABOUT: &str = "Stand up and keep in shape a serverless RAG stack on AWS, one environment at a time.";
 
@@ -106,7 +105,7 @@ pub enum Command {
     Ask(AskArgs),
     /// Measure how well the knowledge base finds what answers a question set: recall@k, MRR,
     /// phrases, latency (and with --generate, the answers and their tokens)
-    Eval(crate::eval::EvalArgs),
+    Eval(EvalArgs),
     /// Print the environment as one CloudFormation template (and write the functions' packages)
     Export(ExportArgs),
     /// The CloudFormation stacks the old creator.sh left: list them, or tear them down
@@ -114,11 +113,11 @@ pub enum Command {
     /// The Bedrock models a knowledge base can use in a region: lifecycle, access, output limit
     Models(ModelsArgs),
     /// Print the query function's (or the sync trigger's) logs: request ids, errors, durations
-    Logs(crate::logs::LogsArgs),
+    Logs(LogsArgs),
     /// Print the shell completion script (bash, zsh, fish, powershell, elvish)
-    Completions(crate::shell::CompletionsArgs),
+    Completions(CompletionsArgs),
     /// Write a man page per command into a directory
-    Manpages(crate::shell::ManpagesArgs),
+    Manpages(ManpagesArgs),
 }
 
 /// Runs the command; returns how it ended (errors carry their own exit status).
@@ -134,38 +133,21 @@ pub async fn run(mut cli: Cli) -> Result<ExitStatus> {
         environments: g.environments.clone(),
         templates: g.templates.clone(),
         skip_region_check: g.skip_region_check,
+        command_line: <Cli as clap::CommandFactory>::command(),
     };
-    let profile = s.profile.as_deref();
     match &cli.command {
-        Command::Legacy(l) => {
-            let region = session::resolve_region(l.action.target().region.as_deref(), profile).await?;
-            legacy::run(Clients::connect(&region, profile).await, &l.action, s.json, s.yes).await
-        }
-        Command::Export(e) => {
-            // No AWS call: the template is for any account (pseudo parameters), rendered for a
-            // placeholder one.
-            let (env, templates) = session::prepare(&s, &e.target, Some(export::ACCOUNT.to_string())).await?;
-            let clients = Clients::connect(env.region(), profile).await;
-            let known = export::placeholders(&env, &templates)?;
-            let report = Arc::new(Reporter::new(s.json));
-            export::run(&Ctx { env, templates, clients, known: Mutex::new(known), report }, e)
-        }
-        Command::Completions(c) => crate::shell::completions(c, <Cli as clap::CommandFactory>::command()),
-        Command::Manpages(m) => crate::shell::manpages(m, <Cli as clap::CommandFactory>::command()),
-        Command::Models(m) => {
-            let region = session::resolve_region(m.region.as_deref(), profile).await?;
-            models::run(&Clients::connect(&region, profile).await, &region, m, &Reporter::new(s.json)).await
-        }
-        Command::Plan(p) => plan::run(&s, p).await,
-        Command::Deploy(d) => deploy::run(&s, d).await,
-        Command::Status(st) => status::run(&s, st).await,
+        Command::Deploy(a) => deploy::run(&s, a).await,
+        Command::Plan(a) => plan::run(&s, a).await,
+        Command::Sync(a) => sync::run(&s, a).await,
+        Command::Status(a) => status::run(&s, a).await,
+        Command::Teardown(a) => teardown::run(&s, a).await,
         Command::Ask(a) => ask::run(&s, a).await,
-        Command::Logs(l) => crate::logs::run(&s, l).await,
-        Command::Eval(e) => {
-            let ctx = session::connect(&s, &e.target, Preflight::EVAL, |env| e.load(env).map(drop)).await?;
-            crate::eval::run(&ctx, e).await
-        }
-        Command::Sync(args) => sync::run(&s, args).await,
-        Command::Teardown(t) => teardown::run(&s, t).await,
+        Command::Eval(a) => eval::run(&s, a).await,
+        Command::Export(a) => export::run(&s, a).await,
+        Command::Legacy(a) => legacy::run(&s, a).await,
+        Command::Models(a) => models::run(&s, a).await,
+        Command::Logs(a) => logs::run(&s, a).await,
+        Command::Completions(a) => completions::run(&s, a),
+        Command::Manpages(a) => manpages::run(&s, a),
     }
 }

@@ -10,25 +10,21 @@
 //! retries), `ingestion` (knowledge-base sync), `output` (progress), `deploy`, `sync`, `status`, `teardown`, `ask`,
 //! `export`, `legacy` (the commands).
 
-pub mod ask;
 pub mod aws;
 pub mod blue_green;
 pub mod catalog;
 pub mod cli;
+pub mod commands;
 pub mod config;
 pub mod context;
 pub mod cost;
-pub mod deploy;
 pub mod deployed_through;
 pub mod deployer_policy;
 pub mod engine;
 pub mod error;
 pub mod eval;
-pub mod export;
 pub mod failed_events;
 pub mod ingestion;
-pub mod legacy;
-pub mod logs;
 pub mod models;
 pub mod naming;
 pub mod output;
@@ -37,10 +33,6 @@ pub mod preflight;
 pub mod render;
 pub mod resources;
 pub mod session;
-pub mod shell;
-pub mod status;
-pub mod sync;
-pub mod teardown;
 pub mod template_vars;
 pub mod wait;
 

@@ -11,13 +11,11 @@
 use crate::aws::{AwsError, Clients, aws};
 use crate::catalog::{Catalog, Lifecycle};
 use crate::config::Environment;
-use crate::error::{Error, ExitStatus, Result};
+use crate::error::{Error, Result};
 use crate::naming;
-use crate::output::{Mode, Reporter};
+use crate::output::Reporter;
 use aws_sdk_bedrock::types::{FoundationModelLifecycleStatus, InferenceType, ModelModality};
-use clap::Args;
 use serde::Serialize;
-use serde_json::json;
 
 /// What Bedrock answers for a model past its end of life.
 const EOL_ANSWER: &str = "end of its life";
@@ -293,20 +291,20 @@ async fn end_of_life(clients: &Clients, env: &Environment, s: &ModelState) -> Er
 
 /// A model as ListFoundationModels lists it.
 #[derive(Debug, Clone)]
-struct Listed {
-    id: String,
-    provider: String,
-    embedding: bool,
-    lifecycle: Lifecycle,
-    end_of_life: Option<String>,
-    on_demand: bool,
+pub struct Listed {
+    pub id: String,
+    pub provider: String,
+    pub embedding: bool,
+    pub lifecycle: Lifecycle,
+    pub end_of_life: Option<String>,
+    pub on_demand: bool,
 }
 
 impl Listed {
     /// The value for the environment file: the model's id where it runs in-region, else the
     /// inference profile of the region's geography (or the global one) that Bedrock lists here,
     /// else the catalog's; None when no profile is known (the bare id would not work).
-    fn put_in_file(&self, region: &str, listed_profiles: &[String]) -> Option<String> {
+    pub fn put_in_file(&self, region: &str, listed_profiles: &[String]) -> Option<String> {
         if self.on_demand || self.embedding {
             return Some(self.id.clone());
         }
@@ -325,7 +323,7 @@ impl Listed {
 
 /// The system-defined inference profiles callable from the region (bedrock:ListInferenceProfiles);
 /// none when Bedrock cannot be asked (the catalog's profiles are used then).
-async fn listed_profiles(clients: &Clients) -> Vec<String> {
+pub async fn listed_profiles(clients: &Clients) -> Vec<String> {
     use aws_sdk_bedrock::types::InferenceProfileType;
     let mut out = Vec::new();
     let mut pages = clients
@@ -342,7 +340,7 @@ async fn listed_profiles(clients: &Clients) -> Vec<String> {
 
 /// The region's text or embedding models (bedrock:ListFoundationModels, filtered by output
 /// modality; the lifecycle is filtered here, the API has no filter for it).
-async fn listed(clients: &Clients, embedding: bool) -> std::result::Result<Vec<Listed>, AwsError> {
+pub async fn listed(clients: &Clients, embedding: bool) -> std::result::Result<Vec<Listed>, AwsError> {
     let modality = if embedding { ModelModality::Embedding } else { ModelModality::Text };
     let out = clients.bedrock.list_foundation_models().by_output_modality(modality).send().await.map_err(aws)?;
     let today = today();
@@ -372,7 +370,7 @@ async fn listed(clients: &Clients, embedding: bool) -> std::result::Result<Vec<L
 }
 
 /// Whether this account may use a model (GetFoundationModelAvailability); None when it cannot say.
-async fn may_use(bedrock: &aws_sdk_bedrock::Client, model: &str) -> Option<bool> {
+pub async fn may_use(bedrock: &aws_sdk_bedrock::Client, model: &str) -> Option<bool> {
     use aws_sdk_bedrock::types::{AgreementStatus, AuthorizationStatus, EntitlementAvailability, RegionAvailability};
     let out = bedrock.get_foundation_model_availability().model_id(model).send().await.ok()?;
     Some(
@@ -381,112 +379,6 @@ async fn may_use(bedrock: &aws_sdk_bedrock::Client, model: &str) -> Option<bool>
             && out.entitlement_availability() == &EntitlementAvailability::Available
             && out.region_availability() == &RegionAvailability::Available,
     )
-}
-
-#[derive(Debug, Args)]
-pub struct ModelsArgs {
-    /// The region to list (default: AWS_REGION, AWS_DEFAULT_REGION or the profile's)
-    #[arg(value_name = "REGION")]
-    pub region: Option<String>,
-    /// Also list the models past their end of life (LEGACY ones are always listed)
-    #[arg(long)]
-    pub all: bool,
-}
-
-/// `ragstack models [REGION]`: the embedding models ragstack supports and the text models, with
-/// lifecycle, whether this account may use each, the output limit, and the id for the file.
-pub async fn run(clients: &Clients, region: &str, args: &ModelsArgs, report: &Reporter) -> Result<ExitStatus> {
-    let profiles = listed_profiles(clients).await;
-    let mut rows = Vec::new();
-    for embedding in [true, false] {
-        let models = listed(clients, embedding).await.map_err(|e| {
-            Error::aws("list Bedrock's models (bedrock:ListFoundationModels)", e)
-                .with_help("allow bedrock:ListFoundationModels (resource *), or check the region")
-        })?;
-        for m in models {
-            if embedding && Catalog::get().embedding_model(&m.id).is_none() {
-                continue; // a knowledge base needs ragstack to know its dimensions
-            }
-            if !args.all && m.lifecycle == Lifecycle::Eol {
-                continue;
-            }
-            // Provisioned-only variants (`...:0:128k`) run neither in-region on demand nor through
-            // a profile: nothing to put in a file.
-            if m.put_in_file(region, &profiles).is_none() {
-                continue;
-            }
-            rows.push(m);
-        }
-    }
-    // One availability call per model, in parallel.
-    let mut tasks = tokio::task::JoinSet::new();
-    for (n, m) in rows.iter().enumerate() {
-        let (bedrock, id) = (clients.bedrock.clone(), m.id.clone());
-        tasks.spawn(async move { (n, may_use(&bedrock, &id).await) });
-    }
-    let mut access = vec![None; rows.len()];
-    while let Some(Ok((n, answer))) = tasks.join_next().await {
-        access[n] = answer;
-    }
-    let entries: Vec<serde_json::Value> = rows
-        .iter()
-        .zip(&access)
-        .map(|(m, a)| {
-            let catalog = Catalog::get();
-            let max_output = catalog.generation_model(&m.id).map(|c| c.max_output_tokens);
-            json!({
-                "kind": if m.embedding { "embedding" } else { "generation" },
-                "model": m.id,
-                "provider": m.provider,
-                "lifecycle": m.lifecycle.as_str(),
-                "end_of_life": m.end_of_life,
-                "account_may_use": a,
-                "max_output_tokens": max_output,
-                "dimensions": catalog.embedding_model(&m.id).map(|e| e.dimensions.clone()),
-                "key": if m.embedding { "knowledge_base.embedding_model" } else { "lambda.generation_model" },
-                "value": m.put_in_file(region, &profiles),
-            })
-        })
-        .collect();
-    if report.mode() == Mode::Json {
-        let v = json!({"region": region, "models": entries});
-        println!("{}", serde_json::to_string_pretty(&v).expect("JSON serializes"));
-        return Ok(ExitStatus::Success);
-    }
-    println!("Bedrock models for a knowledge base in {region} (lifecycle from Bedrock, today {})", today());
-    let head = ("KIND", "PUT IN THE FILE", "LIFECYCLE", "ACCESS", "MAX OUTPUT");
-    println!("{:<11} {:<56} {:<26} {:<13} {}", head.0, head.1, head.2, head.3, head.4);
-    for e in &entries {
-        let lifecycle = match e["end_of_life"].as_str() {
-            Some(d) if e["lifecycle"] != "ACTIVE" => format!("{} ({d})", e["lifecycle"].as_str().unwrap_or_default()),
-            _ => e["lifecycle"].as_str().unwrap_or_default().to_string(),
-        };
-        let access = match e["account_may_use"].as_bool() {
-            Some(true) => "yes",
-            Some(false) => "no: request",
-            None => "unknown",
-        };
-        let limit = match (&e["max_output_tokens"], &e["dimensions"]) {
-            (serde_json::Value::Number(n), _) => format!("{n} tokens"),
-            (_, serde_json::Value::Array(d)) => {
-                format!("{} dims", d.iter().map(|x| x.to_string()).collect::<Vec<_>>().join("/"))
-            }
-            _ => "unknown".into(),
-        };
-        println!(
-            "{:<11} {:<56} {:<26} {:<13} {}",
-            e["kind"].as_str().unwrap_or_default(),
-            e["value"].as_str().unwrap_or("(no inference profile known here)"),
-            lifecycle,
-            access,
-            limit
-        );
-    }
-    println!(
-        "\nPut a model in the environment file: knowledge_base.embedding_model or lambda.generation_model. \
-         \"no: request\" models need access in the Bedrock console (Model access)."
-    );
-    Ok(ExitStatus::Success)
 }
 
 #[cfg(test)]

@@ -21,6 +21,8 @@ pub struct Settings {
     pub environments: Option<PathBuf>,
     pub templates: Option<PathBuf>,
     pub skip_region_check: bool,
+    /// The command line's definition (for completions and man pages).
+    pub command_line: clap::Command,
 }
 
 /// What a command checks once connected, before its own work.

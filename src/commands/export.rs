@@ -10,13 +10,17 @@
 //! code is too large for an inline `ZipFile`: their packages are written next to the template and
 //! read from the `CodeBucket` parameter, under keys named after their hash.
 
+use crate::aws::Clients;
 use crate::context::TargetArgs;
 use crate::error::{Error, ExitStatus, Result};
+use crate::output::Reporter;
 use crate::resources::ids;
 use crate::resources::{self, Ctx, Id, Known, Resource, lambda_function};
+use crate::session::{self, Settings};
 use clap::{Args, ValueEnum};
 use serde_json::{Map, Value, json};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 /// The account the template is rendered for, then replaced by `${AWS::AccountId}`.
 pub const ACCOUNT: &str = "000000000000";
@@ -211,7 +215,14 @@ pub fn render(template: &Value, format: Format) -> String {
 
 /// Writes the template (to `output`, or stdout) and the packages (next to it, or in the current
 /// directory); says on stderr what to upload where.
-pub fn run(ctx: &Ctx, args: &ExportArgs) -> Result<ExitStatus> {
+pub async fn run(s: &Settings, args: &ExportArgs) -> Result<ExitStatus> {
+    // No AWS call: the template is for any account (pseudo parameters), rendered for a
+    // placeholder one.
+    let (env, templates) = session::prepare(s, &args.target, Some(ACCOUNT.to_string())).await?;
+    let clients = Clients::connect(env.region(), s.profile.as_deref()).await;
+    let known = placeholders(&env, &templates)?;
+    let report = Arc::new(Reporter::new(s.json));
+    let ctx = &Ctx { env, templates, clients, known: Mutex::new(known), report };
     let (template, packages) = template(ctx)?;
     let text = render(&template, args.format);
     let dir = match &args.output {

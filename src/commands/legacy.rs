@@ -13,10 +13,12 @@
 //! every `DELETE_FAILED` event.
 
 use crate::aws::{AwsError, Clients, aws};
+use crate::commands::teardown;
 use crate::error::{Error, ExitStatus, Result};
 use crate::naming::LEGACY_STACKS;
 use crate::output::{Mode, Reporter};
-use crate::{preflight, teardown, wait};
+use crate::session::{self, Settings};
+use crate::{preflight, wait};
 use aws_sdk_cloudformation::types::{ResourceStatus, StackStatus};
 use clap::{Args, Subcommand};
 use serde::Serialize;
@@ -139,7 +141,10 @@ fn check_env(env: &str) -> Result<()> {
     ))
 }
 
-pub async fn run(clients: Clients, action: &LegacyAction, json: bool, yes: bool) -> Result<ExitStatus> {
+pub async fn run(s: &Settings, args: &LegacyArgs) -> Result<ExitStatus> {
+    let (action, json, yes) = (&args.action, s.json, s.yes);
+    let region = session::resolve_region(action.target().region.as_deref(), s.profile.as_deref()).await?;
+    let clients = Clients::connect(&region, s.profile.as_deref()).await;
     let env = &action.target().env;
     check_env(env)?;
     let report = Arc::new(Reporter::new(json));
