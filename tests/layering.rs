@@ -278,7 +278,9 @@ fn no_resource_id_is_spelled_outside_the_resource_modules() {
     }
     assert!(ids.len() >= 12, "{ids:?}");
     let mut modules: Vec<String> =
-        ["engine.rs", "plan.rs", "context.rs", "cli.rs", "session.rs", "blue_green.rs", "eval.rs"].map(String::from).into();
+        ["engine.rs", "plan.rs", "context.rs", "cli.rs", "session.rs", "blue_green.rs", "eval.rs"]
+            .map(String::from)
+            .into();
     for entry in std::fs::read_dir(src.join("commands")).unwrap() {
         modules.push(format!("commands/{}", entry.unwrap().file_name().to_string_lossy()));
     }
