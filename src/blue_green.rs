@@ -220,19 +220,53 @@ pub async fn replace(
     let next = ctx.with_environment(ctx.env.at_generation(new, Some(serving.clone())), &forget);
 
     // 1. The new generation and the grants of both, ingested.
+    let Some(mut ingestion) = build(&next, old, &old_id, deployer, allow_delete).await? else {
+        return Ok(Err(ExitStatus::Failed));
+    };
+    let new_id = next.assigned(&ids::KNOWLEDGE_BASE).unwrap_or_default();
+    report.note(&format!("blue/green: generation {new} ({new_id}) is ACTIVE and ingested"));
+
+    // 2. At least as good as the old one on the environment's question set.
+    if !as_good(ctx, &next, &old_id, &new_id).await? {
+        return Ok(Err(ExitStatus::Failed));
+    }
+
+    // 3. The switch: everything at the new generation, both still granted.
+    report.note(&format!("blue/green: switching the query function to generation {new} ({new_id})"));
+    let plan = engine::observe(&next, deployer).await?;
+    engine::check(&plan, false, allow_delete).map_err(changed_since)?;
+    engine::apply(&next, &plan, false).await?;
+    // What changed in the documents between the ingestion above and the switch.
+    ingestion.extend(ingest_all(&next, &[]).await?);
+
+    // 4. The old generation goes, then its grants (`next` was observed for the switch).
+    let done = retire_observed(&next, &serving, deployer).await?;
+    Ok(Ok(Switched { ctx: done, ingestion }))
+}
+
+/// Builds generation `next` beside generation `old` (`old_id`, serving) and ingests every data
+/// source of it; None (after saying why) when an ingestion did not complete.
+async fn build(
+    next: &Arc<Ctx>,
+    old: u32,
+    old_id: &str,
+    deployer: &str,
+    allow_delete: bool,
+) -> Result<Option<Vec<JobResult>>> {
+    let (report, new) = (&next.report, next.env.names.generation);
     report.note(&format!(
         "blue/green: building generation {new} ({}) beside generation {old} ({old_id}), which keeps serving",
         next.env.names.knowledge_base
     ));
-    let plan = engine::observe_generation(&next, deployer).await?;
+    let plan = engine::observe_generation(next, deployer).await?;
     // Nothing of it serves yet: replacing part of it is what the change is for.
     engine::check(&plan, true, allow_delete)?;
-    let applied = engine::apply(&next, &plan, true).await?;
+    let applied = engine::apply(next, &plan, true).await?;
     // Every data source ingested now, also those a run before this one ingested (it may have
     // been killed, or its job may have failed): the gate below sees this run's jobs only.
     let ingested: Vec<String> = applied.ingestion.iter().map(|j| j.data_source.clone()).collect();
     let mut ingestion = applied.ingestion;
-    ingestion.extend(ingest_all(&next, &ingested).await?);
+    ingestion.extend(ingest_all(next, &ingested).await?);
     let incomplete: Vec<String> = ingestion.iter().filter(|j| j.status != "COMPLETE").map(JobResult::line).collect();
     if !incomplete.is_empty() {
         eprintln!(
@@ -240,7 +274,7 @@ pub async fn replace(
             incomplete.join("\n  ")
         );
         eprintln!("help: fix the cause (the job's failure reasons above), then deploy again: it resumes");
-        return Ok(Err(ExitStatus::Failed));
+        return Ok(None);
     }
     for j in ingestion.iter().filter(|j| j.failed > 0) {
         report.note(&format!(
@@ -249,17 +283,20 @@ pub async fn replace(
             j.line()
         ));
     }
-    let new_id = next.assigned(&ids::KNOWLEDGE_BASE).unwrap_or_default();
-    report.note(&format!("blue/green: generation {new} ({new_id}) is ACTIVE and ingested"));
+    Ok(Some(ingestion))
+}
 
-    // 2. At least as good as the old one on the environment's question set.
+/// Whether generation `next` (`new_id`) answers at least as well as the serving one (`old_id`)
+/// on the environment's question set, within `[eval]`'s tolerance and minimums (says why not).
+async fn as_good(ctx: &Arc<Ctx>, next: &Arc<Ctx>, old_id: &str, new_id: &str) -> Result<bool> {
+    let (report, old, new) = (&ctx.report, ctx.env.names.generation, next.env.names.generation);
     if let Some(path) = &ctx.env.eval_questions {
         // Checked before the first AWS call with --blue-green; a resumed change reads it here.
         let set = crate::config::questions::load(path, false).map_err(|e| Error::Incomplete {
             message: format!("{e}; generation {old} keeps serving"),
             help: Some("fix the question set, then deploy again: it resumes".into()),
         })?;
-        let (was, now) = (eval::measure(ctx, &old_id, &set).await?, eval::measure(&next, &new_id, &set).await?);
+        let (was, now) = (eval::measure(ctx, old_id, &set).await?, eval::measure(next, new_id, &set).await?);
         let tolerance = ctx.env.file.eval.max_drop.unwrap_or(0.0);
         let figures =
             |t: &eval::Totals| format!("recall {:.2}, MRR {:.2}", t.recall.unwrap_or(0.0), t.mrr.unwrap_or(0.0));
@@ -289,21 +326,10 @@ pub async fn replace(
                  and deploy again, or deploy --abandon to delete it",
                 ctx.env.name
             );
-            return Ok(Err(ExitStatus::Failed));
+            return Ok(false);
         }
     }
-
-    // 3. The switch: everything at the new generation, both still granted.
-    report.note(&format!("blue/green: switching the query function to generation {new} ({new_id})"));
-    let plan = engine::observe(&next, deployer).await?;
-    engine::check(&plan, false, allow_delete).map_err(changed_since)?;
-    engine::apply(&next, &plan, false).await?;
-    // What changed in the documents between the ingestion above and the switch.
-    ingestion.extend(ingest_all(&next, &[]).await?);
-
-    // 4. The old generation goes, then its grants (`next` was observed for the switch).
-    let done = retire_observed(&next, &serving, deployer).await?;
-    Ok(Ok(Switched { ctx: done, ingestion }))
+    Ok(true)
 }
 
 /// Deletes generation `old` (its knowledge base with its data sources, then its index) beside

@@ -1,14 +1,17 @@
 //! The desired state of an environment as `plan --offline` shows it: every resource with its
 //! name, ARN, dependencies, key settings and rendered documents, in dependency order, each
-//! declared by its kind's module, with the outputs (`commands::plan` is the command).
+//! declared by its kind's module, with the outputs; and what deploy would change, as `plan` and
+//! `deploy` print it (`changes_text`, `changes_json`). `commands::plan` is the command.
 
 use crate::config::Environment;
 use crate::context::Known;
+use crate::engine::{Action, Item, Plan};
 use crate::error::Result;
 use crate::render::Templates;
 use crate::resources::{self, Needs, Resource};
 use serde::Serialize;
 use serde_json::Value;
+use serde_json::json;
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
@@ -125,5 +128,127 @@ pub fn to_json(d: &Desired, show_documents: bool) -> Value {
             }
         }
     }
+    v
+}
+
+fn show(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Null => "(none)".into(),
+        other => other.to_string(),
+    }
+}
+
+/// What deploy would change, as `plan` and `deploy` print it: a line per resource with the
+/// changed fields (documents as a diff), then the summary and the cost.
+pub fn changes_text(p: &Plan) -> String {
+    let mut s = String::new();
+    let _ = writeln!(s, "ragstack plan: environment {} in {}, account {}", p.environment, p.region, p.account);
+    let _ = writeln!(s, "  deploying principal: {}\n", p.deployer);
+    for i in &p.items {
+        item_lines(&mut s, i);
+    }
+    summary_lines(&mut s, p);
+    s
+}
+
+/// One resource's line, and below it what is worth knowing and each change.
+fn item_lines(s: &mut String, i: &Item) {
+    let mut word = i.action.word().to_string();
+    if i.action == Action::Update || i.action == Action::Replace {
+        let fields: Vec<&str> = i.observation.changes.iter().map(|c| c.field.as_str()).collect();
+        if !fields.is_empty() {
+            word = format!("{word}: {}", fields.join(", "));
+        }
+    }
+    if let Some(status) = &i.observation.status
+        && i.action == Action::NoOp
+    {
+        word = format!("{word} ({})", status.aws);
+    }
+    let _ = writeln!(s, "{:<3} {:<28} {}", i.action.symbol(), i.id, word);
+    if let Some(why) = &i.observation.foreign {
+        let _ = writeln!(s, "      {} {}: {why}", i.kind, i.name);
+    }
+    if i.action == Action::Replace {
+        let _ = writeln!(s, "      deletes and recreates {} {}: its documents will be re-ingested", i.kind, i.name);
+    }
+    if let Some(why) = &i.observation.unknown {
+        let _ = writeln!(s, "      to be checked during deploy: {why}");
+    }
+    if i.action == Action::Update || i.action == Action::Replace {
+        change_lines(s, i);
+    }
+}
+
+/// Each change: `from -> to`, or a diff of documents.
+fn change_lines(s: &mut String, i: &Item) {
+    for c in &i.observation.changes {
+        if c.from.is_object() || c.to.is_object() || c.from.is_array() && c.to.is_array() && c.field.contains("polic") {
+            let a = serde_json::to_string_pretty(&c.from).unwrap_or_default() + "\n";
+            let b = serde_json::to_string_pretty(&c.to).unwrap_or_default() + "\n";
+            let diff = similar::TextDiff::from_lines(&a, &b);
+            let _ = writeln!(s, "      {}:", c.field);
+            for line in diff.unified_diff().context_radius(2).header("current", "desired").to_string().lines() {
+                let _ = writeln!(s, "        {line}");
+            }
+        } else {
+            let _ = writeln!(s, "      {}: {} -> {}", c.field, show(&c.from), show(&c.to));
+        }
+    }
+}
+
+/// What deploy does besides the changes, the counts, and the cost.
+fn summary_lines(s: &mut String, p: &Plan) {
+    for i in p.items.iter().filter(|i| i.action == Action::Delete && i.resource.kind.ingests()) {
+        let documents = match i.observation.details.get("documents").and_then(|d| d.as_str()) {
+            Some(at) => format!("its documents ({at}) stop being ingested"),
+            None => "its documents stop being ingested".to_string(),
+        };
+        let _ = writeln!(
+            s,
+            "\ndata source {} is no longer in the environment file: {documents} \
+             (deploy deletes it only with --allow-delete)",
+            i.name
+        );
+    }
+    if p.needs_sync() {
+        let _ = writeln!(s, "\nthen: ingestion for data sources that have not completed one");
+    }
+    let deletes = match p.count(Action::Delete) {
+        0 => String::new(),
+        n => format!(", {n} to delete"),
+    };
+    let _ = writeln!(
+        s,
+        "\nPlan: {} to create, {} to update, {} to replace{deletes}, {} unchanged{}.",
+        p.count(Action::Create),
+        p.count(Action::Update),
+        p.count(Action::Replace),
+        p.unchanged(),
+        if p.count(Action::Foreign) > 0 {
+            format!(", {} not ragstack's", p.count(Action::Foreign))
+        } else {
+            String::new()
+        }
+    );
+    if !p.has_changes() {
+        let _ = writeln!(s, "No changes: the environment matches {}.", p.environment);
+    }
+    let _ = writeln!(s, "{}", p.cost.line(&p.region));
+}
+
+/// The plan as `plan --json` prints it, with the counts.
+pub fn changes_json(p: &Plan) -> Value {
+    let mut v = serde_json::to_value(p).expect("plan serializes");
+    v["changes_pending"] = p.has_changes().into();
+    v["summary"] = json!({
+        "create": p.count(Action::Create),
+        "update": p.count(Action::Update),
+        "replace": p.count(Action::Replace),
+        "delete": p.count(Action::Delete),
+        "unchanged": p.unchanged(),
+        "foreign": p.count(Action::Foreign),
+    });
     v
 }

@@ -17,39 +17,70 @@ pub struct Assigned<'a> {
 
 /// The variables every template sees.
 pub fn variables(env: &Environment, known: &Known, ids: &Assigned) -> Value {
+    let n = &env.names;
+    let f = &env.file;
+    let (_, _, data_sources) = data_source_vars(env);
+    let arns = arns(env, ids);
+    json!({
+        "environment": env.name,
+        "region": n.region,
+        "account": n.account,
+        "partition": n.partition,
+        "names": n,
+        "arns": arns,
+        "deployer": known.deployer_arn.as_deref().unwrap_or(DEPLOYER_PLACEHOLDER),
+        "data_sources": data_sources,
+        "vector_store": {
+            "kind": f.vector_store.kind.as_str(),
+            "opensearch": f.vector_store.is_opensearch(),
+            "s3_vectors": f.vector_store.kind == crate::config::StoreKind::S3Vectors,
+            // A key of an S3 vector bucket or a managed knowledge base is used with the callers'
+            // own KMS permissions (the CloudFormation handlers of AWS::S3Vectors::VectorBucket
+            // and ::Index list kms:GenerateDataKey and kms:Decrypt).
+            "kms_grants": f.vector_store.kms_key_arn.as_ref().filter(|_| !f.vector_store.is_opensearch()),
+            "public": f.vector_store.network_access() == crate::config::NetworkAccess::Public,
+            "vpc_endpoints": f.vector_store.vpc_endpoints(),
+            "kms_key_arn": f.vector_store.kms_key_arn,
+            "standby_replicas": f.vector_store.standby_replicas(),
+        },
+        "index": {
+            "name": n.vector_index,
+            // 0 where Bedrock picks the model (the index is then not wanted, only rendered).
+            "dimension": f.knowledge_base.dimensions.unwrap_or_default(),
+            "vector_field": naming::VECTOR_FIELD,
+            "text_field": naming::TEXT_FIELD,
+            "metadata_field": naming::METADATA_FIELD,
+            // NextGen collections refuse an explicit knn engine and use Faiss by default
+            // (docs/ARCHITECTURE.md, "AWS behaviours").
+            "explicit_engine": f.vector_store.generation() == crate::config::Generation::Classic,
+        },
+        "api": {
+            "allowed_source_cidrs": f.api.allowed_source_cidrs,
+        },
+        "sync": {
+            // The documents-changed rule matches these key prefixes; none when a data source
+            // reads the whole bucket.
+            "key_prefixes": key_prefixes(env),
+        },
+        "tags": env.tags(),
+        "after_apply": AFTER_APPLY,
+    })
+}
+
+/// Every ARN a template names, with the ids AWS assigned so far.
+fn arns(env: &Environment, ids: &Assigned) -> Value {
     let (collection, kb, api) = (ids.collection, ids.knowledge_base, ids.rest_api);
     let n = &env.names;
     let f = &env.file;
-    let (source_buckets, source_objects, data_sources) = data_source_vars(env);
-    // The deployer manages the documents bucket (teardown empties all of it) and uploads under
-    // the prefixes of data sources that read other buckets.
-    let own = n.bucket_arn(&n.documents_bucket);
-    let (mut deployer_buckets, mut deployer_objects) = (Vec::new(), Vec::new());
-    if env.uses_documents_bucket() {
-        deployer_buckets.push(own.clone());
-        deployer_objects.push(format!("{own}/*"));
-    }
-    deployer_buckets.extend(source_buckets.iter().filter(|b| **b != own).cloned());
-    let own_objects = format!("{own}/");
-    deployer_objects.extend(source_objects.iter().filter(|o| !o.starts_with(&own_objects)).cloned());
+    let (source_buckets, source_objects, _) = data_source_vars(env);
+    let (deployer_buckets, deployer_objects) = deployer_grants(env, &source_buckets, &source_objects);
     let generation_inference_profiles: Vec<String> =
         n.inference_profile_arn(&f.lambda.generation_model).into_iter().collect();
-    // During a blue/green change both generations' knowledge bases, embedding models and indexes
-    // are granted, so neither loses access while the other is built or retired.
-    let other = env.other_generation.as_ref();
-    let mut knowledge_bases = vec![n.knowledge_base_arn(kb)];
-    let mut embedding_models: Vec<String> =
-        env.embedding_model_id().map(|id| n.foundation_model_arn(id)).into_iter().collect();
-    let mut index_names = vec![n.vector_index.clone()];
-    if let Some(o) = other {
-        knowledge_bases.push(n.knowledge_base_arn(Some(&o.knowledge_base_id)));
-        embedding_models.extend(o.embedding_model_arn.clone().filter(|m| !embedding_models.contains(m)));
-        index_names.push(o.vector_index.clone());
-    }
+    let (knowledge_bases, embedding_models, index_names) = generations(env, kb);
     let vector_indexes: Vec<String> =
         index_names.iter().map(|i| format!("{}/index/{i}", n.vector_bucket_arn())).collect();
     let aoss_indexes: Vec<String> = index_names.iter().map(|i| format!("index/{}/{i}", n.collection)).collect();
-    let arns = json!({
+    json!({
         "documents_bucket": n.bucket_arn(&n.documents_bucket),
         "knowledge_base_role": n.role_arn(&n.knowledge_base_role),
         "api_role": n.role_arn(&n.api_role),
@@ -98,51 +129,43 @@ pub fn variables(env: &Environment, known: &Known, ids: &Assigned) -> Value {
         // This region's API Gateway ARNs are this prefix and the resource's path (`/restapis`,
         // `/apikeys/ID`...): the deployer's policy grants each method on its paths.
         "apigateway": format!("arn:{}:apigateway:{}::", n.partition, n.region),
-    });
-    json!({
-        "environment": env.name,
-        "region": n.region,
-        "account": n.account,
-        "partition": n.partition,
-        "names": n,
-        "arns": arns,
-        "deployer": known.deployer_arn.as_deref().unwrap_or(DEPLOYER_PLACEHOLDER),
-        "data_sources": data_sources,
-        "vector_store": {
-            "kind": f.vector_store.kind.as_str(),
-            "opensearch": f.vector_store.is_opensearch(),
-            "s3_vectors": f.vector_store.kind == crate::config::StoreKind::S3Vectors,
-            // A key of an S3 vector bucket or a managed knowledge base is used with the callers'
-            // own KMS permissions (the CloudFormation handlers of AWS::S3Vectors::VectorBucket
-            // and ::Index list kms:GenerateDataKey and kms:Decrypt).
-            "kms_grants": f.vector_store.kms_key_arn.as_ref().filter(|_| !f.vector_store.is_opensearch()),
-            "public": f.vector_store.network_access() == crate::config::NetworkAccess::Public,
-            "vpc_endpoints": f.vector_store.vpc_endpoints(),
-            "kms_key_arn": f.vector_store.kms_key_arn,
-            "standby_replicas": f.vector_store.standby_replicas(),
-        },
-        "index": {
-            "name": n.vector_index,
-            // 0 where Bedrock picks the model (the index is then not wanted, only rendered).
-            "dimension": f.knowledge_base.dimensions.unwrap_or_default(),
-            "vector_field": naming::VECTOR_FIELD,
-            "text_field": naming::TEXT_FIELD,
-            "metadata_field": naming::METADATA_FIELD,
-            // NextGen collections refuse an explicit knn engine and use Faiss by default
-            // (docs/ARCHITECTURE.md, "AWS behaviours").
-            "explicit_engine": f.vector_store.generation() == crate::config::Generation::Classic,
-        },
-        "api": {
-            "allowed_source_cidrs": f.api.allowed_source_cidrs,
-        },
-        "sync": {
-            // The documents-changed rule matches these key prefixes; none when a data source
-            // reads the whole bucket.
-            "key_prefixes": key_prefixes(env),
-        },
-        "tags": env.tags(),
-        "after_apply": AFTER_APPLY,
     })
+}
+
+/// The deployer manages the documents bucket (teardown empties all of it) and uploads under the
+/// prefixes of data sources that read other buckets: the buckets and objects it is granted.
+fn deployer_grants(
+    env: &Environment,
+    source_buckets: &[String],
+    source_objects: &[String],
+) -> (Vec<String>, Vec<String>) {
+    let n = &env.names;
+    let own = n.bucket_arn(&n.documents_bucket);
+    let (mut buckets, mut objects) = (Vec::new(), Vec::new());
+    if env.uses_documents_bucket() {
+        buckets.push(own.clone());
+        objects.push(format!("{own}/*"));
+    }
+    buckets.extend(source_buckets.iter().filter(|b| **b != own).cloned());
+    let own_objects = format!("{own}/");
+    objects.extend(source_objects.iter().filter(|o| !o.starts_with(&own_objects)).cloned());
+    (buckets, objects)
+}
+
+/// The knowledge bases, embedding models and index names the roles grant: during a blue/green
+/// change both generations', so neither loses access while the other is built or retired.
+fn generations(env: &Environment, kb: Option<&str>) -> (Vec<String>, Vec<String>, Vec<String>) {
+    let n = &env.names;
+    let mut knowledge_bases = vec![n.knowledge_base_arn(kb)];
+    let mut embedding_models: Vec<String> =
+        env.embedding_model_id().map(|id| n.foundation_model_arn(id)).into_iter().collect();
+    let mut index_names = vec![n.vector_index.clone()];
+    if let Some(o) = env.other_generation.as_ref() {
+        knowledge_bases.push(n.knowledge_base_arn(Some(&o.knowledge_base_id)));
+        embedding_models.extend(o.embedding_model_arn.clone().filter(|m| !embedding_models.contains(m)));
+        index_names.push(o.vector_index.clone());
+    }
+    (knowledge_bases, embedding_models, index_names)
 }
 
 /// The prefixes under which a change concerns a data source, or None when one reads all of the bucket.

@@ -64,37 +64,8 @@ async fn deploy(ctx: Arc<Ctx>, args: &DeployArgs) -> Result<ExitStatus> {
         )),
     );
     let mut ctx = ctx;
-    // An abandoned generation whose deletion was interrupted is finished first, whatever the file
-    // asks for now (deleting it is what was asked); --abandon abandons the change in flight.
-    let interrupted = blue_green::retiring(&ctx.env).filter(|o| o.deleting).cloned();
-    if args.abandon || interrupted.is_some() {
-        let Some(o) = interrupted.or_else(|| blue_green::in_flight(&ctx.env).cloned()) else {
-            report.note("no blue/green change in flight: nothing to abandon");
-            return Ok(ExitStatus::Success);
-        };
-        let serving = ctx.env.names.generation;
-        ctx = blue_green::abandon(&ctx, &o, &deployer).await?;
-        if args.abandon {
-            report.finish();
-            println!("\nAbandoned generation {}: generation {serving} keeps serving.", o.number);
-            return Ok(ExitStatus::Success);
-        }
-    }
-    // A change a previous deploy began: resumed (in flight) or finished (switched).
-    if let Some(o) = blue_green::in_flight(&ctx.env) {
-        if args.no_sync {
-            return Err(Error::usage(
-                format!(
-                    "a blue/green change is in flight (generation {}): it cannot switch without ingesting",
-                    o.number
-                ),
-                Some("deploy without --no-sync to finish it, or with --abandon to delete the new generation".into()),
-            ));
-        }
-        report.note(&format!("blue/green: resuming generation {} (a change in flight)", o.number));
-        let number = o.number;
-        engine::observe(&ctx, &deployer).await?;
-        return switch(&ctx, number, &deployer, args.allow_delete).await;
+    if let Some(status) = earlier_change(&mut ctx, args, &deployer).await? {
+        return Ok(status);
     }
     let retire_first = blue_green::retiring(&ctx.env).cloned();
     let mut plan = engine::observe(&ctx, &deployer).await?;
@@ -121,7 +92,7 @@ async fn deploy(ctx: Arc<Ctx>, args: &DeployArgs) -> Result<ExitStatus> {
         return Ok(ExitStatus::Success);
     }
     report.event(
-        json!({"event": "plan", "summary": engine::plan_json(&plan)["summary"].clone()}),
+        json!({"event": "plan", "summary": crate::plan::changes_json(&plan)["summary"].clone()}),
         Some(&format!(
             "plan: {} to create, {} to update, {} to replace, {} to delete, {} unchanged",
             plan.count(Action::Create),
@@ -135,6 +106,46 @@ async fn deploy(ctx: Arc<Ctx>, args: &DeployArgs) -> Result<ExitStatus> {
     summary(&ctx, &plan, Some(&applied))?;
     let ingestion_failed = applied.ingestion.iter().any(|j| !j.succeeded());
     Ok(ExitStatus::failed_if(ingestion_failed))
+}
+
+/// What a blue/green change left before this deploy: an abandon that was interrupted is
+/// finished, `--abandon` abandons the change in flight, and a change in flight is resumed.
+/// Some(status) when that was the whole deploy.
+async fn earlier_change(ctx: &mut Arc<Ctx>, args: &DeployArgs, deployer: &str) -> Result<Option<ExitStatus>> {
+    let report = ctx.report.clone();
+    // An abandoned generation whose deletion was interrupted is finished first, whatever the file
+    // asks for now (deleting it is what was asked); --abandon abandons the change in flight.
+    let interrupted = blue_green::retiring(&ctx.env).filter(|o| o.deleting).cloned();
+    if args.abandon || interrupted.is_some() {
+        let Some(o) = interrupted.or_else(|| blue_green::in_flight(&ctx.env).cloned()) else {
+            report.note("no blue/green change in flight: nothing to abandon");
+            return Ok(Some(ExitStatus::Success));
+        };
+        let serving = ctx.env.names.generation;
+        *ctx = blue_green::abandon(ctx, &o, deployer).await?;
+        if args.abandon {
+            report.finish();
+            println!("\nAbandoned generation {}: generation {serving} keeps serving.", o.number);
+            return Ok(Some(ExitStatus::Success));
+        }
+    }
+    // A change a previous deploy began: resumed (in flight) or finished (switched).
+    if let Some(o) = blue_green::in_flight(&ctx.env) {
+        if args.no_sync {
+            return Err(Error::usage(
+                format!(
+                    "a blue/green change is in flight (generation {}): it cannot switch without ingesting",
+                    o.number
+                ),
+                Some("deploy without --no-sync to finish it, or with --abandon to delete the new generation".into()),
+            ));
+        }
+        report.note(&format!("blue/green: resuming generation {} (a change in flight)", o.number));
+        let number = o.number;
+        engine::observe(ctx, deployer).await?;
+        return switch(ctx, number, deployer, args.allow_delete).await.map(Some);
+    }
+    Ok(None)
 }
 
 /// A blue/green change to generation `new`, and its summary.

@@ -5,7 +5,7 @@
 use crate::config::questions::{self, QuestionSet};
 use crate::context::TargetArgs;
 use crate::error::{Error, ExitStatus, Result};
-use crate::eval::{CaseResult, default_k, run_case, totals};
+use crate::eval::{CaseResult, Totals, default_k, run_case, totals};
 use crate::output::Mode;
 use crate::resources::{Ctx, knowledge_base};
 use crate::session::{self, Preflight, Settings};
@@ -182,36 +182,7 @@ pub async fn run(s: &Settings, args: &EvalArgs) -> Result<ExitStatus> {
         });
         println!("{}", serde_json::to_string_pretty(&v).expect("JSON serializes"));
     } else {
-        let mut line = format!(
-            "total: recall@{k} {}, MRR {}, phrases {}/{}, Retrieve p50 {} ms, p95 {} ms",
-            two(t.recall),
-            two(t.mrr),
-            t.phrases_found,
-            t.phrases,
-            ms(t.retrieve_ms_p50),
-            ms(t.retrieve_ms_p95)
-        );
-        if args.generate {
-            line +=
-                &format!(", RetrieveAndGenerate p50 {} ms, p95 {} ms", ms(t.generate_ms_p50), ms(t.generate_ms_p95));
-        }
-        println!("{line}");
-        if let Some(tokens) = &t.tokens {
-            let cost = tokens["cost_usd_estimated"].as_f64().map_or_else(
-                || format!("no price known for {}", tokens["model"].as_str().unwrap_or("")),
-                |c| format!("about ${c:.4}"),
-            );
-            println!(
-                "tokens: about {} in and {} out (estimated from characters), {cost}",
-                tokens["input_estimated"], tokens["output_estimated"]
-            );
-        }
-        for (what, got, min) in [("recall@k", t.recall, min_recall), ("MRR", t.mrr, min_mrr)] {
-            if let Some(min) = min {
-                let verdict = if got.unwrap_or(0.0) < min { "below" } else { "ok" };
-                println!("threshold: {what} {} against {min:.2}: {verdict}", two(got));
-            }
-        }
+        print_totals(k, &t, args.generate, min_recall, min_mrr);
     }
     if shortfalls.is_empty() {
         Ok(ExitStatus::Success)
@@ -219,6 +190,39 @@ pub async fn run(s: &Settings, args: &EvalArgs) -> Result<ExitStatus> {
         eprintln!("error: {}", shortfalls.join("; "));
         eprintln!("help: `ragstack eval --json` shows every retrieved passage's source and score, case by case");
         Ok(ExitStatus::Failed)
+    }
+}
+
+/// The totals, the estimated tokens and each threshold's verdict, in words.
+fn print_totals(k: u32, t: &Totals, generate: bool, min_recall: Option<f64>, min_mrr: Option<f64>) {
+    let mut line = format!(
+        "total: recall@{k} {}, MRR {}, phrases {}/{}, Retrieve p50 {} ms, p95 {} ms",
+        two(t.recall),
+        two(t.mrr),
+        t.phrases_found,
+        t.phrases,
+        ms(t.retrieve_ms_p50),
+        ms(t.retrieve_ms_p95)
+    );
+    if generate {
+        line += &format!(", RetrieveAndGenerate p50 {} ms, p95 {} ms", ms(t.generate_ms_p50), ms(t.generate_ms_p95));
+    }
+    println!("{line}");
+    if let Some(tokens) = &t.tokens {
+        let cost = tokens["cost_usd_estimated"].as_f64().map_or_else(
+            || format!("no price known for {}", tokens["model"].as_str().unwrap_or("")),
+            |c| format!("about ${c:.4}"),
+        );
+        println!(
+            "tokens: about {} in and {} out (estimated from characters), {cost}",
+            tokens["input_estimated"], tokens["output_estimated"]
+        );
+    }
+    for (what, got, min) in [("recall@k", t.recall, min_recall), ("MRR", t.mrr, min_mrr)] {
+        if let Some(min) = min {
+            let verdict = if got.unwrap_or(0.0) < min { "below" } else { "ok" };
+            println!("threshold: {what} {} against {min:.2}: {verdict}", two(got));
+        }
     }
 }
 

@@ -102,11 +102,11 @@ pub async fn run(s: &Settings, p: &PlanArgs) -> Result<ExitStatus> {
     let observed = engine::observe(&ctx, &ctx.known().deployer_arn.unwrap_or_default()).await?;
     let note = crate::blue_green::plan_note(&ctx, &observed);
     if s.json {
-        let mut v = engine::plan_json(&observed);
+        let mut v = crate::plan::changes_json(&observed);
         v["blue_green"] = note.into();
         println!("{}", serde_json::to_string_pretty(&v).expect("JSON serializes"));
     } else {
-        print!("{}", engine::plan_text(&observed));
+        print!("{}", crate::plan::changes_text(&observed));
         if let Some(note) = note {
             println!("\n{note}");
         }

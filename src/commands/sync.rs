@@ -111,28 +111,7 @@ pub async fn run(s: &Settings, args: &SyncArgs) -> Result<ExitStatus> {
 
 async fn sync(ctx: Arc<Ctx>, args: &SyncArgs) -> Result<ExitStatus> {
     let report = &ctx.report;
-    let kb_name = &ctx.env.names.knowledge_base;
-    let not_deployed = || Error::Incomplete {
-        message: format!("environment {} has no knowledge base {kb_name} in {}", ctx.env.name, ctx.env.region()),
-        help: Some(format!("deploy it first: ragstack deploy {} {}", ctx.env.name, ctx.env.region())),
-    };
-    let read = |e| Error::aws(format!("read knowledge base {kb_name}"), e);
-    let (kb, _) = knowledge_base::find(&ctx, kb_name).await.map_err(read)?.ok_or_else(not_deployed)?;
-    let arn = ctx.env.names.knowledge_base_arn(Some(&kb));
-    if let Some(why) = ctx.ownership(&knowledge_base::tags(&ctx, &arn).await.map_err(read)?) {
-        return Err(Error::Incomplete { message: format!("knowledge base {kb_name}: {why}"), help: None });
-    }
-    ctx.assign(&ids::KNOWLEDGE_BASE, Some(kb.clone()));
-    let existing: BTreeMap<String, String> =
-        data_source::list(&ctx, &kb).await.map_err(|e| Error::aws("list data sources", e))?.into_iter().collect();
-    let mut sources = Vec::new();
-    for ds in &ctx.env.file.data_sources {
-        if args.data_source.as_ref().is_some_and(|n| *n != ds.name) {
-            continue;
-        }
-        let id = existing.get(&ds.name).ok_or_else(not_deployed)?;
-        sources.push((ds.name.clone(), id.clone()));
-    }
+    let (kb, existing, sources) = deployed_sources(&ctx, args).await?;
 
     let mut uploaded = json!(null);
     if let Some(dir) = &args.upload {
@@ -184,24 +163,65 @@ async fn sync(ctx: Arc<Ctx>, args: &SyncArgs) -> Result<ExitStatus> {
             None,
         );
     } else {
-        println!();
-        for j in &results {
-            println!("{} {}", if j.succeeded() { "ok  " } else { "FAIL" }, j.line());
-        }
-        for s in &started {
-            println!("started {} job {} (not followed: --no-wait)", s["data_source"], s["job_id"]);
-        }
-        if failed_events["taken"].as_u64().is_some_and(|n| n > 0) {
-            let left = match failed_events["left"].as_u64() {
-                Some(0) => String::new(),
-                Some(n) if args.no_wait => format!("; {n} stay queued until a sync that follows its jobs"),
-                Some(n) => format!("; {n} stay queued: they concern data sources this sync did not ingest"),
-                None => String::new(),
-            };
-            println!("failed trigger events: {} cleared, their documents ingested{left}", failed_events["cleared"]);
-        }
+        print_summary(&results, &started, &failed_events, args.no_wait);
     }
     Ok(ExitStatus::failed_if(!ok))
+}
+
+/// The environment's knowledge base (ours), its data sources by name, and those this sync
+/// ingests (`--data-source`, else all) with their ids; exit 1 when not deployed.
+async fn deployed_sources(
+    ctx: &Arc<Ctx>,
+    args: &SyncArgs,
+) -> Result<(String, BTreeMap<String, String>, Vec<(String, String)>)> {
+    let kb_name = &ctx.env.names.knowledge_base;
+    let not_deployed = || Error::Incomplete {
+        message: format!("environment {} has no knowledge base {kb_name} in {}", ctx.env.name, ctx.env.region()),
+        help: Some(format!("deploy it first: ragstack deploy {} {}", ctx.env.name, ctx.env.region())),
+    };
+    let read = |e| Error::aws(format!("read knowledge base {kb_name}"), e);
+    let (kb, _) = knowledge_base::find(ctx, kb_name).await.map_err(read)?.ok_or_else(not_deployed)?;
+    let arn = ctx.env.names.knowledge_base_arn(Some(&kb));
+    if let Some(why) = ctx.ownership(&knowledge_base::tags(ctx, &arn).await.map_err(read)?) {
+        return Err(Error::Incomplete { message: format!("knowledge base {kb_name}: {why}"), help: None });
+    }
+    ctx.assign(&ids::KNOWLEDGE_BASE, Some(kb.clone()));
+    let existing: BTreeMap<String, String> =
+        data_source::list(ctx, &kb).await.map_err(|e| Error::aws("list data sources", e))?.into_iter().collect();
+    let mut sources = Vec::new();
+    for ds in &ctx.env.file.data_sources {
+        if args.data_source.as_ref().is_some_and(|n| *n != ds.name) {
+            continue;
+        }
+        let id = existing.get(&ds.name).ok_or_else(not_deployed)?;
+        sources.push((ds.name.clone(), id.clone()));
+    }
+    Ok((kb, existing, sources))
+}
+
+/// What the sync did, in words.
+fn print_summary(
+    results: &[JobResult],
+    started: &[serde_json::Value],
+    failed_events: &serde_json::Value,
+    no_wait: bool,
+) {
+    println!();
+    for j in results {
+        println!("{} {}", if j.succeeded() { "ok  " } else { "FAIL" }, j.line());
+    }
+    for s in started {
+        println!("started {} job {} (not followed: --no-wait)", s["data_source"], s["job_id"]);
+    }
+    if failed_events["taken"].as_u64().is_some_and(|n| n > 0) {
+        let left = match failed_events["left"].as_u64() {
+            Some(0) => String::new(),
+            Some(n) if no_wait => format!("; {n} stay queued until a sync that follows its jobs"),
+            Some(n) => format!("; {n} stay queued: they concern data sources this sync did not ingest"),
+            None => String::new(),
+        };
+        println!("failed trigger events: {} cleared, their documents ingested{left}", failed_events["cleared"]);
+    }
 }
 
 fn files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
@@ -222,56 +242,14 @@ fn files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
 }
 
 /// Uploads new and changed files under `prefix`; with `delete`, removes objects under `prefix`
-/// that are not in `dir`. Returns what it did. (Longer than most functions: one pass of list,
-/// compare, upload, delete, whose steps share the listing and the counts.)
+/// that are not in `dir`. Returns what it did.
 async fn upload(ctx: &Ctx, dir: &Path, bucket: &str, prefix: &str, delete: bool) -> Result<serde_json::Value> {
     let s3 = &ctx.clients.s3;
     let report = &ctx.report;
     let io = |e| Error::Io { context: format!("cannot read {}", dir.display()), source: e };
-    let mut remote: BTreeMap<String, String> = BTreeMap::new();
-    let mut token = None;
-    loop {
-        let page = s3
-            .list_objects_v2()
-            .bucket(bucket)
-            .prefix(prefix)
-            .set_continuation_token(token)
-            .send()
-            .await
-            .map_err(aws)
-            .map_err(|e| Error::aws(format!("list s3://{bucket}/{prefix}"), e))?;
-        for o in page.contents() {
-            remote.insert(
-                o.key().unwrap_or_default().to_string(),
-                o.e_tag().unwrap_or_default().trim_matches('"').into(),
-            );
-        }
-        match page.next_continuation_token() {
-            Some(t) => token = Some(t.to_string()),
-            None => break,
-        }
-    }
-    let (mut sent, mut unchanged, mut skipped, mut deleted, mut bytes) = (Vec::new(), 0, Vec::new(), Vec::new(), 0u64);
-    let mut local_keys = Vec::new();
-    let mut to_send = Vec::new();
-    for path in files(dir).map_err(io)? {
-        let rel = path.strip_prefix(dir).unwrap_or(&path).to_string_lossy().replace('\\', "/");
-        let ext = path.extension().and_then(|e| e.to_str()).unwrap_or_default().to_ascii_lowercase();
-        if !INGESTED_EXTENSIONS.contains(&ext.as_str()) {
-            skipped.push(rel);
-            continue;
-        }
-        let key = format!("{prefix}{rel}");
-        local_keys.push(key.clone());
-        let body = std::fs::read(&path).map_err(io)?;
-        let md5: String = Md5::digest(&body).iter().map(|b| format!("{b:02x}")).collect();
-        if remote.get(&key) == Some(&md5) {
-            unchanged += 1;
-            continue;
-        }
-        bytes += body.len() as u64;
-        to_send.push((key, path, body.len() as u64));
-    }
+    let remote = remote_objects(ctx, bucket, prefix).await?;
+    let Compared { to_send, local_keys, unchanged, skipped, bytes } = compare(dir, prefix, &remote).map_err(io)?;
+    let (mut sent, mut deleted) = (Vec::new(), Vec::new());
     // Read again when sending rather than holding every changed file in memory.
     let bar = report.bytes(bytes, "uploading");
     for (key, path, size) in to_send {
@@ -317,4 +295,53 @@ async fn upload(ctx: &Ctx, dir: &Path, bucket: &str, prefix: &str, delete: bool)
         skipped.len()
     ));
     Ok(json!({"sent": sent, "unchanged": unchanged, "deleted": deleted, "skipped": skipped, "bytes": bytes}))
+}
+
+/// The objects under `prefix`, by key, with their ETags (the MD5 of a single-part upload).
+async fn remote_objects(ctx: &Ctx, bucket: &str, prefix: &str) -> Result<BTreeMap<String, String>> {
+    let mut remote = BTreeMap::new();
+    let mut pages = ctx.clients.s3.list_objects_v2().bucket(bucket).prefix(prefix).into_paginator().send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(aws).map_err(|e| Error::aws(format!("list s3://{bucket}/{prefix}"), e))?;
+        for o in page.contents() {
+            remote.insert(
+                o.key().unwrap_or_default().to_string(),
+                o.e_tag().unwrap_or_default().trim_matches('"').into(),
+            );
+        }
+    }
+    Ok(remote)
+}
+
+/// The local files against the objects: what to send (key, path, size), every local key, and
+/// the counts.
+struct Compared {
+    to_send: Vec<(String, PathBuf, u64)>,
+    local_keys: Vec<String>,
+    unchanged: usize,
+    skipped: Vec<String>,
+    bytes: u64,
+}
+
+fn compare(dir: &Path, prefix: &str, remote: &BTreeMap<String, String>) -> std::io::Result<Compared> {
+    let mut c = Compared { to_send: Vec::new(), local_keys: Vec::new(), unchanged: 0, skipped: Vec::new(), bytes: 0 };
+    for path in files(dir)? {
+        let rel = path.strip_prefix(dir).unwrap_or(&path).to_string_lossy().replace('\\', "/");
+        let ext = path.extension().and_then(|e| e.to_str()).unwrap_or_default().to_ascii_lowercase();
+        if !INGESTED_EXTENSIONS.contains(&ext.as_str()) {
+            c.skipped.push(rel);
+            continue;
+        }
+        let key = format!("{prefix}{rel}");
+        c.local_keys.push(key.clone());
+        let body = std::fs::read(&path)?;
+        let md5: String = Md5::digest(&body).iter().map(|b| format!("{b:02x}")).collect();
+        if remote.get(&key) == Some(&md5) {
+            c.unchanged += 1;
+            continue;
+        }
+        c.bytes += body.len() as u64;
+        c.to_send.push((key, path, body.len() as u64));
+    }
+    Ok(c)
 }
