@@ -102,12 +102,12 @@ impl Plan {
     }
 
     pub fn has_changes(&self) -> bool {
-        self.items.iter().any(|i| i.action != Action::NoOp) || self.needs_sync()
+        self.items.iter().any(|i| i.action != Action::NoOp) || self.needs_ingest()
     }
 
     /// Data sources that have never completed an ingestion (a deploy stopped before its sync).
-    pub fn needs_sync(&self) -> bool {
-        self.items.iter().any(|i| i.observation.needs_sync)
+    pub fn needs_ingest(&self) -> bool {
+        self.items.iter().any(|i| i.observation.needs_ingest)
     }
 }
 
@@ -437,7 +437,7 @@ fn ingest_when_ready(
     let wanted: Vec<(Id, watch::Receiver<Level>)> = items
         .iter()
         .filter(|i| i.resource.kind.ingests() && i.action != Action::Delete)
-        .filter(|i| i.action != Action::NoOp || i.observation.needs_sync)
+        .filter(|i| i.action != Action::NoOp || i.observation.needs_ingest)
         .map(|i| (i.id.clone(), levels[&i.id].clone()))
         .collect();
     let ctx = ctx.clone();

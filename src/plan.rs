@@ -212,7 +212,7 @@ fn summary_lines(s: &mut String, p: &Plan) {
             i.name
         );
     }
-    if p.needs_sync() {
+    if p.needs_ingest() {
         let _ = writeln!(s, "\nthen: ingestion for data sources that have not completed one");
     }
     let deletes = match p.count(Action::Delete) {

@@ -7,7 +7,7 @@ use crate::context::TargetArgs;
 use crate::engine::{self, Action};
 use crate::error::{Error, ExitStatus, Result};
 use crate::output::Mode;
-use crate::resources::{Ctx, api_key};
+use crate::resources::{Ctx, LastIngest, api_key};
 use crate::session::{self, Preflight, Settings};
 use clap::Args;
 use serde_json::{Value, json};
@@ -36,7 +36,7 @@ pub async fn run(s: &Settings, args: &StatusArgs) -> Result<ExitStatus> {
     for i in plan.items.iter_mut().filter(|i| i.observation.exists && i.observation.foreign.is_none()) {
         i.resource.kind.inspect(&ctx, &i.resource, &mut i.observation).await?;
     }
-    let (resources, ingestion, mut healthy) = states(&plan);
+    let (resources, ingestion, mut healthy) = states(&ctx, &plan);
     // Two knowledge base generations at once: a blue/green change to finish (or abandon).
     let change = crate::blue_green::under_way(&ctx.env);
     healthy &= change.is_none();
@@ -62,7 +62,8 @@ pub async fn run(s: &Settings, args: &StatusArgs) -> Result<ExitStatus> {
     };
     if ctx.report.mode() == Mode::Json {
         let v = json!({"environment": ctx.env.name, "region": ctx.env.region(), "healthy": healthy, "deployed": deployed,
-                       "deployed_through": through, "resources": resources, "outputs": outputs, "ingestion": ingestion,
+                       "deployed_through": through, "resources": resources, "outputs": outputs,
+                       "ingestion": ingestion.iter().map(|last| &last.entry).collect::<Vec<_>>(),
                        "models": models, "knowledge_base_generation": generation});
         println!("{}", serde_json::to_string_pretty(&v).expect("JSON serializes"));
     } else {
@@ -99,7 +100,7 @@ fn model_lines(ctx: &Ctx, models: &[crate::models::ModelState]) -> Vec<String> {
 }
 
 /// Each resource's state, the last ingestion job of each data source, and whether all is well.
-fn states(plan: &engine::Plan) -> (Vec<Value>, Vec<Value>, bool) {
+fn states(ctx: &Ctx, plan: &engine::Plan) -> (Vec<Value>, Vec<LastIngest>, bool) {
     let mut resources = Vec::new();
     let mut healthy = true;
     for i in &plan.items {
@@ -128,24 +129,12 @@ fn states(plan: &engine::Plan) -> (Vec<Value>, Vec<Value>, bool) {
         }
         resources.push(r);
     }
-    // The last job of each existing data source, as observing it found.
+    // The last ingest of each existing resource that ingests, as its kind words it.
     let mut ingestion = Vec::new();
-    for i in
-        plan.items.iter().filter(|i| i.observation.exists && i.resource.kind.ingests() && i.action != Action::Delete)
-    {
-        match &i.observation.last_job {
-            None => {
-                healthy = false;
-                ingestion.push(json!({"data_source": i.name, "last_job": null}));
-            }
-            Some(job) => {
-                // Documents changed after the last completed job: work left undone.
-                let stale = i.observation.stale == Some(true);
-                healthy &= job.succeeded() && !stale;
-                let mut entry = serde_json::to_value(job).expect("job serializes");
-                entry["stale"] = json!(i.observation.stale);
-                ingestion.push(entry);
-            }
+    for i in plan.items.iter().filter(|i| i.observation.exists && i.action != Action::Delete) {
+        if let Some(last) = i.resource.kind.last_ingest(ctx, &i.resource, &i.observation) {
+            healthy &= last.healthy;
+            ingestion.push(last);
         }
     }
     (resources, ingestion, healthy)
@@ -154,7 +143,7 @@ fn states(plan: &engine::Plan) -> (Vec<Value>, Vec<Value>, bool) {
 /// What status found, as the text output needs it.
 struct Found<'a> {
     resources: &'a [Value],
-    ingestion: &'a [Value],
+    ingestion: &'a [LastIngest],
     outputs: &'a BTreeMap<String, String>,
     deployed: bool,
     healthy: bool,
@@ -195,32 +184,8 @@ fn print_text(ctx: &Ctx, found: &Found) {
     }
     if !ingestion.is_empty() {
         println!("\nlast ingestion:");
-        for j in ingestion {
-            match &j["status"] {
-                Value::Null => println!(
-                    "  {:<26} never run: ragstack sync {} {}",
-                    j["data_source"].as_str().unwrap_or_default(),
-                    ctx.env.name,
-                    ctx.env.region()
-                ),
-                status => println!(
-                    "  {:<26} {} at {} (job {}): {} scanned, {} new, {} modified, {} deleted, {} failed{}",
-                    j["data_source"].as_str().unwrap_or_default(),
-                    status.as_str().unwrap_or_default(),
-                    j["started_at"].as_str().unwrap_or_default(),
-                    j["job_id"].as_str().unwrap_or_default(),
-                    j["scanned"],
-                    j["new"],
-                    j["modified"],
-                    j["deleted"],
-                    j["failed"],
-                    match j["stale"].as_bool() {
-                        Some(true) => "; STALE: documents changed since",
-                        Some(false) => "; fresh",
-                        None => "",
-                    }
-                ),
-            }
+        for last in ingestion {
+            println!("  {}", last.line);
         }
     }
     println!("\nmodels:");
@@ -242,9 +207,8 @@ fn print_text(ctx: &Ctx, found: &Found) {
                 let (env, region) = (&ctx.env.name, ctx.env.region());
                 // Name the command that fixes what was found: sync for documents, deploy for the rest.
                 let drift = resources.iter().any(|r| r["state"] != "ok");
-                let documents =
-                    ingestion.iter().any(|j| j["stale"] == true || j["status"].is_null() || j["status"] == "FAILED")
-                        || resources.iter().any(|r| r["sync_pending"].is_string());
+                let documents = ingestion.iter().any(|last| last.sync_mends)
+                    || resources.iter().any(|r| r["sync_pending"].is_string());
                 let mut fixes = Vec::new();
                 if documents {
                     fixes.push(format!("`ragstack sync {env} {region}` ingests the documents"));

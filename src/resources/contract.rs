@@ -56,6 +56,12 @@ pub trait Kind: Send + Sync {
         ))
     }
 
+    /// The last `ingest` of a resource that `ingests`, as `status` reports it, from its
+    /// observation (after `inspect`).
+    fn last_ingest(&self, _ctx: &Ctx, _r: &Resource, _obs: &Observation) -> Option<LastIngest> {
+        None
+    }
+
     /// Whether `ingest` applies: deploy runs it once the resource is ready and new, changed or
     /// never ingested.
     fn ingests(&self) -> bool {
@@ -72,6 +78,19 @@ impl std::fmt::Debug for dyn Kind {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("Kind")
     }
+}
+
+/// A resource's last `ingest`, as its kind words it for `status`.
+#[derive(Debug, Clone)]
+pub struct LastIngest {
+    /// As `status --json` lists it under `ingestion`.
+    pub entry: Value,
+    /// As `status` prints it under "last ingestion".
+    pub line: String,
+    /// It completed without failures, and nothing changed since.
+    pub healthy: bool,
+    /// What is wrong is for `ragstack sync` to mend (never run, failed, or changed since).
+    pub sync_mends: bool,
 }
 
 /// What a dependent needs from the resource it depends on.
@@ -360,19 +379,18 @@ pub struct Observation {
     pub foreign: Option<String>,
     /// Could not be read yet (e.g. the index of a collection still CREATING): checked again at apply.
     pub unknown: Option<String>,
-    /// A data source that has never completed an ingestion job.
-    pub needs_sync: bool,
-    /// A data source whose documents changed after its last completed ingestion job started
-    /// (set by `inspect`, for status).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub stale: Option<bool>,
+    /// Its `ingest` has never completed (a data source never synced): deploy runs it even when
+    /// nothing changed, and plan says so (`needs_sync` in `plan --json`, as before).
+    #[serde(rename = "needs_sync")]
+    pub needs_ingest: bool,
     /// Work waiting for `ragstack sync` that this resource holds (the sync trigger's failed
     /// events), in words (set by `inspect`, for status).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sync_pending: Option<String>,
-    /// A data source's most recent ingestion job.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub last_job: Option<JobResult>,
+    /// What the kind keeps of what it read, for its own `inspect` and `last_ingest` (a data
+    /// source's last job and whether documents changed since); nobody else reads it.
+    #[serde(skip)]
+    pub kind_state: Option<Arc<dyn std::any::Any + Send + Sync>>,
     /// Facts `status` reports besides the state (who may call the API, today's quota use).
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub details: BTreeMap<String, Value>,

@@ -5,7 +5,7 @@
 //! deletion.
 
 use super::ids;
-use super::{
+use super::{LastIngest, 
     Ctx, Id, Inputs, Kind, Needs, Observation, Phase, Resource, Status, Step, failed,
 };
 use crate::aws::{AwsError, aws};
@@ -287,6 +287,18 @@ fn source_configuration(ctx: &Ctx, name: &str) -> DataSourceConfiguration {
 /// a bounded number of calls, whatever the bucket holds.
 const STALENESS_PAGES: usize = 20;
 
+/// What observing a data source learnt of its ingestion: its most recent job, and (from
+/// `inspect`) whether documents changed after the last completed one started.
+#[derive(Debug)]
+struct Ingested {
+    last_job: Option<JobResult>,
+    stale: Option<bool>,
+}
+
+fn ingested(obs: &Observation) -> Option<&Ingested> {
+    obs.kind_state.as_ref()?.downcast_ref::<Ingested>()
+}
+
 /// What the look for changes found.
 struct Changes {
     /// The newest change seen: an object version or delete marker, as (key, when).
@@ -448,11 +460,12 @@ impl Kind for DataSource {
         let jobs = ctx.clients.agent.list_ingestion_jobs().knowledge_base_id(&kb).data_source_id(&id).send().await;
         let jobs = jobs.map_err(aws).map_err(read)?;
         let summaries = jobs.ingestion_job_summaries();
-        obs.needs_sync = !summaries.iter().any(|j| j.status() == &IngestionJobStatus::Complete);
-        obs.last_job = summaries
+        obs.needs_ingest = !summaries.iter().any(|j| j.status() == &IngestionJobStatus::Complete);
+        let last_job = summaries
             .iter()
             .max_by_key(|j| j.started_at().as_nanos())
             .map(|j| crate::ingestion::JobResult::from_summary(name, j));
+        obs.kind_state = Some(Arc::new(Ingested { last_job, stale: None }));
         Ok(obs)
     }
 
@@ -550,6 +563,46 @@ impl Kind for DataSource {
         true
     }
 
+    /// Its last job as status reports it: never run, or the job with whether documents changed
+    /// since (`stale`, from `inspect`).
+    fn last_ingest(&self, ctx: &Ctx, r: &Resource, obs: &Observation) -> Option<LastIngest> {
+        let state = ingested(obs)?;
+        Some(match &state.last_job {
+            None => LastIngest {
+                entry: json!({"data_source": r.name, "last_job": null}),
+                line: format!("{:<26} never run: ragstack sync {} {}", r.name, ctx.env.name, ctx.env.region()),
+                healthy: false,
+                sync_mends: true,
+            },
+            Some(job) => {
+                let mut entry = serde_json::to_value(job).expect("job serializes");
+                entry["stale"] = json!(state.stale);
+                let freshness = match state.stale {
+                    Some(true) => "; STALE: documents changed since",
+                    Some(false) => "; fresh",
+                    None => "",
+                };
+                LastIngest {
+                    entry,
+                    line: format!(
+                        "{:<26} {} at {} (job {}): {} scanned, {} new, {} modified, {} deleted, {} failed{freshness}",
+                        r.name,
+                        job.status,
+                        job.started_at,
+                        job.job_id,
+                        job.scanned,
+                        job.new,
+                        job.modified,
+                        job.deleted,
+                        job.failed
+                    ),
+                    healthy: job.succeeded() && state.stale != Some(true),
+                    sync_mends: state.stale == Some(true) || job.status == "FAILED",
+                }
+            }
+        })
+    }
+
     /// Whether documents changed after the last completed job started: the newest object
     /// version or delete marker under the prefix against the job's start.
     async fn inspect(&self, ctx: &Ctx, r: &Resource, obs: &mut Observation) -> Result<()> {
@@ -585,7 +638,7 @@ impl Kind for DataSource {
         // S3 keeps modification times to the second: a change in the second the job started
         // counts as seen by it (`sync --upload` starts its job within that second).
         let stale = newest.as_ref().is_some_and(|(_, at)| at.secs() > started.secs());
-        obs.stale = Some(stale);
+        obs.kind_state = Some(Arc::new(Ingested { last_job: ingested(obs).and_then(|i| i.last_job.clone()), stale: Some(stale) }));
         let detail = match newest {
             _ if !stale && !changes.complete => format!(
                 "ingested: no change since job {} started {started} among the first {} versions under the \
