@@ -269,8 +269,13 @@ fn the_files_import_each_other_without_cycles() {
 fn no_resource_id_is_spelled_outside_the_resource_modules() {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
     let mut ids = Vec::new();
-    for entry in std::fs::read_dir(src.join("resources")).unwrap() {
-        let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+    let mut files = vec![src.join("resources")];
+    while let Some(path) = files.pop() {
+        if path.is_dir() {
+            files.extend(std::fs::read_dir(&path).unwrap().map(|e| e.unwrap().path()));
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).unwrap();
         for (i, _) in text.match_indices("Id::fixed(\"") {
             let rest = &text[i + "Id::fixed(\"".len()..];
             ids.push(format!("\"{}\"", &rest[..rest.find('"').unwrap()]));

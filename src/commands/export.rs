@@ -89,7 +89,7 @@ pub fn template(ctx: &Ctx) -> Result<(Value, Vec<Package>)> {
             outputs.insert(logical, json!({"Description": name, "Value": rewrite.value(Value::String(value.clone()))}));
         }
         if r.id == ids::FUNCTION || r.id == ids::SYNC_FUNCTION {
-            packages.push(lambda_function::exported_package(ctx, r));
+            packages.push(lambda_function::exported_package(r, r.spec()?));
         }
     }
     let mut parameters = json!({

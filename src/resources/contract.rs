@@ -166,6 +166,10 @@ pub struct Resource {
     pub settings: Map<String, Value>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub documents: Vec<Document>,
+    /// The kind's own typed description of it (a `Spec` in its module), made once by `desired`:
+    /// observe, apply and `cloudformation` read it (`Resource::spec`) instead of deriving it again.
+    #[serde(skip)]
+    pub spec: Option<Arc<dyn std::any::Any + Send + Sync>>,
     /// What a user needs once it exists (its URL, its id), by output name.
     #[serde(skip)]
     pub outputs: BTreeMap<String, String>,
@@ -192,7 +196,22 @@ impl Resource {
             settings: Map::new(),
             documents: Vec::new(),
             outputs: BTreeMap::new(),
+            spec: None,
         }
+    }
+
+    /// Carries `spec`, the kind's typed description of it.
+    pub fn with_spec<T: std::any::Any + Send + Sync>(mut self, spec: T) -> Self {
+        self.spec = Some(Arc::new(spec));
+        self
+    }
+
+    /// The typed spec its kind's `desired` gave it.
+    pub fn spec<T: std::any::Any>(&self) -> Result<&T> {
+        self.spec.as_deref().and_then(|s| s.downcast_ref::<T>()).ok_or_else(|| Error::Incomplete {
+            message: format!("internal: {} was declared without its spec", self.id),
+            help: None,
+        })
     }
 
     pub fn arn(mut self, arn: String) -> Self {
@@ -325,6 +344,11 @@ impl<'a> Inputs<'a> {
     /// The variables every template sees.
     pub fn vars(&self) -> &Value {
         &self.vars
+    }
+
+    /// The text of `templates/NAME` (code and pages shipped as they are).
+    pub fn asset(&self, name: &str) -> &str {
+        self.templates.asset(name)
     }
 }
 

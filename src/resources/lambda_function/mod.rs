@@ -6,12 +6,16 @@
 //! time: each step waits for LastUpdateStatus=Successful before the next. A new role is not
 //! assumable for some seconds (InvalidParameterValueException), which CreateFunction retries.
 
+mod spec;
+
 use super::ids;
 use super::{
     Ctx, Inputs, Kind, Needs, Observation, Phase, Resource, Status, Step, data_source, failed, gone, ours, sync_schedule,
 };
+pub use spec::{Spec, exported_package};
+use spec::{PROMPT_FILE, RECHECK_MINUTES, SYNC_MEMORY_MB, SYNC_TIMEOUT_SECONDS, retrieval_variables, sync_data_sources};
 use crate::aws::{AwsError, aws};
-use crate::config::{Architecture as Arch, Retrieval};
+use crate::config::Architecture as Arch;
 use crate::error::{Error, Result};
 use crate::naming::AFTER_APPLY;
 use crate::wait;
@@ -21,9 +25,7 @@ use aws_sdk_lambda::types::{
     Architecture, DestinationConfig, Environment, FunctionCode, LastUpdateStatus, OnFailure, Runtime, State,
 };
 use serde_json::json;
-use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::time::Duration;
 
 const ROLE_PROPAGATION_DEADLINE: Duration = Duration::from_secs(3 * 60);
@@ -31,187 +33,18 @@ const READY_DEADLINE: Duration = Duration::from_secs(10 * 60);
 
 pub struct Function;
 
-/// The query function's files, in the zip's order.
-const FILES: [&str; 2] = ["handler.py", "index.html"];
-/// The prompt template (`retrieval.prompt_template`), shipped in the package rather than in an
-/// environment variable: Bedrock allows 4000 characters, Lambda 4 KB for all variables together.
-const PROMPT_FILE: &str = "prompt.txt";
-/// The sync trigger only calls two APIs per event: the smallest memory, and time for retries.
-const SYNC_MEMORY_MB: i64 = 128;
-const SYNC_TIMEOUT_SECONDS: i64 = 60;
 /// How the sync trigger begins the description of the jobs it starts.
 const TRIGGERED_JOB_DESCRIPTION: &str = "ragstack sync trigger";
-/// How long after a refused start the sync trigger looks again (its one-time re-check schedule).
-const RECHECK_MINUTES: u32 = 5;
-
-/// What differs between the environment's functions.
-struct Spec {
-    role: String,
-    /// (name in the zip, text), in the zip's order.
-    files: Vec<(&'static str, String)>,
-    memory_mb: i64,
-    timeout_seconds: i64,
-    reserved_concurrency: Option<i64>,
-    variables: BTreeMap<String, String>,
-    description: String,
-    /// Where Lambda sends an asynchronous event it gave up on (the sync trigger's queue).
-    on_failure: Option<String>,
-}
 
 /// Lambda's default for asynchronous invocations, stated so that it shows: two retries before
 /// the event goes to the on-failure destination ("Asynchronous invocation", Lambda Developer Guide).
 const ASYNC_RETRIES: i32 = 2;
-
-fn spec(ctx: &Ctx, r: &Resource) -> Spec {
-    let (n, f) = (&ctx.env.names, &ctx.env.file.lambda);
-    if r.id == ids::SYNC_FUNCTION {
-        return Spec {
-            role: n.role_arn(&n.sync_role),
-            files: vec![("handler.py", ctx.templates.asset("sync/handler.py").to_string())],
-            memory_mb: SYNC_MEMORY_MB,
-            timeout_seconds: SYNC_TIMEOUT_SECONDS,
-            reserved_concurrency: None,
-            variables: sync_variables(ctx),
-            description: format!("ragstack {}: ingests documents that changed", ctx.env.name),
-            on_failure: Some(n.queue_arn(&n.sync_failures_queue)),
-        };
-    }
-    let mut files: Vec<(&'static str, String)> =
-        FILES.iter().map(|f| (*f, ctx.templates.asset(&format!("lambda/{f}")).to_string())).collect();
-    if let Some(prompt) = &ctx.env.prompt_template {
-        files.push((PROMPT_FILE, prompt.clone()));
-    }
-    Spec {
-        role: n.role_arn(&n.api_role),
-        files,
-        memory_mb: f.memory_mb,
-        timeout_seconds: f.timeout_seconds,
-        reserved_concurrency: f.reserved_concurrency,
-        variables: variables(ctx),
-        description: format!("ragstack {}: answers questions from the knowledge base", ctx.env.name),
-        on_failure: None,
-    }
-}
-
-/// A deployment package: the same bytes for the same files, on every machine.
-fn zip(files: &[(&str, String)]) -> Vec<u8> {
-    let options = zip::write::SimpleFileOptions::default()
-        .compression_method(zip::CompressionMethod::Deflated)
-        .last_modified_time(zip::DateTime::default())
-        .unix_permissions(0o644);
-    let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
-    for (file, text) in files {
-        zip.start_file(*file, options).expect("writing to memory");
-        zip.write_all(text.as_bytes()).expect("writing to memory");
-    }
-    zip.finish().expect("writing to memory").into_inner()
-}
-
-/// The query function's deployment package.
-pub fn package(ctx: &Ctx) -> Vec<u8> {
-    let query = Resource::new(&Function, ids::FUNCTION, "Lambda function", &ctx.env.names.function);
-    zip(&spec(ctx, &query).files)
-}
-
-/// The S3 key `ragstack export` names a function's package after: the function and the start of
-/// the package's SHA-256, so a changed package is a new key and CloudFormation updates the code.
-fn package_key(r: &Resource, package: &[u8]) -> String {
-    let hash: String = Sha256::digest(package).iter().take(6).map(|b| format!("{b:02x}")).collect();
-    format!("{}-{hash}.zip", r.name)
-}
-
-/// A function's package and the key its exported template reads it under, for `ragstack export`.
-pub fn exported_package(ctx: &Ctx, r: &Resource) -> (String, Vec<u8>) {
-    let bytes = zip(&spec(ctx, r).files);
-    (package_key(r, &bytes), bytes)
-}
-
-/// Lambda's CodeSha256: base64 of the package's SHA-256.
-pub fn code_sha256(package: &[u8]) -> String {
-    aws_smithy_types::base64::encode(Sha256::digest(package))
-}
 
 fn architecture(ctx: &Ctx) -> Architecture {
     match ctx.env.file.lambda.architecture {
         Arch::Arm64 => Architecture::Arm64,
         Arch::X86_64 => Architecture::X8664,
     }
-}
-
-/// The function's environment variables: where its configuration comes from.
-pub fn variables(ctx: &Ctx) -> BTreeMap<String, String> {
-    let n = &ctx.env.names;
-    let model = n.generation_model_arn(&ctx.env.file.lambda.generation_model);
-    let mut vars = BTreeMap::from([
-        ("KNOWLEDGE_BASE_ID".to_string(), ctx.assigned(&ids::KNOWLEDGE_BASE).unwrap_or_else(|| AFTER_APPLY.into())),
-        ("GENERATION_MODEL_ARN".to_string(), model),
-        // A NextGen store may be asleep: only then is a slow answer a wake-up worth retrying.
-        ("VECTOR_STORE_GENERATION".to_string(), store_variable(&ctx.env.file.vector_store).to_string()),
-        // Bedrock's answer must come before Lambda's timeout (and API Gateway's 29 s) end the
-        // request: 4 s of the function's time are kept for the rest (templates/lambda/handler.py).
-        ("BEDROCK_READ_TIMEOUT_SECONDS".to_string(), read_timeout(ctx.env.file.lambda.timeout_seconds).to_string()),
-    ]);
-    vars.extend(retrieval_variables(&ctx.env.file.retrieval));
-    vars
-}
-
-/// What the query function is told about its store: an OpenSearch collection's generation (a
-/// NextGen one may be asleep), S3_VECTORS (never asleep) or MANAGED (searched with
-/// managedSearchConfiguration, templates/lambda/handler.py).
-fn store_variable(vs: &crate::config::VectorStore) -> &'static str {
-    match vs.kind {
-        crate::config::StoreKind::Opensearch => vs.generation().as_api(),
-        crate::config::StoreKind::S3Vectors => "S3_VECTORS",
-        crate::config::StoreKind::Managed => "MANAGED",
-    }
-}
-
-/// How long the function waits for Bedrock: its timeout less 4 s, at most 23 s (API Gateway ends a
-/// request at 29 s), at least 1 s.
-fn read_timeout(timeout_seconds: i64) -> i64 {
-    (timeout_seconds - 4).clamp(1, 23)
-}
-
-/// The sync trigger's environment variables (templates/sync/handler.py says what each is).
-pub fn sync_variables(ctx: &Ctx) -> BTreeMap<String, String> {
-    let n = &ctx.env.names;
-    let known = ctx.known();
-    BTreeMap::from([
-        ("KNOWLEDGE_BASE_ID".to_string(), known.id(&ids::KNOWLEDGE_BASE).unwrap_or(AFTER_APPLY).to_string()),
-        ("DATA_SOURCES".to_string(), sync_data_sources(&ctx.env, &known).to_string()),
-        ("SCHEDULER_ROLE_ARN".to_string(), n.role_arn(&n.scheduler_role)),
-        ("RECHECK_SCHEDULE_PREFIX".to_string(), n.recheck_schedule_prefix.clone()),
-        ("RECHECK_MINUTES".to_string(), RECHECK_MINUTES.to_string()),
-        ("FAILURES_QUEUE".to_string(), n.sync_failures_queue.clone()),
-    ])
-}
-
-/// Each data source as the sync trigger matches events to it: id, name, bucket and key prefix.
-fn sync_data_sources(env: &crate::config::Environment, known: &crate::context::Known) -> serde_json::Value {
-    let sources = env.file.data_sources.iter().map(|ds| {
-        json!({
-            "id": known.id(&data_source::id_of(&ds.name)).unwrap_or(AFTER_APPLY),
-            "name": ds.name,
-            "bucket": env.data_source_bucket(ds),
-            "prefix": ds.prefix(),
-        })
-    });
-    json!(sources.collect::<Vec<_>>())
-}
-
-/// `[retrieval]` as the handler reads it (only the keys set: the rest are Bedrock's defaults).
-fn retrieval_variables(r: &Retrieval) -> BTreeMap<String, String> {
-    [
-        ("NUMBER_OF_RESULTS", r.number_of_results.map(|n| n.to_string())),
-        ("SEARCH_TYPE", r.search_type.map(|t| t.as_str().to_string())),
-        ("GUARDRAIL_ID", r.guardrail_id.clone()),
-        ("GUARDRAIL_VERSION", r.guardrail_version.clone()),
-        ("TEMPERATURE", r.temperature.map(|t| t.to_string())),
-        ("MAX_TOKENS", r.max_tokens.map(|n| n.to_string())),
-    ]
-    .into_iter()
-    .filter_map(|(k, v)| Some((k.to_string(), v?)))
-    .collect()
 }
 
 /// Sets (or removes) the function's reserved concurrency as the file says.
@@ -394,6 +227,7 @@ fn sync_function(i: &Inputs) -> Resource {
         "failed_events_to": format!("queue {} after {ASYNC_RETRIES} retries", n.sync_failures_queue),
         "log_group": n.sync_log_group,
     }))
+    .with_spec(Spec::sync_trigger(i))
 }
 
 #[async_trait]
@@ -423,7 +257,8 @@ impl Kind for Function {
                     "retrieval": retrieval_variables(&i.env.file.retrieval),
                     "prompt_template": i.env.file.retrieval.prompt_template.as_ref().map(|p| format!("{p}, packaged as {PROMPT_FILE}")),
                     "log_group": n.log_group,
-                })),
+                }))
+                .with_spec(Spec::query(i)),
             sync_function(i),
         ])
     }
@@ -431,7 +266,7 @@ impl Kind for Function {
     /// The code comes from S3 (too large for an inline ZipFile): the `CodeBucket` parameter and
     /// the key `export` names after the package's hash, so a new package is a new key.
     fn cloudformation(&self, ctx: &Ctx, r: &Resource) -> Result<Vec<(String, serde_json::Value)>> {
-        let s = spec(ctx, r);
+        let s: &Spec = r.spec()?;
         let f = &ctx.env.file.lambda;
         let role = if r.id == ids::SYNC_FUNCTION { &ids::SYNC_ROLE } else { &ids::API_ROLE };
         let mut properties = json!({
@@ -443,7 +278,7 @@ impl Kind for Function {
             "MemorySize": s.memory_mb,
             "Timeout": s.timeout_seconds,
             "Role": {"Fn::GetAtt": [super::logical_id(role), "Arn"]},
-            "Code": {"S3Bucket": {"Ref": "CodeBucket"}, "S3Key": exported_package(ctx, r).0},
+            "Code": {"S3Bucket": {"Ref": "CodeBucket"}, "S3Key": exported_package(r, s).0},
             "Environment": {"Variables": s.variables},
             "Tags": super::cfn_tags(ctx),
         });
@@ -475,15 +310,15 @@ impl Kind for Function {
             return Ok(obs);
         }
         let f = &ctx.env.file.lambda;
-        let spec = spec(ctx, r);
-        obs.diff("code", c.code_sha256().unwrap_or_default(), code_sha256(&zip(&spec.files)), false);
+        let spec: &Spec = r.spec()?;
+        obs.diff("code", c.code_sha256().unwrap_or_default(), spec.code_sha256.as_str(), false);
         let arch: Vec<&str> = c.architectures().iter().map(Architecture::as_str).collect();
         obs.diff("architecture", json!(arch), json!([architecture(ctx).as_str()]), false);
         obs.diff("runtime", c.runtime().map_or("", Runtime::as_str), f.runtime.as_str(), false);
         obs.diff("memory_mb", c.memory_size().unwrap_or_default(), spec.memory_mb, false);
         obs.diff("timeout_seconds", c.timeout().unwrap_or_default(), spec.timeout_seconds, false);
         obs.diff("handler", c.handler().unwrap_or_default(), "handler.handler", false);
-        obs.diff("role", c.role().unwrap_or_default(), spec.role, false);
+        obs.diff("role", c.role().unwrap_or_default(), spec.role.as_str(), false);
         let vars: BTreeMap<String, String> =
             c.environment().and_then(|e| e.variables()).cloned().unwrap_or_default().into_iter().collect();
         obs.diff("environment", json!(vars), json!(spec.variables), false);
@@ -504,10 +339,10 @@ impl Kind for Function {
         let ctx = &step.ctx;
         let lambda = &ctx.clients.lambda;
         let f = &ctx.env.file.lambda;
-        let spec = spec(ctx, r);
+        let spec: &Spec = r.spec()?;
         let name = &r.name;
         if !obs.exists {
-            if let Some(again) = create(step, r, &spec).await? {
+            if let Some(again) = create(step, r, spec).await? {
                 return self.apply(step, r, &again).await;
             }
             (step.exists)();
@@ -535,7 +370,7 @@ impl Kind for Function {
                 .handler("handler.handler")
                 .memory_size(spec.memory_mb as i32)
                 .timeout(spec.timeout_seconds as i32)
-                .environment(environment(&spec))
+                .environment(environment(spec))
                 .send()
                 .await
                 .map_err(aws)
@@ -547,7 +382,7 @@ impl Kind for Function {
             lambda
                 .update_function_code()
                 .function_name(name)
-                .zip_file(Blob::new(zip(&spec.files)))
+                .zip_file(Blob::new(spec.package.clone()))
                 .architectures(architecture(ctx))
                 .send()
                 .await
@@ -639,7 +474,7 @@ async fn create(step: &Step, r: &Resource, spec: &Spec) -> Result<Option<Observa
     let f = &ctx.env.file.lambda;
     let name = &r.name;
     step.progress("creating", "");
-    let zip = zip(&spec.files);
+    let zip = spec.package.clone();
     let tags = ctx.tag_map();
     let cannot_assume =
         |e: &AwsError| e.is("InvalidParameterValueException") && e.message.contains("cannot be assumed");
