@@ -5,6 +5,10 @@
 //! (`[vector_store] kind`), declared by the index's ARN (S3VectorsConfiguration takes either
 //! indexArn alone or vectorBucketArn with indexName: the oneOf of the CloudFormation schema).
 
+mod spec;
+
+pub use spec::{Spec, Store};
+use spec::immutable;
 use super::ids;
 use super::{
     Ctx, Inputs, Kind, Needs, Observation, Phase, Resource, Status, Step, data_source, failed, ours,
@@ -16,11 +20,7 @@ use crate::naming::{AFTER_APPLY, METADATA_FIELD, TEXT_FIELD, VECTOR_FIELD};
 use crate::wait;
 use async_trait::async_trait;
 use aws_sdk_bedrockagent::types::{
-    BedrockEmbeddingModelConfiguration, EmbeddingModelConfiguration, KnowledgeBase as AwsKnowledgeBase,
-    KnowledgeBaseConfiguration, KnowledgeBaseStatus, KnowledgeBaseStorageType, KnowledgeBaseType,
-    EmbeddingModelType, ManagedKnowledgeBaseConfiguration, OpenSearchServerlessConfiguration,
-    OpenSearchServerlessFieldMapping, S3VectorsConfiguration, ServerSideEncryptionConfiguration, StorageConfiguration,
-    VectorKnowledgeBaseConfiguration,
+    KnowledgeBase as AwsKnowledgeBase, KnowledgeBaseStatus,
 };
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
@@ -156,154 +156,6 @@ pub async fn tags(ctx: &Ctx, arn: &str) -> std::result::Result<BTreeMap<String, 
     Ok(out.tags().map(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect()).unwrap_or_default())
 }
 
-/// What must not change, as AWS reports it: the type, the embedding model and its dimensions,
-/// the storage (or, for a managed knowledge base, its embeddings and key).
-fn immutable(kb: &AwsKnowledgeBase) -> Value {
-    let config = kb.knowledge_base_configuration();
-    let vector = config.and_then(|c| c.vector_knowledge_base_configuration());
-    let managed = config.and_then(|c| c.managed_knowledge_base_configuration());
-    let dims = vector
-        .and_then(|v| v.embedding_model_configuration())
-        .or_else(|| managed.and_then(|m| m.embedding_model_configuration()))
-        .and_then(|e| e.bedrock_embedding_model_configuration())
-        .and_then(|b| b.dimensions());
-    let storage = kb.storage_configuration();
-    let aoss = storage.and_then(|s| s.opensearch_serverless_configuration());
-    let mapping = aoss.and_then(|a| a.field_mapping());
-    // The S3 vector index by its ARN, however it was declared.
-    let s3 = storage.and_then(|s| s.s3_vectors_configuration()).map(|c| match (c.index_arn(), c.vector_bucket_arn()) {
-        (Some(arn), _) => arn.to_string(),
-        (None, Some(bucket)) => format!("{bucket}/index/{}", c.index_name().unwrap_or_default()),
-        (None, None) => String::new(),
-    });
-    json!({
-        "type": config.map(|c| c.r#type().as_str()),
-        "embedding_model": vector.map(|v| v.embedding_model_arn()).or_else(|| managed.and_then(|m| m.embedding_model_arn())),
-        "embedding_model_type": managed.and_then(|m| m.embedding_model_type()).map(|t| t.as_str()),
-        "kms_key_arn": managed.and_then(|m| m.server_side_encryption_configuration()).and_then(|e| e.kms_key_arn()),
-        "dimensions": dims,
-        "storage": storage.map(|s| s.r#type().as_str()),
-        "collection": aoss.map(|a| a.collection_arn()),
-        "index": aoss.map(|a| a.vector_index_name()),
-        "fields": mapping.map(|m| [m.vector_field(), m.text_field(), m.metadata_field()]),
-        "vector_index_arn": s3,
-    })
-}
-
-/// The storage type of the environment's store; none for a managed knowledge base.
-fn storage_type(ctx: &Ctx) -> Option<KnowledgeBaseStorageType> {
-    match ctx.env.file.vector_store.kind {
-        StoreKind::Opensearch => Some(KnowledgeBaseStorageType::OpensearchServerless),
-        StoreKind::S3Vectors => Some(KnowledgeBaseStorageType::S3Vectors),
-        StoreKind::Managed => None,
-    }
-}
-
-/// The dimensions parameter CreateKnowledgeBase is sent: only for models that take one.
-fn dimensions_parameter(ctx: &Ctx) -> Option<i32> {
-    let model = ctx.env.embedding_model?;
-    model.dimensions_configurable.then_some(ctx.env.dimensions() as i32)
-}
-
-fn embedding_model_arn(ctx: &Ctx) -> Option<String> {
-    ctx.env.embedding_model_id().map(|id| ctx.env.names.foundation_model_arn(id))
-}
-
-fn wanted(ctx: &Ctx) -> Value {
-    let n = &ctx.env.names;
-    let vs = &ctx.env.file.vector_store;
-    let managed = vs.kind == StoreKind::Managed;
-    let mut want = json!({
-        "type": if managed { "MANAGED" } else { "VECTOR" },
-        "embedding_model": embedding_model_arn(ctx),
-        "embedding_model_type": managed.then(|| vs.embedding_model_type().as_api()),
-        "kms_key_arn": if managed { vs.kms_key_arn.clone() } else { None },
-        "dimensions": dimensions_parameter(ctx),
-        "storage": storage_type(ctx).map(|t| t.as_str().to_string()),
-        "collection": null,
-        "index": null,
-        "fields": null,
-        "vector_index_arn": null,
-    });
-    match vs.kind {
-        StoreKind::Opensearch => {
-            want["collection"] = json!(n.collection_arn(ctx.assigned(&ids::COLLECTION).as_deref()));
-            want["index"] = json!(n.vector_index);
-            want["fields"] = json!([VECTOR_FIELD, TEXT_FIELD, METADATA_FIELD]);
-        }
-        StoreKind::S3Vectors => want["vector_index_arn"] = json!(n.vector_index_arn()),
-        StoreKind::Managed => {}
-    }
-    want
-}
-
-/// A managed knowledge base (`kind = "managed"`): Bedrock's embeddings or the file's model, an
-/// optional key; no storage configuration ("For managed knowledge bases ... No vector store
-/// configuration is required", CreateKnowledgeBase in botocore's bedrock-agent model).
-fn managed_configuration(ctx: &Ctx) -> KnowledgeBaseConfiguration {
-    let vs = &ctx.env.file.vector_store;
-    let managed = ManagedKnowledgeBaseConfiguration::builder()
-        .embedding_model_type(EmbeddingModelType::from(vs.embedding_model_type().as_api()))
-        .set_embedding_model_arn(embedding_model_arn(ctx))
-        .set_embedding_model_configuration(embedding_configuration(ctx))
-        .set_server_side_encryption_configuration(
-            vs.kms_key_arn.as_ref().map(|k| ServerSideEncryptionConfiguration::builder().kms_key_arn(k).build()),
-        )
-        .build();
-    KnowledgeBaseConfiguration::builder()
-        .r#type(KnowledgeBaseType::Managed)
-        .managed_knowledge_base_configuration(managed)
-        .build()
-        .expect("type is set")
-}
-
-/// The embedding model's dimensions, for a model that takes them.
-fn embedding_configuration(ctx: &Ctx) -> Option<EmbeddingModelConfiguration> {
-    dimensions_parameter(ctx).map(|d| {
-        EmbeddingModelConfiguration::builder()
-            .bedrock_embedding_model_configuration(BedrockEmbeddingModelConfiguration::builder().dimensions(d).build())
-            .build()
-    })
-}
-
-fn configuration(ctx: &Ctx) -> (KnowledgeBaseConfiguration, Option<StorageConfiguration>) {
-    let n = &ctx.env.names;
-    let Some(storage_type) = storage_type(ctx) else { return (managed_configuration(ctx), None) };
-    let vector = VectorKnowledgeBaseConfiguration::builder()
-        .set_embedding_model_arn(embedding_model_arn(ctx))
-        .set_embedding_model_configuration(embedding_configuration(ctx))
-        .build()
-        .expect("model ARN is set");
-    let kb = KnowledgeBaseConfiguration::builder()
-        .r#type(KnowledgeBaseType::Vector)
-        .vector_knowledge_base_configuration(vector)
-        .build()
-        .expect("type is set");
-    let storage = StorageConfiguration::builder().r#type(storage_type);
-    let storage = match ctx.env.file.vector_store.kind {
-        StoreKind::Opensearch => {
-            let mapping = OpenSearchServerlessFieldMapping::builder()
-                .vector_field(VECTOR_FIELD)
-                .text_field(TEXT_FIELD)
-                .metadata_field(METADATA_FIELD)
-                .build()
-                .expect("fields are set");
-            let aoss = OpenSearchServerlessConfiguration::builder()
-                .collection_arn(n.collection_arn(ctx.assigned(&ids::COLLECTION).as_deref()))
-                .vector_index_name(&n.vector_index)
-                .field_mapping(mapping)
-                .build()
-                .expect("collection and index are set");
-            storage.opensearch_serverless_configuration(aoss)
-        }
-        // S3 Vectors (a managed knowledge base has returned above).
-        _ => {
-            storage.s3_vectors_configuration(S3VectorsConfiguration::builder().index_arn(n.vector_index_arn()).build())
-        }
-    };
-    (kb, Some(storage.build().expect("type is set")))
-}
-
 async fn wait_active(step: &Step, id: &str) -> Result<()> {
     wait::until(step, "knowledge base to become ACTIVE", READY_DEADLINE, || async {
         let kb = get(&step.ctx, id).await.map_err(failed(&format!("read knowledge base {id}")))?;
@@ -331,14 +183,6 @@ pub async fn wait_gone(step: &Step, id: &str) -> Result<()> {
     .await
 }
 
-/// The description ragstack writes on the knowledge base.
-fn description(ctx: &Ctx) -> String {
-    match ctx.env.embedding_model_id() {
-        Some(model) => format!("ragstack {}: documents of s3 data sources, embedded with {model}", ctx.env.name),
-        None => format!("ragstack {}: documents of s3 data sources, embedded by Bedrock", ctx.env.name),
-    }
-}
-
 #[async_trait]
 impl Kind for KnowledgeBase {
     /// Its data lives in the index: a new index means a new knowledge base.
@@ -352,7 +196,8 @@ impl Kind for KnowledgeBase {
             .arn(n.knowledge_base_arn(id))
             .depends_on(&ids::KNOWLEDGE_BASE_ROLE, Needs::Ready)
             .tagged()
-            .output("knowledge_base_id", id.unwrap_or(AFTER_APPLY));
+            .output("knowledge_base_id", id.unwrap_or(AFTER_APPLY))
+            .with_spec(Spec::new(i.env, i.known));
         let (model, dims) = (&i.vars()["arns"]["embedding_model"], i.env.file.knowledge_base.dimensions);
         let vs = &i.env.file.vector_store;
         let kb = match i.env.file.vector_store.kind {
@@ -387,7 +232,8 @@ impl Kind for KnowledgeBase {
     }
 
     fn cloudformation(&self, ctx: &Ctx, r: &Resource) -> Result<Vec<(String, Value)>> {
-        if ctx.env.file.vector_store.kind == StoreKind::Managed {
+        let spec: &Spec = r.spec()?;
+        if matches!(spec.store, Store::Managed { .. }) {
             return Err(Error::usage(
                 "`ragstack export` cannot express a managed knowledge base yet (kind = \"managed\")".to_string(),
                 Some("deploy this environment directly (ragstack deploy)".into()),
@@ -396,7 +242,7 @@ impl Kind for KnowledgeBase {
         let tags: serde_json::Map<String, Value> = ctx.env.tags().into_iter().map(|(k, v)| (k, Value::String(v))).collect();
         let properties = json!({
             "Name": r.name,
-            "Description": description(ctx),
+            "Description": spec.description,
             "RoleArn": {"Fn::GetAtt": [super::logical_id(&ids::KNOWLEDGE_BASE_ROLE), "Arn"]},
             "KnowledgeBaseConfiguration": {
                 "Type": "VECTOR",
@@ -407,17 +253,17 @@ impl Kind for KnowledgeBase {
                     }
                 }
             },
-            "StorageConfiguration": match ctx.env.file.vector_store.kind {
-                StoreKind::Opensearch => json!({
+            "StorageConfiguration": match &spec.store {
+                Store::Opensearch { index, .. } => json!({
                     "Type": "OPENSEARCH_SERVERLESS",
                     "OpensearchServerlessConfiguration": {
                         "CollectionArn": {"Fn::GetAtt": [super::logical_id(&ids::COLLECTION), "Arn"]},
-                        "VectorIndexName": ctx.env.names.vector_index,
+                        "VectorIndexName": index,
                         "FieldMapping": {"VectorField": VECTOR_FIELD, "TextField": TEXT_FIELD, "MetadataField": METADATA_FIELD}
                     }
                 }),
                 // A managed knowledge base was refused above.
-                StoreKind::S3Vectors | StoreKind::Managed => json!({
+                Store::S3Vectors { .. } | Store::Managed { .. } => json!({
                     "Type": "S3_VECTORS",
                     "S3VectorsConfiguration": {
                         "IndexArn": {"Fn::GetAtt": [super::logical_id(&ids::S3_VECTOR_INDEX), "IndexArn"]}
@@ -446,7 +292,8 @@ impl Kind for KnowledgeBase {
             return Ok(obs);
         }
         ctx.assign(&ids::KNOWLEDGE_BASE, Some(id));
-        let (have, want) = (immutable(&kb), wanted(ctx));
+        let spec: &Spec = r.spec()?;
+        let (have, want) = (immutable(&kb), spec.immutable());
         for key in [
             "type",
             "embedding_model",
@@ -464,7 +311,7 @@ impl Kind for KnowledgeBase {
         if kb.status() == &KnowledgeBaseStatus::Failed {
             obs.diff("status", "FAILED", "ACTIVE", true);
         }
-        obs.diff("role", kb.role_arn(), ctx.env.names.role_arn(&ctx.env.names.knowledge_base_role), false);
+        obs.diff("role", kb.role_arn(), spec.role_arn.as_str(), false);
         obs.diff_tags(ctx, &current);
         Ok(obs)
     }
@@ -472,14 +319,14 @@ impl Kind for KnowledgeBase {
     async fn apply(&self, step: &Step, r: &Resource, obs: &Observation) -> Result<()> {
         let ctx = &step.ctx;
         let agent = &ctx.clients.agent;
-        let role_arn = ctx.env.names.role_arn(&ctx.env.names.knowledge_base_role);
-        let description = description(ctx);
+        let spec: &Spec = r.spec()?;
+        let (role_arn, description) = (&spec.role_arn, &spec.description);
         if !obs.exists {
             if obs.is(Phase::Deleting) {
                 wait_gone(step, obs.id.as_deref().unwrap_or_default()).await?;
             }
             step.progress("creating", "");
-            let (config, storage) = configuration(ctx);
+            let (config, storage) = spec.configuration();
             let tags = ctx.tag_map();
             let created = wait::retrying(
                 step,
@@ -490,8 +337,8 @@ impl Kind for KnowledgeBase {
                     agent
                         .create_knowledge_base()
                         .name(&r.name)
-                        .description(&description)
-                        .role_arn(&role_arn)
+                        .description(description)
+                        .role_arn(role_arn)
                         .knowledge_base_configuration(config.clone())
                         .set_storage_configuration(storage.clone())
                         .set_tags(Some(tags.clone()))
@@ -525,7 +372,7 @@ impl Kind for KnowledgeBase {
                     }
                 })?;
             // UpdateKnowledgeBase needs the whole configuration: send the current one unchanged.
-            let mut update = agent.update_knowledge_base().knowledge_base_id(&id).name(&r.name).role_arn(&role_arn);
+            let mut update = agent.update_knowledge_base().knowledge_base_id(&id).name(&r.name).role_arn(role_arn);
             update = update
                 .set_description(kb.description().map(str::to_string))
                 .set_knowledge_base_configuration(kb.knowledge_base_configuration().cloned())
