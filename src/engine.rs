@@ -5,7 +5,8 @@
 use crate::error::{Error, Result};
 use crate::ingestion::JobResult;
 use crate::naming::AFTER_APPLY;
-use crate::resources::{self, Ctx, Id, Needs, Observation, Phase, Resource, Step};
+use crate::resources::{self, Ctx, Dependency, Id, Needs, Observation, Phase, Resource, Step};
+use crate::schedule::{self, Stage};
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -256,14 +257,6 @@ pub fn outputs(ctx: &Ctx, include: impl Fn(&Id) -> bool) -> Result<BTreeMap<Stri
 // ---------------------------------------------------------------------------------------------
 // apply
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Level {
-    Pending,
-    Exists,
-    Ready,
-    Failed,
-}
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum OutcomeResult {
@@ -372,32 +365,25 @@ pub async fn apply(ctx: &Arc<Ctx>, p: &Plan, sync: bool) -> Result<Applied> {
         item.observation = Observation::absent();
     }
 
-    // 2. One task per resource, gated on its dependencies' levels.
-    let mut senders: HashMap<Id, watch::Sender<Level>> = HashMap::new();
-    let mut receivers: HashMap<Id, watch::Receiver<Level>> = HashMap::new();
-    for id in &ids {
-        let (tx, rx) = watch::channel(Level::Pending);
-        senders.insert(id.clone(), tx);
-        receivers.insert(id.clone(), rx);
-    }
-    let ingestion_task = sync.then(|| ingest_when_ready(ctx, &items, &receivers));
+    // 2. One task per resource, started when its dependencies got far enough (`schedule`).
+    let mut graph = schedule::Graph::new(ids.iter().cloned());
+    let ingestion_task = sync.then(|| ingest_when_ready(ctx, &items, &graph));
     let mut set = JoinSet::new();
     for item in items.iter().cloned() {
         let ctx = ctx.clone();
-        let tx = senders.remove(&item.id).expect("one sender per resource");
-        let deps: Vec<Gate> = item
-            .resource
-            .depends_on
+        // A deletion waits for nothing: what it depended on stays.
+        let deps: Vec<&Dependency> =
+            if item.action == Action::Delete { Vec::new() } else { item.resource.depends_on.iter().collect() };
+        // A changed dependency means a fresh look before applying.
+        let dependency_changed = deps.iter().any(|d| items.iter().any(|i| i.id == d.on && i.action != Action::NoOp));
+        let waits: Vec<(Id, Stage)> = deps
             .iter()
-            .filter_map(|d| {
-                let rx = receivers.get(&d.on)?.clone();
-                let action = items.iter().find(|i| i.id == d.on).map_or(Action::NoOp, |i| i.action);
-                Some(Gate { on: d.on.clone(), needs: d.needs, level: rx, action })
-            })
+            .map(|d| (d.on.clone(), if d.needs == Needs::Ready { Stage::Done } else { Stage::Started }))
             .collect();
-        set.spawn(async move {
-            let outcome = run_one(&ctx, &item, deps, tx).await;
-            (item, outcome)
+        graph.spawn(&mut set, item.id.clone(), waits, move |failed, progress| async move {
+            let outcome = run_one(&ctx, &item, failed, dependency_changed, progress).await;
+            let done = matches!(outcome, Ok(true));
+            ((item, outcome), done)
         });
     }
     let mut outcomes: HashMap<Id, Outcome> = HashMap::new();
@@ -432,19 +418,19 @@ pub async fn apply(ctx: &Arc<Ctx>, p: &Plan, sync: bool) -> Result<Applied> {
 fn ingest_when_ready(
     ctx: &Arc<Ctx>,
     items: &[Item],
-    levels: &HashMap<Id, watch::Receiver<Level>>,
+    graph: &schedule::Graph<Id>,
 ) -> tokio::task::JoinHandle<Result<Vec<JobResult>>> {
-    let wanted: Vec<(Id, watch::Receiver<Level>)> = items
+    let wanted: Vec<(Id, watch::Receiver<Stage>)> = items
         .iter()
         .filter(|i| i.resource.kind.ingests() && i.action != Action::Delete)
         .filter(|i| i.action != Action::NoOp || i.observation.needs_ingest)
-        .map(|i| (i.id.clone(), levels[&i.id].clone()))
+        .filter_map(|i| Some((i.id.clone(), graph.watch(&i.id)?)))
         .collect();
     let ctx = ctx.clone();
     tokio::spawn(async move {
         let mut ready = Vec::new();
         for (id, mut rx) in wanted {
-            if rx.wait_for(|l| matches!(l, Level::Ready | Level::Failed)).await.is_ok_and(|l| *l == Level::Ready) {
+            if rx.wait_for(|s| matches!(s, Stage::Done | Stage::Failed)).await.is_ok_and(|s| *s == Stage::Done) {
                 ready.push(declared(&ctx, &id)?);
             }
         }
@@ -456,50 +442,20 @@ fn ingest_when_ready(
     })
 }
 
-/// A dependency as one resource's task waits on it.
-struct Gate {
-    on: Id,
-    needs: Needs,
-    level: watch::Receiver<Level>,
-    /// What deploy does to it: a changed dependency means a fresh look before applying.
-    action: Action,
-}
-
-/// Waits for the dependencies, applies one resource, signals its level. Ok(false) = skipped.
-async fn run_one(ctx: &Arc<Ctx>, item: &Item, deps: Vec<Gate>, tx: watch::Sender<Level>) -> Result<bool> {
-    let tx = Arc::new(tx);
-    let mut dependency_changed = false;
-    // A deletion waits for nothing: what it depended on stays.
-    let deps = if item.action == Action::Delete { Vec::new() } else { deps };
-    for mut gate in deps {
-        let wanted = if gate.needs == Needs::Ready { Level::Ready } else { Level::Exists };
-        let level = gate
-            .level
-            .wait_for(|l| *l == Level::Failed || *l == Level::Ready || (*l == Level::Exists && wanted == Level::Exists))
-            .await
-            .map(|l| *l)
-            .unwrap_or(Level::Failed);
-        if level == Level::Failed {
-            let _ = tx.send(Level::Failed);
-            ctx.report.resource(item.id.as_str(), "skipped", &format!("{} failed", gate.on));
-            return Ok(false);
-        }
-        dependency_changed |= gate.action != Action::NoOp;
+/// Applies one resource once its dependencies got far enough (`failed`: the one that did not).
+/// Ok(false) = skipped.
+async fn run_one(
+    ctx: &Arc<Ctx>,
+    item: &Item,
+    failed: Option<Id>,
+    dependency_changed: bool,
+    progress: schedule::Progress,
+) -> Result<bool> {
+    if let Some(on) = failed {
+        ctx.report.resource(item.id.as_str(), "skipped", &format!("{on} failed"));
+        return Ok(false);
     }
-    let signal = tx.clone();
-    let step = Step {
-        ctx: ctx.clone(),
-        id: item.id.to_string(),
-        exists: Box::new(move || {
-            signal.send_if_modified(|l| {
-                let change = *l == Level::Pending;
-                if change {
-                    *l = Level::Exists;
-                }
-                change
-            });
-        }),
-    };
+    let step = Step { ctx: ctx.clone(), id: item.id.to_string(), exists: Box::new(move || progress.started()) };
     // Rendered now: documents and ARNs may hold ids of what was just created.
     let outcome = async {
         // A leftover (declared no more) is deleted as observation found it.
@@ -530,12 +486,10 @@ async fn run_one(ctx: &Arc<Ctx>, item: &Item, deps: Vec<Gate>, tx: watch::Sender
                 (true, _) => ("done", "updated"),
             };
             ctx.report.resource(item.id.as_str(), state, verb);
-            let _ = tx.send(Level::Ready);
             Ok(true)
         }
         Err(e) => {
             ctx.report.resource(item.id.as_str(), "failed", &e.to_string());
-            let _ = tx.send(Level::Failed);
             Err(e)
         }
     }

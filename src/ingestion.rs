@@ -154,7 +154,7 @@ pub async fn follow(
 /// upload), so after an upload a running job is waited for, not joined.
 pub async fn start(step: &Step, kb: &str, ds: &str, join_running: bool) -> Result<String> {
     let ctx = &step.ctx;
-    let begun = std::time::Instant::now();
+    let clock = wait::Poll::new(JOB_DEADLINE).at_least(Duration::from_secs(1));
     loop {
         step.progress("starting", "ingestion job");
         let started = ctx.clients.agent.start_ingestion_job().knowledge_base_id(kb).data_source_id(ds).send().await;
@@ -173,10 +173,10 @@ pub async fn start(step: &Step, kb: &str, ds: &str, join_running: bool) -> Resul
                     ),
                     None => step.progress("waiting", "another ingestion job of this knowledge base to finish"),
                 }
-                if begun.elapsed() > JOB_DEADLINE {
+                if clock.expired() {
                     return Err(Error::aws("start ingestion job", e));
                 }
-                tokio::time::sleep(wait::interval(begun.elapsed()).max(Duration::from_secs(1))).await;
+                clock.pause().await;
             }
             Err(e) => return Err(Error::aws("start ingestion job", e)),
         }

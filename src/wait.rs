@@ -18,26 +18,59 @@ pub fn interval(waited: Duration) -> Duration {
     (waited / 40).clamp(MIN, MAX)
 }
 
+/// The clock of one poll loop: whether its deadline has passed, and the pause before the next
+/// try (`interval` of the time waited, at least `floor`). Every poll loop keeps time with it:
+/// `until` and `retrying` here, and the loops that keep their own state between tries
+/// (ingestion waiting for a running job, legacy following a stack's events).
+pub struct Poll {
+    start: Instant,
+    deadline: Duration,
+    floor: Duration,
+}
+
+impl Poll {
+    pub fn new(deadline: Duration) -> Poll {
+        Poll { start: Instant::now(), deadline, floor: Duration::ZERO }
+    }
+
+    /// Never pauses less than `floor` (a refused call is retried promptly, not hammered).
+    pub fn at_least(mut self, floor: Duration) -> Poll {
+        self.floor = floor;
+        self
+    }
+
+    pub fn waited(&self) -> Duration {
+        self.start.elapsed()
+    }
+
+    pub fn expired(&self) -> bool {
+        self.waited() >= self.deadline
+    }
+
+    pub async fn pause(&self) {
+        tokio::time::sleep(interval(self.waited()).max(self.floor)).await;
+    }
+}
+
 /// Polls until `poll` returns `Some`, reporting `what` is awaited; fails after `deadline`.
 pub async fn until<T, F, Fut>(step: &Step, what: &str, deadline: Duration, mut poll: F) -> Result<T>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<Option<T>>>,
 {
-    let start = Instant::now();
+    let clock = Poll::new(deadline);
     step.progress("waiting", what);
     loop {
         if let Some(v) = poll().await? {
             return Ok(v);
         }
-        let waited = start.elapsed();
-        if waited >= deadline {
+        if clock.expired() {
             return Err(Error::Incomplete {
-                message: format!("{}: gave up after {}s waiting for {what}", step.id, waited.as_secs()),
+                message: format!("{}: gave up after {}s waiting for {what}", step.id, clock.waited().as_secs()),
                 help: Some("run the command again later: it picks up where this one stopped".into()),
             });
         }
-        tokio::time::sleep(interval(waited)).await;
+        clock.pause().await;
     }
 }
 
@@ -54,18 +87,17 @@ where
     F: FnMut() -> Fut,
     Fut: Future<Output = std::result::Result<T, AwsError>>,
 {
-    let start = Instant::now();
+    let clock = Poll::new(deadline).at_least(RETRY_MIN);
     let mut reported = false;
     loop {
         match op().await {
-            Err(e) if transient(&e) && start.elapsed() < deadline => {
+            Err(e) if transient(&e) && !clock.expired() => {
                 if !reported {
                     step.progress("waiting", &format!("{why} ({})", e.code));
                     reported = true;
                 }
                 tracing::debug!(resource = %step.id, error = %e, "transient, retrying");
-                // At least RETRY_MIN apart: a refusal is retried promptly, not hammered.
-                tokio::time::sleep(interval(start.elapsed()).max(RETRY_MIN)).await;
+                clock.pause().await;
             }
             other => return other,
         }

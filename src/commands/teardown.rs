@@ -18,6 +18,7 @@ use crate::engine;
 use crate::error::{Error, ExitStatus, Result};
 use crate::output::Mode;
 use crate::resources::{Ctx, Id, KINDS, Needs, Observation, Resource, Step};
+use crate::schedule::{self, Stage};
 use crate::session::{self, Preflight, Settings};
 use clap::Args;
 use serde::Serialize;
@@ -25,7 +26,6 @@ use serde_json::json;
 use std::collections::HashMap;
 use std::io::{BufRead, IsTerminal, Write};
 use std::sync::Arc;
-use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 #[derive(Debug, Args)]
@@ -137,13 +137,6 @@ fn waits_for(targets: &[Target], id: &Id) -> Vec<Id> {
         .collect()
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Done {
-    Pending,
-    Gone,
-    Failed,
-}
-
 pub async fn run(s: &Settings, args: &TeardownArgs) -> Result<ExitStatus> {
     let ctx = session::connect(s, &args.target, Preflight::TEARDOWN, |_| Ok(())).await?;
     teardown(ctx, args.keep_documents, s.yes).await
@@ -234,30 +227,18 @@ pub fn confirm(command: &str, env: &str, count: usize, things: &str) -> Result<(
 /// Deletes every target that goes, as soon as what must go before it is gone. Returns the error
 /// of each failed deletion by id.
 async fn delete_all(ctx: &Arc<Ctx>, targets: &[Target]) -> HashMap<Id, Error> {
-    let mut senders = HashMap::new();
-    let mut receivers = HashMap::new();
-    for t in targets.iter().filter(|t| t.goes()) {
-        let (tx, rx) = watch::channel(Done::Pending);
-        senders.insert(t.id.clone(), tx);
-        receivers.insert(t.id.clone(), rx);
-    }
+    let going: Vec<&Target> = targets.iter().filter(|t| t.goes()).collect();
+    let mut graph = schedule::Graph::new(going.iter().map(|t| t.id.clone()));
     let mut set = JoinSet::new();
-    for t in targets.iter().filter(|t| t.goes()).cloned() {
-        let gate: Vec<Id> = match (t.fate, t.parent()) {
-            (Fate::WithParent, Some(parent)) => vec![parent.clone()],
-            _ => waits_for(targets, &t.id),
+    for t in going.into_iter().cloned() {
+        let waits: Vec<(Id, Stage)> = match (t.fate, t.parent()) {
+            (Fate::WithParent, Some(parent)) => vec![(parent.clone(), Stage::Done)],
+            _ => waits_for(targets, &t.id).into_iter().map(|id| (id, Stage::Done)).collect(),
         };
-        let gate: Vec<watch::Receiver<Done>> = gate.iter().filter_map(|id| receivers.get(id).cloned()).collect();
-        let tx = senders.remove(&t.id).expect("one sender per target");
         let ctx = ctx.clone();
-        set.spawn(async move {
-            let mut parent_failed = false;
-            for mut rx in gate {
-                let done = rx.wait_for(|d| *d != Done::Pending).await.map(|d| *d).unwrap_or(Done::Failed);
-                parent_failed |= done == Done::Failed;
-            }
+        graph.spawn(&mut set, t.id.clone(), waits, move |failed, _| async move {
             let step = Step { ctx: ctx.clone(), id: t.id.to_string(), exists: Box::new(|| {}) };
-            let outcome = match (t.fate, parent_failed) {
+            let outcome = match (t.fate, failed.is_some()) {
                 (Fate::WithParent, true) => Err(Error::Incomplete {
                     message: format!(
                         "not deleted: {} could not be deleted",
@@ -272,8 +253,8 @@ async fn delete_all(ctx: &Arc<Ctx>, targets: &[Target]) -> HashMap<Id, Error> {
                 Ok(()) => step.progress("done", t.why.as_deref().unwrap_or("deleted")),
                 Err(e) => step.progress("failed", &e.to_string()),
             }
-            let _ = tx.send(if outcome.is_ok() { Done::Gone } else { Done::Failed });
-            (t.id, outcome.err())
+            let done = outcome.is_ok();
+            ((t.id, outcome.err()), done)
         });
     }
     let mut errors = HashMap::new();

@@ -5,7 +5,7 @@
 
 use super::ids;
 use super::rest_api::{self, patch};
-use super::{Ctx, Inputs, Kind, Needs, Observation, Resource, Step, failed, gone, ours};
+use super::{Ctx, Inputs, Kind, Needs, Observation, Resource, Step, failed, gone};
 use crate::aws::aws;
 use crate::error::{Error, Result};
 use async_trait::async_trait;
@@ -140,14 +140,9 @@ impl Kind for Stage {
                 .send()
                 .await
                 .map_err(aws);
-            match created {
-                Ok(_) => {}
-                // A concurrent run created it: converge from what is there.
-                Err(e) if e.is_conflict() => {
-                    let again = ours(self.observe(ctx, r).await?, &format!("stage {}", r.name))?;
-                    return self.apply(step, r, &again).await;
-                }
-                Err(e) => return Err(Error::aws(format!("create stage {} of REST API {api}", r.name), e)),
+            // A concurrent run created it: converge from what is there.
+            if let Some(again) = super::created(self, ctx, r, created, |e| e.is_conflict(), &format!("stage {} of REST API {api}", r.name)).await? {
+                return self.apply(step, r, &again).await;
             }
             (step.exists)();
         } else if let Some(d) = &deployment {

@@ -483,6 +483,24 @@ pub fn ours(again: Observation, what: &str) -> Result<Observation> {
     }
 }
 
+/// What a create call came to that a concurrent (or interrupted) run may have beaten: None when
+/// it created the resource; when AWS answers that it exists already (`exists`), the observation
+/// of the one there to converge from, refused when it is not ours; else the error.
+pub async fn created<T>(
+    kind: &dyn Kind,
+    ctx: &Ctx,
+    r: &Resource,
+    result: std::result::Result<T, AwsError>,
+    exists: impl Fn(&AwsError) -> bool,
+    what: &str,
+) -> Result<Option<Observation>> {
+    match result {
+        Ok(_) => Ok(None),
+        Err(e) if exists(&e) => Ok(Some(ours(kind.observe(ctx, r).await?, what)?)),
+        Err(e) => Err(Error::aws(format!("create {what}"), e)),
+    }
+}
+
 /// Among resources of one name where AWS does not make names unique (REST APIs, API keys, usage
 /// plans), the one this environment owns.
 pub fn owned<'a, T>(ctx: &Ctx, all: &'a [T], tags: impl Fn(&T) -> BTreeMap<String, String>) -> Option<&'a T> {

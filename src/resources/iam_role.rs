@@ -4,7 +4,7 @@
 
 use super::ids;
 use super::{
-    Ctx, Id, Inputs, Kind, Needs, Observation, Resource, Step, failed, gone, ours,
+    Ctx, Id, Inputs, Kind, Needs, Observation, Resource, Step, failed, gone,
 };
 use crate::aws::{aws, parse_policy};
 use crate::error::{Error, Result};
@@ -157,14 +157,9 @@ impl Kind for Role {
                 .send()
                 .await
                 .map_err(aws);
-            match created {
-                Ok(_) => {}
-                Err(e) if e.is_conflict() => {
-                    // Created by a concurrent or interrupted run: converge from what is there.
-                    let again = ours(self.observe(ctx, r).await?, &format!("role {}", r.name))?;
-                    return self.apply(step, r, &again).await;
-                }
-                Err(e) => return Err(Error::aws(format!("create role {}", r.name), e)),
+            // Created by a concurrent or interrupted run: converge from what is there.
+            if let Some(again) = super::created(self, ctx, r, created, |e| e.is_conflict(), &format!("role {}", r.name)).await? {
+                return self.apply(step, r, &again).await;
             }
             put_permissions = true;
         } else {

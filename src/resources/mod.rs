@@ -17,7 +17,7 @@ pub mod ids;
 pub use crate::context::{Ctx, Id, Known, Step, failed};
 pub use contract::{
     Change, Dependency, Document, Inputs, Kind, LastIngest, Needs, Observation, Phase, Resource, Status, cfn, cfn_tags,
-    gone, logical_id, none_owned, ours, owned,
+    created, gone, logical_id, none_owned, ours, owned,
 };
 
 use crate::config::Environment;

@@ -4,7 +4,7 @@
 //! schema of AWS::S3Vectors::VectorBucket marks it create-only): a change is a replace.
 
 use super::ids;
-use super::{Ctx, Inputs, Kind, Observation, Resource, Step, failed, gone, ours};
+use super::{Ctx, Inputs, Kind, Observation, Resource, Step, failed, gone};
 use crate::aws::{AwsError, aws};
 use crate::config::StoreKind;
 use crate::error::{Error, Result};
@@ -149,14 +149,9 @@ impl Kind for VectorBucket {
             .send()
             .await
             .map_err(aws);
-        match created {
-            Ok(_) => {}
-            // Names are unique in the account and region: a concurrent run created it.
-            Err(e) if e.is("ConflictException") => {
-                let again = ours(self.observe(ctx, r).await?, &format!("vector bucket {}", r.name))?;
-                return self.apply(step, r, &again).await;
-            }
-            Err(e) => return Err(Error::aws(format!("create vector bucket {}", r.name), e)),
+        // Names are unique in the account and region: a concurrent run created it.
+        if let Some(again) = super::created(self, ctx, r, created, |e| e.is("ConflictException"), &format!("vector bucket {}", r.name)).await? {
+            return self.apply(step, r, &again).await;
         }
         (step.exists)();
         Ok(())

@@ -6,7 +6,7 @@
 //! 2 KB limit on filterable metadata, `config::BEDROCK_METADATA_KEYS`).
 
 use super::ids;
-use super::{Ctx, Id, Inputs, Kind, Needs, Observation, Resource, Step, gone, ours, s3_vector_bucket};
+use super::{Ctx, Id, Inputs, Kind, Needs, Observation, Resource, Step, gone, s3_vector_bucket};
 use crate::aws::aws;
 use crate::config::StoreKind;
 use crate::error::{Error, Result};
@@ -163,13 +163,8 @@ impl Kind for S3VectorIndex {
             .send()
             .await
             .map_err(aws);
-        match created {
-            Ok(_) => {}
-            Err(e) if e.is("ConflictException") => {
-                let again = ours(self.observe(ctx, r).await?, &format!("vector index {}", r.name))?;
-                return self.apply(step, r, &again).await;
-            }
-            Err(e) => return Err(Error::aws(format!("create vector index {}", r.name), e)),
+        if let Some(again) = super::created(self, ctx, r, created, |e| e.is("ConflictException"), &format!("vector index {}", r.name)).await? {
+            return self.apply(step, r, &again).await;
         }
         (step.exists)();
         Ok(())

@@ -126,15 +126,12 @@ impl Kind for Schedule {
                 .send()
                 .await
                 .map_err(aws);
-            return match created {
-                Ok(_) => Ok(()),
-                // A concurrent run created it: converge from what is there.
-                Err(e) if e.is_conflict() => {
-                    let again = super::ours(self.observe(ctx, r).await?, &format!("schedule {name}"))?;
-                    self.apply(step, r, &again).await
-                }
-                Err(e) => Err(Error::aws(format!("create schedule {name}"), e)),
-            };
+            // A concurrent run created it: converge from what is there.
+            let what = format!("schedule {name}");
+            if let Some(again) = super::created(self, ctx, r, created, |e| e.is_conflict(), &what).await? {
+                return self.apply(step, r, &again).await;
+            }
+            return Ok(());
         }
         if !obs.changes.is_empty() {
             let fields: Vec<&str> = obs.changes.iter().map(|c| c.field.as_str()).collect();
