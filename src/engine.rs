@@ -386,6 +386,7 @@ pub async fn apply(ctx: &Arc<Ctx>, p: &Plan, sync: bool) -> Result<Applied> {
             ((item, outcome), done)
         });
     }
+    graph.fail_cycles();
     let mut outcomes: HashMap<Id, Outcome> = HashMap::new();
     while let Some(joined) = set.join_next().await {
         let (item, outcome) = joined.expect("apply tasks do not panic");

@@ -43,6 +43,9 @@ impl Progress {
 pub struct Graph<K> {
     senders: HashMap<K, Arc<watch::Sender<Stage>>>,
     receivers: HashMap<K, watch::Receiver<Stage>>,
+    /// (node, a node it waits for), for `fail_cycles`.
+    edges: Vec<(K, K)>,
+    spawned: HashMap<K, Arc<watch::Sender<Stage>>>,
 }
 
 impl<K: Eq + Hash + Clone + Send + Sync + 'static> Graph<K> {
@@ -53,7 +56,7 @@ impl<K: Eq + Hash + Clone + Send + Sync + 'static> Graph<K> {
             senders.insert(key.clone(), Arc::new(tx));
             receivers.insert(key, rx);
         }
-        Graph { senders, receivers }
+        Graph { senders, receivers, edges: Vec::new(), spawned: HashMap::new() }
     }
 
     /// How far `key` has got, to follow from beside the graph (deploy's ingestion); None when it
@@ -73,10 +76,12 @@ impl<K: Eq + Hash + Clone + Send + Sync + 'static> Graph<K> {
         Fut: Future<Output = (R, bool)> + Send,
     {
         let tx = self.senders.remove(&key).expect("each node is spawned once");
+        self.spawned.insert(key.clone(), tx.clone());
         let gates: Vec<(K, Stage, watch::Receiver<Stage>)> = waits
             .into_iter()
             .filter_map(|(on, stage)| Some((on.clone(), stage, self.receivers.get(&on)?.clone())))
             .collect();
+        self.edges.extend(gates.iter().map(|(on, _, _)| (key.clone(), on.clone())));
         set.spawn(async move {
             let mut failed = None;
             for (on, wanted, mut rx) in gates {
@@ -95,6 +100,35 @@ impl<K: Eq + Hash + Clone + Send + Sync + 'static> Graph<K> {
             let _ = tx.send(if done { Stage::Done } else { Stage::Failed });
             result
         });
+    }
+}
+
+impl<K: Eq + Hash + Clone + Send + Sync + 'static> Graph<K> {
+    /// Fails every spawned node that waits for itself through others: such nodes could never
+    /// start (a declaration bug in deploy and teardown; stacks that need each other in legacy).
+    /// Their work is then told which node failed, and what waits for them in turn. Call it once
+    /// every node is spawned; returns the nodes it failed.
+    pub fn fail_cycles(&self) -> Vec<K> {
+        let reaches_itself = |start: &K| {
+            let (mut seen, mut todo) = (Vec::new(), vec![start.clone()]);
+            while let Some(k) = todo.pop() {
+                for (_, on) in self.edges.iter().filter(|(from, _)| *from == k) {
+                    if on == start {
+                        return true;
+                    }
+                    if !seen.contains(on) {
+                        seen.push(on.clone());
+                        todo.push(on.clone());
+                    }
+                }
+            }
+            false
+        };
+        let cyclic: Vec<K> = self.spawned.keys().filter(|k| reaches_itself(k)).cloned().collect();
+        for k in &cyclic {
+            let _ = self.spawned[k].send(Stage::Failed);
+        }
+        cyclic
     }
 }
 
@@ -144,5 +178,32 @@ mod tests {
         assert_eq!(results, ["a", "b", "c", "d failed", "e skipped: d failed"]);
         // c began while b was still running: it needed b started, not done.
         assert_eq!(*order.lock().unwrap(), ["a", "b started", "c", "b done"]);
+    }
+
+    /// x and y wait for each other; z waits for x. Without `fail_cycles` nothing would start.
+    #[tokio::test]
+    async fn nodes_that_wait_for_each_other_are_failed_not_left_waiting() {
+        let mut graph = Graph::new(["x", "y", "z"]);
+        let mut set = JoinSet::new();
+        for (key, waits) in
+            [("x", vec![("y", Stage::Done)]), ("y", vec![("x", Stage::Done)]), ("z", vec![("x", Stage::Done)])]
+        {
+            graph.spawn(&mut set, key, waits, move |failed, _| async move {
+                (format!("{key}: {}", failed.unwrap_or("-")), failed.is_none())
+            });
+        }
+        let mut cyclic = graph.fail_cycles();
+        cyclic.sort();
+        assert_eq!(cyclic, ["x", "y"]);
+        let joined = tokio::time::timeout(std::time::Duration::from_secs(5), async {
+            let mut results = Vec::new();
+            while let Some(r) = set.join_next().await {
+                results.push(r.unwrap());
+            }
+            results
+        });
+        let mut results = joined.await.expect("no node is left waiting");
+        results.sort();
+        assert_eq!(results, ["x: y", "y: x", "z: x"]);
     }
 }

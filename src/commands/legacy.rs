@@ -225,6 +225,7 @@ async fn delete_in_order(clients: &Clients, report: &Arc<Reporter>, stacks: Vec<
             (outcome, deleted)
         });
     }
+    graph.fail_cycles();
     let mut outcomes = Vec::new();
     while let Some(joined) = set.join_next().await {
         outcomes.push(joined.expect("deletion tasks do not panic"));

@@ -257,6 +257,7 @@ async fn delete_all(ctx: &Arc<Ctx>, targets: &[Target]) -> HashMap<Id, Error> {
             ((t.id, outcome.err()), done)
         });
     }
+    graph.fail_cycles();
     let mut errors = HashMap::new();
     while let Some(joined) = set.join_next().await {
         if let (id, Some(e)) = joined.expect("teardown tasks do not panic") {

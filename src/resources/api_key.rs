@@ -21,24 +21,15 @@ pub struct ApiKey;
 /// Every API key of this name (GetApiKeys' nameQuery matches a prefix), values left out.
 async fn find(ctx: &Ctx, name: &str) -> std::result::Result<Vec<AwsApiKey>, AwsError> {
     let mut found = Vec::new();
-    let mut position = None;
-    loop {
-        let page = ctx
-            .clients
-            .apigateway
-            .get_api_keys()
-            .name_query(name)
-            .include_values(false)
-            .limit(500)
-            .set_position(position)
-            .send()
-            .await
-            .map_err(aws)?;
-        found.extend(page.items().iter().filter(|k| k.name() == Some(name)).cloned());
-        match page.position() {
-            Some(p) if !page.items().is_empty() => position = Some(p.to_string()),
-            _ => break,
+    let keys = ctx.clients.apigateway.get_api_keys().name_query(name).include_values(false).limit(500);
+    let mut pages = keys.into_paginator().send();
+    // An empty page ends the listing even with a position (moto gives one on the last page).
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(aws)?;
+        if page.items().is_empty() {
+            break;
         }
+        found.extend(page.items().iter().filter(|k| k.name() == Some(name)).cloned());
     }
     found.sort_by_key(|k| (k.created_date().map(|d| d.secs()), k.id().map(str::to_string)));
     Ok(found)

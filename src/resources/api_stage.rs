@@ -21,17 +21,20 @@ pub struct Stage;
 const ALL_METHODS: &str = "*/*";
 
 /// The description of the deployment the stage should serve: a fingerprint of what a
-/// deployment snapshots (routes, which require the API key, the resource policy).
-pub fn deployment_description(ctx: &Ctx) -> Result<String> {
-    let mut snapshot = rest_api::desired_routes(ctx).join("\n");
-    let policy = rest_api::desired_policy(ctx)?;
-    if !policy.is_null() {
-        snapshot.push_str(&format!("\n{policy}"));
+/// deployment snapshots (routes, which require the API key, the resource policy). The stage is
+/// declared after the API's id is known (it is observed after it), so the policy holds it.
+fn deployment_description(i: &Inputs) -> Result<String> {
+    let mut snapshot = rest_api::desired_routes(i.env).join("\n");
+    if !i.env.file.api.allowed_source_cidrs.is_empty() {
+        snapshot.push_str(&format!("\n{}", i.document(rest_api::POLICY_TEMPLATE)?.content));
     }
     let digest = Sha256::digest(snapshot.as_bytes());
     let hex: String = digest.iter().take(8).map(|b| format!("{b:02x}")).collect();
-    Ok(format!("ragstack {}: routes {hex}", ctx.env.name))
+    Ok(format!("ragstack {}: routes {hex}", i.env.name))
 }
+
+/// The stage's typed spec: the deployment it should serve, by its description.
+struct Deployment(String);
 
 fn api_id(ctx: &Ctx) -> Option<String> {
     ctx.assigned(&ids::REST_API)
@@ -51,7 +54,8 @@ impl Kind for Stage {
                     "throttling_rate_limit": api.throttling_rate_limit,
                     "throttling_burst_limit": api.throttling_burst_limit,
                 }))
-                .output("api_url", n.invoke_url(i.known.id(&ids::REST_API), &api.stage_name)),
+                .output("api_url", n.invoke_url(i.known.id(&ids::REST_API), &api.stage_name))
+                .with_spec(Deployment(deployment_description(i)?)),
         ])
     }
 
@@ -94,7 +98,7 @@ impl Kind for Stage {
             },
             None => String::new(),
         };
-        obs.diff("deployment", deployed, deployment_description(ctx)?, false);
+        obs.diff("deployment", deployed, r.spec::<Deployment>()?.0.as_str(), false);
         let settings = stage.method_settings().and_then(|m| m.get(ALL_METHODS));
         let api_file = &ctx.env.file.api;
         obs.diff(
@@ -124,7 +128,7 @@ impl Kind for Stage {
         if !obs.exists || obs.changed("deployment") {
             step.progress(if obs.exists { "updating" } else { "creating" }, "deployment");
             let created =
-                apigw.create_deployment().rest_api_id(&api).description(deployment_description(ctx)?).send().await;
+                apigw.create_deployment().rest_api_id(&api).description(r.spec::<Deployment>()?.0.as_str()).send().await;
             let created = created.map_err(aws).map_err(failed(&format!("deploy REST API {api}")))?;
             deployment = created.id().map(str::to_string);
         }

@@ -415,6 +415,10 @@ pub struct Observation {
     /// source's last job and whether documents changed since); nobody else reads it.
     #[serde(skip)]
     pub kind_state: Option<Arc<dyn std::any::Any + Send + Sync>>,
+    /// What its kind adds to the observation as `plan --json` prints it (a data source's
+    /// `last_job`).
+    #[serde(flatten)]
+    pub reported: Map<String, Value>,
     /// Facts `status` reports besides the state (who may call the API, today's quota use).
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub details: BTreeMap<String, Value>,

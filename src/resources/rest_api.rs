@@ -12,11 +12,11 @@
 //! changes to take effect"): they are part of the fingerprint the stage deploys.
 
 use super::ids;
-use crate::template_vars;
 use super::{
     Ctx, Id, Inputs, Kind, Needs, Observation, Resource, Step, failed, gone, lambda_function, none_owned, owned,
 };
 use crate::aws::aws;
+use crate::naming::AFTER_APPLY;
 use crate::error::{Error, Result};
 use async_trait::async_trait;
 use crate::config::{ApiAuth, Environment};
@@ -46,12 +46,12 @@ fn key_required(env: &Environment, route: (&str, &str)) -> bool {
 }
 
 /// Each route with its integration, as ragstack describes them (and fingerprints deployments).
-pub fn desired_routes(ctx: &Ctx) -> Vec<String> {
-    let uri = ctx.env.names.integration_uri();
+pub fn desired_routes(env: &Environment) -> Vec<String> {
+    let uri = env.names.integration_uri();
     ROUTES
         .iter()
         .map(|&(m, p)| {
-            let key = if key_required(&ctx.env, (m, p)) { KEY_REQUIRED } else { "" };
+            let key = if key_required(env, (m, p)) { KEY_REQUIRED } else { "" };
             format!("{m} {p} -> AWS_PROXY {uri}{key}")
         })
         .collect()
@@ -68,18 +68,18 @@ pub fn deployment_logical_id(env: &Environment) -> String {
     format!("{}Deployment{}", super::logical_id(&ids::REST_API), hash.iter().take(4).map(|b| format!("{b:02x}")).collect::<String>())
 }
 
-/// The resource policy the API should have (with its id known), or null when it is public.
-pub fn desired_policy(ctx: &Ctx) -> Result<Value> {
-    if ctx.env.file.api.allowed_source_cidrs.is_empty() {
-        return Ok(Value::Null);
+/// The resource policy the API should have, or null when it is public: its document, rendered by
+/// `desired`, with the API's own id filled in (AWS assigns it during the run, after the document
+/// was rendered with a placeholder for it).
+fn desired_policy(r: &Resource, api: &str) -> Value {
+    match r.documents.first() {
+        None => Value::Null,
+        Some(d) => serde_json::from_str(&d.content.to_string().replace(AFTER_APPLY, api))
+            .unwrap_or_else(|_| d.content.clone()),
     }
-    // Rendered again with the API's own id, which AWS assigns during this run.
-    let known = ctx.known();
-    let ids = template_vars::Assigned { rest_api: known.id(&ids::REST_API), ..Default::default() };
-    ctx.templates.render_json(POLICY_TEMPLATE, &template_vars::variables(&ctx.env, &known, &ids))
 }
 
-const POLICY_TEMPLATE: &str = "apigateway/rest-api-policy.json";
+pub const POLICY_TEMPLATE: &str = "apigateway/rest-api-policy.json";
 
 /// The policy as GetRestApi returns it, parsed. API Gateway returns it as an escaped JSON string
 /// (`{\"Version\":...}`: terraform-provider-aws unquotes it, "The API returns policy as an
@@ -104,15 +104,14 @@ fn access(env: &Environment) -> String {
 /// Every REST API of this name, oldest first.
 async fn find(ctx: &Ctx, name: &str) -> std::result::Result<Vec<AwsRestApi>, crate::aws::AwsError> {
     let mut found = Vec::new();
-    let mut position = None;
-    loop {
-        let page =
-            ctx.clients.apigateway.get_rest_apis().limit(500).set_position(position).send().await.map_err(aws)?;
-        found.extend(page.items().iter().filter(|a| a.name() == Some(name)).cloned());
-        match page.position() {
-            Some(p) if !page.items().is_empty() => position = Some(p.to_string()),
-            _ => break,
+    let mut pages = ctx.clients.apigateway.get_rest_apis().limit(500).into_paginator().send();
+    // An empty page ends the listing even with a position (moto gives one on the last page).
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(aws)?;
+        if page.items().is_empty() {
+            break;
         }
+        found.extend(page.items().iter().filter(|a| a.name() == Some(name)).cloned());
     }
     found.sort_by_key(|a| (a.created_date().map(|d| d.as_secs_f64() as i64), a.id().map(str::to_string)));
     Ok(found)
@@ -327,10 +326,10 @@ impl Kind for RestApi {
         let endpoint: Vec<&str> =
             api.endpoint_configuration().map(|c| c.types().iter().map(|t| t.as_str()).collect()).unwrap_or_default();
         obs.diff("endpoint", json!(endpoint), json!(["REGIONAL"]), true);
-        obs.diff("routes", json!(current_routes(ctx, &id).await?), json!(desired_routes(ctx)), false);
+        obs.diff("routes", json!(current_routes(ctx, &id).await?), json!(desired_routes(&ctx.env)), false);
         let permission = lambda_function::permission_source(ctx, &ctx.env.names.function, PERMISSION_SID).await?;
         obs.diff("invoke_permission", permission, ctx.env.names.execute_api_arn(Some(&id)), false);
-        obs.diff("resource_policy", parse_policy(api.policy()), desired_policy(ctx)?, false);
+        obs.diff("resource_policy", parse_policy(api.policy()), desired_policy(r, &id), false);
         obs.details.insert("access".into(), access(&ctx.env).into());
         obs.diff_tags(ctx, &tags_of(api));
         Ok(obs)
@@ -383,7 +382,7 @@ impl Kind for RestApi {
             let grant = lambda_function::Grant { sid: PERMISSION_SID, principal: "apigateway.amazonaws.com", source_arn: &source };
             lambda_function::grant(step, &ctx.env.names.function, &grant).await?;
         }
-        let policy = desired_policy(ctx)?;
+        let policy = desired_policy(r, &id);
         if obs.changed("resource_policy") || (!obs.exists && !policy.is_null()) {
             step.progress(if obs.exists { "updating" } else { "creating" }, "resource policy");
             // An empty value removes the policy.

@@ -26,15 +26,14 @@ pub struct UsagePlan;
 /// Every usage plan of this name.
 async fn find(ctx: &Ctx, name: &str) -> std::result::Result<Vec<AwsUsagePlan>, AwsError> {
     let mut found = Vec::new();
-    let mut position = None;
-    loop {
-        let page =
-            ctx.clients.apigateway.get_usage_plans().limit(500).set_position(position).send().await.map_err(aws)?;
-        found.extend(page.items().iter().filter(|p| p.name() == Some(name)).cloned());
-        match page.position() {
-            Some(p) if !page.items().is_empty() => position = Some(p.to_string()),
-            _ => break,
+    let mut pages = ctx.clients.apigateway.get_usage_plans().limit(500).into_paginator().send();
+    // An empty page ends the listing even with a position (moto gives one on the last page).
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(aws)?;
+        if page.items().is_empty() {
+            break;
         }
+        found.extend(page.items().iter().filter(|p| p.name() == Some(name)).cloned());
     }
     Ok(found)
 }

@@ -350,6 +350,9 @@ impl Kind for DataSource {
             .iter()
             .max_by_key(|j| j.started_at().as_nanos())
             .map(|j| crate::ingestion::JobResult::from_summary(name, j));
+        if let Some(job) = &last_job {
+            obs.reported.insert("last_job".into(), serde_json::to_value(job).expect("job serializes"));
+        }
         obs.kind_state = Some(Arc::new(Ingested { last_job, stale: None }));
         Ok(obs)
     }

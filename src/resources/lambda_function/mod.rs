@@ -311,7 +311,7 @@ impl Kind for Function {
         }
         let f = &ctx.env.file.lambda;
         let spec: &Spec = r.spec()?;
-        obs.diff("code", c.code_sha256().unwrap_or_default(), spec.code_sha256.as_str(), false);
+        obs.diff("code", c.code_sha256().unwrap_or_default(), spec.code_sha256(), false);
         let arch: Vec<&str> = c.architectures().iter().map(Architecture::as_str).collect();
         obs.diff("architecture", json!(arch), json!([architecture(ctx).as_str()]), false);
         obs.diff("runtime", c.runtime().map_or("", Runtime::as_str), f.runtime.as_str(), false);
@@ -382,7 +382,7 @@ impl Kind for Function {
             lambda
                 .update_function_code()
                 .function_name(name)
-                .zip_file(Blob::new(spec.package.clone()))
+                .zip_file(Blob::new(spec.package().to_vec()))
                 .architectures(architecture(ctx))
                 .send()
                 .await
@@ -474,7 +474,7 @@ async fn create(step: &Step, r: &Resource, spec: &Spec) -> Result<Option<Observa
     let f = &ctx.env.file.lambda;
     let name = &r.name;
     step.progress("creating", "");
-    let zip = spec.package.clone();
+    let zip = spec.package().to_vec();
     let tags = ctx.tag_map();
     let cannot_assume =
         |e: &AwsError| e.is("InvalidParameterValueException") && e.message.contains("cannot be assumed");

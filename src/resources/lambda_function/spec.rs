@@ -11,6 +11,7 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::io::Write;
+use std::sync::OnceLock;
 
 /// The query function's files, in the zip's order.
 pub const FILES: [&str; 2] = ["handler.py", "index.html"];
@@ -27,9 +28,11 @@ pub const RECHECK_MINUTES: u32 = 5;
 #[derive(Debug)]
 pub struct Spec {
     pub role: String,
-    /// The deployment package (zipped once) and its CodeSha256, as Lambda reports it.
-    pub package: Vec<u8>,
-    pub code_sha256: String,
+    /// The files of the deployment package (name in the zip, text), in the zip's order.
+    pub files: Vec<(&'static str, String)>,
+    /// The package, zipped when first asked for (the engine declares resources often; only
+    /// those it observes or applies need their package).
+    package: OnceLock<Vec<u8>>,
     pub memory_mb: i64,
     pub timeout_seconds: i64,
     pub reserved_concurrency: Option<i64>,
@@ -40,6 +43,16 @@ pub struct Spec {
 }
 
 impl Spec {
+    /// The deployment package: the same bytes for the same files, on every machine.
+    pub fn package(&self) -> &[u8] {
+        self.package.get_or_init(|| zip(&self.files))
+    }
+
+    /// Lambda's CodeSha256 of the package: base64 of its SHA-256.
+    pub fn code_sha256(&self) -> String {
+        aws_smithy_types::base64::encode(Sha256::digest(self.package()))
+    }
+
     /// The query function: the handler and the page (and the prompt template, when there is one).
     pub fn query(i: &Inputs) -> Spec {
         let (n, f) = (&i.env.names, &i.env.file.lambda);
@@ -48,11 +61,10 @@ impl Spec {
         if let Some(prompt) = &i.env.prompt_template {
             files.push((PROMPT_FILE, prompt.clone()));
         }
-        let package = zip(&files);
         Spec {
             role: n.role_arn(&n.api_role),
-            code_sha256: code_sha256(&package),
-            package,
+            files,
+            package: OnceLock::new(),
             memory_mb: f.memory_mb,
             timeout_seconds: f.timeout_seconds,
             reserved_concurrency: f.reserved_concurrency,
@@ -65,11 +77,10 @@ impl Spec {
     /// The sync trigger.
     pub fn sync_trigger(i: &Inputs) -> Spec {
         let n = &i.env.names;
-        let package = zip(&[("handler.py", i.asset("sync/handler.py").to_string())]);
         Spec {
             role: n.role_arn(&n.sync_role),
-            code_sha256: code_sha256(&package),
-            package,
+            files: vec![("handler.py", i.asset("sync/handler.py").to_string())],
+            package: OnceLock::new(),
             memory_mb: SYNC_MEMORY_MB,
             timeout_seconds: SYNC_TIMEOUT_SECONDS,
             reserved_concurrency: None,
@@ -103,12 +114,7 @@ fn package_key(r: &Resource, package: &[u8]) -> String {
 
 /// A function's package and the key its exported template reads it under, for `ragstack export`.
 pub fn exported_package(r: &Resource, spec: &Spec) -> (String, Vec<u8>) {
-    (package_key(r, &spec.package), spec.package.clone())
-}
-
-/// Lambda's CodeSha256: base64 of the package's SHA-256.
-pub fn code_sha256(package: &[u8]) -> String {
-    aws_smithy_types::base64::encode(Sha256::digest(package))
+    (package_key(r, spec.package()), spec.package().to_vec())
 }
 
 /// The function's environment variables: where its configuration comes from.
