@@ -136,12 +136,26 @@ fn desired(ctx: &Ctx) -> Result<Vec<Resource>> {
     resources::desired(&ctx.env, &ctx.templates, &ctx.known())
 }
 
-/// Resource `id` as declared now.
-fn declared(ctx: &Ctx, id: &Id) -> Result<Resource> {
-    desired(ctx)?.into_iter().find(|r| r.id == *id).ok_or_else(|| Error::Incomplete {
-        message: format!("internal: no resource {id} in the desired state"),
+/// Resource `r` as it is to be applied: declared again by its kind when `names_new_ids` (what it
+/// depends on or whose ids it names was created or changed in this run, after `r` was declared),
+/// else as declared.
+fn declared(ctx: &Ctx, r: &Resource, names_new_ids: bool) -> Result<Resource> {
+    if !names_new_ids {
+        return Ok(r.clone());
+    }
+    tracing::debug!(resource = %r.id, "declared again: it names an id assigned in this run");
+    let again = resources::declared_again(&ctx.env, &ctx.templates, &ctx.known(), r)?;
+    again.ok_or_else(|| Error::Incomplete {
+        message: format!("internal: no resource {} in the desired state", r.id),
         help: None,
     })
+}
+
+/// Whether something `r` depends on or names ids of (`observed_after`) is not as it was when `r`
+/// was declared: created, updated or replaced in this run.
+fn names_new_ids(r: &Resource, items: &[Item]) -> bool {
+    let changed = |id: &Id| items.iter().any(|i| i.id == *id && i.action != Action::NoOp);
+    r.depends_on.iter().any(|d| changed(&d.on)) || r.observed_after.iter().any(changed)
 }
 
 /// Rounds of observation: a resource is observed one round after those whose AWS-assigned ids
@@ -380,8 +394,9 @@ pub async fn apply(ctx: &Arc<Ctx>, p: &Plan, sync: bool) -> Result<Applied> {
             .iter()
             .map(|d| (d.on.clone(), if d.needs == Needs::Ready { Stage::Done } else { Stage::Started }))
             .collect();
+        let renew = item.action != Action::Delete && names_new_ids(&item.resource, &items);
         graph.spawn(&mut set, item.id.clone(), waits, move |failed, progress| async move {
-            let outcome = run_one(&ctx, &item, failed, dependency_changed, progress).await;
+            let outcome = run_one(&ctx, &item, failed, (dependency_changed, renew), progress).await;
             let done = matches!(outcome, Ok(true));
             ((item, outcome), done)
         });
@@ -421,18 +436,18 @@ fn ingest_when_ready(
     items: &[Item],
     graph: &schedule::Graph<Id>,
 ) -> tokio::task::JoinHandle<Result<Vec<JobResult>>> {
-    let wanted: Vec<(Id, watch::Receiver<Stage>)> = items
+    let wanted: Vec<(Resource, bool, watch::Receiver<Stage>)> = items
         .iter()
         .filter(|i| i.resource.kind.ingests() && i.action != Action::Delete)
         .filter(|i| i.action != Action::NoOp || i.observation.needs_ingest)
-        .filter_map(|i| Some((i.id.clone(), graph.watch(&i.id)?)))
+        .filter_map(|i| Some((i.resource.clone(), names_new_ids(&i.resource, items), graph.watch(&i.id)?)))
         .collect();
     let ctx = ctx.clone();
     tokio::spawn(async move {
         let mut ready = Vec::new();
-        for (id, mut rx) in wanted {
+        for (r, renew, mut rx) in wanted {
             if rx.wait_for(|s| matches!(s, Stage::Done | Stage::Failed)).await.is_ok_and(|s| *s == Stage::Done) {
-                ready.push(declared(&ctx, &id)?);
+                ready.push(declared(&ctx, &r, renew)?);
             }
         }
         let mut results = Vec::new();
@@ -445,25 +460,25 @@ fn ingest_when_ready(
 
 /// Applies one resource once its dependencies got far enough (`failed`: the one that did not).
 /// Ok(false) = skipped.
+/// `changed`: (a dependency changed in this run, so look again before applying; something it
+/// names ids of changed, so declare it again).
 async fn run_one(
     ctx: &Arc<Ctx>,
     item: &Item,
     failed: Option<Id>,
-    dependency_changed: bool,
+    changed: (bool, bool),
     progress: schedule::Progress,
 ) -> Result<bool> {
+    let (dependency_changed, renew) = changed;
     if let Some(on) = failed {
         ctx.report.resource(item.id.as_str(), "skipped", &format!("{on} failed"));
         return Ok(false);
     }
     let step = Step { ctx: ctx.clone(), id: item.id.to_string(), exists: Box::new(move || progress.started()) };
-    // Rendered now: documents and ARNs may hold ids of what was just created.
     let outcome = async {
-        // A leftover (declared no more) is deleted as observation found it.
-        let r = match declared(ctx, &item.id) {
-            Err(_) if item.action == Action::Delete => item.resource.clone(),
-            declared => declared?,
-        };
+        // Declared again when its documents and ARNs may hold ids of what was just created; a
+        // deletion (a leftover, or what the file turned off) goes as observation found it.
+        let r = declared(ctx, &item.resource, renew)?;
         let mut obs = item.observation.clone();
         let mut action = item.action;
         if dependency_changed && obs.exists {

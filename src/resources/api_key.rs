@@ -5,6 +5,7 @@
 //! it to the stage with the quota (usage_plan.rs).
 
 use super::ids;
+use super::rest_api::tags_of;
 use super::rest_api::{patch, tag};
 use super::{Ctx, Inputs, Kind, Observation, Resource, Step, failed, gone, none_owned, owned};
 use crate::aws::{AwsError, aws};
@@ -13,7 +14,6 @@ use crate::error::{Error, Result};
 use async_trait::async_trait;
 use aws_sdk_apigateway::types::{ApiKey as AwsApiKey, Op};
 use serde_json::json;
-use std::collections::BTreeMap;
 
 
 pub struct ApiKey;
@@ -35,10 +35,6 @@ async fn find(ctx: &Ctx, name: &str) -> std::result::Result<Vec<AwsApiKey>, AwsE
     Ok(found)
 }
 
-fn tags_of(key: &AwsApiKey) -> BTreeMap<String, String> {
-    key.tags().cloned().unwrap_or_default().into_iter().collect()
-}
-
 /// The key's value (`--show-api-key`, `ragstack ask`): None when the environment has no key.
 /// Its id is the one observation assigned (status), else looked up (ask).
 pub async fn value(ctx: &Ctx) -> Result<Option<String>> {
@@ -48,7 +44,7 @@ pub async fn value(ctx: &Ctx) -> Result<Option<String>> {
         Some(id) => id,
         None => {
             let keys = find(ctx, name).await.map_err(read)?;
-            let Some(id) = owned(ctx, &keys, tags_of).and_then(|k| k.id()) else {
+            let Some(id) = owned(ctx, &keys, tags_of::<AwsApiKey>).and_then(|k| k.id()) else {
                 return Ok(None);
             };
             id.to_string()
@@ -89,8 +85,8 @@ impl Kind for ApiKey {
 
     async fn observe(&self, ctx: &Ctx, r: &Resource) -> Result<Observation> {
         let all = find(ctx, &r.name).await.map_err(|e| Error::aws(format!("read API key {}", r.name), e))?;
-        let Some(key) = owned(ctx, &all, tags_of) else {
-            return Ok(none_owned(ctx, &all, tags_of, AwsApiKey::id));
+        let Some(key) = owned(ctx, &all, tags_of::<AwsApiKey>) else {
+            return Ok(none_owned(ctx, &all, tags_of::<AwsApiKey>, AwsApiKey::id));
         };
         ctx.assign(&ids::API_KEY, key.id().map(str::to_string));
         let mut obs = Observation::present(key.id().map(str::to_string));

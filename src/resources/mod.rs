@@ -76,6 +76,19 @@ pub fn desired(env: &Environment, templates: &Templates, known: &Known) -> Resul
     Ok(in_dependency_order(all))
 }
 
+/// `r` declared again by its own kind with the ids known now (the engine's apply, for a resource
+/// that names ids AWS assigned during the run, after it was first declared); None when its kind no
+/// longer declares it.
+pub fn declared_again(
+    env: &Environment,
+    templates: &Templates,
+    known: &Known,
+    r: &Resource,
+) -> Result<Option<Resource>> {
+    let inputs = Inputs::new(env, known, templates, variables(env, known));
+    Ok(r.kind.desired(&inputs)?.into_iter().find(|again| again.id == r.id))
+}
+
 /// The variables every template sees, with the ids AWS assigned so far.
 pub fn variables(env: &Environment, known: &Known) -> serde_json::Value {
     let assigned = template_vars::Assigned {

@@ -24,7 +24,7 @@ use aws_sdk_apigateway::types::{
     EndpointConfiguration, EndpointType, IntegrationType, Op, PatchOperation, RestApi as AwsRestApi,
 };
 use serde_json::{Value, json};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
 
@@ -117,8 +117,27 @@ async fn find(ctx: &Ctx, name: &str) -> std::result::Result<Vec<AwsRestApi>, cra
     Ok(found)
 }
 
-fn tags_of(api: &AwsRestApi) -> BTreeMap<String, String> {
-    api.tags().cloned().unwrap_or_default().into_iter().collect()
+/// What API Gateway tags and lists with its tags: REST APIs, API keys, usage plans.
+pub(super) trait Tagged {
+    fn tag_map(&self) -> Option<&HashMap<String, String>>;
+}
+
+macro_rules! tagged {
+    ($($t:ty),*) => {
+        $(impl Tagged for $t {
+            fn tag_map(&self) -> Option<&HashMap<String, String>> {
+                self.tags()
+            }
+        })*
+    };
+}
+
+tagged!(AwsRestApi, aws_sdk_apigateway::types::ApiKey, aws_sdk_apigateway::types::UsagePlan);
+
+/// The tags of what API Gateway lists, as ragstack compares them (API Gateway's one tag reader;
+/// `tag` is its one tag writer).
+pub(super) fn tags_of<T: Tagged>(x: &T) -> BTreeMap<String, String> {
+    x.tag_map().cloned().unwrap_or_default().into_iter().collect()
 }
 
 /// Path -> (resource id, its methods).

@@ -38,19 +38,33 @@ fn resource(i: Option<&Inputs>, id: Id, name: &str, n: &crate::naming::Names) ->
         "distance_metric": vs.distance_metric().as_str(),
         "non_filterable_metadata_keys": vs.non_filterable_metadata_keys(),
     }))
+    .with_spec(Spec {
+        dimension: i.env.file.knowledge_base.dimensions,
+        distance_metric: vs.distance_metric().as_str().to_string(),
+        non_filterable_metadata_keys: vs.non_filterable_metadata_keys(),
+    })
 }
 
-/// What cannot change, as the file asks for it: the keys sorted (S3 Vectors keeps a set).
-fn wanted(ctx: &Ctx) -> Value {
-    let vs = &ctx.env.file.vector_store;
-    let mut keys = vs.non_filterable_metadata_keys();
-    keys.sort();
-    json!({
-        "data_type": "float32",
-        "dimension": ctx.env.file.knowledge_base.dimensions,
-        "distance_metric": vs.distance_metric().as_str(),
-        "non_filterable_metadata_keys": keys,
-    })
+/// What a declared index is, made once by `desired`: what cannot change once it exists.
+#[derive(Debug)]
+struct Spec {
+    dimension: Option<i64>,
+    distance_metric: String,
+    non_filterable_metadata_keys: Vec<String>,
+}
+
+impl Spec {
+    /// In the shape observe reads from AWS: the keys sorted (S3 Vectors keeps a set).
+    fn immutable(&self) -> Value {
+        let mut keys = self.non_filterable_metadata_keys.clone();
+        keys.sort();
+        json!({
+            "data_type": "float32",
+            "dimension": self.dimension,
+            "distance_metric": self.distance_metric,
+            "non_filterable_metadata_keys": keys,
+        })
+    }
 }
 
 #[async_trait]
@@ -80,14 +94,14 @@ impl Kind for S3VectorIndex {
     }
 
     fn cloudformation(&self, ctx: &Ctx, r: &Resource) -> Result<Vec<(String, Value)>> {
-        let vs = &ctx.env.file.vector_store;
+        let spec: &Spec = r.spec()?;
         let properties = json!({
             "VectorBucketArn": {"Fn::GetAtt": [super::logical_id(&ids::VECTOR_BUCKET), "VectorBucketArn"]},
             "IndexName": r.name,
             "DataType": "float32",
-            "Dimension": ctx.env.file.knowledge_base.dimensions,
-            "DistanceMetric": vs.distance_metric().as_str(),
-            "MetadataConfiguration": {"NonFilterableMetadataKeys": vs.non_filterable_metadata_keys()},
+            "Dimension": spec.dimension,
+            "DistanceMetric": spec.distance_metric,
+            "MetadataConfiguration": {"NonFilterableMetadataKeys": spec.non_filterable_metadata_keys},
             "Tags": super::cfn_tags(ctx),
         });
         Ok(vec![(super::logical_id(&r.id), super::cfn("AWS::S3Vectors::Index", properties))])
@@ -125,7 +139,7 @@ impl Kind for S3VectorIndex {
             "distance_metric": index.distance_metric().as_str(),
             "non_filterable_metadata_keys": keys,
         });
-        let want = wanted(ctx);
+        let want = r.spec::<Spec>()?.immutable();
         for key in ["data_type", "dimension", "distance_metric", "non_filterable_metadata_keys"] {
             obs.diff(key, have[key].clone(), want[key].clone(), true);
         }
@@ -144,9 +158,9 @@ impl Kind for S3VectorIndex {
             return Ok(());
         }
         step.progress("creating", "");
-        let vs = &ctx.env.file.vector_store;
+        let spec: &Spec = r.spec()?;
         let metadata = MetadataConfiguration::builder()
-            .set_non_filterable_metadata_keys(Some(vs.non_filterable_metadata_keys()))
+            .set_non_filterable_metadata_keys(Some(spec.non_filterable_metadata_keys.clone()))
             .build()
             .expect("keys are set");
         let created = ctx
@@ -156,8 +170,8 @@ impl Kind for S3VectorIndex {
             .vector_bucket_name(&n.vector_bucket)
             .index_name(&r.name)
             .data_type(DataType::Float32)
-            .dimension(ctx.env.dimensions() as i32)
-            .distance_metric(DistanceMetric::from(vs.distance_metric().as_str()))
+            .dimension(spec.dimension.unwrap_or_default() as i32)
+            .distance_metric(DistanceMetric::from(spec.distance_metric.as_str()))
             .metadata_configuration(metadata)
             .set_tags(Some(ctx.tag_map()))
             .send()

@@ -8,6 +8,7 @@
 //! Stages associated with it", reported in aws/aws-sdk-js#3841): the stages are removed first.
 
 use super::ids;
+use super::rest_api::tags_of;
 use super::rest_api::{patch, tag};
 use super::{Ctx, Inputs, Kind, Needs, Observation, Resource, Step, failed, gone, none_owned, owned};
 use crate::aws::{AwsError, aws};
@@ -18,7 +19,6 @@ use aws_sdk_apigateway::types::{
     ApiStage, Op, PatchOperation, QuotaPeriodType, QuotaSettings, ThrottleSettings, UsagePlan as AwsUsagePlan,
 };
 use serde_json::json;
-use std::collections::BTreeMap;
 
 
 pub struct UsagePlan;
@@ -36,10 +36,6 @@ async fn find(ctx: &Ctx, name: &str) -> std::result::Result<Vec<AwsUsagePlan>, A
         found.extend(page.items().iter().filter(|p| p.name() == Some(name)).cloned());
     }
     Ok(found)
-}
-
-fn tags_of(plan: &AwsUsagePlan) -> BTreeMap<String, String> {
-    plan.tags().cloned().unwrap_or_default().into_iter().collect()
 }
 
 /// `apiId:stage`, as API Gateway names a stage in a usage plan's patch paths.
@@ -115,8 +111,8 @@ impl Kind for UsagePlan {
     async fn observe(&self, ctx: &Ctx, r: &Resource) -> Result<Observation> {
         let read = |e| Error::aws(format!("read usage plan {}", r.name), e);
         let all = find(ctx, &r.name).await.map_err(read)?;
-        let Some(plan) = owned(ctx, &all, tags_of) else {
-            return Ok(none_owned(ctx, &all, tags_of, AwsUsagePlan::id));
+        let Some(plan) = owned(ctx, &all, tags_of::<AwsUsagePlan>) else {
+            return Ok(none_owned(ctx, &all, tags_of::<AwsUsagePlan>, AwsUsagePlan::id));
         };
         let id = plan.id().unwrap_or_default().to_string();
         ctx.assign(&ids::USAGE_PLAN, Some(id.clone()));

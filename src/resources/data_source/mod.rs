@@ -12,7 +12,7 @@ use super::{LastIngest,
     Ctx, Id, Inputs, Kind, Needs, Observation, Phase, Resource, Status, Step, failed,
 };
 use crate::aws::{AwsError, aws};
-use crate::config::StoreKind;
+use crate::config::{Chunking, StoreKind};
 use crate::error::{Error, Result};
 use crate::ingestion::{self, JobResult};
 use crate::wait;
@@ -75,11 +75,35 @@ fn resource(name: &str, declared: Option<(&crate::config::DataSource, &Inputs)>)
         },
         "data_deletion_policy": deletion_policy(i.env).as_str(),
     }))
+    .with_spec(Spec::new(i.env, ds))
     .output(format!("data_source.{name}"), i.known.id(&id_of(name)).unwrap_or(crate::naming::AFTER_APPLY))
 }
 
-fn spec<'a>(ctx: &'a Ctx, name: &str) -> &'a crate::config::DataSource {
-    ctx.env.file.data_sources.iter().find(|d| d.name == name).expect("data source ids come from the file")
+/// What a declared data source is, made once by `desired`: where it reads, how it chunks and
+/// what deleting it does to the vectors.
+#[derive(Debug)]
+struct Spec {
+    bucket: String,
+    /// The key prefix its documents are under (status looks for changes there).
+    prefix: String,
+    inclusion_prefixes: Vec<String>,
+    deletion_policy: DataDeletionPolicy,
+    /// None for a managed knowledge base: Bedrock chunks its documents itself.
+    chunking: Option<Chunking>,
+    source: DataSourceConfiguration,
+}
+
+impl Spec {
+    fn new(env: &crate::config::Environment, ds: &crate::config::DataSource) -> Spec {
+        Spec {
+            bucket: env.data_source_bucket(ds).to_string(),
+            prefix: ds.prefix().to_string(),
+            inclusion_prefixes: ds.inclusion_prefixes.clone(),
+            deletion_policy: deletion_policy(env),
+            chunking: env.chunking.clone(),
+            source: source_configuration(env, ds),
+        }
+    }
 }
 
 /// All data sources of a knowledge base: (name, id).
@@ -116,13 +140,13 @@ fn deletion_policy(env: &crate::config::Environment) -> DataDeletionPolicy {
 /// bucketOwnerAccountId, filterConfiguration.inclusionPrefixes) are from third-party code written
 /// against the "Amazon S3" connector page of managed knowledge bases, which was not readable here:
 /// only a real account confirms them (docs/costs-and-vector-stores.md, "Bedrock-managed knowledge bases").
-fn connector_parameters(ctx: &Ctx, ds: &crate::config::DataSource) -> Value {
+fn connector_parameters(env: &crate::config::Environment, ds: &crate::config::DataSource) -> Value {
     let mut params = json!({
         "type": "S3",
         "version": "1",
         "connectionConfiguration": {
-            "bucketName": ctx.env.data_source_bucket(ds),
-            "bucketOwnerAccountId": ctx.env.names.account,
+            "bucketName": env.data_source_bucket(ds),
+            "bucketOwnerAccountId": env.names.account,
         },
     });
     if !ds.inclusion_prefixes.is_empty() {
@@ -148,11 +172,10 @@ fn location(current: &AwsDataSource) -> (String, Vec<String>) {
     (bucket, prefixes.iter().filter_map(|p| p.as_str().map(str::to_string)).collect())
 }
 
-fn source_configuration(ctx: &Ctx, name: &str) -> DataSourceConfiguration {
-    let ds = spec(ctx, name);
-    if ctx.env.file.vector_store.kind == StoreKind::Managed {
+fn source_configuration(env: &crate::config::Environment, ds: &crate::config::DataSource) -> DataSourceConfiguration {
+    if env.file.vector_store.kind == StoreKind::Managed {
         let connector = ManagedKnowledgeBaseConnectorConfiguration::builder()
-            .connector_parameters(crate::aws::to_document(&connector_parameters(ctx, ds)))
+            .connector_parameters(crate::aws::to_document(&connector_parameters(env, ds)))
             .build();
         return DataSourceConfiguration::builder()
             .r#type(DataSourceType::ManagedKnowledgeBaseConnector)
@@ -161,7 +184,7 @@ fn source_configuration(ctx: &Ctx, name: &str) -> DataSourceConfiguration {
             .expect("type is set");
     }
     let s3 = S3DataSourceConfiguration::builder()
-        .bucket_arn(ctx.env.names.bucket_arn(ctx.env.data_source_bucket(ds)))
+        .bucket_arn(env.names.bucket_arn(env.data_source_bucket(ds)))
         .set_inclusion_prefixes((!ds.inclusion_prefixes.is_empty()).then(|| ds.inclusion_prefixes.clone()))
         .build()
         .expect("bucket is set");
@@ -303,17 +326,17 @@ impl Kind for DataSource {
     }
 
     fn cloudformation(&self, ctx: &Ctx, r: &Resource) -> Result<Vec<(String, Value)>> {
-        let ds = spec(ctx, &r.name);
-        let mut s3 = json!({"BucketArn": ctx.env.names.bucket_arn(ctx.env.data_source_bucket(ds))});
-        if !ds.inclusion_prefixes.is_empty() {
-            s3["InclusionPrefixes"] = json!(ds.inclusion_prefixes);
+        let spec: &Spec = r.spec()?;
+        let mut s3 = json!({"BucketArn": ctx.env.names.bucket_arn(&spec.bucket)});
+        if !spec.inclusion_prefixes.is_empty() {
+            s3["InclusionPrefixes"] = json!(spec.inclusion_prefixes);
         }
         let properties = json!({
             "KnowledgeBaseId": {"Ref": super::logical_id(&ids::KNOWLEDGE_BASE)},
             "Name": r.name,
             "DataSourceConfiguration": {"Type": "S3", "S3Configuration": s3},
-            "VectorIngestionConfiguration": {"ChunkingConfiguration": ctx.env.chunking.as_ref().map(chunking_cfn)},
-            "DataDeletionPolicy": deletion_policy(&ctx.env).as_str(),
+            "VectorIngestionConfiguration": {"ChunkingConfiguration": spec.chunking.as_ref().map(chunking_cfn)},
+            "DataDeletionPolicy": spec.deletion_policy.as_str(),
         });
         Ok(vec![(super::logical_id(&r.id), super::cfn("AWS::Bedrock::DataSource", properties))])
     }
@@ -329,17 +352,17 @@ impl Kind for DataSource {
         ctx.assign(&r.id, Some(id.clone()));
         let mut obs = Observation::present(Some(id.clone()));
         obs.status = Some(status(current.status()));
-        let spec = spec(ctx, name);
+        let spec: &Spec = r.spec()?;
         let (bucket, prefixes) = location(&current);
-        obs.diff("bucket", bucket, ctx.env.data_source_bucket(spec), false);
+        obs.diff("bucket", bucket, spec.bucket.as_str(), false);
         obs.diff("inclusion_prefixes", prefixes, spec.inclusion_prefixes.clone(), false);
         obs.diff(
             "data_deletion_policy",
             current.data_deletion_policy().map_or("DELETE", |p| p.as_str()),
-            deletion_policy(&ctx.env).as_str(),
+            spec.deletion_policy.as_str(),
             false,
         );
-        if let Some(chunking) = &ctx.env.chunking {
+        if let Some(chunking) = &spec.chunking {
             obs.diff("chunking", observed_chunking(&current), chunking_json(chunking), true);
         }
         let jobs = ctx.clients.agent.list_ingestion_jobs().knowledge_base_id(&kb).data_source_id(&id).send().await;
@@ -365,8 +388,8 @@ impl Kind for DataSource {
         };
         let agent = &ctx.clients.agent;
         // None for a managed knowledge base: Bedrock chunks its documents itself.
-        let ingestion = ctx
-            .env
+        let spec: &Spec = r.spec()?;
+        let ingestion = spec
             .chunking
             .as_ref()
             .map(|c| VectorIngestionConfiguration::builder().chunking_configuration(chunking_configuration(c)).build());
@@ -377,9 +400,9 @@ impl Kind for DataSource {
                 .knowledge_base_id(&kb)
                 .name(name)
                 .description(format!("ragstack {}: s3 documents", ctx.env.name))
-                .data_source_configuration(source_configuration(ctx, name))
+                .data_source_configuration(spec.source.clone())
                 .set_vector_ingestion_configuration(ingestion)
-                .data_deletion_policy(deletion_policy(&ctx.env))
+                .data_deletion_policy(spec.deletion_policy.clone())
                 .send()
                 .await
                 .map_err(aws);
@@ -408,9 +431,9 @@ impl Kind for DataSource {
             .knowledge_base_id(&kb)
             .data_source_id(obs.id.clone().unwrap_or_default())
             .name(name)
-            .data_source_configuration(source_configuration(ctx, name))
+            .data_source_configuration(spec.source.clone())
             .set_vector_ingestion_configuration(ingestion)
-            .data_deletion_policy(deletion_policy(&ctx.env))
+            .data_deletion_policy(spec.deletion_policy.clone())
             .send()
             .await
             .map_err(aws)
@@ -495,7 +518,8 @@ impl Kind for DataSource {
     /// version or delete marker under the prefix against the job's start.
     async fn inspect(&self, ctx: &Ctx, r: &Resource, obs: &mut Observation) -> Result<()> {
         let (Some(kb), Some(id)) = (ctx.assigned(&ids::KNOWLEDGE_BASE), obs.id.clone()) else { return Ok(()) };
-        let Some(ds) = ctx.env.file.data_sources.iter().find(|d| d.name == r.name) else { return Ok(()) };
+        // A data source the file no longer declares has no spec: nothing to compare it with.
+        let Ok(spec) = r.spec::<Spec>() else { return Ok(()) };
         let read = |e| Error::aws(format!("read the ingestion jobs of data source {}", r.name), e);
         let completed = ctx
             .clients
@@ -518,10 +542,8 @@ impl Kind for DataSource {
             .map_err(aws)
             .map_err(read)?;
         let Some(job) = completed.ingestion_job_summaries().first() else { return Ok(()) };
-        let bucket = ctx.env.data_source_bucket(ds);
-        let prefix = ds.prefix();
         let started = job.started_at();
-        let changes = newest_change(ctx, bucket, prefix, started).await?;
+        let changes = newest_change(ctx, &spec.bucket, &spec.prefix, started).await?;
         let newest = changes.newest;
         // S3 keeps modification times to the second: a change in the second the job started
         // counts as seen by it (`sync --upload` starts its job within that second).
