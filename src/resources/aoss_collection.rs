@@ -46,13 +46,27 @@ pub fn desired_tags(ctx: &Ctx) -> Vec<Tag> {
         .collect()
 }
 
-/// The group a NextGen collection lives in; none for a Classic one.
-fn group(ctx: &Ctx) -> Option<&str> {
-    (ctx.env.file.vector_store.generation() == Generation::Nextgen).then_some(ctx.env.names.collection_group.as_str())
+/// What the collection is, made once by `desired`: its generation, the group a NextGen one lives
+/// in (none for a Classic one), its standby replicas and description.
+#[derive(Debug)]
+struct Spec {
+    generation: Generation,
+    group: Option<String>,
+    standby: StandbyReplicas,
+    description: String,
 }
 
-fn standby(ctx: &Ctx) -> StandbyReplicas {
-    if ctx.env.file.vector_store.standby_replicas() { StandbyReplicas::Enabled } else { StandbyReplicas::Disabled }
+impl Spec {
+    fn new(env: &crate::config::Environment) -> Spec {
+        let vs = &env.file.vector_store;
+        let generation = vs.generation();
+        Spec {
+            generation,
+            group: (generation == Generation::Nextgen).then(|| env.names.collection_group.clone()),
+            standby: if vs.standby_replicas() { StandbyReplicas::Enabled } else { StandbyReplicas::Disabled },
+            description: format!("ragstack {}: vectors of the knowledge base", env.name),
+        }
+    }
 }
 
 /// Puts the environment's tags on `r` (a collection or a collection group) when they drifted.
@@ -81,9 +95,9 @@ pub async fn tags(ctx: &Ctx, arn: &str) -> std::result::Result<BTreeMap<String, 
     Ok(out.tags().iter().map(|t| (t.key().to_string(), t.value().to_string())).collect())
 }
 
-async fn wait_active(step: &Step, name: &str) -> Result<()> {
+async fn wait_active(step: &Step, name: &str, generation: Generation) -> Result<()> {
     let started = std::time::Instant::now();
-    let what = match step.ctx.env.file.vector_store.generation() {
+    let what = match generation {
         Generation::Classic => "collection to become ACTIVE (minutes on AWS)",
         Generation::Nextgen => "NextGen collection to become ACTIVE (seconds on AWS)",
     };
@@ -134,7 +148,8 @@ impl Kind for Collection {
                 "standby_replicas": if vs.standby_replicas() { "ENABLED" } else { "DISABLED" },
                 "endpoint": n.collection_endpoint(id, nextgen),
             }))
-            .output("collection_endpoint", n.collection_endpoint(id, nextgen));
+            .output("collection_endpoint", n.collection_endpoint(id, nextgen))
+            .with_spec(Spec::new(i.env));
         if nextgen {
             // A collection cannot move to another group: a new group means a new collection.
             r = r.depends_on(&ids::COLLECTION_GROUP, Needs::Ready).replaced_with(&ids::COLLECTION_GROUP);
@@ -143,13 +158,14 @@ impl Kind for Collection {
     }
 
     fn cloudformation(&self, ctx: &Ctx, r: &Resource) -> Result<Vec<(String, serde_json::Value)>> {
+        let spec: &Spec = r.spec()?;
         let mut properties = json!({
             "Name": r.name,
             "Type": "VECTORSEARCH",
-            "StandbyReplicas": standby(ctx).as_str(),
+            "StandbyReplicas": spec.standby.as_str(),
             "Tags": super::cfn_tags(ctx),
         });
-        if let Some(g) = group(ctx) {
+        if let Some(g) = &spec.group {
             properties["CollectionGroupName"] = json!(g);
         }
         Ok(vec![(super::logical_id(&r.id), super::cfn("AWS::OpenSearchServerless::Collection", properties))])
@@ -177,16 +193,17 @@ impl Kind for Collection {
         obs.diff("type", c.r#type().map(|t| t.as_str()).unwrap_or_default(), "VECTORSEARCH", true);
         // A NextGen collection's standby replicas are its group's (which diffs them): whether AWS
         // reports them on the collection too is not documented.
-        if group(ctx).is_none() {
+        let spec: &Spec = r.spec()?;
+        if spec.group.is_none() {
             obs.diff(
                 "standby_replicas",
                 c.standby_replicas().map(|s| s.as_str()).unwrap_or_default(),
-                standby(ctx).as_str(),
+                spec.standby.as_str(),
                 true,
             );
         }
         // The generation comes with the group: a Classic collection has none.
-        obs.diff("collection_group", c.collection_group_name(), group(ctx), true);
+        obs.diff("collection_group", c.collection_group_name(), spec.group.as_deref(), true);
         if c.status() == Some(&CollectionStatus::Failed) {
             obs.changes.push(super::Change {
                 field: "status".into(),
@@ -206,14 +223,15 @@ impl Kind for Collection {
             if obs.is(Phase::Deleting) {
                 wait_gone(step, &r.name).await?;
             }
-            step.progress("creating", &format!("{} VECTORSEARCH collection", ctx.env.file.vector_store.generation().as_api()));
+            let spec: &Spec = r.spec()?;
+            step.progress("creating", &format!("{} VECTORSEARCH collection", spec.generation.as_api()));
             let created = aoss
                 .create_collection()
                 .name(&r.name)
                 .r#type(CollectionType::Vectorsearch)
-                .standby_replicas(standby(ctx))
-                .set_collection_group_name(group(ctx).map(str::to_string))
-                .description(format!("ragstack {}: vectors of the knowledge base", ctx.env.name))
+                .standby_replicas(spec.standby.clone())
+                .set_collection_group_name(spec.group.clone())
+                .description(spec.description.as_str())
                 .set_tags(Some(desired_tags(ctx)))
                 .send()
                 .await
@@ -239,7 +257,7 @@ impl Kind for Collection {
                 return Ok(());
             }
         }
-        wait_active(step, &r.name).await
+        wait_active(step, &r.name, r.spec::<Spec>()?.generation).await
     }
 
     /// Deletes the collection (and the index inside it) and waits until it is gone. One still

@@ -58,8 +58,13 @@ fn observed_limits(l: Option<&CollectionGroupCapacityLimits>) -> serde_json::Val
     })
 }
 
-fn standby(ctx: &Ctx) -> StandbyReplicas {
-    if ctx.env.file.vector_store.standby_replicas() { StandbyReplicas::Enabled } else { StandbyReplicas::Disabled }
+/// What the group is, made once by `desired`: its capacity limits, standby replicas and
+/// description.
+#[derive(Debug)]
+struct Spec {
+    capacity: Capacity,
+    standby: StandbyReplicas,
+    description: String,
 }
 
 pub async fn find(ctx: &Ctx, name: &str) -> std::result::Result<Option<CollectionGroupDetail>, AwsError> {
@@ -82,16 +87,22 @@ impl Kind for CollectionGroup {
                     "generation": "NEXTGEN",
                     "standby_replicas": if vs.standby_replicas() { "ENABLED" } else { "DISABLED" },
                     "capacity_limits": limits_json(&c),
-                })),
+                }))
+                .with_spec(Spec {
+                    capacity: c,
+                    standby: if vs.standby_replicas() { StandbyReplicas::Enabled } else { StandbyReplicas::Disabled },
+                    description: format!("ragstack {}: compute of the knowledge base's vectors", i.env.name),
+                }),
         ])
     }
 
     fn cloudformation(&self, ctx: &Ctx, r: &Resource) -> Result<Vec<(String, serde_json::Value)>> {
-        let c = capacity(ctx);
+        let spec: &Spec = r.spec()?;
+        let c = &spec.capacity;
         let properties = json!({
             "Name": r.name,
             "Generation": "NEXTGEN",
-            "StandbyReplicas": standby(ctx).as_str(),
+            "StandbyReplicas": spec.standby.as_str(),
             "CapacityLimits": {
                 "MinIndexingCapacityInOcu": c.min_indexing_ocu, "MaxIndexingCapacityInOcu": c.max_indexing_ocu,
                 "MinSearchCapacityInOcu": c.min_search_ocu, "MaxSearchCapacityInOcu": c.max_search_ocu,
@@ -122,14 +133,15 @@ impl Kind for CollectionGroup {
             return Ok(obs);
         }
         ctx.assign(&ids::COLLECTION_GROUP, g.id().map(str::to_string));
+        let spec: &Spec = r.spec()?;
         obs.diff("generation", g.generation().map(|x| x.as_str()).unwrap_or("CLASSIC"), "NEXTGEN", true);
         obs.diff(
             "standby_replicas",
             g.standby_replicas().map(|s| s.as_str()).unwrap_or_default(),
-            standby(ctx).as_str(),
+            spec.standby.as_str(),
             true,
         );
-        obs.diff("capacity_limits", observed_limits(g.capacity_limits()), limits_json(&capacity(ctx)), false);
+        obs.diff("capacity_limits", observed_limits(g.capacity_limits()), limits_json(&spec.capacity), false);
         obs.diff_tags(ctx, &current);
         let now = g.current_capacity();
         let ocu = |d: Option<&aws_sdk_opensearchserverless::types::CapacityDetails>| {
@@ -149,16 +161,17 @@ impl Kind for CollectionGroup {
     async fn apply(&self, step: &Step, r: &Resource, obs: &Observation) -> Result<()> {
         let ctx = &step.ctx;
         let aoss = &ctx.clients.aoss;
-        let c = capacity(ctx);
+        let spec: &Spec = r.spec()?;
+        let c = &spec.capacity;
         if !obs.exists {
             step.progress("creating", "NEXTGEN collection group");
             let created = aoss
                 .create_collection_group()
                 .name(&r.name)
                 .generation(aws_sdk_opensearchserverless::types::ServerlessGeneration::Nextgen)
-                .standby_replicas(standby(ctx))
-                .capacity_limits(limits(&c))
-                .description(format!("ragstack {}: compute of the knowledge base's vectors", ctx.env.name))
+                .standby_replicas(spec.standby.clone())
+                .capacity_limits(limits(c))
+                .description(spec.description.as_str())
                 .set_tags(Some(aoss_collection::desired_tags(ctx)))
                 .send()
                 .await
@@ -180,7 +193,7 @@ impl Kind for CollectionGroup {
             step.progress("updating", "capacity limits");
             aoss.update_collection_group()
                 .id(&id)
-                .capacity_limits(limits(&c))
+                .capacity_limits(limits(c))
                 .send()
                 .await
                 .map_err(aws)

@@ -49,12 +49,13 @@ async fn foreign_writer(ctx: &Ctx, function: &str) -> Result<Option<String>> {
     }
 }
 
-fn retention(ctx: &Ctx) -> i32 {
-    ctx.env.file.logs.retention_days as i32
+/// What a log group is, made once by `desired`: how long it keeps events.
+#[derive(Debug)]
+struct Spec {
+    retention_days: i32,
 }
 
-async fn put_retention(step: &Step, name: &str) -> Result<()> {
-    let days = retention(&step.ctx);
+async fn put_retention(step: &Step, name: &str, days: i32) -> Result<()> {
     step.progress("updating", &format!("retention {days} days"));
     let put = step.ctx.clients.logs.put_retention_policy().log_group_name(name).retention_in_days(days);
     put.send().await.map(drop).map_err(aws).map_err(failed(&format!("set the retention of log group {name}")))
@@ -74,6 +75,7 @@ impl Kind for LogGroup {
                     "retention_days": i.env.file.logs.retention_days,
                     "written_by": function,
                 }))
+                .with_spec(Spec { retention_days: i.env.file.logs.retention_days as i32 })
         };
         Ok(vec![
             group(ids::LOG_GROUP, &n.log_group, &n.function, &ids::FUNCTION),
@@ -85,7 +87,7 @@ impl Kind for LogGroup {
     fn cloudformation(&self, ctx: &Ctx, r: &Resource) -> Result<Vec<(String, serde_json::Value)>> {
         let properties = json!({
             "LogGroupName": r.name,
-            "RetentionInDays": ctx.env.file.logs.retention_days,
+            "RetentionInDays": r.spec::<Spec>()?.retention_days,
             "Tags": super::cfn_tags(ctx),
         });
         // Deleted with the stack, as teardown deletes it.
@@ -106,7 +108,7 @@ impl Kind for LogGroup {
             return Ok(obs);
         }
         // No retention means "never expire": AWS leaves retentionInDays out.
-        obs.diff("retention_days", group.retention_in_days(), retention(ctx), false);
+        obs.diff("retention_days", group.retention_in_days(), r.spec::<Spec>()?.retention_days, false);
         obs.diff_tags(ctx, &current);
         Ok(obs)
     }
@@ -126,7 +128,7 @@ impl Kind for LogGroup {
                 }
                 Err(e) => return Err(Error::aws(format!("create log group {}", r.name), e)),
             }
-            return put_retention(step, &r.name).await;
+            return put_retention(step, &r.name, r.spec::<Spec>()?.retention_days).await;
         }
         if obs.changed("tags") {
             step.progress("updating", "tags");
@@ -134,7 +136,7 @@ impl Kind for LogGroup {
             tagged.send().await.map_err(aws).map_err(failed(&format!("tag log group {}", r.name)))?;
         }
         if obs.changed("retention_days") {
-            put_retention(step, &r.name).await?;
+            put_retention(step, &r.name, r.spec::<Spec>()?.retention_days).await?;
         }
         Ok(())
     }

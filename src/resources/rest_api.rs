@@ -189,7 +189,7 @@ async fn create(step: &Step, r: &Resource) -> Result<String> {
         .apigateway
         .create_rest_api()
         .name(&r.name)
-        .description(format!("ragstack {}: questions to the knowledge base", ctx.env.name))
+        .description(r.spec::<Spec>()?.description.as_str())
         .endpoint_configuration(EndpointConfiguration::builder().types(EndpointType::Regional).build())
         .set_tags(Some(ctx.tag_map()))
         .send()
@@ -249,6 +249,29 @@ async fn ensure_path(
     Ok(found)
 }
 
+/// What the API is, made once by `desired`: its description, its routes (with whether each requires
+/// the API key, and as observe compares them), who may call it, and its exported deployment's id.
+#[derive(Debug)]
+struct Spec {
+    description: String,
+    routes: Vec<(&'static str, &'static str, bool)>,
+    route_lines: Vec<String>,
+    access: String,
+    deployment_logical_id: String,
+}
+
+impl Spec {
+    fn new(env: &Environment) -> Spec {
+        Spec {
+            description: format!("ragstack {}: questions to the knowledge base", env.name),
+            routes: ROUTES.iter().map(|&(m, p)| (m, p, key_required(env, (m, p)))).collect(),
+            route_lines: desired_routes(env),
+            access: access(env),
+            deployment_logical_id: deployment_logical_id(env),
+        }
+    }
+}
+
 #[async_trait]
 impl Kind for RestApi {
     fn desired(&self, i: &Inputs) -> Result<Vec<Resource>> {
@@ -268,7 +291,8 @@ impl Kind for RestApi {
                     }).collect::<Vec<_>>(),
                     "invoke_permission_source_arn": n.execute_api_arn(id),
                     "access": access(i.env),
-                }));
+                }))
+                .with_spec(Spec::new(i.env));
         Ok(vec![match i.env.file.api.allowed_source_cidrs.is_empty() {
             true => api,
             false => api.document(i.document(POLICY_TEMPLATE)?),
@@ -279,10 +303,11 @@ impl Kind for RestApi {
     /// function's invoke permission and a deployment. CloudFormation deploys a deployment once:
     /// its logical id carries a hash of the methods, so a changed route makes a new one.
     fn cloudformation(&self, ctx: &Ctx, r: &Resource) -> Result<Vec<(String, Value)>> {
+        let spec: &Spec = r.spec()?;
         let api = super::logical_id(&r.id);
         let mut properties = json!({
             "Name": r.name,
-            "Description": format!("ragstack {}: questions to the knowledge base", ctx.env.name),
+            "Description": spec.description,
             "EndpointConfiguration": {"Types": ["REGIONAL"]},
             "Tags": super::cfn_tags(ctx),
         });
@@ -297,7 +322,7 @@ impl Kind for RestApi {
         }
         let mut out = vec![(api.clone(), super::cfn("AWS::ApiGateway::RestApi", properties))];
         let mut methods = Vec::new();
-        for (method, path) in ROUTES {
+        for &(method, path, key_required) in &spec.routes {
             let mut parent = json!({"Fn::GetAtt": [api, "RootResourceId"]});
             let mut logical = api.clone();
             for part in path.trim_start_matches('/').split('/') {
@@ -313,7 +338,7 @@ impl Kind for RestApi {
                 "ResourceId": parent,
                 "HttpMethod": method,
                 "AuthorizationType": "NONE",
-                "ApiKeyRequired": key_required(&ctx.env, (method, path)),
+                "ApiKeyRequired": key_required,
                 "Integration": {"Type": "AWS_PROXY", "IntegrationHttpMethod": "POST", "Uri": ctx.env.names.integration_uri()},
             });
             let name = format!("{logical}{}", super::logical_id(&Id::new(method.to_ascii_lowercase())));
@@ -329,7 +354,7 @@ impl Kind for RestApi {
         out.push((format!("{api}InvokePermission"), super::cfn("AWS::Lambda::Permission", permission)));
         let mut deployment = super::cfn("AWS::ApiGateway::Deployment", json!({"RestApiId": {"Ref": api}}));
         deployment["DependsOn"] = json!(methods);
-        out.push((deployment_logical_id(&ctx.env), deployment));
+        out.push((spec.deployment_logical_id.clone(), deployment));
         Ok(out)
     }
 
@@ -345,11 +370,12 @@ impl Kind for RestApi {
         let endpoint: Vec<&str> =
             api.endpoint_configuration().map(|c| c.types().iter().map(|t| t.as_str()).collect()).unwrap_or_default();
         obs.diff("endpoint", json!(endpoint), json!(["REGIONAL"]), true);
-        obs.diff("routes", json!(current_routes(ctx, &id).await?), json!(desired_routes(&ctx.env)), false);
+        let spec: &Spec = r.spec()?;
+        obs.diff("routes", json!(current_routes(ctx, &id).await?), json!(spec.route_lines), false);
         let permission = lambda_function::permission_source(ctx, &ctx.env.names.function, PERMISSION_SID).await?;
         obs.diff("invoke_permission", permission, ctx.env.names.execute_api_arn(Some(&id)), false);
         obs.diff("resource_policy", parse_policy(api.policy()), desired_policy(r, &id), false);
-        obs.details.insert("access".into(), access(&ctx.env).into());
+        obs.details.insert("access".into(), spec.access.clone().into());
         obs.diff_tags(ctx, &tags_of(api));
         Ok(obs)
     }
@@ -366,11 +392,10 @@ impl Kind for RestApi {
             step.progress(if obs.exists { "updating" } else { "creating" }, "routes");
             let uri = ctx.env.names.integration_uri();
             let mut by_path = resources(ctx, &id).await?;
-            for (method, path) in ROUTES {
+            for &(method, path, key) in &r.spec::<Spec>()?.routes {
                 let resource = ensure_path(ctx, &id, path, &mut by_path).await?;
                 let action = format!("define {method} {path} on REST API {id}");
                 let (resource_id, methods) = resource;
-                let key = key_required(&ctx.env, (method, path));
                 if !methods.iter().any(|m| m == method) {
                     let put = apigw.put_method().rest_api_id(&id).resource_id(&resource_id).http_method(method);
                     match put.authorization_type("NONE").api_key_required(key).send().await.map_err(aws) {

@@ -18,9 +18,15 @@ const EMPTY_DEADLINE: std::time::Duration = std::time::Duration::from_secs(60);
 
 pub struct VectorBucket;
 
-/// The encryption the file asks for: SSE-KMS with `kms_key_arn`, else S3's default SSE-S3.
-fn encryption(ctx: &Ctx) -> EncryptionConfiguration {
-    match &ctx.env.file.vector_store.kms_key_arn {
+/// What the bucket is, made once by `desired`: the encryption the file asks for.
+#[derive(Debug)]
+struct Spec {
+    encryption: EncryptionConfiguration,
+}
+
+/// SSE-KMS with `kms_key_arn`, else S3's default SSE-S3.
+fn encryption(kms_key_arn: Option<&String>) -> EncryptionConfiguration {
+    match kms_key_arn {
         Some(key) => EncryptionConfiguration::builder().sse_type(SseType::AwsKms).kms_key_arn(key).build(),
         None => EncryptionConfiguration::builder().sse_type(SseType::Aes256).build(),
     }
@@ -84,12 +90,13 @@ impl Kind for VectorBucket {
                 .tagged()
                 .settings(json!({
                     "encryption": vs.kms_key_arn.as_ref().map_or("SSE-S3".to_string(), |k| format!("SSE-KMS with {k}")),
-                })),
+                }))
+                .with_spec(Spec { encryption: encryption(vs.kms_key_arn.as_ref()) }),
         ])
     }
 
     fn cloudformation(&self, ctx: &Ctx, r: &Resource) -> Result<Vec<(String, Value)>> {
-        let e = encryption(ctx);
+        let e = &r.spec::<Spec>()?.encryption;
         let mut encryption = json!({"SseType": e.sse_type().as_str()});
         if let Some(key) = e.kms_key_arn() {
             encryption["KmsKeyArn"] = json!(key);
@@ -123,8 +130,8 @@ impl Kind for VectorBucket {
         }
         // Ours: the index kind looks in it for indexes the file no longer declares.
         ctx.assign(&ids::VECTOR_BUCKET, Some(bucket.vector_bucket_arn().to_string()));
-        let wanted = encryption(ctx);
-        obs.diff("encryption", encryption_json(bucket.encryption_configuration()), encryption_json(Some(&wanted)), true);
+        let wanted = &r.spec::<Spec>()?.encryption;
+        obs.diff("encryption", encryption_json(bucket.encryption_configuration()), encryption_json(Some(wanted)), true);
         obs.diff_tags(ctx, &current);
         Ok(obs)
     }
@@ -144,7 +151,7 @@ impl Kind for VectorBucket {
             .s3vectors
             .create_vector_bucket()
             .vector_bucket_name(&r.name)
-            .encryption_configuration(encryption(ctx))
+            .encryption_configuration(r.spec::<Spec>()?.encryption.clone())
             .set_tags(Some(ctx.tag_map()))
             .send()
             .await

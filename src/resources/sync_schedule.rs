@@ -21,19 +21,29 @@ const TIMEZONE: &str = "UTC";
 
 pub struct Schedule;
 
-fn expression(ctx: &Ctx) -> String {
-    ctx.env.file.sync.schedule.clone().unwrap_or_default()
+/// What the schedule is, made once by `desired`: its expression, description and target (the
+/// trigger function, invoked with Scheduler's role).
+#[derive(Debug)]
+struct Spec {
+    expression: String,
+    description: String,
+    target: Target,
 }
 
-
-fn target(ctx: &Ctx) -> Target {
-    let n = &ctx.env.names;
-    Target::builder()
-        .arn(ctx.env.names.sync_function_arn())
-        .role_arn(n.role_arn(&n.scheduler_role))
-        .input(INPUT)
-        .build()
-        .expect("arn and role are set")
+impl Spec {
+    fn new(env: &crate::config::Environment) -> Spec {
+        let n = &env.names;
+        Spec {
+            expression: env.file.sync.schedule.clone().unwrap_or_default(),
+            description: format!("ragstack {}: ingests every data source", env.name),
+            target: Target::builder()
+                .arn(n.sync_function_arn())
+                .role_arn(n.role_arn(&n.scheduler_role))
+                .input(INPUT)
+                .build()
+                .expect("arn and role are set"),
+        }
+    }
 }
 
 fn off() -> FlexibleTimeWindow {
@@ -76,11 +86,13 @@ impl Kind for Schedule {
                     "target": n.sync_function,
                     "input": INPUT,
                     "role": n.scheduler_role,
-                })),
+                }))
+                .with_spec(Spec::new(i.env)),
         ])
     }
 
     async fn observe(&self, ctx: &Ctx, r: &Resource) -> Result<Observation> {
+        let spec: &Spec = r.spec()?;
         let read = |e| Error::aws(format!("read schedule {}", r.name), e);
         let s = match ctx.clients.scheduler.get_schedule().name(&r.name).send().await.map_err(aws) {
             Ok(out) => out,
@@ -93,11 +105,11 @@ impl Kind for Schedule {
             obs.foreign = Some(format!("it invokes {invokes}, not this environment's sync trigger"));
             return Ok(obs);
         }
-        obs.diff("expression", s.schedule_expression().unwrap_or_default(), expression(ctx), false);
+        obs.diff("expression", s.schedule_expression().unwrap_or_default(), spec.expression.as_str(), false);
         obs.diff("timezone", s.schedule_expression_timezone().unwrap_or(TIMEZONE), TIMEZONE, false);
         obs.diff("state", s.state().map_or("", ScheduleState::as_str), "ENABLED", false);
         let t = s.target();
-        obs.diff("role", t.map(|t| t.role_arn()).unwrap_or_default(), target(ctx).role_arn(), false);
+        obs.diff("role", t.map(|t| t.role_arn()).unwrap_or_default(), spec.target.role_arn(), false);
         obs.diff("input", t.and_then(|t| t.input()).unwrap_or_default(), INPUT, false);
         obs.details.insert(
             "schedule".into(),
@@ -109,19 +121,20 @@ impl Kind for Schedule {
     async fn apply(&self, step: &Step, r: &Resource, obs: &Observation) -> Result<()> {
         let ctx = &step.ctx;
         let name = &r.name;
-        let description = format!("ragstack {}: ingests every data source", ctx.env.name);
+        let spec: &Spec = r.spec()?;
+        let description = spec.description.as_str();
         if !obs.exists {
-            step.progress("creating", &expression(ctx));
+            step.progress("creating", &spec.expression);
             let created = ctx
                 .clients
                 .scheduler
                 .create_schedule()
                 .name(name)
                 .description(description)
-                .schedule_expression(expression(ctx))
+                .schedule_expression(spec.expression.as_str())
                 .schedule_expression_timezone(TIMEZONE)
                 .flexible_time_window(off())
-                .target(target(ctx))
+                .target(spec.target.clone())
                 .state(ScheduleState::Enabled)
                 .send()
                 .await
@@ -142,10 +155,10 @@ impl Kind for Schedule {
                 .update_schedule()
                 .name(name)
                 .description(description)
-                .schedule_expression(expression(ctx))
+                .schedule_expression(spec.expression.as_str())
                 .schedule_expression_timezone(TIMEZONE)
                 .flexible_time_window(off())
-                .target(target(ctx))
+                .target(spec.target.clone())
                 .state(ScheduleState::Enabled)
                 .send()
                 .await

@@ -43,8 +43,18 @@ fn stage_of(api: &str, stage: &str) -> String {
     format!("{api}:{stage}")
 }
 
-fn quota(ctx: &Ctx) -> i64 {
-    ctx.env.file.api.daily_quota.unwrap_or_default()
+/// What the plan is, made once by `desired`: its description and the file's `[api]` (stage,
+/// quota, throttling).
+#[derive(Debug)]
+struct Spec {
+    description: String,
+    api: crate::config::Api,
+}
+
+impl Spec {
+    fn quota(&self) -> i64 {
+        self.api.daily_quota.unwrap_or_default()
+    }
 }
 
 /// Today (UTC) as API Gateway's usage dates want it: `YYYY-MM-DD`.
@@ -53,13 +63,13 @@ fn today() -> String {
 }
 
 /// "U of N requests used today" for the key, from GetUsage; None when it cannot be read.
-async fn used_today(ctx: &Ctx, plan: &str, key: &str) -> Option<String> {
+async fn used_today(ctx: &Ctx, plan: &str, key: &str, quota: i64) -> Option<String> {
     let day = today();
     let got = ctx.clients.apigateway.get_usage().usage_plan_id(plan).key_id(key).start_date(&day).end_date(&day);
     let out = got.send().await.ok()?;
     // items: key id -> one [used, remaining] pair per day.
     let used = out.items().and_then(|i| i.get(key)).and_then(|days| days.last()).and_then(|d| d.first()).copied();
-    Some(format!("{} of {} requests used today ({day}, UTC)", used.unwrap_or(0), quota(ctx)))
+    Some(format!("{} of {} requests used today ({day}, UTC)", used.unwrap_or(0), quota))
 }
 
 #[async_trait]
@@ -83,17 +93,19 @@ impl Kind for UsagePlan {
                     "daily_quota": api.daily_quota,
                     "throttling_rate_limit": api.throttling_rate_limit,
                     "throttling_burst_limit": api.throttling_burst_limit,
-                })),
+                }))
+                .with_spec(Spec { description: format!("ragstack {}: the API key's daily quota", i.env.name), api: api.clone() }),
         ])
     }
 
     /// The plan, and the key's membership in it (a resource of its own in CloudFormation).
     fn cloudformation(&self, ctx: &Ctx, r: &Resource) -> Result<Vec<(String, serde_json::Value)>> {
-        let a = &ctx.env.file.api;
+        let spec: &Spec = r.spec()?;
+        let a = &spec.api;
         let plan = super::logical_id(&r.id);
         let mut properties = json!({
             "UsagePlanName": r.name,
-            "Description": format!("ragstack {}: the API key's daily quota", ctx.env.name),
+            "Description": spec.description,
             "ApiStages": [{"ApiId": {"Ref": super::logical_id(&ids::REST_API)}, "Stage": {"Ref": super::logical_id(&ids::API_STAGE)}}],
             "Throttle": {"RateLimit": a.throttling_rate_limit, "BurstLimit": a.throttling_burst_limit},
             "Tags": super::cfn_tags(ctx),
@@ -117,9 +129,10 @@ impl Kind for UsagePlan {
         let id = plan.id().unwrap_or_default().to_string();
         ctx.assign(&ids::USAGE_PLAN, Some(id.clone()));
         let mut obs = Observation::present(Some(id.clone()));
-        let api = &ctx.env.file.api;
+        let spec: &Spec = r.spec()?;
+        let api = &spec.api;
         let q = plan.quota();
-        obs.diff("daily_quota", json!(q.map(|q| (q.limit(), q.period().map(|p| p.as_str())))), json!((quota(ctx), "DAY")), false);
+        obs.diff("daily_quota", json!(q.map(|q| (q.limit(), q.period().map(|p| p.as_str())))), json!((spec.quota(), "DAY")), false);
         let t = plan.throttle();
         obs.diff("throttling_rate_limit", t.map(|t| t.rate_limit()), api.throttling_rate_limit, false);
         obs.diff("throttling_burst_limit", t.map(|t| t.burst_limit()), api.throttling_burst_limit, false);
@@ -132,7 +145,7 @@ impl Kind for UsagePlan {
         let key = ctx.assigned(&ids::API_KEY);
         obs.diff("api_key", json!(keys), json!(key.iter().collect::<Vec<_>>()), false);
         if let Some(key) = &key
-            && let Some(used) = used_today(ctx, &id, key).await
+            && let Some(used) = used_today(ctx, &id, key, spec.quota()).await
         {
             obs.details.insert("quota".into(), used.into());
         }
@@ -143,7 +156,8 @@ impl Kind for UsagePlan {
     async fn apply(&self, step: &Step, r: &Resource, obs: &Observation) -> Result<()> {
         let ctx = &step.ctx;
         let apigw = &ctx.clients.apigateway;
-        let api = &ctx.env.file.api;
+        let spec: &Spec = r.spec()?;
+        let api = &spec.api;
         let Some(api_id) = ctx.assigned(&ids::REST_API) else {
             return Err(Error::Incomplete { message: "the REST API does not exist yet".into(), help: None });
         };
@@ -158,9 +172,9 @@ impl Kind for UsagePlan {
                 let created = apigw
                     .create_usage_plan()
                     .name(&r.name)
-                    .description(format!("ragstack {}: the API key's daily quota", ctx.env.name))
+                    .description(spec.description.as_str())
                     .api_stages(ApiStage::builder().api_id(&api_id).stage(&api.stage_name).build())
-                    .quota(QuotaSettings::builder().limit(quota(ctx) as i32).period(QuotaPeriodType::Day).build())
+                    .quota(QuotaSettings::builder().limit(spec.quota() as i32).period(QuotaPeriodType::Day).build())
                     .throttle(
                         ThrottleSettings::builder()
                             .rate_limit(api.throttling_rate_limit)
@@ -180,7 +194,7 @@ impl Kind for UsagePlan {
         (step.exists)();
         let mut ops = Vec::new();
         if let Some(c) = obs.changes.iter().find(|c| c.field == "daily_quota") {
-            ops.push(patch(Op::Replace, "/quota/limit", quota(ctx).to_string()));
+            ops.push(patch(Op::Replace, "/quota/limit", spec.quota().to_string()));
             if c.from.get(1).and_then(|p| p.as_str()) != Some("DAY") {
                 ops.push(patch(Op::Replace, "/quota/period", "DAY"));
             }
