@@ -68,15 +68,16 @@ pub fn deployment_logical_id(env: &Environment) -> String {
     format!("{}Deployment{}", super::logical_id(&ids::REST_API), hash.iter().take(4).map(|b| format!("{b:02x}")).collect::<String>())
 }
 
-/// The resource policy the API should have, or null when it is public: its document, rendered by
-/// `desired`, with the API's own id filled in (AWS assigns it during the run, after the document
-/// was rendered with a placeholder for it).
+/// The resource policy API `api` should have, or null when it is public: its document, rendered
+/// by `desired`, with `api` in place of the id it was rendered with (a placeholder when the API
+/// did not exist yet, or the old API's id when it is replaced in this run).
 fn desired_policy(r: &Resource, api: &str) -> Value {
-    match r.documents.first() {
-        None => Value::Null,
-        Some(d) => serde_json::from_str(&d.content.to_string().replace(AFTER_APPLY, api))
-            .unwrap_or_else(|_| d.content.clone()),
+    let Some(d) = r.documents.first() else { return Value::Null };
+    let mut text = d.content.to_string().replace(AFTER_APPLY, api);
+    if let Some(old) = r.spec::<Spec>().ok().and_then(|s| s.declared_id.as_deref()).filter(|old| *old != api) {
+        text = text.replace(&format!(":{old}/"), &format!(":{api}/"));
     }
+    serde_json::from_str(&text).unwrap_or_else(|_| d.content.clone())
 }
 
 pub const POLICY_TEMPLATE: &str = "apigateway/rest-api-policy.json";
@@ -253,6 +254,8 @@ async fn ensure_path(
 /// the API key, and as observe compares them), who may call it, and its exported deployment's id.
 #[derive(Debug)]
 struct Spec {
+    /// The API's id when it was declared (none before it exists): its policy names it.
+    declared_id: Option<String>,
     description: String,
     routes: Vec<(&'static str, &'static str, bool)>,
     route_lines: Vec<String>,
@@ -261,8 +264,9 @@ struct Spec {
 }
 
 impl Spec {
-    fn new(env: &Environment) -> Spec {
+    fn new(env: &Environment, declared_id: Option<&str>) -> Spec {
         Spec {
+            declared_id: declared_id.map(str::to_string),
             description: format!("ragstack {}: questions to the knowledge base", env.name),
             routes: ROUTES.iter().map(|&(m, p)| (m, p, key_required(env, (m, p)))).collect(),
             route_lines: desired_routes(env),
@@ -292,7 +296,7 @@ impl Kind for RestApi {
                     "invoke_permission_source_arn": n.execute_api_arn(id),
                     "access": access(i.env),
                 }))
-                .with_spec(Spec::new(i.env));
+                .with_spec(Spec::new(i.env, id));
         Ok(vec![match i.env.file.api.allowed_source_cidrs.is_empty() {
             true => api,
             false => api.document(i.document(POLICY_TEMPLATE)?),
@@ -494,4 +498,35 @@ async fn delete_api(step: &Step, id: &str) -> Result<()> {
     step.progress("deleting", &format!("REST API {id}"));
     let deleted = step.ctx.clients.apigateway.delete_rest_api().rest_api_id(id).send().await;
     gone(deleted.map_err(aws), format!("delete REST API {id}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::resources::Document;
+
+    fn declared(id: Option<&str>) -> Resource {
+        let arn = format!("arn:aws:execute-api:us-east-1:123456789012:{}/*", id.unwrap_or(AFTER_APPLY));
+        let spec = Spec {
+            declared_id: id.map(str::to_string),
+            description: String::new(),
+            routes: Vec::new(),
+            route_lines: Vec::new(),
+            access: String::new(),
+            deployment_logical_id: String::new(),
+        };
+        Resource::new(&RestApi, ids::REST_API, "API Gateway REST API", "api")
+            .document(Document { template: POLICY_TEMPLATE.into(), content: json!({"Statement": [{"Resource": arn}]}) })
+            .with_spec(spec)
+    }
+
+    /// Declared before the API existed, or with the id of the API a replace deletes: the policy
+    /// names the API it is put on.
+    #[test]
+    fn the_policy_names_the_api_it_is_put_on() {
+        let own = json!({"Statement": [{"Resource": "arn:aws:execute-api:us-east-1:123456789012:newapi1234/*"}]});
+        assert_eq!(desired_policy(&declared(None), "newapi1234"), own);
+        assert_eq!(desired_policy(&declared(Some("oldapi1234")), "newapi1234"), own);
+        assert_eq!(desired_policy(&declared(Some("newapi1234")), "newapi1234"), own);
+    }
 }
