@@ -396,7 +396,7 @@ pub async fn apply(ctx: &Arc<Ctx>, p: &Plan, sync: bool) -> Result<Applied> {
             .collect();
         let renew = item.action != Action::Delete && names_new_ids(&item.resource, &items);
         graph.spawn(&mut set, item.id.clone(), waits, move |failed, progress| async move {
-            let outcome = run_one(&ctx, &item, failed, (dependency_changed, renew), progress).await;
+            let outcome = run_one(&ctx, &item, failed, dependency_changed, renew, progress).await;
             let done = matches!(outcome, Ok(true));
             ((item, outcome), done)
         });
@@ -459,17 +459,16 @@ fn ingest_when_ready(
 }
 
 /// Applies one resource once its dependencies got far enough (`failed`: the one that did not).
-/// Ok(false) = skipped.
-/// `changed`: (a dependency changed in this run, so look again before applying; something it
-/// names ids of changed, so declare it again).
+/// Ok(false) = skipped. `dependency_changed`: look again before applying; `renew`: something it
+/// names ids of changed in this run, so declare it again (`names_new_ids`).
 async fn run_one(
     ctx: &Arc<Ctx>,
     item: &Item,
     failed: Option<Id>,
-    changed: (bool, bool),
+    dependency_changed: bool,
+    renew: bool,
     progress: schedule::Progress,
 ) -> Result<bool> {
-    let (dependency_changed, renew) = changed;
     if let Some(on) = failed {
         ctx.report.resource(item.id.as_str(), "skipped", &format!("{on} failed"));
         return Ok(false);

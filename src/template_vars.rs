@@ -19,8 +19,8 @@ pub struct Assigned<'a> {
 pub fn variables(env: &Environment, known: &Known, ids: &Assigned) -> Value {
     let n = &env.names;
     let f = &env.file;
-    let (_, _, data_sources) = data_source_vars(env);
-    let arns = arns(env, ids);
+    let (source_buckets, source_objects, data_sources) = data_source_vars(env);
+    let arns = arns(env, ids, source_buckets, source_objects);
     json!({
         "environment": env.name,
         "region": n.region,
@@ -67,12 +67,12 @@ pub fn variables(env: &Environment, known: &Known, ids: &Assigned) -> Value {
     })
 }
 
-/// Every ARN a template names, with the ids AWS assigned so far.
-fn arns(env: &Environment, ids: &Assigned) -> Value {
+/// Every ARN a template names, with the ids AWS assigned so far; the data sources' buckets and
+/// objects come from `data_source_vars`.
+fn arns(env: &Environment, ids: &Assigned, source_buckets: Vec<String>, source_objects: Vec<String>) -> Value {
     let (collection, kb, api) = (ids.collection, ids.knowledge_base, ids.rest_api);
     let n = &env.names;
     let f = &env.file;
-    let (source_buckets, source_objects, _) = data_source_vars(env);
     let (deployer_buckets, deployer_objects) = deployer_grants(env, &source_buckets, &source_objects);
     let generation_inference_profiles: Vec<String> =
         n.inference_profile_arn(&f.lambda.generation_model).into_iter().collect();

@@ -26,11 +26,6 @@ const DELETE_DEADLINE: Duration = Duration::from_secs(20 * 60);
 
 pub struct CollectionGroup;
 
-/// The environment's capacity limits (the defaults when the file has none).
-pub fn capacity(ctx: &Ctx) -> Capacity {
-    ctx.env.file.vector_store.capacity.unwrap_or(Capacity::DEFAULT)
-}
-
 fn limits(c: &Capacity) -> CollectionGroupCapacityLimits {
     CollectionGroupCapacityLimits::builder()
         .min_indexing_capacity_in_ocu(c.min_indexing_ocu as f32)

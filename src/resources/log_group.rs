@@ -9,7 +9,7 @@
 //! there, unless the function itself is not ragstack's.
 
 use super::ids;
-use super::{Ctx, Id, Inputs, Kind, Observation, Resource, Step, failed, gone, ours};
+use super::{Ctx, Id, Inputs, Kind, Observation, Resource, Step, failed, gone};
 use crate::aws::{AwsError, aws};
 use crate::error::{Error, Result};
 use crate::naming::{TAG_ENVIRONMENT, TAG_MANAGED};
@@ -119,14 +119,11 @@ impl Kind for LogGroup {
         if !obs.exists {
             step.progress("creating", "");
             let created = logs.create_log_group().log_group_name(&r.name).set_tags(Some(ctx.tag_map())).send().await;
-            match created.map_err(aws) {
-                Ok(_) => {}
-                // Lambda (a first invocation) or a concurrent run created it meanwhile: converge.
-                Err(e) if e.is("ResourceAlreadyExistsException") => {
-                    let again = ours(self.observe(ctx, r).await?, &format!("log group {}", r.name))?;
-                    return self.apply(step, r, &again).await;
-                }
-                Err(e) => return Err(Error::aws(format!("create log group {}", r.name), e)),
+            // Lambda (a first invocation) or a concurrent run created it meanwhile: converge.
+            let exists = |e: &crate::aws::AwsError| e.is("ResourceAlreadyExistsException");
+            let what = format!("log group {}", r.name);
+            if let Some(again) = super::created(self, ctx, r, created.map_err(aws), exists, &what).await? {
+                return self.apply(step, r, &again).await;
             }
             return put_retention(step, &r.name, r.spec::<Spec>()?.retention_days).await;
         }

@@ -7,7 +7,7 @@
 //! retention, so a failure on a Friday evening is still there after a long weekend.
 
 use super::ids;
-use super::{Ctx, Inputs, Kind, Observation, Resource, Step, failed, gone, ours};
+use super::{Ctx, Inputs, Kind, Observation, Resource, Step, failed, gone};
 use crate::aws::{AwsError, aws};
 use crate::error::{Error, Result};
 use crate::wait;
@@ -95,16 +95,14 @@ impl Kind for Queue {
                 let create = sqs.create_queue().queue_name(&r.name).set_attributes(Some(attributes()));
                 create.set_tags(Some(ctx.tag_map())).send().await.map_err(aws)
             });
-            return match created.await {
-                Ok(_) => Ok(()),
-                // A concurrent run created it (with other attributes, or the same: then CreateQueue
-                // answers with its URL): converge from what is there.
-                Err(e) if e.code.contains("QueueNameExists") || e.code.contains("QueueAlreadyExists") => {
-                    let again = ours(self.observe(ctx, r).await?, &format!("queue {}", r.name))?;
-                    self.apply(step, r, &again).await
-                }
-                Err(e) => Err(Error::aws(format!("create queue {}", r.name), e)),
-            };
+            // A concurrent run created it (with other attributes, or the same: then CreateQueue
+            // answers with its URL): converge from what is there.
+            let exists = |e: &crate::aws::AwsError| e.code.contains("QueueNameExists") || e.code.contains("QueueAlreadyExists");
+            let what = format!("queue {}", r.name);
+            if let Some(again) = super::created(self, ctx, r, created.await, exists, &what).await? {
+                return self.apply(step, r, &again).await;
+            }
+            return Ok(());
         };
         let changed: HashMap<Attr, String> = attributes().into_iter().filter(|(a, _)| obs.changed(a.as_str())).collect();
         if !changed.is_empty() {

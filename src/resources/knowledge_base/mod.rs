@@ -7,7 +7,7 @@
 
 mod spec;
 
-pub use spec::{Spec, Store};
+use spec::{Spec, Store};
 use spec::immutable;
 use super::ids;
 use super::{

@@ -12,7 +12,8 @@ use super::ids;
 use super::{
     Ctx, Inputs, Kind, Needs, Observation, Phase, Resource, Status, Step, data_source, failed, gone, ours, sync_schedule,
 };
-pub use spec::{Spec, exported_package};
+pub use spec::exported_package;
+use spec::Spec;
 use spec::{PROMPT_FILE, RECHECK_MINUTES, SYNC_MEMORY_MB, SYNC_TIMEOUT_SECONDS, retrieval_variables, sync_data_sources};
 use crate::aws::{AwsError, aws};
 use crate::config::Architecture as Arch;
